@@ -1,0 +1,18 @@
+# The two commands of the README: `make demo` and `make test`.
+.PHONY: demo test lint bench setup
+
+setup:
+	@scripts/bootstrap.sh
+
+demo: setup
+	.venv/bin/siaga demo
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/mypy protocol
+
+bench: setup
+	.venv/bin/python bench/run_all.py

@@ -1,0 +1,2 @@
+"""Fleet and site administration: registry, provisioning, broker config,
+desired configuration, commands, health."""

@@ -1,0 +1,1 @@
+"""Mosquitto configuration for a site: config file, password file, ACL."""

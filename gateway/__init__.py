@@ -1,0 +1,1 @@
+"""The central gateway: ingest, store, route, dispatch, lifecycle, API."""

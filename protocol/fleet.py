@@ -1,0 +1,133 @@
+"""Device management payloads: status, telemetry, configuration, commands."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from protocol.base import DeviceId, DeviceMessage, MessageId, PhoneNumber, ShortText, Wire
+from protocol.categories import Category
+from protocol.ids import new_id
+
+
+class Profile(enum.StrEnum):
+    PANEL = "panel"  # call-centre desk: answers incoming 112 calls
+    FIELD = "field"  # street call box: a citizen presses a button
+
+
+class Status(Wire):
+    """Retained presence. The broker publishes the ``offline`` will for us."""
+
+    device: DeviceId
+    state: Literal["online", "offline"]
+    firmware: ShortText | None = None
+    profile: Profile | None = None
+    boot_id: ShortText | None = Field(None, description="Changes on every agent start")
+    reason: ShortText | None = Field(None, description="e.g. 'power_restored', 'will'")
+
+
+class Registration(enum.StrEnum):
+    NOT_REGISTERED = "not_registered"
+    HOME = "home"
+    SEARCHING = "searching"
+    DENIED = "denied"
+    UNKNOWN = "unknown"
+    ROAMING = "roaming"
+
+
+class Telemetry(DeviceMessage):
+    """Heartbeat (QoS 0): lateness of the next one is how offline is noticed."""
+
+    signal_dbm: int | None = Field(None, ge=-130, le=0)
+    registration: Registration = Registration.UNKNOWN
+    outbox_depth: int = Field(0, ge=0)
+    uptime_s: int = Field(0, ge=0)
+    cpu_temp_c: float | None = Field(None, ge=-40, le=150)
+    storage_free_mb: float | None = Field(None, ge=0)
+    storage_low: bool = False
+    config_version: int = Field(0, ge=0)
+    faults: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+        default_factory=list, max_length=32
+    )
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+class UnitSettings(Wire):
+    """Settings a unit can change live. ``None`` means 'keep the current value'."""
+
+    heartbeat_s: int | None = Field(None, ge=5, le=3600)
+    button_categories: dict[
+        Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")], Category
+    ] | None = Field(None, max_length=16)
+    volume: int | None = Field(None, ge=0, le=100)
+    centre_number: PhoneNumber | None = None
+    log_level: LogLevel | None = None
+    self_test_daily_at: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+
+
+class DesiredConfig(Wire):
+    """Retained, versioned desired configuration. Versions only go up."""
+
+    version: int = Field(ge=1)
+    settings: UnitSettings
+    issued_at: datetime | None = None
+
+
+class ReportedConfig(Wire):
+    """What the unit applied, or why it refused a desired version."""
+
+    device: DeviceId
+    version: int = Field(ge=0, description="Version now in force on the unit")
+    settings: UnitSettings
+    refused_version: int | None = None
+    error: ShortText | None = None
+
+
+class CommandName(enum.StrEnum):
+    PING = "ping"
+    SELF_TEST = "self_test"
+    REBOOT = "reboot"
+    RESTART_AGENT = "restart_agent"
+    MODEM_RESET = "modem_reset"
+    SET_LOG_LEVEL = "set_log_level"
+    LOGS = "logs"
+    FLUSH_OUTBOX = "flush_outbox"
+
+
+class Command(Wire):
+    """A request to a unit. The MQTT 5 response topic and correlation data
+    carry the reply route; ``id`` makes a repeated delivery run only once."""
+
+    id: MessageId = Field(default_factory=new_id)
+    # a plain string so an unknown command reaches the unit and gets a clear reply
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
+    args: dict[Annotated[str, StringConstraints(max_length=32)], Any] = Field(
+        default_factory=dict, max_length=16
+    )
+    expires_at: datetime | None = Field(None, description="Never run after this instant")
+    issued_at: datetime | None = None
+
+
+class CommandStatus(enum.StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    EXPIRED = "expired"
+    DUPLICATE = "duplicate"
+
+
+class CommandResult(DeviceMessage):
+    """A unit's reply to a command; ``command_id`` links it."""
+
+    command_id: MessageId
+    status: CommandStatus
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: ShortText | None = None

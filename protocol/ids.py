@@ -1,0 +1,25 @@
+"""Stable, sortable message ids (ULID) and the device-id rule.
+
+ULIDs sort by creation time, so an outbox or an index ordered by id is also
+ordered by age, and two units never collide without coordinating.
+"""
+
+import re
+
+from ulid import ULID
+
+ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+OPD_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,31}$"
+
+_device_re = re.compile(DEVICE_ID_PATTERN)
+
+
+def new_id() -> str:
+    """A new ULID as its 26-character Crockford base32 string."""
+    return str(ULID())
+
+
+def is_device_id(value: str) -> bool:
+    """True when ``value`` may be used as a device id (and broker user name)."""
+    return bool(_device_re.match(value))

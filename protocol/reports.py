@@ -1,0 +1,107 @@
+"""What units report: incidents and call records, and the gateway's ack."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from pydantic import Field, model_validator
+
+from protocol.base import (
+    DeviceMessage,
+    LongText,
+    MessageId,
+    PhoneNumber,
+    Seq,
+    ShortText,
+    Wire,
+)
+from protocol.categories import Category
+
+
+class Source(enum.StrEnum):
+    """How the report entered the system."""
+
+    FIELD_BUTTON = "field_button"  # a citizen pressed a call box button
+    PANEL_CALL = "panel_call"  # an operator classified a 112 call
+    SMS = "sms"  # fallback path when IP is down
+    OPERATOR = "operator"  # typed in the staff console
+
+
+class Location(Wire):
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    label: ShortText | None = Field(None, description="Human-readable place, e.g. 'Jl. Pahlawan 12'")
+    area: ShortText | None = Field(None, description="Kecamatan / kelurahan used by routing rules")
+
+
+class Incident(DeviceMessage):
+    """A report that becomes a case at the gateway."""
+
+    category: Category
+    source: Source
+    location: Location | None = None
+    description: LongText | None = None
+    caller: PhoneNumber | None = None
+    call_id: MessageId | None = Field(None, description="Call record this incident came from")
+    button: ShortText | None = Field(None, description="Button name on a field box")
+
+
+class CallDirection(enum.StrEnum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+
+
+class CallEnd(enum.StrEnum):
+    """Why a call ended."""
+
+    REMOTE_HANGUP = "remote_hangup"
+    LOCAL_HANGUP = "local_hangup"
+    MISSED = "missed"  # rang, nobody answered, caller gave up or timed out
+    ABANDONED = "abandoned"  # caller hung up while ringing
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    NO_CARRIER = "no_carrier"
+    MODEM_RESET = "modem_reset"  # the modem rebooted or was reset mid-call
+    ERROR = "error"
+
+
+class CallRecord(DeviceMessage):
+    """One call the unit handled: caller id, answer time and duration."""
+
+    direction: CallDirection
+    number: PhoneNumber | None = Field(None, description="Caller id (incoming) or dialled number")
+    ring_at: datetime | None = None
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    answer_s: float | None = Field(None, ge=0, le=86400, description="Ring to answer, seconds")
+    duration_s: float = Field(0, ge=0, le=86400, description="Answer to end, seconds")
+    end_reason: CallEnd
+    operator: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _answered_calls_have_answer_time(self) -> CallRecord:
+        if self.end_reason in (CallEnd.MISSED, CallEnd.ABANDONED) and self.answer_s is not None:
+            raise ValueError("a missed or abandoned call has no answer_s")
+        return self
+
+
+class AckItem(Wire):
+    id: MessageId
+    seq: Seq | None = None
+    case: ShortText | None = Field(None, description="Case number assigned by the gateway")
+    duplicate: bool = Field(False, description="Already stored before: ack again, store once")
+
+
+class Rejection(Wire):
+    id: MessageId | None = None
+    reason: ShortText
+    detail: ShortText | None = None
+
+
+class Ack(Wire):
+    """The gateway's end-to-end acknowledgement: these ids are durably stored."""
+
+    stored: list[AckItem] = Field(default_factory=list, max_length=1000)
+    rejected: list[Rejection] = Field(default_factory=list, max_length=1000)
+    gateway_time: datetime | None = Field(None, description="Gateway clock, for units without NTP")

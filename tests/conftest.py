@@ -1,0 +1,34 @@
+"""Shared fixtures: a private Mosquitto per test, anonymous or secured."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker import Broker
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """An anonymous broker on a free loopback port, stopped after the test."""
+    b = Broker(tmp_path / "broker")
+    b.start()
+    try:
+        yield b
+    finally:
+        b.kill()
+
+
+@pytest.fixture
+def secure_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker with a password file and the site ACL; user ``gateway`` has
+    readwrite on ``siaga/v1/#``. Add device users with ``add_user`` + ``reload``."""
+    b = Broker(tmp_path / "secure-broker", secure=True,
+               users={"gateway": "gateway-test-pw"}, services={"gateway": "readwrite"})
+    b.start()
+    try:
+        yield b
+    finally:
+        b.kill()

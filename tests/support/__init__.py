@@ -1,0 +1,1 @@
+"""Test support: a private Mosquitto broker and MQTT helpers."""
