@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import Broker
+from central.broker.process import BrokerNotFound
+from tests.support.broker import Broker, find_mosquitto
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail the whole run with one clear line when mosquitto is missing:
+    the suite never skips broker tests silently."""
+    try:
+        find_mosquitto()
+    except BrokerNotFound as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture

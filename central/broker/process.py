@@ -1,0 +1,158 @@
+"""Run a Mosquitto 2.x process from a generated configuration.
+
+Used by `siaga demo` (a private broker for the demo site) and by the test
+suite (a private broker per test that it can stop, restart and reload).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from central.broker.mosquitto import BrokerConfig, render_acl, render_config
+from central.broker.passwords import hash_password, write_password_file
+from central.errors import CentralError
+
+
+class BrokerNotFound(CentralError, FileNotFoundError):
+    """The mosquitto binary is not installed."""
+
+
+class BrokerStartError(CentralError, RuntimeError):
+    """Mosquitto exited or did not listen."""
+
+
+def find_mosquitto() -> str:
+    """Path of the mosquitto binary, or a clear error saying how to install it."""
+    path = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
+    )
+    if not path:
+        raise BrokerNotFound(
+            "mosquitto tidak ditemukan / not found: sudo apt-get install mosquitto "
+            "(or run `make test` / `make demo`, which install it)"
+        )
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now on ``host``."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class MosquittoProcess:
+    """One Mosquitto process with its config, password file and ACL in ``workdir``.
+
+    ``secure=False`` is anonymous (tests, demo only); ``secure=True`` writes a
+    password file from ``users`` and the site ACL with ``services`` users.
+    """
+
+    def __init__(self, workdir: Path, *, port: int | None = None, secure: bool = False,
+                 users: dict[str, str] | None = None, services: dict[str, str] | None = None,
+                 **overrides: object) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.host = "127.0.0.1"
+        self.port = port or free_port(self.host)
+        self.secure = secure
+        self.users = dict(users or {})
+        self.services = dict(services or {})
+        self.conf_path = workdir / "mosquitto.conf"
+        self.log_path = workdir / "mosquitto.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        (workdir / "data").mkdir(exist_ok=True)
+        settings: dict[str, object] = {
+            "port": self.port,
+            "bind": self.host,
+            "anonymous": not secure,
+            "password_file": workdir / "passwd" if secure else None,
+            "acl_file": workdir / "acl" if secure else None,
+            "persistence_dir": workdir / "data",
+            "log_file": self.log_path,
+            # started as root, mosquitto drops to user "mosquitto", who cannot read workdir
+            "run_as_user": "root" if os.geteuid() == 0 else None,
+        }
+        settings.update(overrides)
+        self.config = BrokerConfig.model_validate(settings)
+        self.write_files()
+
+    def write_files(self) -> None:
+        """(Re)write config, password file and ACL from the current users."""
+        self.conf_path.write_text(render_config(self.config))
+        if self.secure:
+            write_password_file(self.workdir / "passwd",
+                                {u: hash_password(p) for u, p in self.users.items()})
+            (self.workdir / "acl").write_text(render_acl(services=self.services))
+
+    def add_user(self, user: str, password: str, *, service: str | None = None) -> None:
+        """Add a user (``service``: its access on ``siaga/v1/#``); then reload()."""
+        self.users[user] = password
+        if service:
+            self.services[user] = service
+        self.write_files()
+
+    def remove_user(self, user: str) -> None:
+        self.users.pop(user, None)
+        self.services.pop(user, None)
+        self.write_files()
+
+    def start(self, timeout: float = 10.0) -> None:
+        if self.running:
+            return
+        self.proc = subprocess.Popen(
+            [find_mosquitto(), "-c", str(self.conf_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                log = self.log_path.read_text() if self.log_path.exists() else ""
+                raise BrokerStartError(f"mosquitto exited at start: {err}\n{log}")
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+                return
+            time.sleep(0.02)
+        raise BrokerStartError(f"mosquitto did not listen on {self.port} within {timeout}s")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop cleanly (SIGTERM: the broker saves its persistent sessions)."""
+        if not self.running:
+            return
+        assert self.proc is not None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """Stop abruptly, as a power cut would."""
+        if self.running:
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def reload(self, settle: float = 0.3) -> None:
+        """SIGHUP: re-read password file and ACL (how revocation takes effect)."""
+        if self.running:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGHUP)
+            time.sleep(settle)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.proc and self.proc.poll() is None)
