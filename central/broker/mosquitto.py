@@ -37,6 +37,8 @@ class BrokerConfig(BaseModel):
     run_as_user: str | None = Field(
         None, title="User the broker drops to when started as root (Mosquitto's default: mosquitto)"
     )
+    pid_file: Path | None = Field(None, title="Pid file (what `siaga admin` signals to reload)")
+    tls_version: str = Field("tlsv1.2", pattern=r"^tlsv1\.[23]$", title="Lowest TLS version")
 
 
 def render_config(cfg: BrokerConfig) -> str:
@@ -55,6 +57,8 @@ def render_config(cfg: BrokerConfig) -> str:
     ]
     if cfg.run_as_user:
         lines.append(f"user {cfg.run_as_user}")
+    if cfg.pid_file:
+        lines.append(f"pid_file {cfg.pid_file}")
     if cfg.password_file:
         lines.append(f"password_file {cfg.password_file}")
     if cfg.acl_file:
@@ -74,7 +78,7 @@ def render_config(cfg: BrokerConfig) -> str:
     lines += ["log_type error", "log_type warning", "log_type notice", "log_type information",
               "connection_messages true"]
     if cfg.tls_cert and cfg.tls_key:
-        lines += [f"certfile {cfg.tls_cert}", f"keyfile {cfg.tls_key}"]
+        lines += [f"certfile {cfg.tls_cert}", f"keyfile {cfg.tls_key}", f"tls_version {cfg.tls_version}"]
         if cfg.tls_ca:
             lines.append(f"cafile {cfg.tls_ca}")
     return "\n".join(lines) + "\n"

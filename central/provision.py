@@ -1,0 +1,189 @@
+"""Provisioning: add a unit, give it credentials that speak only for itself,
+write its SD-card bundle; disable, enable, revoke, rotate.
+
+A unit's broker user is its device id, so the ACL's ``%u`` patterns confine
+it to ``siaga/v1/dev/<id>/`` with no per-unit ACL lines. Only the password
+hash is stored; the clear password exists once, in the bundle's credential
+file (mode 0600), and is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from central.broker.passwords import hash_password, new_password
+from central.broker.reload import reload_broker
+from central.broker.site import write_auth_files
+from central.db import Database, iso, utcnow
+from central.errors import DeviceRevoked
+from central.registry import Device, Registry
+from central.settings import CentralSettings
+from protocol.fleet import Profile
+from protocol.ids import is_device_id
+from protocol.reports import Location
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "unit.yaml"
+PASSWORD_NAME = "broker.password"  # noqa: S105 - a file name
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """What goes on a unit's SD card (``/etc/siaga/``)."""
+
+    dir: Path
+    config: Path
+    password: Path
+
+
+class Provisioner:
+    """Registry + credentials + broker files + reload, as one operation each."""
+
+    def __init__(self, db: Database, registry: Registry, settings: CentralSettings) -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+
+    # -- broker side -------------------------------------------------------
+    def apply(self) -> str:
+        """Rewrite passwd + ACL and reload the broker; returns what reload did."""
+        write_auth_files(self.db, self.registry, self.settings.site_dir)
+        return reload_broker(self.settings.reload)
+
+    def _set_hash(self, user: str, kind: str, password: str, access: str | None = None) -> None:
+        with self.db.tx() as c:
+            c.execute(
+                "INSERT INTO credentials (user, kind, hash, access, revoked, updated_at) "
+                "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(user) DO UPDATE SET "
+                "hash=excluded.hash, access=excluded.access, revoked=0, updated_at=excluded.updated_at",
+                (user, kind, hash_password(password), access, iso(utcnow())),
+            )
+
+    # -- units -------------------------------------------------------------
+    def add_device(self, device_id: str, *, profile: Profile, location: Location | None = None,
+                   groups: list[str] | None = None, reload: bool = True) -> tuple[Device, Bundle]:
+        """Register, create credentials, write the bundle, update the broker."""
+        device = self.registry.add(device_id, profile=profile, location=location)
+        password = new_password()
+        self._set_hash(device_id, "unit", password)
+        self.set_groups(device_id, groups or [])
+        bundle = self.write_bundle(device, password)
+        if reload:
+            self.apply()
+        log.info("provisioned device %s (%s)", device_id, profile)
+        return device, bundle
+
+    def set_groups(self, device_id: str, groups: list[str]) -> None:
+        with self.db.tx() as c:
+            c.execute("DELETE FROM groups WHERE device=?", (device_id,))
+            c.executemany("INSERT INTO groups (device, name) VALUES (?, ?)",
+                          [(device_id, g) for g in sorted(set(groups))])
+
+    def groups_of(self, device_id: str) -> list[str]:
+        return [r["name"] for r in
+                self.db.query("SELECT name FROM groups WHERE device=? ORDER BY name", (device_id,))]
+
+    def members(self, group: str) -> list[str]:
+        return [r["device"] for r in
+                self.db.query("SELECT device FROM groups WHERE name=? ORDER BY device", (group,))]
+
+    def is_revoked(self, device_id: str) -> bool:
+        r = self.db.one("SELECT revoked, hash FROM credentials WHERE user=?", (device_id,))
+        return bool(r is None or r["revoked"] or not r["hash"])
+
+    def disable(self, device_id: str) -> str:
+        """Refuse the unit at the broker and the gateway; credentials kept."""
+        self.registry.set_enabled(device_id, False)
+        return self.apply()
+
+    def enable(self, device_id: str) -> str:
+        self.registry.get(device_id)
+        if self.is_revoked(device_id):
+            raise DeviceRevoked(
+                f"kredensial dicabut, jalankan `device rotate` / credentials revoked, "
+                f"run `device rotate`: {device_id}")
+        self.registry.set_enabled(device_id, True)
+        return self.apply()
+
+    def revoke(self, device_id: str) -> str:
+        """Disable and destroy the credential hash: the SD card's password is
+        dead for good; only ``rotate`` (a new bundle) brings the unit back."""
+        self.registry.set_enabled(device_id, False)
+        with self.db.tx() as c:
+            c.execute("UPDATE credentials SET hash=NULL, revoked=1, updated_at=? WHERE user=?",
+                      (iso(utcnow()), device_id))
+        return self.apply()
+
+    def rotate(self, device_id: str) -> Bundle:
+        """New password and bundle; re-enables a revoked unit."""
+        device = self.registry.get(device_id)
+        password = new_password()
+        self._set_hash(device_id, "unit", password)
+        device = self.registry.set_enabled(device_id, True)
+        bundle = self.write_bundle(device, password)
+        self.apply()
+        return bundle
+
+    # -- services (gateway, admin) ------------------------------------------
+    def add_service(self, user: str, *, access: str = "readwrite", password: str | None = None,
+                    reload: bool = True) -> str:
+        """Create or reset a service user; returns its clear password once."""
+        if not is_device_id(user):
+            raise ValueError(f"nama pengguna tidak sah / invalid user name {user!r}")
+        if self.db.one("SELECT 1 FROM credentials WHERE user=? AND kind='unit'", (user,)):
+            raise ValueError(f"{user!r} adalah perangkat / is a device, not a service")
+        password = password or new_password()
+        self._set_hash(user, "service", password, access)
+        if reload:
+            self.apply()
+        return password
+
+    # -- the SD card bundle --------------------------------------------------
+    def write_bundle(self, device: Device, password: str) -> Bundle:
+        """``unit.yaml`` (the agent's config) + ``broker.password`` (0600)."""
+        ub = self.settings.unit_broker
+        doc: dict = {
+            "device_id": device.id,
+            "profile": device.profile.value,
+            "broker": {
+                "host": ub.host,
+                "port": ub.port,
+                "username": device.id,
+                "password_file": str(ub.password_path),
+                "tls": ub.tls,
+            },
+        }
+        if ub.ca_file:
+            doc["broker"]["ca_file"] = str(ub.ca_file)
+        if device.location:
+            doc["location"] = device.location.model_dump(mode="json", exclude_none=True)
+        _check_unit_config(doc)
+        out = self.settings.bundle_dir / device.id
+        out.mkdir(parents=True, exist_ok=True)
+        out.chmod(0o700)
+        cfg = out / CONFIG_NAME
+        cfg.write_text("# Siaga 112 unit config, generated by `siaga admin device add`.\n"
+                       + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        pw = out / PASSWORD_NAME
+        tmp = pw.with_suffix(".tmp")
+        tmp.touch(mode=0o600)
+        tmp.chmod(0o600)
+        tmp.write_text(password + "\n")
+        tmp.replace(pw)
+        return Bundle(dir=out, config=cfg, password=pw)
+
+
+def _check_unit_config(doc: dict) -> None:
+    """Validate against the agent's own config model when it is installed,
+    so a bundle that the unit would refuse is never written."""
+    try:
+        from firmware.agent.config import UnitConfig
+    except ImportError:  # pragma: no cover - an admin host without the firmware code
+        return
+    UnitConfig.model_validate(doc)
+

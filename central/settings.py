@@ -1,0 +1,122 @@
+"""Central's own configuration: one YAML file, checked strictly.
+
+Every section is a pydantic model with ``extra="forbid"`` so a typo in a key
+is an error naming the key, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from central.errors import BadSetting
+from protocol.mqtt import BrokerSettings
+
+ENV_CONFIG = "SIAGA_CENTRAL_CONFIG"
+
+Access = Literal["read", "write", "readwrite"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReloadSettings(_Strict):
+    """How ``reload`` reaches the broker: SIGHUP to the pid in ``pid_file``
+    (the broker runs here), or a command (``systemctl reload mosquitto``),
+    or nothing (an operator syncs the files and reloads by hand)."""
+
+    pid_file: Path | None = Field(None, title="Mosquitto pid file (SIGHUP target)")
+    command: list[str] | None = Field(None, title="Reload command instead of SIGHUP")
+
+
+class UnitBrokerSettings(_Strict):
+    """What a unit's bundle says about reaching the broker (the address
+    units see, which may differ from the admin host's)."""
+
+    host: str = Field("broker.siaga.local", title="Broker host as units reach it")
+    port: int = Field(8883, ge=1, le=65535, title="Broker port as units reach it")
+    tls: bool = Field(True, title="Units use TLS")
+    ca_file: Path | None = Field(None, title="CA path on the unit's SD card")
+    password_path: Path = Field(Path("/etc/siaga/broker.password"),
+                                title="Where the unit reads its broker password")
+
+
+class HealthSettings(_Strict):
+    """Thresholds of the health watch."""
+
+    heartbeat_default_s: int = Field(60, ge=5, le=3600, title="Heartbeat interval assumed "
+                                     "when a unit's desired config does not set one")
+    late_factor: float = Field(2.5, ge=1.0, le=20, title="Offline after this many missed "
+                               "heartbeat intervals")
+    weak_signal_dbm: int = Field(-105, ge=-130, le=0, title="Weak signal below this")
+    outbox_max: int = Field(50, ge=1, title="Outbox depth above which it counts as growing")
+    storage_min_mb: float = Field(50.0, ge=0, title="Free storage below which it is low")
+    tick_s: float = Field(1.0, gt=0, le=60, title="How often lateness is checked")
+
+
+class NotifierSettings(_Strict):
+    """Where fault and recovery notices go (once per episode)."""
+
+    kind: Literal["log", "webhook"] = Field("log", title="Escalation channel")
+    url: str | None = Field(None, title="Webhook URL (kind=webhook)")
+    timeout_s: float = Field(5.0, gt=0, le=60, title="Webhook timeout")
+
+
+class CentralSettings(_Strict):
+    """The whole of ``central.yaml``."""
+
+    db_path: Path = Field(Path("central.db"), title="Central's SQLite file")
+    site_dir: Path = Field(Path("site"), title="Where mosquitto.conf, passwd and acl are written")
+    bundle_dir: Path = Field(Path("bundles"), title="Where unit SD-card bundles are written")
+    broker: BrokerSettings = Field(
+        default_factory=lambda: BrokerSettings(username="admin"),
+        title="How central's admin client reaches the broker",
+    )
+    unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings)
+    reload: ReloadSettings = Field(default_factory=ReloadSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    command_timeout_s: float = Field(10.0, gt=0, le=600, title="Default command timeout")
+    gateway_db_url: str | None = Field(
+        None, title="Gateway database URL: when set, the device registry lives there, so "
+        "disabling a unit also makes the gateway refuse it")
+
+
+def _describe(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()
+    )
+
+
+def load_settings(path: Path | None = None) -> CentralSettings:
+    """Settings from ``path`` (or ``$SIAGA_CENTRAL_CONFIG``); defaults when
+    neither is given. Relative paths resolve against the file's folder."""
+    if path is None and os.environ.get(ENV_CONFIG):
+        path = Path(os.environ[ENV_CONFIG])
+    if path is None:
+        return CentralSettings()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadSetting(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadSetting(f"{path}: top level must be a mapping")
+    try:
+        s = CentralSettings.model_validate(data)
+    except ValidationError as exc:
+        raise BadSetting(f"{path}: {_describe(exc)}") from None
+    base = path.parent
+    for name in ("db_path", "site_dir", "bundle_dir"):
+        p = getattr(s, name)
+        if not p.is_absolute():
+            setattr(s, name, base / p)
+    if s.reload.pid_file and not s.reload.pid_file.is_absolute():
+        s.reload.pid_file = base / s.reload.pid_file
+    if s.broker.password_file and not s.broker.password_file.is_absolute():
+        s.broker.password_file = base / s.broker.password_file
+    return s

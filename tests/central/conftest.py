@@ -1,0 +1,59 @@
+"""A site as central builds it: central's DB, its generated password file and
+ACL, and a real Mosquitto started from them (reload = SIGHUP via pid file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from central.broker.site import write_auth_files
+from central.db import Database
+from central.provision import Provisioner
+from central.registry import LocalRegistry
+from central.settings import CentralSettings, ReloadSettings, UnitBrokerSettings
+from protocol.mqtt import BrokerSettings
+from tests.support.broker import Broker
+
+
+@dataclass
+class Site:
+    settings: CentralSettings
+    db: Database
+    registry: LocalRegistry
+    prov: Provisioner
+    broker: Broker
+    admin_password: str
+    gateway_password: str
+
+    def admin_broker(self) -> BrokerSettings:
+        return self.settings.broker
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    site_dir = tmp_path / "site"
+    broker = Broker(site_dir, secure=True, pid_file=site_dir / "mosquitto.pid")
+    settings = CentralSettings(
+        db_path=tmp_path / "central.db",
+        site_dir=site_dir,
+        bundle_dir=tmp_path / "bundles",
+        unit_broker=UnitBrokerSettings(host=broker.host, port=broker.port, tls=False),
+        reload=ReloadSettings(pid_file=site_dir / "mosquitto.pid"),
+    )
+    db = Database(settings.db_path)
+    registry = LocalRegistry(db)
+    prov = Provisioner(db, registry, settings)
+    admin_pw = prov.add_service("admin", reload=False)
+    gw_pw = prov.add_service("gateway", reload=False)
+    write_auth_files(db, registry, site_dir)  # central's passwd + acl replace the harness's
+    settings.broker = BrokerSettings(host=broker.host, port=broker.port, username="admin",
+                                     password=admin_pw, session_expiry_s=0)
+    broker.start()
+    try:
+        yield Site(settings, db, registry, prov, broker, admin_pw, gw_pw)
+    finally:
+        broker.kill()
+        db.close()
