@@ -1,0 +1,249 @@
+"""The AT channel: one serial port, one reader thread, one command at a time.
+
+The reader thread owns the read side. Each line is either part of the
+pending command's answer (its echo, its info lines, its final result code)
+or an unsolicited result code handed to ``on_urc`` (which must not block and
+must not send commands: the driver only updates state and queues work there).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from firmware.modem.errors import ModemCommandError, ModemPortError, ModemTimeout
+from firmware.modem.parser import (
+    CALL_FINALS,
+    PROMPT,
+    Final,
+    LineSplitter,
+    error_number,
+    final_code,
+    is_urc,
+    urc_needs_body,
+)
+
+log = logging.getLogger(__name__)
+
+UrcHandler = Callable[[str, str | None], None]
+
+
+@dataclass
+class Response:
+    command: str
+    lines: list[str]
+    final: str
+
+    def info(self, prefix: str) -> list[str]:
+        """Payloads of the lines that start with ``prefix`` (e.g. ``+CSQ:``)."""
+        return [ln[len(prefix) :].strip() for ln in self.lines if ln.startswith(prefix)]
+
+    def first(self, prefix: str) -> str | None:
+        got = self.info(prefix)
+        return got[0] if got else None
+
+
+@dataclass
+class _Pending:
+    command: str
+    expect: str | None
+    call: bool  # ATD/ATA: NO CARRIER, BUSY... end it instead of being URCs
+    data: bytes | None
+    body_after: bool  # an ``expect`` line is followed by one raw data line (+CMGR)
+    lines: list[str] = field(default_factory=list)
+    final: str | None = None
+    final_kind: Final | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    prompt: threading.Event = field(default_factory=threading.Event)
+
+
+class AtChannel:
+    def __init__(self, url: str, *, baudrate: int, on_urc: UrcHandler) -> None:
+        self.url = url
+        self.baudrate = baudrate
+        self._on_urc = on_urc
+        self._port = None
+        self._reader: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._cmd_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._pending: _Pending | None = None
+        self._splitter = LineSplitter()
+        self._urc_body_for: str | None = None
+        self._take_body = False
+        self.counters: Counter[str] = Counter()
+        self.last_rx = 0.0
+        self.suspect = threading.Event()  # a command timed out: the watchdog should look now
+
+    # ---- lifecycle ----------------------------------------------------------
+    def open(self) -> None:
+        import serial  # lazy: the rest of the firmware imports without pyserial
+
+        try:
+            self._port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.05)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ModemPortError(f"cannot open {self.url}: {exc}") from exc
+        self._stop.clear()
+        self._reader = threading.Thread(target=self._read_loop, name="modem-reader", daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        if self._port is not None:
+            try:
+                self._port.close()
+            except Exception:  # closing a dead port must not mask the caller's error
+                log.debug("closing the port failed", exc_info=True)
+        self._port = None
+
+    @property
+    def garbage(self) -> int:
+        return self._splitter.garbage
+
+    # ---- reading ------------------------------------------------------------
+    def _read_loop(self) -> None:
+        port = self._port
+        while not self._stop.is_set():
+            try:
+                data = port.read(max(1, port.in_waiting))
+            except Exception as exc:  # SerialException, OSError: unplugged, pty closed
+                self.counters["read_errors"] += 1
+                log.warning("Port modem gagal dibaca / modem port read failed: %s", exc)
+                self._stop.wait(0.5)
+                continue
+            if data:
+                self.last_rx = time.monotonic()
+                self.feed(data)
+
+    def feed(self, data: bytes) -> None:
+        """Process received bytes (the reader thread's work; public for tests).
+
+        Never raises: a bug in handling one line is counted and logged, and
+        the reader goes on with the next.
+        """
+        for line in self._splitter.feed(data):
+            try:
+                self._on_line(line)
+            except Exception:
+                self.counters["handler_errors"] += 1
+                log.exception("AT line handling failed: %r", line)
+
+    def _on_line(self, line: str) -> None:
+        if self._urc_body_for is not None:
+            header, self._urc_body_for = self._urc_body_for, None
+            self._urc(header, line)
+            return
+        with self._state_lock:
+            p = self._pending
+        if p is not None and not p.done.is_set():
+            if self._take_body:
+                self._take_body = False
+                p.lines.append(line)
+                return
+            if line == PROMPT:
+                if p.data is not None:
+                    p.prompt.set()
+                else:
+                    self.counters["unexpected"] += 1
+                return
+            if line == p.command:  # echo (ATE1 after a modem reboot)
+                return
+            kind = final_code(line)
+            if kind is not None and (kind not in CALL_FINALS or p.call):
+                p.final, p.final_kind = line, kind
+                p.done.set()
+                return
+            if p.expect and line.startswith(p.expect):
+                p.lines.append(line)
+                self._take_body = p.body_after
+                return
+            if kind is not None or is_urc(line):
+                self._route_urc(line)
+                return
+            p.lines.append(line)
+            return
+        if line == PROMPT:
+            self.counters["unexpected"] += 1
+            return
+        kind = final_code(line)
+        if kind is not None and kind not in CALL_FINALS:
+            # a late answer to a command that already timed out
+            self.counters["stray_finals"] += 1
+            return
+        self._route_urc(line)
+
+    def _route_urc(self, line: str) -> None:
+        if urc_needs_body(line):
+            self._urc_body_for = line
+        else:
+            self._urc(line, None)
+
+    def _urc(self, line: str, body: str | None) -> None:
+        self.counters["urcs"] += 1
+        self._on_urc(line, body)
+
+    # ---- commands -----------------------------------------------------------
+    def command(
+        self,
+        command: str,
+        *,
+        timeout: float,
+        expect: str | None = None,
+        call: bool = False,
+        data: bytes | None = None,
+        body_after: bool = False,
+        check: bool = True,
+    ) -> Response:
+        """Send one command and wait for its final result code.
+
+        ``expect`` is the info prefix of the answer (``+CREG:``): lines with it
+        belong to this command even if the same prefix is also a URC. ``data``
+        is written after the ``> `` prompt, then Ctrl-Z. A failure result code
+        raises :class:`ModemCommandError` unless ``check`` is false.
+        """
+        if self._port is None:
+            raise ModemPortError("port not open")
+        with self._cmd_lock:
+            p = _Pending(command, expect, call, data, body_after)
+            with self._state_lock:
+                self._pending = p
+                self._take_body = False
+            deadline = time.monotonic() + timeout
+            try:
+                self._write(command.encode("ascii") + b"\r")
+                if data is not None:
+                    if not p.prompt.wait(timeout) and not p.done.is_set():
+                        self._write(b"\x1b")  # leave data mode
+                        raise self._timed_out(command, timeout, "no > prompt")
+                    if not p.done.is_set():
+                        self._write(data + b"\x1a")
+                if not p.done.wait(max(0.0, deadline - time.monotonic())):
+                    raise self._timed_out(command, timeout, "no final result")
+            finally:
+                with self._state_lock:
+                    self._pending = None
+                    self._take_body = False
+        resp = Response(command, p.lines, p.final or "")
+        if check and p.final_kind not in (Final.OK, Final.CONNECT):
+            code = error_number(resp.final) if p.final_kind in (Final.CME, Final.CMS) else None
+            raise ModemCommandError(command, resp.final, code)
+        return resp
+
+    def _timed_out(self, command: str, timeout: float, what: str) -> ModemTimeout:
+        self.counters["timeouts"] += 1
+        self.suspect.set()
+        return ModemTimeout(f"{command!r}: {what} in {timeout:.1f}s")
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except Exception as exc:
+            self.counters["write_errors"] += 1
+            raise ModemPortError(f"write to {self.url} failed: {exc}") from exc
