@@ -57,3 +57,39 @@ def site(tmp_path: Path) -> Iterator[Site]:
     finally:
         broker.kill()
         db.close()
+
+
+def provision(site: Site, device: str, *, groups: list[str] | None = None) -> str:
+    """Add a field unit; returns its broker password as read from its bundle."""
+    from protocol.fleet import Profile
+
+    _, bundle = site.prov.add_device(device, profile=Profile.FIELD, groups=groups)
+    return bundle.password.read_text().strip()
+
+
+def wait_for(pred, timeout: float = 10.0, step: float = 0.02):
+    """Poll ``pred`` until truthy (returns its value) or the timeout passes."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+@pytest.fixture
+def fleet(site: Site):
+    """The fleet service on the site's broker, notices kept in memory."""
+    from central.notify import MemoryNotifier
+    from central.service import FleetService
+
+    site.settings.health.tick_s = 0.1
+    svc = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier())
+    svc.start()
+    try:
+        yield svc
+    finally:
+        svc.stop()

@@ -1,0 +1,179 @@
+"""The fleet service: one MQTT session that watches every unit.
+
+It subscribes to status, telemetry, reported config and command replies of
+all units, and on each tick: marks late heartbeats offline, expires and
+times out commands, sends queued commands to units that are online,
+publishes desired documents not yet published, and sends pending notices.
+
+Run exactly one per site (``siaga admin watch``, or inside the gateway): it
+is not on the gateway's shared subscription, because two watches would
+record every episode twice over. paho callbacks only enqueue; one worker
+thread does all the work, so state changes are serialised.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from central.commands import CommandRecord, CommandService
+from central.db import Database, utcnow
+from central.desired import ConfigService
+from central.errors import BrokerUnavailable
+from central.health import HealthWatch
+from central.link import Inbound, Link
+from central.notify import Notifier, make_notifier
+from central.registry import Registry
+from central.settings import CentralSettings
+from protocol.codec import decode_device_message
+from protocol.errors import ProtocolError
+from protocol.fleet import CommandResult, CommandStatus, ReportedConfig, Status, Telemetry
+from protocol.topics import DeviceTopic, device_filter
+
+log = logging.getLogger(__name__)
+
+WATCHED = (DeviceTopic.STATUS, DeviceTopic.TELEMETRY, DeviceTopic.CONFIG_REPORTED, DeviceTopic.CMD_RES)
+
+
+def self_test_outcome(res: CommandResult) -> tuple[bool, str]:
+    """(passed, detail) from a self_test reply: an error reply, ``ok: false``
+    or any failed check counts as a failure; the detail names the checks."""
+    if res.status != CommandStatus.OK:
+        return False, res.error or res.status.value
+    checks = res.result.get("checks")
+    failed: list[str] = []
+    if isinstance(checks, dict):
+        for name, v in checks.items():
+            ok = v.get("ok") if isinstance(v, dict) else v
+            if ok is False or ok in ("fail", "failed", "error"):
+                failed.append(str(name))
+    elif isinstance(checks, list):
+        failed = [str(c.get("name", "?")) for c in checks if isinstance(c, dict) and c.get("ok") is False]
+    ok = res.result.get("ok", not failed) is not False and not failed
+    return ok, ", ".join(failed)[:200]
+
+
+class FleetService:
+    """Health watch + command dispatcher + desired publisher, one thread."""
+
+    def __init__(self, db: Database, registry: Registry, settings: CentralSettings, *,
+                 notifier: Notifier | None = None, client_id: str = "siaga-central-fleet") -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.config = ConfigService(db)
+        self.commands = CommandService(db)
+        self.health = HealthWatch(db, self.config, settings.health,
+                                  notifier or make_notifier(settings.notifier))
+        self.link = Link(settings.broker, client_id=client_id)
+        self.counters: collections.Counter[str] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_tick = 0.0
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> FleetService:
+        self.health.started_at = utcnow()
+        self.link.start(timeout)
+        for kind in WATCHED:
+            self.link.subscribe(device_filter(kind))
+        self._thread = threading.Thread(target=self._run, name="central-fleet", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+        self.link.stop()
+
+    def _run(self) -> None:
+        tick_s = self.settings.health.tick_s
+        while not self._stop.is_set():
+            try:
+                msg = self.link.inbox.get(timeout=tick_s / 2)
+            except queue.Empty:
+                msg = None
+            try:
+                if msg is not None:
+                    self.handle(msg)
+                if time.monotonic() - self._last_tick >= tick_s:
+                    self._last_tick = time.monotonic()
+                    self.tick()
+            except Exception:  # the watch must outlive any single bad event
+                log.exception("fleet service step failed")
+                self.counters["internal_error"] += 1
+
+    # -- inbound -----------------------------------------------------------
+    def _reject(self, reason: str, topic: str, why: object) -> None:
+        self.counters[f"rejected_{reason}"] += 1
+        log.warning("rejected message on %s (%s): %s", topic, reason, why)
+
+    def handle(self, msg: Inbound, now: datetime | None = None) -> None:
+        """Apply one message from a unit; bad ones are counted and logged."""
+        if not msg.payload:
+            self.counters["retained_cleared"] += 1  # an admin cleared a retained topic
+            return
+        try:
+            parsed, model = decode_device_message(msg.topic, msg.payload)
+        except ProtocolError as exc:
+            self._reject(getattr(exc, "reason", "bad"), msg.topic, exc)
+            return
+        device = parsed.device
+        try:
+            dev = self.registry.get(device)
+        except KeyError:
+            self._reject("unknown_device", msg.topic, device)
+            return
+        if not dev.enabled:
+            self._reject("disabled_device", msg.topic, device)
+            return
+        self.counters[f"accepted_{parsed.kind.name.lower()}"] += 1
+        if isinstance(model, Status):
+            self.health.on_status(device, model, now)
+        elif isinstance(model, Telemetry):
+            self.health.on_telemetry(device, model, now)
+        elif isinstance(model, ReportedConfig):
+            self.config.record_reported(model)
+        elif isinstance(model, CommandResult):
+            rec = self.commands.record_result(model, msg.correlation)
+            if rec is not None and rec.name == "self_test":
+                ok, detail = self_test_outcome(model)
+                self.health.on_self_test(device, ok, detail, now)
+
+    # -- periodic ----------------------------------------------------------
+    def online(self) -> set[str]:
+        return {r["device"] for r in self.db.query("SELECT device FROM presence WHERE online=1")}
+
+    def tick(self, now: datetime | None = None) -> None:
+        enabled = {d.id for d in self.registry.list() if d.enabled}
+        self.health.tick(now, enabled=enabled)
+        for rec in self.commands.sweep(now):
+            log.info("command %s to %s: %s", rec.name, rec.device, rec.state.value)
+        self.dispatch(enabled)
+        for device in self.config.unpublished():
+            try:
+                self.config.publish(self.link, device)
+            except BrokerUnavailable as exc:
+                log.warning("desired config for %s not published yet: %s", device, exc)
+                break
+        self.health.flush_notices()
+
+    def dispatch(self, enabled: set[str]) -> list[CommandRecord]:
+        """Send queued commands whose unit is online (and enabled)."""
+        sent = []
+        for rec in self.commands.due(self.online() & enabled):
+            try:
+                sent.append(self.commands.send(self.link, rec.id, unit_online=True))
+            except BrokerUnavailable as exc:
+                log.warning("queued command %s not sent yet: %s", rec.id, exc)
+                break
+        return sent
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self.counters)
