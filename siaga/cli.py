@@ -18,6 +18,8 @@ from siaga import __version__
 #: subcommand name -> ("module:attribute" of its Typer app, help text)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "protocol": ("protocol.cli:app", "Kontrak kabel / the wire contract (schemas, topics)."),
+    "gateway": ("gateway.cli:app", "Gateway pusat / the central gateway (ingest, dispatch, API)."),
+    "unit": ("firmware.cli:app", "Agen unit di setiap Pi / the agent on every Pi (panel, field box)."),
 }
 
 app = typer.Typer(

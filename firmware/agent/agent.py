@@ -1,0 +1,338 @@
+"""The agent's main loop: one thread does all the work.
+
+Why one thread: paho, gpiozero, the modem reader and the control socket
+only enqueue; this loop takes each item, commits what must be committed,
+drives the LEDs, pumps the outbox and pings the systemd watchdog. A hung
+loop stops the pings and systemd restarts the agent.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import queue
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from firmware.agent.calls import Call, CallTracker
+from firmware.agent.clock import Clock
+from firmware.agent.config import UnitConfig
+from firmware.agent.field import FieldProfile
+from firmware.agent.fleet import Fleet, initial_settings
+from firmware.agent.hardware import Hardware
+from firmware.agent.health import Health, boot_reason, kernel_boot_id
+from firmware.agent.link import Link
+from firmware.agent.modem import ModemPort
+from firmware.agent.outbox import Outbox
+from firmware.agent.panel import PanelProfile
+from firmware.agent.store import OutboxItem, StorageFull, Store
+from firmware.modem import events as mev
+from protocol.categories import Category
+from protocol.codec import decode, encode
+from protocol.errors import BadTopic, PayloadError
+from protocol.fleet import LogLevel, Profile, Status, UnitSettings
+from protocol.ids import new_id
+from protocol.reports import Ack
+from protocol.topics import DeviceTopic, device_topic, parse_device_topic
+
+log = logging.getLogger("firmware.agent")
+
+PRUNE_EVERY_S = 3600.0
+
+
+def firmware_version() -> str:
+    try:
+        from siaga import __version__
+        return str(__version__)
+    except ImportError:  # pragma: no cover
+        return "unknown"
+
+
+class Agent:
+    """One unit. ``run()`` blocks until ``request_stop()``; returns the exit code."""
+
+    def __init__(self, cfg: UnitConfig, *, free_mb: Any = None) -> None:
+        self.cfg = cfg
+        self.version = firmware_version()
+        self.q: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.store = Store(cfg.storage.path, min_free_mb=cfg.storage.min_free_mb,
+                           critical_reserve_mb=cfg.storage.critical_reserve_mb, free_mb=free_mb)
+        self.clock = Clock(cfg.clock_synced)
+        self.config_version, self.settings = initial_settings(self)
+        self.hw = Hardware(cfg, self.q)
+        self.hw.volume = self.settings.volume if self.settings.volume is not None else cfg.volume
+        pins = cfg.pin_map()
+        self.modem = ModemPort(cfg.modem, self.q, reset_pin=pins.get("modem_reset"))
+        t = cfg.timings
+        self.link = Link(cfg.device_id, cfg.broker, self.q, profile=cfg.profile,
+                         max_inflight=max(100, t.inflight_max + 20))
+        self.outbox = Outbox(self.store, self._publish_item, window=t.inflight_max,
+                             ack_timeout_s=t.ack_timeout_s, retry_base_s=t.retry_base_s,
+                             retry_max_s=t.retry_max_s)
+        self.profile: FieldProfile | PanelProfile = (
+            FieldProfile(self) if cfg.profile is Profile.FIELD else PanelProfile(self))
+        self.fleet = Fleet(self)
+        self.health = Health(self)
+        self.health.last_daily = self.store.get_meta("self_test_daily_last")
+        self.boot_id = new_id()
+        kboot = kernel_boot_id()
+        self.boot_reason = boot_reason(self.store.get_meta("clean_shutdown"),
+                                       self.store.get_meta("kernel_boot_id"), kboot)
+        with self.store.db.atomic():
+            self.store._set_meta("clean_shutdown", "0")
+            self.store._set_meta("kernel_boot_id", kboot)
+        self._stop = threading.Event()
+        self.exit_code = 0
+        self._press_results: dict[str, collections.deque[tuple[str, str | None]]] = \
+            collections.defaultdict(collections.deque)
+        self._notifier: Any = None
+        self._last_watchdog = 0.0
+        self._next_telemetry = 0.0
+        self._next_faults = 0.0
+        self._next_prune = time.monotonic() + 60.0
+        self._first_connect = True
+        self.rejected_messages = 0
+        self.sim: Any = None
+        self.set_log_level(self.settings.log_level or cfg.log_level)
+
+    # -- helpers the profiles use -----------------------------------------
+
+    def topic(self, kind: DeviceTopic) -> str:
+        return device_topic(self.cfg.device_id, kind)
+
+    def category_map(self) -> dict[str, Category]:
+        return dict(self.settings.button_categories or self.cfg.category_map())
+
+    def event(self, kind: str, detail: Any = None, *, level: str = "INFO") -> None:
+        log.debug("event %s %s", kind, detail)
+        self.store.log_event(kind, detail, level=level)
+
+    def record_call(self, tracker: CallTracker, call: Call, end: mev.CallEnded) -> None:
+        try:
+            rec = self.store.record("call", self.topic(DeviceTopic.CALL),
+                                    lambda seq: tracker.record(call, end, device=self.cfg.device_id,
+                                                               seq=seq, stamp=self.clock.stamp()))
+        except StorageFull as exc:
+            log.error("call record refused: %s", exc)
+            return
+        self.event("call_recorded", {"id": rec.id, "end": str(rec.end_reason), "answer_s": rec.answer_s,
+                                     "duration_s": rec.duration_s})
+
+    def set_log_level(self, level: LogLevel | str) -> None:
+        logging.getLogger("firmware").setLevel(str(level))
+
+    def apply_settings(self, new: UnitSettings, version: int) -> None:
+        """Live changes: heartbeat, button map, volume, centre number, log level, self-test time."""
+        self.settings = new
+        self.config_version = version
+        if new.volume is not None:
+            self.hw.volume = new.volume
+        if new.log_level is not None:
+            self.set_log_level(new.log_level)
+        self._next_telemetry = time.monotonic()  # report the new version promptly
+
+    def self_test(self) -> dict[str, Any]:
+        return self.health.self_test()
+
+    # -- lifecycle --------------------------------------------------------
+
+    def request_stop(self, code: int = 0) -> None:
+        """Thread- and signal-safe: the loop notices within one tick."""
+        self.exit_code = code
+        self._stop.set()
+
+    def _notify(self, msg: str) -> None:
+        if self._notifier is None:
+            import sdnotify
+            self._notifier = sdnotify.SystemdNotifier()
+        self._notifier.notify(msg)
+
+    def start(self) -> None:
+        log.info("Agen mulai / agent starting: %s (%s), boot reason %s",
+                 self.cfg.device_id, self.cfg.profile, self.boot_reason)
+        self.event("start", {"reason": self.boot_reason, "version": self.version})
+        self.modem.start()
+        self.profile.start()
+        if self.cfg.sim_control is not None:
+            from firmware.agent.simcontrol import SimControl
+            self.sim = SimControl(self.cfg.sim_control, self.q, self.hw)
+            self.sim.start()
+        self.link.start()
+        self._notify("READY=1")
+        self._notify(f"STATUS=device {self.cfg.device_id}, outbox {self.store.outbox_depth()}")
+
+    def run(self) -> int:
+        try:
+            self.start()
+            while not self._stop.is_set():
+                self.loop_once()
+        finally:
+            self.shutdown()
+        return self.exit_code
+
+    def shutdown(self) -> None:
+        self._notify("STOPPING=1")
+        if self.sim is not None:
+            self.sim.close()
+        final = Status(device=self.cfg.device_id, state="offline", firmware=self.version,
+                       profile=self.cfg.profile, boot_id=self.boot_id,
+                       reason="restart" if self.exit_code else "shutdown")
+        try:
+            self.link.stop(final)
+        except Exception as exc:
+            log.warning("link stop: %s", exc)
+        self.modem.close()
+        self.hw.close()
+        self.store.set_meta("clean_shutdown", "1")
+        self.store.close()
+
+    # -- the loop ---------------------------------------------------------
+
+    def _timeout(self) -> float:
+        now = time.monotonic()
+        nxt = min(now + self.cfg.timings.loop_tick_s, self._next_telemetry, self._next_faults)
+        d = self.outbox.next_deadline()
+        if d is not None:
+            nxt = min(nxt, d)
+        return max(0.0, nxt - now)
+
+    def loop_once(self) -> None:
+        try:
+            item = self.q.get(timeout=self._timeout())
+        except queue.Empty:
+            item = None
+        handled = 0
+        while item is not None:
+            try:
+                self._dispatch(item)
+            except Exception:  # one bad event must never stop the unit
+                log.exception("error handling %s", item[0])
+            handled += 1
+            if handled >= 200:
+                break
+            try:
+                item = self.q.get_nowait()
+            except queue.Empty:
+                item = None
+        self._tick()
+
+    def _dispatch(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == "press":
+            result = self.profile.on_press(item[1])
+            self._press_results[item[1]].append(result)
+            while len(self._press_results[item[1]]) > 100:
+                self._press_results[item[1]].popleft()
+        elif kind == "message":
+            self._on_message(item[1], item[2], item[3])
+        elif kind == "link":
+            self._on_link(item[1], item[2])
+        elif kind == "modem":
+            self._on_modem(item[1])
+        elif kind == "sim_press":
+            results = self._press_results[item[1]]
+            status, ref = results.popleft() if results else ("ignored", None)
+            item[2].put(f"{status} {ref or '-'}")
+        elif kind == "sim_state":
+            item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
+                                    "connected": self.link.connected,
+                                    "faults": self.health.faults()}))
+
+    def _on_link(self, what: str, detail: Any) -> None:
+        if what == "connected":
+            self.link.connected = True
+            log.info("Terhubung ke broker / connected (session present: %s)", detail)
+            self.link.subscribe_own()
+            reason = self.boot_reason if self._first_connect else "reconnected"
+            self._first_connect = False
+            st = Status(device=self.cfg.device_id, state="online", firmware=self.version,
+                        profile=self.cfg.profile, boot_id=self.boot_id, reason=reason)
+            self.link.publish(self.topic(DeviceTopic.STATUS), encode(st), qos=1, retain=True)
+            self.fleet.publish_reported()
+            self._next_telemetry = time.monotonic()
+        elif what == "disconnected":
+            if self.link.connected:
+                log.warning("Terputus dari broker / disconnected: %s", detail)
+            self.link.connected = False
+            self.outbox.on_disconnect()
+        elif what == "refused":
+            log.error("Broker menolak / broker refused the connection: %s", detail)
+            self.link.connected = False
+
+    def _on_message(self, topic: str, payload: bytes, properties: Any) -> None:
+        try:
+            parsed = parse_device_topic(topic)
+        except BadTopic as exc:
+            self.rejected_messages += 1
+            log.warning("message on unexpected topic: %s", exc)
+            return
+        if parsed.device != self.cfg.device_id:
+            self.rejected_messages += 1
+            log.warning("message for another device on %s", topic)
+            return
+        if parsed.kind is DeviceTopic.ACK:
+            try:
+                ack = decode(Ack, payload)
+            except PayloadError as exc:
+                self.rejected_messages += 1
+                log.warning("Ack ditolak / bad ack: %s", exc)
+                self.event("bad_ack", str(exc), level="WARNING")
+                return
+            done = self.outbox.on_ack([(i.id, i.case) for i in ack.stored],
+                                      [(r.id, r.reason) for r in ack.rejected if r.id])
+            for kind, msg_id in done:
+                self.profile.on_delivered(kind, msg_id)
+        elif parsed.kind is DeviceTopic.CONFIG_DESIRED:
+            self.fleet.on_desired(payload)
+        elif parsed.kind is DeviceTopic.CMD:
+            self.fleet.on_command(payload, properties)
+        else:
+            self.rejected_messages += 1
+            log.warning("unexpected message kind %s", parsed.kind)
+
+    def _on_modem(self, e: Any) -> None:
+        if isinstance(e, mev.NetworkTime):
+            self.clock.set_network_time(e.time)
+        elif isinstance(e, mev.RegistrationChanged):
+            from firmware.agent.health import registration
+            self.health.registration = registration(e.state)
+        elif isinstance(e, mev.ModemFault):
+            self.health.modem_faults.add(f"modem:{e.code}"[:64])
+            self.event("modem_fault", {"code": e.code, "detail": e.detail}, level="WARNING")
+        elif isinstance(e, mev.ModemRestarted):
+            self.health.modem_faults.clear()
+            self.event("modem_restarted", {"reason": e.reason, "resets": e.resets}, level="WARNING")
+        self.profile.on_modem(e)
+
+    def _publish_item(self, item: OutboxItem) -> bool:
+        return self.link.publish(item.topic, item.payload, qos=1) is not None
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.outbox.pump(self.link.connected)
+        self.profile.tick(now)
+        if now >= self._next_faults:
+            self._next_faults = now + 1.0
+            self.health.pin_faults = self.hw.faults(self.cfg.timings.stuck_after_s)
+            self.hw.led("fault", bool(self.health.pin_faults) or self.modem.fault is not None)
+            if self.health.daily_due(datetime.now()):
+                res = self.self_test()
+                self.event("self_test_daily", res)
+        if now >= self._next_telemetry:
+            hb = self.settings.heartbeat_s or self.cfg.heartbeat_s
+            self._next_telemetry = now + hb
+            self.health.refresh_modem()
+            if self.link.connected:
+                tel = self.health.telemetry()
+                self.link.publish(self.topic(DeviceTopic.TELEMETRY), encode(tel), qos=0)
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY_S
+            counts = self.store.prune(self.cfg.storage.retention_days * 86400)
+            if any(counts.values()):
+                self.event("pruned", counts)
+        if now - self._last_watchdog >= 1.0:
+            self._last_watchdog = now
+            self._notify("WATCHDOG=1")

@@ -1,0 +1,223 @@
+"""The unit's configuration file (``/etc/siaga/unit.yaml``) as pydantic models.
+
+Why strict: a typo in a field box's config must stop the agent at start with
+the offending key named, not leave a button silently unmapped in the rain.
+Pin defaults come from :mod:`firmware.pins` (checked against the schematic).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from firmware.errors import FirmwareError
+from firmware.pins import DEFAULT_PINS, RESERVED_PINS
+from protocol.base import PhoneNumber
+from protocol.categories import Category
+from protocol.fleet import LogLevel, Profile
+from protocol.ids import DEVICE_ID_PATTERN
+from protocol.mqtt import BrokerSettings
+from protocol.reports import Location
+
+
+class ConfigError(FirmwareError, ValueError):
+    """The unit configuration is missing, unreadable or invalid."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModemSettings(_Section):
+    """The GSM modem on the UART; leave ``url`` empty for a box without one."""
+
+    url: str | None = Field(
+        None, title="Modem port",
+        description="Serial device (/dev/serial0) or pyserial URL (socket://host:port); "
+                    "empty: no modem, incidents go over MQTT only",
+    )
+    profile: str = Field("sim800", title="Modem family (AT dialect)")
+    baudrate: int = Field(115200, ge=1200, le=4_000_000, title="Baud rate")
+    command_timeout_s: float = Field(5.0, gt=0, le=60, title="AT command timeout, seconds")
+    watchdog_interval_s: float = Field(10.0, gt=0, le=600, title="Modem liveness probe period")
+
+
+class Timings(_Section):
+    """Debounce, hold, feedback, retry and loop timings."""
+
+    bounce_s: float = Field(0.05, gt=0, le=1, title="Button debounce (gpiozero bounce_time)")
+    hold_s: float = Field(
+        0.0, ge=0, le=10, title="Deliberate hold",
+        description="Field buttons must be held this long to count (0: a press counts)",
+    )
+    stuck_after_s: float = Field(
+        60.0, ge=5, title="Stuck button",
+        description="A button held longer than any citizen would raises one stuck_button fault",
+    )
+    same_incident_s: float = Field(
+        120.0, ge=0, title="Same-incident window",
+        description="Field: presses within this many seconds of an open incident join it "
+                    "instead of filing another (0: every press files one)",
+    )
+    feedback_s: float = Field(15.0, gt=0, title="How long the delivered LED stays lit")
+    classify_window_s: float = Field(
+        600.0, ge=0, title="Panel: how long after a call its category can still be set",
+    )
+    ack_timeout_s: float = Field(10.0, gt=0, title="Resend an outbox item after this long unacked")
+    retry_base_s: float = Field(1.0, gt=0, title="First retry backoff")
+    retry_max_s: float = Field(120.0, gt=0, title="Longest retry backoff")
+    inflight_max: int = Field(32, ge=1, le=1000, title="Outbox items in flight at once")
+    loop_tick_s: float = Field(0.5, gt=0, le=5, title="Main-loop wake-up period when idle")
+
+
+class StorageSettings(_Section):
+    """The local SQLite file and what it keeps."""
+
+    path: Path = Field(Path("/var/lib/siaga/unit.db"), title="SQLite file")
+    retention_days: float = Field(30.0, gt=0, title="Delivered records are pruned after this age")
+    min_free_mb: float = Field(
+        100.0, ge=0, title="Below this, non-critical writes (event log, telemetry) are refused",
+    )
+    critical_reserve_mb: float = Field(
+        5.0, ge=0, title="Below this, even incidents and call records are refused",
+    )
+
+
+def _check_pin_role(role: str) -> str:
+    if not re.fullmatch(r"(button|led|buzzer|modem_reset|door_tamper|mains_ok|battery_low)"
+                        r"(_[a-z0-9_]+)?", role):
+        raise ValueError(f"unknown pin role {role!r}")
+    return role
+
+
+class UnitConfig(_Section):
+    """Everything ``siaga unit`` needs to run one box."""
+
+    device_id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)] = Field(
+        title="Device id", description="Also the broker user name",
+    )
+    profile: Profile = Field(title="panel (call-centre desk) or field (street box)")
+    location: Location | None = Field(None, title="Where the box stands (field incidents carry it)")
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, title="MQTT broker")
+    modem: ModemSettings = Field(default_factory=ModemSettings, title="GSM modem")
+    pins: dict[str, int | None] = Field(
+        default_factory=dict, title="Pin overrides",
+        description="role -> BCM pin over firmware.pins defaults; null removes a role "
+                    "(e.g. one SOS button: drop button_fire/button_security, add button_sos)",
+    )
+    buttons: dict[Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")], Category] = Field(
+        default_factory=dict, title="Button -> category",
+        description="Button name (pin role without 'button_') -> category; defaults per profile",
+    )
+    centre_number: PhoneNumber | None = Field(None, title="Number a field box dials after a press")
+    heartbeat_s: int = Field(60, ge=5, le=3600, title="Telemetry period, seconds")
+    volume: int = Field(100, ge=0, le=100, title="Buzzer volume (0 mutes)")
+    log_level: LogLevel = Field(LogLevel.INFO, title="Log level")
+    self_test_daily_at: str | None = Field(
+        None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Daily self-test time HH:MM (local)",
+    )
+    timings: Timings = Field(default_factory=Timings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    reboot_command: list[str] = Field(
+        default_factory=lambda: ["systemctl", "reboot"], min_length=1, title="Command run by `reboot`",
+        description="Tests set a harmless command; the machine is never rebooted by a test",
+    )
+    restart_exit_code: int = Field(
+        75, ge=1, le=255, title="Exit code for `restart_agent` (systemd Restart=on-failure restarts it)",
+    )
+    clock_synced: bool | None = Field(
+        None, title="Override clock-sync detection",
+        description="null: detect (systemd-timesyncd flag or modem time); true/false: force",
+    )
+    sim_control: Path | None = Field(
+        None, title="TEST ONLY: control socket",
+        description="Unix socket that injects presses into the mock pins; refused unless "
+                    "GPIOZERO_PIN_FACTORY=mock",
+    )
+
+    @model_validator(mode="after")
+    def _check_pins(self) -> UnitConfig:
+        for role in self.pins:
+            _check_pin_role(role)
+        pins = self.pin_map()
+        seen: dict[int, str] = {}
+        for role, pin in pins.items():
+            if pin in RESERVED_PINS:
+                raise ValueError(f"pins.{role}: GPIO{pin} is reserved ({RESERVED_PINS[pin]})")
+            if not 0 <= pin <= 27:
+                raise ValueError(f"pins.{role}: GPIO{pin} is not a header GPIO (0-27)")
+            if pin in seen:
+                raise ValueError(f"pins.{role}: GPIO{pin} already used by {seen[pin]}")
+            seen[pin] = role
+        names = set(self.button_names())
+        for name in self.buttons:
+            if name not in names:
+                raise ValueError(f"buttons.{name}: no such button (have: {', '.join(sorted(names))})")
+        return self
+
+    def pin_map(self) -> dict[str, int]:
+        """Defaults for the profile with the overrides applied."""
+        pins: dict[str, Any] = dict(DEFAULT_PINS[self.profile.value])
+        pins.update(self.pins)
+        return {k: v for k, v in pins.items() if v is not None}
+
+    def button_names(self) -> list[str]:
+        """Field: emergency buttons; panel: category buttons (``cat_*``)."""
+        skip = {"button_answer", "button_hangup"}
+        return [r.removeprefix("button_") for r in self.pin_map() if r.startswith("button_")
+                and r not in skip]
+
+    def category_map(self) -> dict[str, Category]:
+        """Button -> category: configured, else guessed from the button name."""
+        out = {}
+        for name in self.button_names():
+            if name in self.buttons:
+                out[name] = self.buttons[name]
+                continue
+            guess = name.removeprefix("cat_")
+            out[name] = _DEFAULT_GUESS.get(guess) or (
+                Category(guess) if guess in Category.__members__.values() else Category.OTHER
+            )
+        return out
+
+
+_DEFAULT_GUESS = {
+    "medical": Category.MEDICAL,
+    "fire": Category.FIRE,
+    "security": Category.SECURITY_DISTURBANCE,
+    "accident": Category.TRAFFIC_ACCIDENT,
+    "disaster": Category.NATURAL_DISASTER,
+    "sos": Category.OTHER,
+}
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
+        lines.append(f"  {loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path | str) -> UnitConfig:
+    """Read and validate a YAML config; ConfigError names each bad key."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"Konfigurasi tidak terbaca / cannot read config {path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML tidak valid / invalid YAML in {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Konfigurasi harus berupa mapping / config {path} must be a mapping")
+    try:
+        return UnitConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"Konfigurasi tidak valid / invalid config {path}:\n{_describe(exc)}"
+        ) from None

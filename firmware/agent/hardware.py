@@ -1,0 +1,142 @@
+"""Buttons, LEDs, buzzer and the field board's sense inputs, via gpiozero.
+
+Why a class of its own: the rest of the agent speaks in button names and
+feedback words ("recorded", "delivered"); only this module knows pins.
+gpiozero is imported here, lazily, and every callback only enqueues
+``("press", name)`` (gpiozero #1024: never work inside a pin callback).
+``GPIOZERO_PIN_FACTORY=mock`` runs it anywhere.
+
+Sense inputs (pull-up, switch to ground = active): ``door_tamper`` is a
+normally-closed door switch (fault when *inactive*, the door is open),
+``mains_ok`` is pulled low while mains is present (fault ``mains_lost`` when
+inactive), ``battery_low`` is pulled low by the charger (fault when active).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+from typing import Any
+
+from firmware.agent.config import UnitConfig
+from protocol.fleet import Profile
+
+log = logging.getLogger(__name__)
+
+_SENSE = ("door_tamper", "mains_ok", "battery_low")
+
+
+class Hardware:
+    """The GPIO side of one unit."""
+
+    def __init__(self, cfg: UnitConfig, events: queue.Queue[tuple[Any, ...]]) -> None:
+        from gpiozero import LED, Button, Buzzer, DigitalInputDevice
+
+        self.cfg = cfg
+        self.events = events
+        self.volume = cfg.volume
+        self.buttons: dict[str, Any] = {}
+        self.leds: dict[str, Any] = {}
+        self.inputs: dict[str, Any] = {}
+        self.buzzer: Any = None
+        self.pins = cfg.pin_map()
+        t = cfg.timings
+        for role, pin in self.pins.items():
+            if role.startswith("button_"):
+                name = role.removeprefix("button_")
+                deliberate = (cfg.profile is Profile.FIELD and t.hold_s > 0)
+                b = Button(pin, pull_up=True, bounce_time=t.bounce_s,
+                           hold_time=t.hold_s if deliberate else 1.0)
+                if deliberate:
+                    b.when_held = self._enqueue(name)
+                else:
+                    b.when_pressed = self._enqueue(name)
+                self.buttons[name] = b
+            elif role.startswith("led_"):
+                self.leds[role.removeprefix("led_")] = LED(pin)
+            elif role == "buzzer":
+                self.buzzer = Buzzer(pin)
+            elif role in _SENSE:
+                self.inputs[role] = DigitalInputDevice(pin, pull_up=True, bounce_time=t.bounce_s)
+        self._stuck_reported: set[str] = set()
+
+    def _enqueue(self, name: str) -> Any:
+        def cb(*_args: Any) -> None:
+            self.events.put(("press", name))
+        return cb
+
+    # -- feedback ---------------------------------------------------------
+
+    def led(self, name: str, on: bool) -> None:
+        dev = self.leds.get(name)
+        if dev is not None:
+            dev.on() if on else dev.off()
+
+    def blink(self, name: str, on_s: float = 0.5, off_s: float = 0.5) -> None:
+        dev = self.leds.get(name)
+        if dev is not None:
+            dev.blink(on_time=on_s, off_time=off_s, background=True)
+
+    def beep(self, n: int = 1, *, on_s: float = 0.1, off_s: float = 0.1) -> None:
+        if self.buzzer is not None and self.volume > 0:
+            self.buzzer.blink(on_time=on_s, off_time=off_s, n=n, background=True)
+
+    def ring(self, on: bool) -> None:
+        """Panel: an incoming call rings the LED and (unless muted) the buzzer."""
+        if on:
+            self.blink("ring", 0.3, 0.3)
+            if self.buzzer is not None and self.volume > 0:
+                self.buzzer.blink(on_time=0.4, off_time=0.8, background=True)
+        else:
+            self.led("ring", False)
+            if self.buzzer is not None:
+                self.buzzer.off()
+
+    def cycle_all(self) -> dict[str, bool]:
+        """Self-test: switch each LED and the buzzer on and off; report the
+        read-back state (a mock pin or a real GPIO output reads back)."""
+        out = {}
+        devices = {f"led_{k}": v for k, v in self.leds.items()}
+        if self.buzzer is not None:
+            devices["buzzer"] = self.buzzer
+        for name, dev in devices.items():
+            was = bool(dev.value)
+            dev.on()
+            on_ok = bool(dev.value)
+            dev.off()
+            off_ok = not bool(dev.value)
+            if was:
+                dev.on()
+            out[name] = on_ok and off_ok
+        return out
+
+    # -- inputs -----------------------------------------------------------
+
+    def faults(self, stuck_after_s: float) -> list[str]:
+        """Faults from the pins: stuck buttons and the field board's inputs."""
+        out = []
+        for name, b in self.buttons.items():
+            held = b.active_time if b.is_pressed else None
+            if held is not None and held >= stuck_after_s:
+                out.append(f"stuck_button:{name}")
+                if name not in self._stuck_reported:
+                    self._stuck_reported.add(name)
+                    log.warning("Tombol macet / stuck button %s (%.0fs)", name, held)
+            else:
+                self._stuck_reported.discard(name)
+        sense = self.inputs
+        if "door_tamper" in sense and not sense["door_tamper"].is_active:
+            out.append("door_tamper")
+        if "mains_ok" in sense and not sense["mains_ok"].is_active:
+            out.append("mains_lost")
+        if "battery_low" in sense and sense["battery_low"].is_active:
+            out.append("battery_low")
+        return out
+
+    def close(self) -> None:
+        for dev in [*self.buttons.values(), *self.leds.values(), *self.inputs.values(), self.buzzer]:
+            if dev is not None:
+                # closing on shutdown must not mask why we are shutting down
+                with contextlib.suppress(Exception):
+                    dev.close()

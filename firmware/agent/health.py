@@ -1,0 +1,144 @@
+"""What the unit says about itself: telemetry, faults, self-test, boot reason.
+
+Why faults as short strings: the central health watch counts and alerts on
+them (``stuck_button:medical``, ``mains_lost``, ``storage_low``...); a fault
+is a state reported in every heartbeat while it lasts, never a stream of
+incidents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from protocol.fleet import Registration, Telemetry
+
+if TYPE_CHECKING:  # pragma: no cover
+    from firmware.agent.agent import Agent
+
+THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+WEAK_SIGNAL_DBM = -105
+
+
+def cpu_temp_c() -> float | None:
+    try:
+        return round(int(THERMAL.read_text().strip()) / 1000, 1)
+    except (OSError, ValueError):
+        return None
+
+
+def kernel_boot_id() -> str:
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return "unknown"
+
+
+def boot_reason(previous_clean: str | None, previous_boot: str | None, boot: str) -> str:
+    """Why this agent run started, from what the last run left in the database."""
+    if previous_clean is None:
+        return "first_start"
+    if previous_clean == "1":
+        return "reboot" if previous_boot != boot else "restart"
+    # the last run never shut down cleanly
+    return "power_restored" if previous_boot != boot else "agent_crashed"
+
+
+def registration(value: str | None) -> Registration:
+    try:
+        return Registration(str(value)) if value else Registration.UNKNOWN
+    except ValueError:
+        return Registration.UNKNOWN
+
+
+class Health:
+    def __init__(self, agent: Agent) -> None:
+        self.a = agent
+        self.started = time.monotonic()
+        self.signal: int | None = None
+        self.registration = Registration.UNKNOWN
+        self.modem_faults: set[str] = set()
+        self.self_test_faults: list[str] = []
+        self.last_daily: str | None = None
+        self.pin_faults: list[str] = []
+
+    def refresh_modem(self) -> None:
+        m = self.a.modem
+        if not m.present:
+            return
+        sig = m.signal()
+        self.signal = sig if isinstance(sig, int) and -130 <= sig <= 0 else None
+        self.registration = registration(m.registration())
+
+    def faults(self) -> list[str]:
+        a = self.a
+        out = list(self.pin_faults)
+        if a.store.storage_low:
+            out.append("storage_low")
+        if a.modem.fault:
+            out.append(a.modem.fault)
+        if a.modem.present:
+            if self.registration in (Registration.NOT_REGISTERED, Registration.DENIED):
+                out.append("not_registered")
+            if self.signal is not None and self.signal < WEAK_SIGNAL_DBM:
+                out.append("weak_signal")
+        out += sorted(self.modem_faults)
+        out += self.self_test_faults
+        seen: list[str] = []
+        for f in out:
+            if f not in seen:
+                seen.append(f[:64])
+        return seen[:32]
+
+    def telemetry(self) -> Telemetry:
+        a = self.a
+        free = a.store.free_mb()
+        return Telemetry(
+            device=a.cfg.device_id, seq=a.store.next_seq(), **a.clock.stamp(),
+            signal_dbm=self.signal, registration=self.registration,
+            outbox_depth=a.store.outbox_depth(), uptime_s=int(time.monotonic() - self.started),
+            cpu_temp_c=cpu_temp_c(), storage_free_mb=round(max(free, 0.0), 1),
+            storage_low=a.store.storage_low, config_version=a.config_version, faults=self.faults(),
+        )
+
+    def self_test(self) -> dict[str, Any]:
+        """Modem, SIM, registration, signal, each LED and the buzzer, storage, outbox."""
+        a = self.a
+        result: dict[str, Any] = {}
+        if a.modem.present:
+            result["modem"] = a.modem.self_test()
+            self.refresh_modem()
+        else:
+            result["modem"] = {"present": False, "fault": a.modem.fault}
+        result["registration"] = str(self.registration)
+        result["signal_dbm"] = self.signal
+        result["outputs"] = a.hw.cycle_all()
+        result["storage_writable"] = a.store.writable()
+        result["storage_free_mb"] = round(a.store.free_mb(), 1)
+        result["outbox_depth"] = a.store.outbox_depth()
+        failed = [f"self_test:{k}" for k, ok in result["outputs"].items() if not ok]
+        if not result["storage_writable"]:
+            failed.append("self_test:storage")
+        modem = result["modem"]
+        if a.modem.present and isinstance(modem, dict):
+            failed += [f"self_test:modem_{k}" for k, v in modem.items() if v is False]
+        result["ok"] = not failed
+        self.self_test_faults = failed
+        return result
+
+    def daily_due(self, now: datetime) -> bool:
+        """True once a day at ``self_test_daily_at`` (local HH:MM)."""
+        at = self.a.settings.self_test_daily_at
+        if not at:
+            return False
+        today = now.strftime("%Y-%m-%d")
+        if now.strftime("%H:%M") >= at and self.last_daily != today:
+            with contextlib.suppress(Exception):
+                self.a.store.set_meta("self_test_daily_last", today)
+            self.last_daily = today
+            return True
+        return False

@@ -1,0 +1,109 @@
+"""The unit's MQTT link: one paho client whose callbacks only enqueue.
+
+Why: a paho callback that blocks stalls the network thread (paho #177,
+#354); here every callback puts a tuple on the agent's queue and returns.
+The session is persistent (``clean_start=False`` + session expiry) so acks
+and commands sent while the unit was away are delivered when it returns.
+The retained ``offline`` status is the will.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+from typing import Any
+
+from protocol.codec import encode
+from protocol.fleet import Profile, Status
+from protocol.mqtt import BrokerSettings, connect, make_client
+from protocol.topics import DeviceTopic, device_topic
+
+log = logging.getLogger(__name__)
+
+
+class Link:
+    """Publish/subscribe for one device; state changes arrive on ``events``."""
+
+    def __init__(self, device_id: str, broker: BrokerSettings, events: queue.Queue[tuple[Any, ...]], *,
+                 profile: Profile, max_inflight: int = 100) -> None:
+        import paho.mqtt.client as mqtt
+
+        self._mqtt = mqtt
+        self.device_id = device_id
+        self.broker = broker
+        self.events = events
+        self.connected = False  # as seen by the main loop (set when it handles "connected")
+        self.client = make_client(device_id, broker, max_inflight=max_inflight)
+        will = Status(device=device_id, state="offline", profile=profile, reason="will")
+        self.client.will_set(device_topic(device_id, DeviceTopic.STATUS), encode(will), qos=1, retain=True)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=15)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.publish_failures = 0
+
+    # -- callbacks: enqueue only -----------------------------------------
+
+    def _on_connect(self, _c: Any, _u: Any, flags: Any, reason_code: Any, _props: Any) -> None:
+        if reason_code.is_failure:
+            self.events.put(("link", "refused", str(reason_code)))
+        else:
+            self.events.put(("link", "connected", bool(getattr(flags, "session_present", False))))
+
+    def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+        self.events.put(("link", "disconnected", str(reason_code)))
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        self.events.put(("message", msg.topic, bytes(msg.payload), msg.properties, msg.retain))
+
+    # -- main-loop side ---------------------------------------------------
+
+    def start(self) -> None:
+        connect(self.client, self.broker, clean_start=False)
+        self.client.loop_start()
+
+    def topic(self, kind: DeviceTopic) -> str:
+        return device_topic(self.device_id, kind)
+
+    def subscribe_own(self) -> None:
+        """Acks, desired config (retained: re-read on every connect) and commands."""
+        self.client.subscribe([
+            (self.topic(DeviceTopic.ACK), 1),
+            (self.topic(DeviceTopic.CONFIG_DESIRED), 1),
+            (self.topic(DeviceTopic.CMD), 1),
+        ])
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,
+                properties: Any = None) -> Any:
+        """Hand a message to paho; None when the link is down or paho refused.
+
+        Never a silent no-op: a refusal is counted and the caller keeps the
+        item (the outbox retries it)."""
+        if not self.connected:
+            return None
+        info = self.client.publish(topic, payload, qos=qos, retain=retain, properties=properties)
+        if info.rc != self._mqtt.MQTT_ERR_SUCCESS:
+            self.publish_failures += 1
+            log.debug("publish to %s refused: rc=%s", topic, info.rc)
+            return None
+        return info
+
+    def response_properties(self, correlation: bytes | None) -> Any:
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
+        props = Properties(PacketTypes.PUBLISH)
+        if correlation is not None:
+            props.CorrelationData = correlation
+        return props
+
+    def stop(self, final_status: Status | None = None) -> None:
+        """Clean shutdown: publish the final status (not the will) and leave."""
+        if final_status is not None and self.connected:
+            info = self.client.publish(self.topic(DeviceTopic.STATUS), encode(final_status), qos=1,
+                                       retain=True)
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(2.0)
+        self.client.disconnect()
+        self.client.loop_stop()

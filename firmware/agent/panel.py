@@ -1,0 +1,117 @@
+"""Panel profile: the call-centre desk answering 112 calls on its modem.
+
+Incoming call -> ring LED and buzzer; Answer -> answer; Hang-up -> hang up.
+A category button classifies the current call, or the last one within
+``timings.classify_window_s``, and files one incident tied to the call
+record (``call_id``). Every call, missed and abandoned ones included, is
+committed as a call record when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from firmware.agent.calls import Call, CallTracker, clean_number
+from firmware.agent.store import StorageFull
+from protocol.reports import Incident, Source
+from protocol.topics import DeviceTopic
+
+if TYPE_CHECKING:  # pragma: no cover
+    from firmware.agent.agent import Agent
+
+log = logging.getLogger(__name__)
+
+
+class PanelProfile:
+    def __init__(self, agent: Agent) -> None:
+        self.a = agent
+        self.calls = CallTracker(agent.clock)
+        self.delivered_off_at: float | None = None
+
+    def start(self) -> None:
+        if not self.a.modem.present:
+            log.error("Panel tanpa modem / panel without a modem: it cannot take calls")
+
+    def on_press(self, name: str) -> tuple[str, str | None]:
+        a = self.a
+        call = self.calls.current
+        if name == "answer":
+            if call is None or not call.ringing:
+                a.event("answer_ignored", "no ringing call")
+                return ("ignored", None)
+            ok = a.modem.answer()
+            a.event("answer", {"call": call.id, "ok": ok})
+            return ("answered" if ok else "failed", call.id)
+        if name == "hangup":
+            if call is None:
+                a.event("hangup_ignored", "no call")
+                return ("ignored", None)
+            ok = a.modem.hang_up()
+            a.event("hangup", {"call": call.id, "ok": ok})
+            return ("hung_up" if ok else "failed", call.id)
+        return self._classify(name)
+
+    def _target(self) -> Call | None:
+        if self.calls.current is not None:
+            return self.calls.current
+        last = self.calls.last
+        if last is not None and last.ended_mono is not None and \
+                time.monotonic() - last.ended_mono <= self.a.cfg.timings.classify_window_s:
+            return last
+        return None
+
+    def _classify(self, name: str) -> tuple[str, str | None]:
+        a = self.a
+        category = a.category_map().get(name)
+        if category is None:
+            a.event("press_unknown", {"button": name}, level="WARNING")
+            return ("ignored", None)
+        call = self._target()
+        if call is None:
+            a.event("classify_ignored", {"button": name, "why": "no recent call"})
+            a.hw.beep(3, on_s=0.05, off_s=0.05)
+            return ("ignored", None)
+        if call.classified:
+            a.event("classify_ignored", {"button": name, "why": "already classified", "call": call.id})
+            return ("ignored", None)
+
+        def build(seq: int) -> Incident:
+            return Incident(device=a.cfg.device_id, seq=seq, **a.clock.stamp(), category=category,
+                            source=Source.PANEL_CALL, caller=clean_number(call.number), call_id=call.id)
+
+        try:
+            inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
+        except StorageFull as exc:
+            log.error("%s", exc)
+            a.hw.blink("fault", 0.1, 0.1)
+            return ("refused", None)
+        call.classified = True
+        a.hw.beep(1)
+        a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "call": call.id})
+        return ("recorded", inc.id)
+
+    def on_delivered(self, kind: str, _msg_id: str) -> None:
+        if kind == "incident":
+            self.a.hw.led("delivered", True)
+            self.delivered_off_at = time.monotonic() + self.a.cfg.timings.feedback_s
+
+    def on_modem(self, e: Any) -> None:
+        a = self.a
+        what, call, end = self.calls.on_event(e, time.monotonic())
+        if what == "ringing" and call is not None:
+            a.hw.ring(True)
+            a.event("ringing", {"call": call.id, "number": call.number})
+        elif what == "active":
+            a.hw.ring(False)
+            a.hw.led("active", True)
+        elif what == "ended" and call is not None:
+            a.hw.ring(False)
+            a.hw.led("active", False)
+            a.record_call(self.calls, call, end)
+
+    def tick(self, now: float) -> None:
+        if self.delivered_off_at is not None and now >= self.delivered_off_at:
+            self.a.hw.led("delivered", False)
+            self.delivered_off_at = None

@@ -1,0 +1,343 @@
+"""The unit's local SQLite store: call log, incidents, outbox, event log.
+
+Why two connections to one WAL file: incidents, call records and the outbox
+are committed with ``synchronous=FULL`` (one fsync each: a power cut after
+the "recorded" LED loses nothing), while the chatty event log uses
+``synchronous=NORMAL`` so it never costs an fsync. Both are used from the
+agent's main-loop thread only.
+
+Every record gets the next per-device sequence number in the same
+transaction that stores it, so a number is never handed out twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from firmware.errors import FirmwareError
+from protocol.base import DeviceMessage
+from protocol.codec import encode
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=DeviceMessage)
+
+migrations = Migrations("siaga-unit")
+
+
+class StorageFull(FirmwareError, OSError):
+    """A write was refused because the disk is (nearly) full."""
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("""CREATE TABLE outbox (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        delivered_at REAL,
+        case_no TEXT,
+        error TEXT)""")
+    db.execute("CREATE INDEX outbox_state ON outbox(state, n)")
+    db.execute("""CREATE TABLE incidents (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, created_at REAL NOT NULL,
+        category TEXT NOT NULL, source TEXT NOT NULL, button TEXT, call_id TEXT,
+        state TEXT NOT NULL DEFAULT 'recorded', case_no TEXT, delivered_at REAL,
+        payload TEXT NOT NULL)""")
+    db.execute("""CREATE TABLE calls (
+        id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, created_at REAL NOT NULL,
+        direction TEXT NOT NULL, number TEXT, answer_s REAL, duration_s REAL,
+        end_reason TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'recorded',
+        delivered_at REAL, payload TEXT NOT NULL)""")
+    db.execute("""CREATE TABLE events (
+        n INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, level TEXT NOT NULL,
+        kind TEXT NOT NULL, detail TEXT)""")
+    db.execute("""CREATE TABLE commands (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, at REAL NOT NULL, status TEXT NOT NULL)""")
+
+
+#: outbox kind -> the table holding the record itself
+RECORD_TABLES = {"incident": "incidents", "call": "calls"}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    n: int
+    id: str
+    kind: str
+    seq: int
+    topic: str
+    payload: bytes
+    attempts: int
+
+
+class Store:
+    """All of the unit's durable state; see the module docstring."""
+
+    def __init__(self, path: Path, *, min_free_mb: float = 100.0, critical_reserve_mb: float = 5.0,
+                 free_mb: Callable[[], float] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.min_free_mb = min_free_mb
+        self.critical_reserve_mb = critical_reserve_mb
+        self._free_mb_fn = free_mb or self._disk_free_mb
+        self._free_cache: tuple[float, float] = (0.0, -1.0)
+        self.refused_writes = 0
+        # created on one thread, used by the main-loop thread (never by two at once)
+        self.db = Database(sqlite3.connect(str(self.path), check_same_thread=False))
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        migrations.apply(self.db)
+        # the event log: same file, no fsync per row
+        self.logdb = sqlite3.connect(str(self.path), check_same_thread=False)
+        self.logdb.execute("PRAGMA synchronous=NORMAL")
+        self.logdb.execute("PRAGMA busy_timeout=5000")
+
+    def close(self) -> None:
+        self.logdb.close()
+        self.db.close()
+
+    # -- disk space -------------------------------------------------------
+
+    def _disk_free_mb(self) -> float:
+        return shutil.disk_usage(self.path.parent).free / 1e6
+
+    def free_mb(self) -> float:
+        """Free space where the database lives (cached for a second)."""
+        now = time.monotonic()
+        at, value = self._free_cache
+        if value < 0 or now - at > 1.0:
+            value = self._free_mb_fn()
+            self._free_cache = (now, value)
+        return value
+
+    @property
+    def storage_low(self) -> bool:
+        return self.free_mb() < self.min_free_mb
+
+    def _check_space(self, *, critical: bool) -> None:
+        free = self.free_mb()
+        limit = self.critical_reserve_mb if critical else self.min_free_mb
+        if free < limit:
+            self.refused_writes += 1
+            raise StorageFull(
+                f"Penyimpanan penuh / storage full: {free:.1f} MB free < {limit:.1f} MB "
+                f"({'critical' if critical else 'non-critical'} write refused)"
+            )
+
+    # -- meta -------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.db.atomic():
+            self._set_meta(key, value)
+
+    def _set_meta(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, str(value)])
+
+    def _next_seq(self) -> int:
+        seq = int(self.get_meta("seq", "0") or 0) + 1
+        self._set_meta("seq", seq)
+        return seq
+
+    def next_seq(self) -> int:
+        """A sequence number for a message that is not itself stored (telemetry)."""
+        with self.db.atomic():
+            return self._next_seq()
+
+    # -- records + outbox -------------------------------------------------
+
+    def record(self, kind: str, topic: str, build: Callable[[int], M]) -> M:
+        """Store a record and its outbox row in one durable transaction.
+
+        ``build(seq)`` makes the message with the sequence number allocated
+        inside the transaction; when this returns, the record is on disk.
+        """
+        self._check_space(critical=True)
+        try:
+            with self.db.atomic():
+                seq = self._next_seq()
+                msg = build(seq)
+                payload = encode(msg)
+                now = time.time()
+                row: dict[str, Any] = {"id": msg.id, "seq": seq, "created_at": now,
+                                       "payload": payload.decode()}
+                if kind == "incident":
+                    row |= {"category": str(msg.category), "source": str(msg.source),  # type: ignore[attr-defined]
+                            "button": msg.button, "call_id": msg.call_id}  # type: ignore[attr-defined]
+                elif kind == "call":
+                    row |= {"direction": str(msg.direction), "number": msg.number,  # type: ignore[attr-defined]
+                            "answer_s": msg.answer_s, "duration_s": msg.duration_s,  # type: ignore[attr-defined]
+                            "end_reason": str(msg.end_reason)}  # type: ignore[attr-defined]
+                else:
+                    raise ValueError(f"unknown record kind {kind!r}")
+                cols = ", ".join(row)
+                marks = ", ".join("?" for _ in row)
+                self.db.execute(f"INSERT INTO {RECORD_TABLES[kind]} ({cols}) VALUES ({marks})",  # noqa: S608
+                                list(row.values()))
+                self.db.execute(
+                    "INSERT INTO outbox (id, kind, seq, topic, payload, created_at) VALUES (?,?,?,?,?,?)",
+                    [msg.id, kind, seq, topic, payload, now])
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc).lower():
+                self.refused_writes += 1
+                raise StorageFull(f"Penyimpanan penuh / storage full: {exc}") from exc
+            raise
+        return msg
+
+    def pending(self, limit: int, *, after_n: int = 0, exclude: Iterable[str] = ()) -> list[OutboxItem]:
+        """Oldest undelivered items first (the order they must reach the centre)."""
+        skip = set(exclude)
+        out: list[OutboxItem] = []
+        cur = self.db.execute(
+            "SELECT n, id, kind, seq, topic, payload, attempts FROM outbox "
+            "WHERE state = 'pending' AND n > ? ORDER BY n", [after_n])
+        for row in cur:
+            if row[1] in skip:
+                continue
+            out.append(OutboxItem(*row[:5], bytes(row[5]), row[6]))
+            if len(out) >= limit:
+                break
+        cur.close()
+        return out
+
+    def outbox_depth(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
+
+    def note_attempt(self, ids: Iterable[str]) -> None:
+        """Count send attempts (NORMAL durability is fine: it is statistics)."""
+        ids = list(ids)
+        if ids:
+            self.logdb.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?",
+                                   [[i] for i in ids])
+            self.logdb.commit()
+
+    def mark_delivered(self, items: Iterable[tuple[str, str | None]]) -> list[tuple[str, str]]:
+        """Mark ids acked by the gateway; returns (kind, id) of newly delivered ones."""
+        done: list[tuple[str, str]] = []
+        now = time.time()
+        with self.db.atomic():
+            for msg_id, case in items:
+                row = self.db.execute("SELECT kind, state FROM outbox WHERE id = ?", [msg_id]).fetchone()
+                if row is None or row[1] != "pending":
+                    continue
+                kind = row[0]
+                self.db.execute("UPDATE outbox SET state='delivered', delivered_at=?, case_no=? "
+                                "WHERE id = ?", [now, case, msg_id])
+                table = RECORD_TABLES.get(kind)
+                if table == "incidents":
+                    self.db.execute("UPDATE incidents SET state='delivered', delivered_at=?, case_no=? "
+                                    "WHERE id = ?", [now, case, msg_id])
+                elif table:
+                    self.db.execute(f"UPDATE {table} SET state='delivered', delivered_at=? WHERE id = ?",  # noqa: S608
+                                    [now, msg_id])
+                done.append((kind, msg_id))
+        return done
+
+    def mark_rejected(self, msg_id: str, reason: str) -> bool:
+        with self.db.atomic():
+            cur = self.db.execute("UPDATE outbox SET state='rejected', error=? "
+                                  "WHERE id = ? AND state = 'pending'", [reason[:200], msg_id])
+            return cur.rowcount > 0
+
+    def incident(self, msg_id: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM incidents WHERE id = ?", [msg_id]))
+        return rows[0] if rows else None
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return list(self.db.query(f"SELECT * FROM {table} ORDER BY rowid"))  # noqa: S608
+
+    # -- event log (non-critical) -----------------------------------------
+
+    def log_event(self, kind: str, detail: Any = None, *, level: str = "INFO") -> bool:
+        """Append to the event log; refused (False) when storage is low."""
+        try:
+            self._check_space(critical=False)
+        except StorageFull:
+            return False
+        text = detail if isinstance(detail, str) or detail is None else json.dumps(detail, default=str)
+        try:
+            self.logdb.execute("INSERT INTO events (at, level, kind, detail) VALUES (?,?,?,?)",
+                               [time.time(), level, kind, text])
+            self.logdb.commit()
+        except sqlite3.OperationalError as exc:
+            log.warning("event log write failed: %s", exc)
+            return False
+        return True
+
+    def recent_events(self, lines: int) -> list[dict[str, Any]]:
+        rows = list(self.db.query("SELECT at, level, kind, detail FROM events ORDER BY n DESC LIMIT ?",
+                                  [lines]))
+        return rows[::-1]
+
+    # -- commands ---------------------------------------------------------
+
+    def command_seen(self, cmd_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM commands WHERE id = ?", [cmd_id]).fetchone() is not None
+
+    def remember_command(self, cmd_id: str, name: str, status: str) -> None:
+        """Recorded durably *before* running it: a command never runs twice."""
+        with self.db.atomic():
+            self.db.execute("INSERT OR REPLACE INTO commands (id, name, at, status) VALUES (?,?,?,?)",
+                            [cmd_id, name, time.time(), status])
+
+    # -- retention --------------------------------------------------------
+
+    def prune(self, older_than_s: float) -> dict[str, int]:
+        """Delete delivered records, old events and old command ids."""
+        cutoff = time.time() - older_than_s
+        counts = {}
+        with self.db.atomic():
+            for table in ("outbox", "incidents", "calls"):
+                cur = self.db.execute(
+                    f"DELETE FROM {table} WHERE state IN ('delivered', 'rejected') "  # noqa: S608
+                    "AND coalesce(delivered_at, created_at) < ?", [cutoff])
+                counts[table] = cur.rowcount
+            counts["events"] = self.db.execute("DELETE FROM events WHERE at < ?", [cutoff]).rowcount
+            counts["commands"] = self.db.execute("DELETE FROM commands WHERE at < ?", [cutoff]).rowcount
+        return counts
+
+    def writable(self) -> bool:
+        """Self-test: can we commit a durable write right now?"""
+        try:
+            with self.db.atomic():
+                self._set_meta("self_test_at", time.time())
+            return True
+        except sqlite3.Error:
+            return False
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def db_size_mb(path: Path) -> float:
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            total += os.path.getsize(p)
+    return total / 1e6

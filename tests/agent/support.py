@@ -1,0 +1,208 @@
+"""Helpers for the agent tests: a centre-side ack responder, an in-process
+agent runner, a subprocess agent with its control socket, config writing."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from protocol.codec import decode_device_message, encode
+from protocol.mqtt import BrokerSettings, connect, make_client
+from protocol.reports import Ack, AckItem
+from protocol.topics import DeviceTopic, device_filter, device_topic
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_for(pred: Callable[[], Any], timeout: float = 20.0, interval: float = 0.01, what: str = "") -> Any:
+    """Poll until ``pred()`` is truthy; generous timeouts, never timed asserts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what or pred}")
+        time.sleep(interval)
+
+
+class Responder:
+    """Stands in for the gateway: stores incidents and call records by id
+    (exactly once, like an idempotent ingest) and acks each one."""
+
+    def __init__(self, broker: Any, *, client_id: str = "test-gateway", ack: bool = True) -> None:
+        self.settings = BrokerSettings(host=broker.host, port=broker.port, session_expiry_s=0)
+        self.client = make_client(client_id, self.settings)
+        self.lock = threading.Lock()
+        self.stored: dict[str, Any] = {}  # id -> message (first arrival)
+        self.order: list[tuple[str, str, int]] = []  # (device, id, seq) in first-arrival order
+        self.received = 0
+        self.duplicates = 0
+        self.arrivals: dict[str, float] = {}  # id -> monotonic first arrival
+        self.ack = ack
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    def _on_connect(self, client: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if not rc.is_failure:
+            client.subscribe([(device_filter(DeviceTopic.INCIDENT), 1), (device_filter(DeviceTopic.CALL), 1)])
+            self.connected.set()
+
+    def _on_message(self, client: Any, _u: Any, msg: Any) -> None:
+        parsed, m = decode_device_message(msg.topic, msg.payload)
+        with self.lock:
+            self.received += 1
+            if m.id in self.stored:
+                self.duplicates += 1
+            else:
+                self.stored[m.id] = m
+                self.order.append((parsed.device, m.id, m.seq))
+                self.arrivals[m.id] = time.monotonic()
+            ack = self.ack
+        if ack:
+            a = Ack(stored=[AckItem(id=m.id, seq=m.seq, case=f"C-{m.seq}")])
+            client.publish(device_topic(parsed.device, DeviceTopic.ACK), encode(a), qos=1)
+
+    def start(self) -> Responder:
+        connect(self.client, self.settings, clean_start=True)
+        self.client.loop_start()
+        if not self.connected.wait(10):
+            raise TimeoutError("responder did not connect")
+        time.sleep(0.1)  # SUBACK
+        return self
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def of_kind(self, cls: type) -> list[Any]:
+        with self.lock:
+            return [m for m in self.stored.values() if isinstance(m, cls)]
+
+
+def write_config(path: Path, **fields: Any) -> Path:
+    path.write_text(yaml.safe_dump(fields, sort_keys=False))
+    return path
+
+
+def base_config(tmp_path: Path, broker: Any, *, device_id: str = "box-001", profile: str = "field",
+                **extra: Any) -> dict[str, Any]:
+    timings = {"ack_timeout_s": 2.0, "retry_base_s": 0.2, "retry_max_s": 1.0, "loop_tick_s": 0.1}
+    timings.update(extra.pop("timings", {}))
+    cfg: dict[str, Any] = {
+        "device_id": device_id,
+        "profile": profile,
+        "location": {"lat": -7.63, "lon": 111.52, "label": "Jl. Pahlawan 12", "area": "Taman"},
+        "broker": {"host": broker.host, "port": broker.port, "session_expiry_s": 3600},
+        "storage": {"path": str(tmp_path / f"{device_id}.db"), "min_free_mb": 0, "critical_reserve_mb": 0},
+        "timings": timings,
+        "clock_synced": False,
+        "reboot_command": ["true"],
+    }
+    cfg.update(extra)
+    return cfg
+
+
+class AgentThread:
+    """Runs an in-process Agent's loop on a thread (mock pins set by the test)."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.code: int | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        self.code = self.agent.run()
+
+    def start(self) -> AgentThread:
+        self.thread.start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.agent.request_stop(0)
+        self.thread.join(timeout)
+
+    def wait_connected(self, timeout: float = 15.0) -> None:
+        wait_for(lambda: self.agent.link.connected, timeout, what="agent connected")
+
+
+class AgentProcess:
+    """`python -m siaga unit --config ...` as a real subprocess with mock pins."""
+
+    def __init__(self, config_path: Path, sock: Path, log_path: Path) -> None:
+        self.config_path = config_path
+        self.sock = sock
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.conn: socket.socket | None = None
+        self.file: Any = None
+
+    def start(self, timeout: float = 30.0) -> AgentProcess:
+        env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", PYTHONPATH=str(REPO))
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()
+        self.logf = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([sys.executable, "-m", "siaga", "unit", "--config", str(self.config_path)],
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(str(self.sock))
+                break
+            except OSError:
+                s.close()
+                if time.monotonic() > deadline:
+                    raise TimeoutError("agent control socket did not appear") from None
+                time.sleep(0.02)
+        s.settimeout(60)
+        self.conn = s
+        self.file = s.makefile("rw", encoding="utf-8", newline="\n")
+        return self
+
+    def ask(self, line: str) -> str:
+        self.file.write(line + "\n")
+        self.file.flush()
+        reply = self.file.readline()
+        if not reply:
+            raise ConnectionError("agent closed the control socket")
+        return reply.strip()
+
+    def press(self, button: str) -> tuple[str, str]:
+        status, ref = self.ask(f"press {button}").split(" ", 1)
+        return status, ref
+
+    def kill(self) -> None:
+        """SIGKILL: a power cut as far as the agent can tell."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._close()
+
+    def terminate(self, timeout: float = 15.0) -> int | None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout)
+        self._close()
+        return self.proc.returncode if self.proc else None
+
+    def _close(self) -> None:
+        for c in (self.file, self.conn):
+            with contextlib.suppress(Exception):
+                c.close()
+        self.file = self.conn = None
+        with contextlib.suppress(Exception):
+            self.logf.close()

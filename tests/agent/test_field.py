@@ -1,0 +1,90 @@
+"""Field profile against a real broker, real SQLite and gpiozero's mock pins."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from firmware.agent.agent import Agent
+from firmware.agent.config import UnitConfig
+from firmware.pins import DEFAULT_PINS
+from protocol.reports import Incident, Source
+from tests.agent.support import AgentThread, base_config, wait_for
+
+PINS = DEFAULT_PINS["field"]
+
+
+def _press(pin) -> None:
+    pin.drive_low()
+    pin.drive_high()
+
+
+def test_press_files_one_incident_acked_with_leds_in_order(tmp_path, broker, responder, mock_pins):
+    cfg = UnitConfig.model_validate(base_config(tmp_path, broker, centre_number="112"))
+    agent = Agent(cfg)
+    recorded = mock_pins.pin(PINS["led_recorded"])
+    delivered = mock_pins.pin(PINS["led_delivered"])
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        recorded.clear_states()
+        delivered.clear_states()
+        _press(mock_pins.pin(PINS["button_medical"]))
+        wait_for(lambda: delivered.state, what="delivered LED")
+        # a second press while the incident is open joins it
+        _press(mock_pins.pin(PINS["button_fire"]))
+        wait_for(lambda: agent._press_results["fire"], what="second press handled")
+        rec_states = [s.state for s in recorded.states]
+        del_states = [s.state for s in delivered.states]
+    finally:
+        run.stop()
+    assert run.code == 0
+    # recorded lit first, then off when the centre's ack lit delivered
+    assert rec_states == [False, True, False]
+    assert del_states == [False, True]
+    incidents = responder.of_kind(Incident)
+    assert len(incidents) == 1
+    inc = incidents[0]
+    assert inc.category == "medical" and inc.source is Source.FIELD_BUTTON and inc.button == "medical"
+    assert inc.location is not None and inc.location.label == "Jl. Pahlawan 12"
+    assert inc.device == "box-001" and inc.seq >= 1 and inc.clock_synced is False
+    assert agent._press_results["fire"][0] == ("joined", inc.id)
+    db = sqlite3.connect(cfg.storage.path)
+    rows = db.execute("SELECT id, state, case_no FROM incidents").fetchall()
+    assert rows == [(inc.id, "delivered", f"C-{inc.seq}")]
+    assert db.execute("SELECT state FROM outbox").fetchall() == [("delivered",)]
+
+
+def test_every_press_files_when_window_is_zero(tmp_path, broker, responder, mock_pins):
+    cfg = UnitConfig.model_validate(base_config(tmp_path, broker, timings={"same_incident_s": 0}))
+    agent = Agent(cfg)
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        for _ in range(5):
+            _press(mock_pins.pin(PINS["button_security"]))
+        wait_for(lambda: len(responder.of_kind(Incident)) == 5, what="5 incidents")
+        wait_for(lambda: agent.store.outbox_depth() == 0, what="all acked")
+    finally:
+        run.stop()
+    seqs = [seq for _dev, _id, seq in responder.order]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    assert {i.category for i in responder.of_kind(Incident)} == {"security_disturbance"}
+
+
+def test_press_while_broker_down_is_recorded_then_delivered(tmp_path, broker, responder, mock_pins):
+    cfg = UnitConfig.model_validate(base_config(tmp_path, broker))
+    agent = Agent(cfg)
+    recorded = mock_pins.pin(PINS["led_recorded"])
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        broker.stop()
+        wait_for(lambda: not agent.link.connected, what="link down")
+        _press(mock_pins.pin(PINS["button_medical"]))
+        wait_for(lambda: recorded.state, what="recorded LED")
+        assert agent.store.outbox_depth() == 1
+        broker.start()
+        wait_for(lambda: len(responder.of_kind(Incident)) == 1, timeout=30, what="delivered after outage")
+        wait_for(lambda: agent.store.outbox_depth() == 0, what="acked")
+    finally:
+        run.stop()
