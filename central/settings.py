@@ -13,7 +13,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from central.broker.mosquitto import BrokerConfig
 from central.errors import BadSetting
+from protocol.base import MAX_PAYLOAD_BYTES
 from protocol.mqtt import BrokerSettings
 
 ENV_CONFIG = "SIAGA_CENTRAL_CONFIG"
@@ -78,6 +80,15 @@ class CentralSettings(_Strict):
         title="How central's admin client reaches the broker",
     )
     unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings)
+    mosquitto: BrokerConfig = Field(
+        default_factory=lambda: BrokerConfig(
+            persistence_dir=Path("/var/lib/mosquitto"),
+            pid_file=Path("/run/mosquitto/mosquitto.pid"),
+            # the largest payload plus MQTT headers and properties
+            max_packet_size=2 * MAX_PAYLOAD_BYTES,
+        ),
+        title="The site's Mosquitto (what `broker gen-config` writes)",
+    )
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)

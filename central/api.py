@@ -1,0 +1,136 @@
+"""Fleet pages for the gateway: a FastAPI router under ``/api/fleet``.
+
+The gateway includes it behind its admin auth::
+
+    from central.api import make_router
+    app.include_router(make_router(central, service=fleet_service),
+                       dependencies=[Depends(require_role("admin"))])
+
+Writes (config, commands) only store: the fleet service publishes desired
+documents and sends queued commands on its next tick, so a request never
+waits on the broker.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from central.commands import CommandService
+from central.context import Central
+from central.db import utcnow
+from central.errors import BadSetting, UnknownDevice
+from central.service import FleetService
+from protocol.fleet import Command
+
+
+class ConfigChange(BaseModel):
+    """Keys of ``UnitSettings`` to set; ``null`` removes a key."""
+
+    model_config = ConfigDict(extra="forbid")
+    settings: dict[str, Any] = Field(title="Settings to change", min_length=1)
+
+
+class CommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(title="Command name", pattern=r"^[a-z_]{1,32}$")
+    args: dict[str, Any] = Field(default_factory=dict, title="Arguments")
+    timeout_s: float = Field(30.0, gt=0, le=3600, title="Reply timeout once sent")
+    expires_in_s: float = Field(3600.0, gt=0, le=7 * 86400, title="Never sent or run after this")
+
+
+def make_router(central: Central, *, service: FleetService | None = None) -> APIRouter:
+    router = APIRouter(prefix="/api/fleet", tags=["fleet"])
+
+    def _device(device_id: str) -> Any:
+        try:
+            return central.registry.get(device_id)
+        except UnknownDevice as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @router.get("/devices", summary="Fleet table: presence, faults, config drift")
+    def list_devices() -> list[dict[str, Any]]:
+        return [central.device_row(d) for d in central.registry.list()]
+
+    @router.get("/devices/{device_id}", summary="One device in detail")
+    def get_device(device_id: str) -> dict[str, Any]:
+        d = _device(device_id)
+        row = central.device_row(d)
+        row["presence"] = central.health.presence(device_id)
+        row["drift"] = central.config.drift(device_id).as_dict()
+        return row
+
+    @router.get("/devices/{device_id}/faults", summary="Fault episodes of one device, newest first")
+    def device_faults(device_id: str, open_only: Annotated[bool, Query(alias="open")] = False,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        _device(device_id)
+        if open_only:
+            return central.health.open_faults(device_id)
+        return central.health.faults(device_id, limit=limit)
+
+    @router.get("/faults", summary="Fault episodes of the fleet")
+    def faults(open_only: Annotated[bool, Query(alias="open")] = True,
+               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+        return central.health.open_faults() if open_only else central.health.faults(limit=limit)
+
+    @router.get("/devices/{device_id}/config", summary="Desired, reported and drift")
+    def get_config(device_id: str) -> dict[str, Any]:
+        _device(device_id)
+        desired = central.config.desired(device_id)
+        reported = central.config.reported(device_id)
+        return {
+            "desired": desired.model_dump(mode="json", exclude_none=True) if desired else None,
+            "reported": reported.model_dump(mode="json", exclude_none=True) if reported else None,
+            "drift": central.config.drift(device_id).as_dict(),
+        }
+
+    @router.put("/devices/{device_id}/config", status_code=202,
+                summary="Store a new desired version (published by the fleet service)")
+    def set_config(device_id: str, change: ConfigChange) -> dict[str, Any]:
+        _device(device_id)
+        try:
+            doc = central.config.set(device_id, change.settings)
+        except BadSetting as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"device": device_id, "version": doc.version,
+                "settings": doc.settings.model_dump(mode="json", exclude_none=True)}
+
+    @router.get("/drift", summary="Devices whose reported config differs from desired")
+    def drift() -> list[dict[str, Any]]:
+        rows = [central.config.drift(d.id) for d in central.registry.list()]
+        return [r.as_dict() for r in rows if not r.in_sync]
+
+    @router.post("/devices/{device_id}/commands", status_code=202,
+                 summary="Queue a command (sent when the unit is online, until it expires)")
+    def queue_command(device_id: str, req: CommandRequest) -> dict[str, Any]:
+        _device(device_id)
+        try:
+            Command(name=req.name, args=req.args)  # same limits as the wire
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise HTTPException(422, f"perintah tidak sah / invalid command: {msg}") from None
+        rec = central.commands.create(device_id, req.name, req.args, timeout_s=req.timeout_s,
+                                      expires_at=utcnow() + timedelta(seconds=req.expires_in_s))
+        return rec.as_dict()
+
+    @router.get("/commands", summary="Recent commands, newest first")
+    def list_commands(device: str | None = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+        return [r.as_dict() for r in central.commands.list(device=device, limit=limit)]
+
+    @router.get("/commands/{command_id}", summary="One command and its state")
+    def get_command(command_id: str) -> dict[str, Any]:
+        svc: CommandService = central.commands
+        try:
+            return svc.get(command_id).as_dict()
+        except KeyError:
+            raise HTTPException(404, f"perintah tidak dikenal / unknown command: {command_id}") from None
+
+    @router.get("/stats", summary="Fleet service counters (accepted / rejected by reason)")
+    def stats() -> dict[str, Any]:
+        return {"service_running": service is not None, "counters": service.stats() if service else {}}
+
+    return router

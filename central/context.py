@@ -1,0 +1,64 @@
+"""Everything a CLI command or an API request needs, built from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from central.commands import CommandService
+from central.db import Database
+from central.desired import ConfigService
+from central.health import HealthWatch
+from central.notify import make_notifier
+from central.provision import Provisioner
+from central.registry import Device, Registry, open_registry
+from central.settings import CentralSettings
+
+
+@dataclass
+class Central:
+    settings: CentralSettings
+    db: Database
+    registry: Registry
+    prov: Provisioner = field(init=False)
+    config: ConfigService = field(init=False)
+    commands: CommandService = field(init=False)
+    health: HealthWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.prov = Provisioner(self.db, self.registry, self.settings)
+        self.config = ConfigService(self.db)
+        self.commands = CommandService(self.db)
+        self.health = HealthWatch(self.db, self.config, self.settings.health,
+                                  make_notifier(self.settings.notifier))
+
+    @classmethod
+    def open(cls, settings: CentralSettings) -> Central:
+        db = Database(settings.db_path)
+        return cls(settings, db, open_registry(db, settings.gateway_db_url))
+
+    def close(self) -> None:
+        close = getattr(self.registry, "close", None)
+        if close:
+            close()
+        self.db.close()
+
+    def device_row(self, d: Device) -> dict[str, Any]:
+        """One line of the fleet table (CLI ``devices``, API list)."""
+        p = self.health.presence(d.id) or {}
+        tel = p.get("telemetry") or {}
+        return {
+            "id": d.id,
+            "profile": d.profile.value,
+            "enabled": d.enabled,
+            "revoked": self.prov.is_revoked(d.id),
+            "online": bool(p.get("online")),
+            "last_seen": p.get("last_seen"),
+            "status_reason": p.get("status_reason"),
+            "signal_dbm": tel.get("signal_dbm"),
+            "outbox_depth": tel.get("outbox_depth"),
+            "faults": [f["fault"] for f in self.health.open_faults(d.id)],
+            "config": self.config.drift(d.id).state,
+            "groups": self.prov.groups_of(d.id),
+            "location": d.location.model_dump(exclude_none=True, exclude={"v"}) if d.location else None,
+        }
