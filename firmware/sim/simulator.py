@@ -1,0 +1,544 @@
+"""A simulated SIM800 / SIM7600 modem on a pseudo-terminal or TCP socket.
+
+The driver under test talks real bytes to it through pyserial; tests and
+the demo steer the "network" through the control API (incoming call, remote
+hang-up, SMS, lost registration) and break it on purpose (silence, reboot,
+slow replies, garbage, split writes, a URC inside a reply, brownout).
+Every timing is a constructor argument, so tests never wait real seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+from firmware.errors import FirmwareError
+from firmware.modem import sms as smscodec
+from firmware.sim.profiles import PROFILES, Profile
+from firmware.sim.transport import PtyEndpoint, TcpEndpoint
+
+log = logging.getLogger(__name__)
+
+STORAGE_SLOTS = 30
+WIB = timezone(timedelta(hours=7))  # Western Indonesia Time
+
+
+class SimulatorError(FirmwareError, RuntimeError):
+    """Misuse of the simulator's control API."""
+
+
+class _Scheduler:
+    """One thread running callbacks at given times; jobs can be cancelled."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._cancelled: set[int] = set()
+        self._seq = itertools.count()
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name="sim-sched", daemon=True)
+        self._thread.start()
+
+    def later(self, delay: float, fn: Callable[[], None]) -> int:
+        with self._cv:
+            job = next(self._seq)
+            heapq.heappush(self._heap, (time.monotonic() + delay, job, fn))
+            self._cv.notify()
+            return job
+
+    def cancel(self, job: int | None) -> None:
+        if job is not None:
+            with self._cv:
+                self._cancelled.add(job)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    self._cv.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
+                if self._stop:
+                    return
+                _, job, fn = heapq.heappop(self._heap)
+                if job in self._cancelled:
+                    self._cancelled.discard(job)
+                    continue
+            try:
+                fn()
+            except Exception:
+                log.exception("simulator job failed")
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify()
+        self._thread.join(timeout=2)
+
+
+def _defaults() -> dict:
+    return {
+        "echo": True, "cmee": 0, "clip": 0, "clcc": 0, "cmgf": 0, "cscs": "IRA",
+        "csmp": [17, 167, 0, 0], "csdh": 0, "cnmi_mt": 1, "creg": 0, "cgreg": 0, "cereg": 0,
+        "clts": 0, "ctzu": 0, "ctzr": 0, "cfun": 1,
+    }
+
+
+class ModemSimulator:
+    def __init__(
+        self,
+        profile: str = "sim800",
+        *,
+        ring_interval: float = 3.0,
+        boot_delay: float = 0.3,
+        alert_delay: float = 0.1,
+        reset_hold: float = 0.05,
+        clcc_before_final: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if profile not in PROFILES:
+            raise SimulatorError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+        self.profile: Profile = PROFILES[profile]
+        self.ring_interval = ring_interval
+        self.boot_delay = boot_delay
+        self.alert_delay = alert_delay
+        self.reset_hold = reset_hold
+        self.clcc_before_final = clcc_before_final
+        self._rng = random.Random(seed)
+        self._lock = threading.RLock()
+        self._wlock = threading.Lock()
+        self._ep: PtyEndpoint | TcpEndpoint | None = None
+        self._sched = _Scheduler()
+        self._work: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._inbuf = bytearray()
+        self.s = _defaults()
+        # network and device state
+        self.registered = True
+        self.roaming = False
+        self.rssi = 20
+        self.sim_present = True
+        self.silent = False
+        self.powered = True
+        self.reply_delay = 0.0
+        self.split_writes = False
+        self._reply_inserts: list[bytes] = []
+        self._clock_base: tuple[datetime, float] | None = None  # network time, monotonic when set
+        # calls
+        self._call: dict | None = None
+        self._ring_job: int | None = None
+        # SMS
+        self.storage: dict[int, dict] = {}
+        self._mr = 0
+        self._concat: dict[tuple[str, int], dict] = {}
+        self._data_mode: dict | None = None
+        # records for tests
+        self.sent_sms: list[tuple[str, str]] = []
+        self.sent_parts: list[dict] = []
+        self.dialled: list[str] = []
+        self.commands: list[str] = []
+        self.boots = 0
+        self.dropped_input = 0
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._work_loop, name="sim-worker", daemon=True)
+        self._worker.start()
+        self._pin_thread: threading.Thread | None = None
+
+        from firmware.sim.commands import AtInterpreter  # circular at import time
+
+        self._at = AtInterpreter(self)
+
+    # ---- transports -----------------------------------------------------------
+    def start_pty(self) -> str:
+        self._ep = PtyEndpoint(self._on_data)
+        return self._ep.url
+
+    def start_tcp(self, port: int = 0, host: str = "127.0.0.1") -> str:
+        self._ep = TcpEndpoint(self._on_data, host=host, port=port)
+        return self._ep.url
+
+    @property
+    def url(self) -> str:
+        if self._ep is None:
+            raise SimulatorError("not started")
+        return self._ep.url
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._sched.stop()
+        self._work.put(("stop", None))
+        self._worker.join(timeout=2)
+        if self._ep is not None:
+            self._ep.close()
+
+    def __enter__(self) -> ModemSimulator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- input ------------------------------------------------------------------
+    def _on_data(self, data: bytes) -> None:
+        with self._lock:
+            if self.silent or not self.powered:
+                self.dropped_input += len(data)
+                return
+            self._inbuf.extend(data)
+            while True:
+                if self._data_mode is not None:
+                    ends = [i for i in (self._inbuf.find(b"\x1a"), self._inbuf.find(b"\x1b")) if i >= 0]
+                    if not ends:
+                        return
+                    cut = min(ends)
+                    payload, ctrl = bytes(self._inbuf[:cut]), self._inbuf[cut]
+                    del self._inbuf[: cut + 1]
+                    mode, self._data_mode = self._data_mode, None
+                    self._work.put(("data", (mode, payload, ctrl == 0x1A)))
+                    continue
+                cr = self._inbuf.find(b"\r")
+                if cr < 0:
+                    if len(self._inbuf) > 1024:
+                        self._inbuf.clear()
+                    return
+                raw = bytes(self._inbuf[:cr])
+                del self._inbuf[: cr + 1]
+                line = raw.replace(b"\n", b"").decode("ascii", errors="replace").strip()
+                if self.s["echo"]:
+                    self._write(raw + b"\r")
+                if line:
+                    self._work.put(("cmd", line))
+                    if line.upper().startswith("AT+CMGS="):
+                        # typed data follows only after the prompt; hold parsing until then
+                        self._data_mode = {"pending": True}
+
+    def _work_loop(self) -> None:
+        while not self._stop.is_set():
+            kind, item = self._work.get()
+            if kind == "stop":
+                return
+            if self.reply_delay:
+                time.sleep(self.reply_delay)
+            with self._lock:
+                if self.silent or not self.powered:
+                    continue
+                try:
+                    if kind == "cmd":
+                        self.commands.append(str(item))
+                        self._at.execute(str(item))
+                    elif kind == "data":
+                        mode, payload, send = item
+                        self._at.finish_data(mode, payload, send)
+                except Exception:
+                    log.exception("simulator failed on %r", item)
+                    self.reply([], "ERROR")
+
+    # ---- output -----------------------------------------------------------------
+    def _write(self, data: bytes) -> None:
+        if self._ep is None or self.silent or not self.powered:
+            return
+        with self._wlock:
+            if not self.split_writes:
+                self._ep.write(data)
+                return
+            i = 0
+            while i < len(data):
+                n = self._rng.randint(1, 7)
+                self._ep.write(data[i : i + n])
+                i += n
+                time.sleep(self._rng.choice((0, 0, 0.001)))
+
+    def urc(self, line: str) -> None:
+        self._write(b"\r\n" + line.encode("ascii", errors="replace") + b"\r\n")
+
+    def reply(self, lines: list[str], final: str | None) -> None:
+        out = b"".join(b"\r\n" + ln.encode("ascii", errors="replace") + b"\r\n" for ln in lines)
+        if self._reply_inserts:
+            out += b"".join(self._reply_inserts)
+            self._reply_inserts.clear()
+        if final is not None:
+            out += b"\r\n" + final.encode() + b"\r\n"
+        self._write(out)
+
+    def prompt(self, mode: dict) -> None:
+        self._data_mode = mode
+        self._write(b"\r\n> ")
+
+    def error(self, code: int = 100, text: str = "unknown", *, sms: bool = False) -> None:
+        kind = "+CMS ERROR" if sms else "+CME ERROR"
+        if self.s["cmee"] == 0:
+            self.reply([], "ERROR")
+        elif self.s["cmee"] == 1:
+            self.reply([], f"{kind}: {code}")
+        else:
+            self.reply([], f"{kind}: {text if not sms else code}")
+
+    def enc(self, text: str) -> str:
+        """A string parameter in the TE character set (+CSCS)."""
+        return smscodec.ucs2_hex(text) if self.s["cscs"] == "UCS2" else text
+
+    def dec(self, text: str) -> str:
+        if self.s["cscs"] == "UCS2":
+            got = smscodec.from_ucs2_hex(text)
+            return got if got is not None else text
+        return text
+
+    # ---- time ---------------------------------------------------------------------
+    def now_local(self) -> datetime | None:
+        if self._clock_base is None:
+            return None
+        base, seen = self._clock_base
+        return base + timedelta(seconds=time.monotonic() - seen)
+
+    def set_network_time(self, when: datetime) -> None:
+        """The network sends its time (NITZ): ``*PSUTTZ`` (SIM800) / ``+CTZV`` (SIM7600)."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        with self._lock:
+            self._clock_base = (when, time.monotonic())
+            off = when.utcoffset() or timedelta()
+            q = int(off.total_seconds() // 900)
+            u = when.astimezone(UTC)
+            if self.profile.name == "sim800" and self.s["clts"]:
+                self.urc(f'*PSUTTZ: {u.year},{u.month},{u.day},{u.hour},{u.minute},{u.second},"{q:+d}",0')
+                self.urc("DST: 0")
+            elif self.profile.name == "sim7600" and self.s["ctzr"]:
+                self.urc(f"+CTZV: {q:+d}")
+
+    # ---- calls (network side) -------------------------------------------------------
+    @property
+    def call_state(self) -> str:
+        with self._lock:
+            return self._call["state"] if self._call else "idle"
+
+    def _clcc(self, stat: int) -> None:
+        c = self._call
+        if c and self.s["clcc"]:
+            num = c["number"] or ""
+            toa = 145 if num.startswith("+") else 129
+            self.urc(f'+CLCC: 1,{c["dir"]},{stat},0,0,"{self.enc(num)}",{toa}')
+
+    def incoming_call(self, number: str | None) -> None:
+        """The network offers a call from ``number`` (None: caller id withheld)."""
+        with self._lock:
+            if self._call is not None:
+                raise SimulatorError(f"a call is already {self._call['state']}")
+            self._call = {"state": "ringing", "number": number, "dir": 1, "answered": None}
+            self._clcc(4)
+            self._ring()
+
+    def _ring(self) -> None:
+        with self._lock:
+            if not self._call or self._call["state"] != "ringing":
+                return
+            self.urc("RING")
+            if self.s["clip"]:
+                num = self._call["number"]
+                if num:
+                    toa = 145 if num.startswith("+") else 129
+                    self.urc(f'+CLIP: "{self.enc(num)}",{toa},"",0,"",0')
+                else:
+                    self.urc('+CLIP: "",128,"",0,"",0')
+            self._ring_job = self._sched.later(self.ring_interval, self._ring)
+
+    def remote_answer(self) -> None:
+        """The called party picks up our outgoing call."""
+        with self._lock:
+            c = self._call
+            if not c or c["dir"] != 0 or c["state"] not in ("dialling", "alerting"):
+                raise SimulatorError("no outgoing call to answer")
+            self._activate()
+
+    def _activate(self) -> None:
+        c = self._call
+        c["state"] = "active"
+        c["answered"] = time.monotonic()
+        self._sched.cancel(self._ring_job)
+        if self.profile.voice_urcs:
+            self.urc("VOICE CALL: BEGIN")
+        self._clcc(0)
+
+    def _alert(self) -> None:
+        with self._lock:
+            c = self._call
+            if c and c["state"] == "dialling":
+                c["state"] = "alerting"
+                self._clcc(3)
+
+    def remote_hangup(self) -> None:
+        """The far end hangs up (or the caller gives up while it rings)."""
+        self._end_call("NO CARRIER")
+
+    def remote_busy(self) -> None:
+        self._end_call("BUSY")
+
+    def remote_no_answer(self) -> None:
+        self._end_call("NO ANSWER")
+
+    def _end_call(self, final: str | None, *, local: bool = False) -> None:
+        with self._lock:
+            c = self._call
+            if not c:
+                raise SimulatorError("no call")
+            self._sched.cancel(self._ring_job)
+            events: list[Callable[[], None]] = []
+            if self.profile.voice_urcs and c["answered"] is not None:
+                d = int(time.monotonic() - c["answered"])
+                hhmmss = f"{d // 3600:02d}{d % 3600 // 60:02d}{d % 60:02d}"
+                events.append(lambda: self.urc(f"VOICE CALL: END: {hhmmss}"))
+            clcc = [lambda: self._clcc(6)]
+            fin = [lambda: self.urc(final)] if final and not local else []
+            events += (clcc + fin) if self.clcc_before_final else (fin + clcc)
+            for ev in events:
+                ev()  # _clcc reads self._call, so it is cleared only afterwards
+            self._call = None
+
+    def _start_dial(self, number: str) -> None:
+        self.dialled.append(number)
+        self._call = {"state": "dialling", "number": number, "dir": 0, "answered": None}
+        self._clcc(2)
+        self._sched.later(self.alert_delay, self._alert)
+
+    # ---- SMS (network side) ---------------------------------------------------------
+    def receive_sms(self, number: str, text: str, sent_at: datetime | None = None) -> list[int]:
+        """The network delivers an SMS; long ones arrive as UCS2 parts. Returns slots."""
+        when = sent_at or self.now_local() or datetime(2026, 11, 23, 14, 0, tzinfo=WIB)
+        if smscodec.is_gsm7(text) and len(text) <= smscodec.SINGLE_GSM7:
+            parts = [(text, 0, None)]
+        elif len(text.encode("utf-16-be")) // 2 <= smscodec.SINGLE_UCS2:
+            parts = [(text, 8, None)]
+        else:
+            chunks = smscodec._split_units(text, smscodec.PART_UCS2)
+            ref = self._rng.randrange(256)
+            parts = [(ch, 8, (ref, len(chunks), i + 1)) for i, ch in enumerate(chunks)]
+        slots = []
+        with self._lock:
+            for body, dcs, concat in parts:
+                slot = next((i for i in range(1, STORAGE_SLOTS + 1) if i not in self.storage), None)
+                msg = {"number": number, "text": body, "dcs": dcs, "concat": concat, "when": when,
+                       "status": "REC UNREAD"}
+                if self.s["cnmi_mt"] == 2:
+                    self._at.deliver_cmt(msg)
+                    continue
+                if slot is None:
+                    self.urc("+CIEV: \"MESSAGE\",0")  # storage full: the real modem also goes quiet
+                    continue
+                self.storage[slot] = msg
+                slots.append(slot)
+                if self.s["cnmi_mt"] == 1:
+                    self.urc(f'+CMTI: "SM",{slot}')
+        return slots
+
+    def record_submit(self, number: str, text: str, concat: tuple[int, int, int] | None, raw: str) -> None:
+        self.sent_parts.append({"number": number, "text": text, "concat": concat, "raw": raw})
+        if concat is None:
+            self.sent_sms.append((number, text))
+            return
+        ref, total, seq = concat
+        entry = self._concat.setdefault((number, ref), {"total": total, "parts": {}})
+        entry["parts"][seq] = text
+        if len(entry["parts"]) >= entry["total"]:
+            del self._concat[(number, ref)]
+            self.sent_sms.append((number, "".join(entry["parts"][k] for k in sorted(entry["parts"]))))
+
+    def next_mr(self) -> int:
+        self._mr = (self._mr + 1) % 256
+        return self._mr
+
+    # ---- network and faults -------------------------------------------------------
+    def set_registered(self, registered: bool, *, roaming: bool = False) -> None:
+        with self._lock:
+            self.registered, self.roaming = registered, roaming
+            stat = (5 if roaming else 1) if registered else 2
+            if self.s["creg"]:
+                self.urc(f"+CREG: {stat}")
+            if not registered and self._call:
+                self._end_call("NO CARRIER")
+
+    def set_signal(self, rssi: int) -> None:
+        self.rssi = rssi
+
+    def go_silent(self, silent: bool = True) -> None:
+        """Stop answering and reporting (a hung modem). Input is dropped meanwhile."""
+        with self._lock:
+            self.silent = silent
+            self._inbuf.clear()
+            self._data_mode = None
+
+    def set_reply_delay(self, seconds: float) -> None:
+        self.reply_delay = seconds
+
+    def set_split_writes(self, on: bool) -> None:
+        self.split_writes = on
+
+    def inject(self, raw: bytes) -> None:
+        """Raw bytes on the line now (garbage, half lines, a URC)."""
+        with self._lock:
+            self._write(raw)
+
+    def inject_in_next_reply(self, raw: bytes) -> None:
+        """Bytes put between the next reply's info lines and its final code."""
+        with self._lock:
+            self._reply_inserts.append(raw)
+
+    def under_voltage(self, power_down: bool = False) -> None:
+        """Brownout: a warning, or the modem switches itself off (until reset)."""
+        with self._lock:
+            if not power_down:
+                self.urc(self.profile.uv_warning)
+                return
+            self.urc(self.profile.uv_power_down)
+            self._power_off()
+
+    def _power_off(self) -> None:
+        self._sched.cancel(self._ring_job)
+        self._call = None
+        self._data_mode = None
+        self._inbuf.clear()
+        self.powered = False
+
+    def reboot(self) -> None:
+        """The modem restarts by itself (brownout, firmware crash): the call is
+        gone without NO CARRIER, settings are back to defaults, then RDY."""
+        with self._lock:
+            self._power_off()
+            self._sched.later(self.boot_delay, self._boot)
+
+    def power_on(self) -> None:
+        with self._lock:
+            if not self.powered:
+                self._sched.later(self.boot_delay, self._boot)
+
+    def _boot(self) -> None:
+        with self._lock:
+            self.s = _defaults()
+            self.powered = True
+            self.silent = False
+            self.boots += 1
+            for line in self.profile.boot:
+                if line == "+CPIN: READY" and not self.sim_present:
+                    line = "+CPIN: NOT INSERTED"
+                self.urc(line)
+
+    def attach_reset_pin(self, pin) -> None:
+        """Watch a gpiozero mock pin wired to the modem's reset line (active low):
+        a low pulse of at least ``reset_hold`` seconds reboots the modem."""
+
+        def watch() -> None:
+            low_since = None
+            while not self._stop.is_set():
+                low = not pin.state
+                now = time.monotonic()
+                if low and low_since is None:
+                    low_since = now
+                elif not low and low_since is not None:
+                    if now - low_since >= self.reset_hold:
+                        self.reboot()
+                    low_since = None
+                time.sleep(0.005)
+
+        self._pin_thread = threading.Thread(target=watch, name="sim-reset-pin", daemon=True)
+        self._pin_thread.start()
