@@ -1,5 +1,43 @@
-"""One root exception for the gateway package."""
+"""One root exception for the gateway package; leaves are also builtins."""
 
 
 class GatewayError(Exception):
     """Root of every error raised by the gateway."""
+
+
+class ConfigError(GatewayError, ValueError):
+    """A site configuration that cannot be used; ``errors`` lists
+    ``(file, line, key, message)`` for each problem found."""
+
+    def __init__(self, errors: list[tuple[str, int | None, str, str]]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(format_config_error(*e) for e in errors))
+
+
+def format_config_error(file: str, line: int | None, key: str, message: str) -> str:
+    where = f"{file}:{line}" if line is not None else file
+    return f"{where}: {key}: {message}" if key else f"{where}: {message}"
+
+
+class UnknownDevice(GatewayError, KeyError):
+    """No device with that id is registered."""
+
+
+class DuplicateDevice(GatewayError, ValueError):
+    """A device with that id is already registered."""
+
+
+class IllegalTransition(GatewayError, ValueError):
+    """A lifecycle step that the state machine refuses (HTTP 409)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(GatewayError, LookupError):
+    """A record that does not exist (HTTP 404)."""
+
+
+class InsecureConfig(GatewayError, ValueError):
+    """A default or empty secret outside demo mode: the gateway refuses to start."""

@@ -1,0 +1,45 @@
+"""The FastAPI app factory. Dependencies come in explicitly (no globals), so
+tests, the demo and several instances in one process can each build one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from gateway.api.deps import AppState
+from gateway.api.routers import auth, callbacks, fleet, health, incidents, kpis
+from gateway.config.models import SiteConfig
+from gateway.errors import IllegalTransition, NotFound
+from gateway.metrics import Metrics
+from gateway.store.db import Database
+
+
+def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
+               wake: threading.Event | None = None,
+               ready_checks: dict[str, Callable[[], bool]] | None = None) -> FastAPI:
+    """Build the API. ``wake`` is set when new deliveries are queued (the
+    dispatcher's event); ``ready_checks`` feed ``/readyz`` (e.g. MQTT)."""
+    app = FastAPI(
+        title=f"Siaga 112 gateway — {cfg.site.name}",
+        version="1",
+        description="Kasus darurat, OPD, perangkat, KPI / cases, OPDs, devices, KPIs. "
+                    "Auth: session cookie (pages) or `Authorization: Bearer` (machines).",
+    )
+    app.state.gw = AppState(cfg=cfg, db=db, metrics=metrics or Metrics(),
+                            wake=wake or threading.Event(), ready_checks=dict(ready_checks or {}))
+    for r in (health.router, auth.router, incidents.router, fleet.router, kpis.router,
+              callbacks.router):
+        app.include_router(r)
+
+    @app.exception_handler(IllegalTransition)
+    async def _conflict(_req: Request, exc: IllegalTransition) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=409)
+
+    @app.exception_handler(NotFound)
+    async def _missing(_req: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": f"not found: {exc}"}, status_code=404)
+
+    return app

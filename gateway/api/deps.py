@@ -1,0 +1,88 @@
+"""Dependencies shared by the routers: state, database session, current user."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from gateway import auth
+from gateway.auth import Role
+from gateway.config.models import SiteConfig
+from gateway.metrics import Metrics
+from gateway.store.db import Database
+from gateway.store.models import User
+
+SESSION_COOKIE = "siaga_session"
+
+
+@dataclass
+class AppState:
+    """What the app needs, passed in explicitly by ``create_app``."""
+
+    cfg: SiteConfig
+    db: Database
+    metrics: Metrics
+    #: set when new outbox rows exist, so the dispatcher does not wait for its poll
+    wake: threading.Event = field(default_factory=threading.Event)
+    #: extra readiness checks (e.g. "mqtt": ingest.connected.is_set)
+    ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+
+
+def get_state(request: Request) -> AppState:
+    return request.app.state.gw
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with get_state(request).db.session() as s:
+        yield s
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="API token (siaga gateway create-token)")
+_cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="Browser session")
+
+
+def current_user(
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> User:
+    user = None
+    if bearer is not None and bearer.credentials:
+        user = auth.user_for_token(session, bearer.credentials)
+    elif cookie:
+        user = auth.user_for_session(session, cookie)
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                            "Perlu masuk / authentication required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require(*roles: Role) -> Callable[[User], User]:
+    allowed = {r.value for r in roles}
+
+    def dep(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"Tidak diizinkan / role {user.role} may not do this")
+        return user
+
+    return dep
+
+
+STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
+StaffUser = Annotated[User, Depends(require(*STAFF))]
+AdminUser = Annotated[User, Depends(require(Role.ADMIN))]
+SupervisorUser = Annotated[User, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR))]

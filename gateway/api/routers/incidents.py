@@ -1,0 +1,261 @@
+"""Incidents: list (filters, cursor pages), detail with timeline, transitions,
+deliveries and re-dispatch, operator-created incidents, CSV export."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.responses import Response
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from gateway import lifecycle, routing
+from gateway.api.deps import CurrentUser, SessionDep, StaffUser, StateDep
+from gateway.api.schemas import (
+    CallPublic,
+    DeliveryAttemptPublic,
+    DeliveryDetail,
+    DeliveryPublic,
+    IncidentCreate,
+    IncidentDetail,
+    IncidentPage,
+    IncidentPublic,
+    Problem,
+    TransitionCreate,
+)
+from gateway.auth import Role
+from gateway.clock import utcnow
+from gateway.dispatch.outbox import redispatch
+from gateway.errors import IllegalTransition, NotFound
+from gateway.intake import case_number
+from gateway.lifecycle import OpdStep, Status
+from gateway.store.models import Assignment, Call, DeliveryAttempt, Incident, Outbox, User
+from protocol.categories import CATALOGUE, Category
+from protocol.ids import new_id
+
+router = APIRouter(prefix="/api", tags=["incidents"])
+
+ERR = {401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
+       409: {"model": Problem}}
+
+
+def encode_cursor(pk: int) -> str:
+    return base64.urlsafe_b64encode(str(pk).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = int(raw.decode())
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(422, "cursor tidak valid / invalid cursor") from None
+    if value < 0:
+        raise HTTPException(422, "cursor tidak valid / invalid cursor")
+    return value
+
+
+def visible(q: Select, user: User) -> Select:
+    """An ``opd`` user sees only cases assigned to its own OPD."""
+    if user.role == Role.OPD:
+        q = q.where(Incident.pk.in_(select(Assignment.incident_pk).where(Assignment.opd == user.opd)))
+    return q
+
+
+def load(session: Session, ref: str, user: User) -> Incident:
+    q = select(Incident).where(Incident.id == ref if len(ref) == 26 else Incident.case_no == ref)
+    inc = session.scalar(q)
+    if inc is None:
+        raise HTTPException(404, "Kasus tidak ditemukan / incident not found")
+    if user.role == Role.OPD and not any(a.opd == user.opd for a in inc.assignments):
+        raise HTTPException(403, "Bukan kasus OPD Anda / not your OPD's case")
+    return inc
+
+
+def _filtered(user: User, status_: Status | None, category: Category | None, opd: str | None,
+              device: str | None, since: datetime | None, until: datetime | None) -> Select:
+    q = visible(select(Incident), user)
+    if status_ is not None:
+        q = q.where(Incident.status == status_.value)
+    if category is not None:
+        q = q.where(Incident.category == category.value)
+    if opd is not None:
+        q = q.where(Incident.pk.in_(select(Assignment.incident_pk).where(Assignment.opd == opd)))
+    if device is not None:
+        q = q.where(Incident.device_id == device)
+    if since is not None:
+        q = q.where(Incident.received_at >= since)
+    if until is not None:
+        q = q.where(Incident.received_at < until)
+    return q
+
+
+StatusQ = Annotated[Status | None, Query(alias="status")]
+TimeQ = Annotated[datetime | None, Query()]
+StrQ = Annotated[str | None, Query(max_length=63)]
+
+
+@router.get("/incidents", response_model=IncidentPage, responses=ERR, summary="List incidents, newest first")
+def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = None,
+                   category: Category | None = None, opd: StrQ = None, device: StrQ = None,
+                   since: TimeQ = None, until: TimeQ = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                   cursor: Annotated[str | None, Query(max_length=40)] = None) -> IncidentPage:
+    q = _filtered(user, status_, category, opd, device, since, until)
+    if cursor:
+        q = q.where(Incident.pk < decode_cursor(cursor))
+    rows = session.scalars(q.order_by(Incident.pk.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return IncidentPage(items=[IncidentPublic.model_validate(r) for r in rows],
+                        next_cursor=encode_cursor(rows[-1].pk) if more and rows else None)
+
+
+@router.post("/incidents", response_model=IncidentPublic, status_code=201, responses=ERR,
+             summary="An incident typed in by an operator")
+def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
+                    user: StaffUser) -> IncidentPublic:
+    now = utcnow()
+    loc = body.location
+    route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None)
+    inc = Incident(id=new_id(), category=body.category.value, source="operator",
+                   priority=int(CATALOGUE[body.category].priority), status="received",
+                   lat=loc.lat if loc else None, lon=loc.lon if loc else None,
+                   location_label=loc.label if loc else None, area=loc.area if loc else None,
+                   description=body.description, caller=body.caller, call_id=body.call_id,
+                   received_at=now, updated_at=now, handoff=route.handoff,
+                   sla_ack_min=route.sla_ack_min, sla_resolve_min=route.sla_resolve_min)
+    session.add(inc)
+    session.flush()
+    inc.case_no = case_number(gw.cfg.site.case_prefix, now.year, inc.pk)
+    lifecycle.audit(session, inc, to="received", actor=user.username, via="api")
+    if not route.routed:
+        lifecycle.reject(session, inc, body.category.value, actor="system", via="api")
+    session.flush()
+    session.refresh(inc)
+    return IncidentPublic.model_validate(inc)
+
+
+def _deliveries(session: Session, inc: Incident) -> list[DeliveryDetail]:
+    out = []
+    for row in session.scalars(select(Outbox).where(Outbox.incident_pk == inc.pk).order_by(Outbox.id)):
+        d = DeliveryDetail.model_validate(row)
+        d.incident_id = inc.id
+        d.attempt_log = [DeliveryAttemptPublic.model_validate(a) for a in session.scalars(
+            select(DeliveryAttempt).where(DeliveryAttempt.outbox_id == row.id)
+            .order_by(DeliveryAttempt.pk))]
+        out.append(d)
+    return out
+
+
+def _detail(session: Session, inc: Incident) -> IncidentDetail:
+    call = session.get(Call, inc.call_id) if inc.call_id else None
+    base = IncidentPublic.model_validate(inc).model_dump()
+    return IncidentDetail(**base, timeline=inc.transitions, deliveries=_deliveries(session, inc),
+                          call=CallPublic.model_validate(call) if call else None)
+
+
+@router.get("/incidents/{ref}", response_model=IncidentDetail, responses=ERR,
+            summary="One incident (by id or case number) with its timeline")
+def get_incident(ref: str, session: SessionDep, user: CurrentUser) -> IncidentDetail:
+    return _detail(session, load(session, ref, user))
+
+
+@router.post("/incidents/{ref}/transitions", response_model=IncidentDetail, responses=ERR,
+             summary="Move an incident on (409 with the reason when not allowed)")
+def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateDep,
+               user: CurrentUser) -> IncidentDetail:
+    inc = load(session, ref, user)
+    actor = user.username
+    try:
+        if body.to.value in {s.value for s in OpdStep}:
+            opd = user.opd if user.role == Role.OPD else body.opd
+            if user.role == Role.OPD and body.opd not in (None, user.opd):
+                raise HTTPException(403, "Bukan OPD Anda / not your OPD")
+            if opd is None and inc.assignments:
+                raise IllegalTransition("sebutkan OPD / name the OPD acting (field 'opd')")
+            if opd is None:  # phone hand-off case: no OPD clock, case-level step
+                lifecycle.move(session, inc, body.to, actor=actor, via="api", note=body.note)
+            else:
+                lifecycle.opd_step(session, inc, opd, body.to.value, actor=actor, via="api",
+                                   note=body.note)
+        elif user.role == Role.OPD:
+            raise HTTPException(403, "OPD hanya menerima/tiba/selesai / OPD users may only "
+                                     "acknowledge, report on scene, or resolve")
+        elif body.to is Status.DISPATCHED:
+            opds = body.opds if body.opds is not None else list(
+                routing.opds_for(gw.cfg, inc.category, inc.area))
+            lifecycle.dispatch(session, gw.cfg, inc, opds, actor=actor, via="api", note=body.note)
+            gw.wake.set()
+        elif body.to is Status.REJECTED:
+            if body.reason is None:
+                raise IllegalTransition("alasan wajib / a reason is needed: prank, test or duplicate")
+            lifecycle.reject(session, inc, body.reason, actor=actor, via="api", note=body.note)
+        else:
+            lifecycle.move(session, inc, body.to, actor=actor, via="api", note=body.note)
+    except IllegalTransition as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from None
+    session.flush()
+    session.refresh(inc)
+    return _detail(session, inc)
+
+
+@router.get("/deliveries", response_model=list[DeliveryPublic], responses=ERR,
+            summary="Outbox rows, e.g. ?status=dead for the dead-letter list")
+def list_deliveries(session: SessionDep, _user: StaffUser,
+                    status_: Annotated[str | None, Query(alias="status",
+                                                         pattern="^(pending|delivered|dead)$")] = None,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[DeliveryPublic]:
+    q = select(Outbox, Incident.id).outerjoin(Incident, Outbox.incident_pk == Incident.pk)
+    if status_:
+        q = q.where(Outbox.status == status_)
+    out = []
+    for row, inc_id in session.execute(q.order_by(Outbox.id.desc()).limit(limit)):
+        d = DeliveryPublic.model_validate(row)
+        d.incident_id = inc_id
+        out.append(d)
+    return out
+
+
+@router.post("/deliveries/{delivery_id}/redispatch", response_model=DeliveryPublic, responses=ERR,
+             summary="Send a dead (or delivered) delivery again")
+def redispatch_delivery(delivery_id: str, session: SessionDep, gw: StateDep,
+                        user: StaffUser) -> DeliveryPublic:
+    try:
+        row = redispatch(session, delivery_id, actor=user.username)
+    except NotFound:
+        raise HTTPException(404, "Pengiriman tidak ditemukan / delivery not found") from None
+    except IllegalTransition as exc:
+        raise HTTPException(409, exc.message) from None
+    gw.wake.set()
+    return DeliveryPublic.model_validate(row)
+
+
+CSV_FIELDS = ("case_no", "id", "status", "category", "source", "priority", "device_id", "area",
+              "location_label", "received_at", "opds", "first_ack_at", "resolved_at", "escalated",
+              "reject_reason")
+
+
+@router.get("/export/incidents.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}},
+            summary="CSV export with the same filters as the list")
+def export_csv(session: SessionDep, user: CurrentUser, status_: StatusQ = None,
+               category: Category | None = None, opd: StrQ = None, device: StrQ = None,
+               since: TimeQ = None, until: TimeQ = None) -> Response:
+    q = _filtered(user, status_, category, opd, device, since, until).order_by(Incident.pk)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_FIELDS)
+    for inc in session.scalars(q.limit(100_000)):
+        acks = [a.acknowledged_at for a in inc.assignments if a.acknowledged_at]
+        res = [a.resolved_at for a in inc.assignments if a.resolved_at]
+        w.writerow([inc.case_no, inc.id, inc.status, inc.category, inc.source, inc.priority,
+                    inc.device_id or "", inc.area or "", inc.location_label or "",
+                    inc.received_at.isoformat(), " ".join(a.opd for a in inc.assignments),
+                    min(acks).isoformat() if acks else "", max(res).isoformat() if res else "",
+                    int(inc.escalated), inc.reject_reason or ""])
+    return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="incidents.csv"'})

@@ -1,0 +1,247 @@
+"""Request and response models of the API, kept apart from the tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.auth import Role
+from gateway.lifecycle import RejectReason, Status
+from protocol.categories import Category
+from protocol.fleet import Profile
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignmentPublic(Out):
+    opd: str
+    dispatched_at: datetime
+    acknowledged_at: datetime | None
+    on_scene_at: datetime | None
+    resolved_at: datetime | None
+    sla_ack_min: float | None
+    sla_resolve_min: float | None
+    ack_escalated_at: datetime | None
+    resolve_escalated_at: datetime | None
+
+
+class TransitionPublic(Out):
+    from_status: str | None
+    to_status: str
+    event: str
+    at: datetime
+    actor: str
+    via: str
+    opd: str | None
+    note: str | None
+
+
+class IncidentPublic(Out):
+    id: str
+    case_no: str | None
+    status: str
+    category: str
+    source: str
+    priority: int
+    device_id: str | None
+    seq: int | None
+    lat: float | None
+    lon: float | None
+    location_label: str | None
+    area: str | None
+    description: str | None
+    caller: str | None
+    call_id: str | None
+    received_at: datetime
+    updated_at: datetime
+    reject_reason: str | None
+    handoff: bool
+    escalated: bool
+    sla_ack_min: float | None
+    sla_resolve_min: float | None
+    assignments: list[AssignmentPublic]
+
+
+class DeliveryAttemptPublic(Out):
+    at: datetime
+    ok: bool
+    http_status: int | None
+    error: str | None
+    duration_ms: float
+    instance: str | None
+
+
+class DeliveryPublic(Out):
+    id: str
+    incident_id: str | None = None
+    kind: str
+    channel: str
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryDetail(DeliveryPublic):
+    attempt_log: list[DeliveryAttemptPublic] = Field(default_factory=list)
+
+
+class CallPublic(Out):
+    id: str
+    device_id: str
+    seq: int
+    direction: str
+    number: str | None
+    ring_at: datetime | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    answer_s: float | None
+    duration_s: float
+    end_reason: str
+    operator: str | None
+    received_at: datetime
+
+
+class IncidentDetail(IncidentPublic):
+    timeline: list[TransitionPublic]
+    deliveries: list[DeliveryDetail]
+    call: CallPublic | None
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentPublic]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page")
+
+
+class CallPage(BaseModel):
+    items: list[CallPublic]
+    next_cursor: str | None = None
+
+
+class LocationIn(In):
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    label: str | None = Field(None, max_length=200)
+    area: str | None = Field(None, max_length=200)
+
+
+class IncidentCreate(In):
+    """An incident typed in by an operator (source ``operator``)."""
+
+    category: Category
+    description: str | None = Field(None, max_length=2000)
+    caller: str | None = Field(None, pattern=r"^\+?[0-9*#]{1,20}$")
+    location: LocationIn | None = None
+    call_id: str | None = Field(None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+class TransitionCreate(In):
+    to: Status = Field(description="Target status")
+    opd: str | None = Field(None, max_length=32,
+                            description="For acknowledged/on_scene/resolved: the OPD acting (staff only)")
+    opds: list[str] | None = Field(None, max_length=20,
+                                   description="For dispatched: OPDs (default: the routing rules)")
+    reason: RejectReason | None = Field(None, description="For rejected")
+    note: str | None = Field(None, max_length=2000)
+
+
+class CallbackBody(In):
+    note: str | None = Field(None, max_length=2000)
+
+
+class ContactPublic(Out):
+    name: str
+    role: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class OpdPublic(BaseModel):
+    id: str
+    name: str
+    contacts: list[ContactPublic]
+    channels: list[str]
+    sms: list[str]
+    open_cases: int
+
+
+class DevicePublic(Out):
+    id: str
+    profile: str
+    label: str | None
+    area: str | None
+    lat: float | None
+    lon: float | None
+    enabled: bool
+    created_at: datetime
+    last_seen: datetime | None
+    last_status: str | None
+    status_at: datetime | None
+    firmware: str | None
+    last_telemetry: dict[str, Any] | None
+    telemetry_at: datetime | None
+
+
+class DeviceCreate(In):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    profile: Profile
+    label: str | None = Field(None, max_length=200)
+    area: str | None = Field(None, max_length=200)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    enabled: bool = True
+
+
+class DeviceUpdate(In):
+    enabled: bool | None = None
+    label: str | None = Field(None, max_length=200)
+    area: str | None = Field(None, max_length=200)
+
+
+class LoginRequest(In):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=200)
+
+
+class UserPublic(Out):
+    id: int
+    username: str
+    role: Role
+    opd: str | None
+    active: bool
+
+
+class UserCreate(In):
+    username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,63}$")
+    password: str = Field(min_length=10, max_length=200)
+    role: Role
+    opd: str | None = Field(None, max_length=32)
+
+
+class TokenCreate(In):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenPublic(BaseModel):
+    token: str = Field(description="Shown once; send as 'Authorization: Bearer <token>'")
+    name: str
+
+
+class Health(BaseModel):
+    status: Literal["ok", "not_ready"]
+    checks: dict[str, bool] = Field(default_factory=dict)
+
+
+class Problem(BaseModel):
+    detail: str

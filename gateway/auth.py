@@ -1,0 +1,109 @@
+"""Users, argon2 password hashes, bearer tokens and browser sessions.
+
+Tokens and session ids are random (256 bits) and only their SHA-256 is
+stored, so a copy of the database does not let anyone in.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from gateway.clock import utcnow
+from gateway.errors import GatewayError
+from gateway.store.models import ApiToken, User, WebSession
+
+_hasher = PasswordHasher()
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 10
+
+
+class Role(enum.StrEnum):
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    OPD = "opd"
+    ADMIN = "admin"
+
+
+class AuthError(GatewayError, PermissionError):
+    """Bad credentials or an unusable user definition."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(session: Session, username: str, password: str, role: Role | str, *,
+                opd: str | None = None) -> User:
+    role = Role(role)
+    if not USERNAME_RE.match(username):
+        raise AuthError("nama pengguna tidak valid / invalid username (a-z, 0-9, . _ -)")
+    if len(password) < MIN_PASSWORD:
+        raise AuthError(f"kata sandi terlalu pendek / password shorter than {MIN_PASSWORD}")
+    if (role is Role.OPD) != (opd is not None):
+        raise AuthError("peran opd butuh --opd / the opd role needs an OPD, other roles none")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise AuthError(f"pengguna sudah ada / user {username!r} exists")
+    user = User(username=username, password_hash=_hasher.hash(password), role=role.value, opd=opd,
+                active=True, created_at=utcnow())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        _hasher.hash(password)  # same cost either way: no user enumeration by timing
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def create_token(session: Session, user: User, name: str) -> str:
+    """A new bearer token for ``user``; the plain value is shown once."""
+    token = "sg_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=hash_token(token), user_id=user.id, name=name[:100],
+                         created_at=utcnow()))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def create_session(session: Session, user: User, hours: float) -> str:
+    sid = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(WebSession(token_hash=hash_token(sid), user_id=user.id, created_at=now,
+                           expires_at=now + timedelta(hours=hours)))
+    return sid
+
+
+def user_for_session(session: Session, sid: str) -> User | None:
+    row = session.get(WebSession, hash_token(sid))
+    if row is None or row.expires_at < utcnow():
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.active else None
+
+
+def end_session(session: Session, sid: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(sid)))

@@ -1,0 +1,117 @@
+"""``siaga gateway``: run the gateway, check a site file, migrate, add users."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="Gateway pusat / the central gateway (MQTT ingest + REST API).",
+    invoke_without_command=True,
+)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="Berkas situs / site YAML file")]
+
+
+def _load(path: Path | None):
+    from gateway.config import load_config
+    from gateway.errors import ConfigError
+
+    if path is None:
+        typer.echo("Perlu --config / --config FILE is required", err=True)
+        raise typer.Exit(2)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.callback()
+def main(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    """Jalankan gateway / run the gateway: `siaga gateway --config site.yaml`."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = config
+        return
+    from gateway.errors import InsecureConfig
+    from gateway.runtime import run
+
+    cfg = _load(config)
+    try:
+        run(cfg)
+    except InsecureConfig as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command("check-config")
+def check_config(
+    file: Annotated[Path, typer.Argument(help="Berkas situs / site YAML file")],
+    skip_secrets: Annotated[bool, typer.Option(
+        "--skip-secrets", help="Jangan baca berkas rahasia / do not read secret files (CI)")] = False,
+) -> None:
+    """Periksa berkas situs / validate a site file (errors as file:line: key: message)."""
+    from gateway.config.models import Mode
+
+    cfg = _load(file)
+    bad = [] if cfg.mode is Mode.DEMO or skip_secrets else cfg.insecure_secrets()
+    for b in bad:
+        typer.echo(f"{file}: {b}", err=True)
+    if bad:
+        raise typer.Exit(1)
+    typer.echo(f"OK: {file} ({cfg.site.name}, {len(cfg.opds)} OPD, "
+               f"{len(cfg.routing.rules)} aturan / rules)")
+
+
+@app.command()
+def migrate(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    """Perbarui skema basis data / bring the database schema up to date."""
+    from gateway.store.db import Database, current_revision
+
+    cfg = _load(config or ctx.obj)
+    db = Database(cfg.gateway.database_url)
+    db.migrate()
+    typer.echo(f"Skema / schema at revision {current_revision(db.engine)}")
+    db.dispose()
+
+
+@app.command("create-user")
+def create_user(
+    ctx: typer.Context,
+    username: Annotated[str, typer.Argument(help="Nama pengguna / user name")],
+    role: Annotated[str, typer.Option(help="operator | supervisor | opd | admin")],
+    opd: Annotated[str | None, typer.Option(help="OPD id (peran opd / role opd)")] = None,
+    password_file: Annotated[Path | None, typer.Option(
+        help="Baca sandi dari berkas / read password from file")] = None,
+    token: Annotated[bool, typer.Option(
+        "--token", help="Buat juga token API / also print an API token")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Tambah pengguna / add a user (password asked for unless --password-file)."""
+    from gateway import auth
+    from gateway.store.db import Database
+
+    cfg = _load(config or ctx.obj)
+    if opd is not None and cfg.opd(opd) is None:
+        typer.echo(f"OPD tidak dikenal / unknown OPD {opd!r}", err=True)
+        raise typer.Exit(1)
+    if password_file is not None:
+        password = password_file.read_text().strip()
+    else:
+        password = typer.prompt("Kata sandi / password", hide_input=True, confirmation_prompt=True)
+    db = Database(cfg.gateway.database_url)
+    db.migrate()
+    try:
+        with db.session() as s:
+            user = auth.create_user(s, username, password, role, opd=opd)
+            tok = auth.create_token(s, user, "cli") if token else None
+    except (auth.AuthError, ValueError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    typer.echo(f"Pengguna dibuat / user created: {username} ({role}{', ' + opd if opd else ''})")
+    if tok:
+        typer.echo(f"token: {tok}")

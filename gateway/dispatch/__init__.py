@@ -1,0 +1,1 @@
+"""Delivering cases to OPDs: signing, the outbox worker, the channels."""

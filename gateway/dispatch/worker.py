@@ -1,0 +1,189 @@
+"""The outbox worker: deliver pending rows, retry with backoff, dead-letter.
+
+Rows are claimed with a lease in a short transaction, sent with no
+transaction open (an OPD's slow server must not hold the database), and the
+attempt is recorded in a second short transaction. Several gateway
+instances can run this loop on one database: the lease keeps a row with one
+of them; a crashed instance's lease simply runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import or_, select, update
+
+from gateway.clock import utcnow
+from gateway.config.models import DispatchSettings, SiteConfig, WebhookChannel
+from gateway.dispatch import signing
+from gateway.metrics import Metrics
+from gateway.store.db import Database
+from gateway.store.models import DeliveryAttempt, Outbox
+
+log = logging.getLogger("gateway.dispatch")
+
+#: publish(topic, payload, timeout) -> None, raising on failure
+MqttPublish = Callable[[str, bytes, float], None]
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    http_status: int | None = None
+    error: str | None = None
+
+
+def backoff_s(settings: DispatchSettings, attempts: int) -> float:
+    """Delay before attempt ``attempts + 1``: doubling, capped."""
+    return min(settings.backoff_max_s, settings.backoff_initial_s * 2 ** max(0, attempts - 1))
+
+
+class Dispatcher:
+    def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics, *, instance: str,
+                 mqtt_publish: MqttPublish | None = None) -> None:
+        self.db = db
+        self.cfg = cfg
+        self.settings = cfg.gateway.dispatch
+        self.metrics = metrics
+        self.instance = instance
+        self.mqtt_publish = mqtt_publish
+        self.wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dispatch")
+        self._http = httpx.Client(follow_redirects=False)
+
+    # -- running -----------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.wake.set()
+        if self._thread:
+            self._thread.join(10)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._http.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                n = self.run_once()
+            except Exception:
+                log.exception("dispatch loop error; retrying")
+                n = 0
+            if n == 0:
+                self.wake.wait(self.settings.poll_s)
+                self.wake.clear()
+
+    # -- one pass ------------------------------------------------------------
+    def claim(self, limit: int = 32) -> list[Outbox]:
+        now = utcnow()
+        until = now + timedelta(seconds=self.settings.lease_s)
+        with self.db.session() as s:
+            rows = s.scalars(
+                select(Outbox)
+                .where(Outbox.status == "pending", Outbox.next_attempt_at <= now,
+                       or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
+                .order_by(Outbox.next_attempt_at).limit(limit)
+            ).all()
+            claimed = []
+            for r in rows:
+                got = s.execute(
+                    update(Outbox).where(Outbox.id == r.id, Outbox.status == "pending",
+                                         or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
+                    .values(lease_owner=self.instance, lease_until=until)
+                ).rowcount
+                if got:
+                    claimed.append(r)
+            return claimed
+
+    def run_once(self) -> int:
+        """Deliver every due row once; returns how many were attempted."""
+        rows = self.claim()
+        if not rows:
+            return 0
+        list(self._pool.map(self._deliver, rows))
+        return len(rows)
+
+    def _deliver(self, row: Outbox) -> None:
+        t0 = time.perf_counter()
+        try:
+            outcome = self.send(row)
+        except Exception as exc:  # a bug in a channel must not kill the loop
+            log.exception("delivery %s crashed", row.id)
+            outcome = Outcome(False, error=f"internal: {type(exc).__name__}")
+        self.record(row.id, outcome, (time.perf_counter() - t0) * 1000)
+
+    def send(self, row: Outbox) -> Outcome:
+        body = row.payload.encode()
+        if row.channel == "webhook":
+            hook = self._webhook_for(row)
+            if hook is None:
+                return Outcome(False, error="no webhook configured for target")
+            return self._post(hook, body, row)
+        if row.channel == "mqtt":
+            if self.mqtt_publish is None:
+                return Outcome(False, error="MQTT not connected in this process")
+            from protocol.topics import opd_dispatch_topic
+
+            try:
+                self.mqtt_publish(opd_dispatch_topic(row.target), body, 10.0)
+            except Exception as exc:
+                return Outcome(False, error=f"mqtt: {exc}"[:500])
+            return Outcome(True)
+        return Outcome(False, error=f"unknown channel {row.channel!r}")
+
+    def _webhook_for(self, row: Outbox) -> WebhookChannel | None:
+        if row.kind == "escalation":
+            return self.cfg.escalation.webhook
+        opd = self.cfg.opd(row.target)
+        return opd.channels.webhook if opd else None
+
+    def _post(self, hook: WebhookChannel, body: bytes, row: Outbox) -> Outcome:
+        hdrs = signing.headers(hook.secret.resolve(), body)
+        hdrs |= {"Content-Type": "application/json", "X-Siaga-Event": row.kind,
+                 "X-Siaga-Delivery": row.id, "User-Agent": "siaga-gateway/1"}
+        try:
+            r = self._http.post(hook.url, content=body, headers=hdrs, timeout=hook.timeout_s)
+        except httpx.HTTPError as exc:
+            return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
+        if 200 <= r.status_code < 300:
+            return Outcome(True, http_status=r.status_code)
+        return Outcome(False, http_status=r.status_code, error=f"HTTP {r.status_code}")
+
+    def record(self, outbox_id: str, outcome: Outcome, ms: float) -> None:
+        now = utcnow()
+        with self.db.session() as s:
+            row = s.get(Outbox, outbox_id)
+            if row is None:
+                return
+            s.add(DeliveryAttempt(outbox_id=outbox_id, at=now, ok=outcome.ok,
+                                  http_status=outcome.http_status, error=outcome.error,
+                                  duration_ms=ms, instance=self.instance))
+            row.attempts += 1
+            row.lease_owner = None
+            row.lease_until = None
+            self.metrics.deliveries.labels(channel=row.channel,
+                                           result="ok" if outcome.ok else "error").inc()
+            if outcome.ok:
+                row.status = "delivered"
+                row.delivered_at = now
+                row.last_error = None
+                return
+            row.last_error = outcome.error
+            if row.attempts >= self.settings.max_attempts:
+                row.status = "dead"
+                self.metrics.dead.inc()
+                log.error("Pengiriman gagal total / delivery dead-lettered: %s %s to %s after %d "
+                          "attempts: %s", row.kind, row.id, row.target, row.attempts, outcome.error)
+            else:
+                row.next_attempt_at = now + timedelta(seconds=backoff_s(self.settings, row.attempts))

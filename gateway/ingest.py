@@ -1,0 +1,179 @@
+"""MQTT side of the gateway: subscribe, queue, group-commit, ack.
+
+paho's callbacks never block: ``on_message`` only puts the message on a
+bounded queue. A worker thread takes everything waiting (up to
+``batch_max``), stores it in one transaction (:class:`gateway.intake.Intake`),
+then publishes one ``Ack`` per device and only then PUBACKs the QoS 1
+messages (manual acks): a gateway killed before the commit gets the
+messages again from the broker's persistent session, and the unit's own
+retry covers the rest. The MQTT 5 receive maximum bounds how many unacked
+messages the broker hands us, which also bounds the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config.models import SiteConfig
+from gateway.intake import BatchResult, Intake, Message
+from gateway.metrics import Metrics
+from protocol.codec import encode
+from protocol.mqtt import connect_properties, make_client
+from protocol.reports import Ack
+from protocol.topics import DeviceTopic, device_filter, device_topic
+
+log = logging.getLogger("gateway.ingest")
+
+SUBSCRIPTIONS = ((DeviceTopic.INCIDENT, 1), (DeviceTopic.CALL, 1), (DeviceTopic.STATUS, 1),
+                 (DeviceTopic.TELEMETRY, 0))
+
+
+@dataclass
+class _Item:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+
+
+class MqttIngest:
+    def __init__(self, cfg: SiteConfig, intake: Intake, metrics: Metrics, *, instance: str,
+                 on_commit: threading.Event | None = None) -> None:
+        self.cfg = cfg
+        self.intake = intake
+        self.metrics = metrics
+        self.settings = cfg.gateway.ingest
+        self.on_commit = on_commit
+        self.client_id = self.settings.client_id or f"gateway-{instance}"
+        self.queue: queue.Queue[_Item] = queue.Queue(maxsize=self.settings.queue_max)
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.client = make_client(self.client_id, cfg.broker, max_inflight=200)
+        self.client.manual_ack_set(True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
+
+    # -- paho callbacks (never block) -------------------------------------
+    def _on_connect(self, client: Any, _u: Any, _flags: Any, rc: Any, _props: Any) -> None:
+        if rc.is_failure:
+            log.error("Broker menolak / broker refused the gateway: %s", rc)
+            return
+        self.connected.set()
+        client.subscribe([(device_filter(k, shared=True), q) for k, q in SUBSCRIPTIONS])
+        log.info("Terhubung ke broker / connected to broker as %s", self.client_id)
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, codes: Any, _p: Any) -> None:
+        bad = [c for c in codes if c.is_failure]
+        if bad:
+            log.error("Langganan ditolak / subscription refused: %s", bad)
+        else:
+            self.subscribed.set()
+
+    def _on_disconnect(self, *_a: Any) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+
+    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        try:
+            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos))
+        except queue.Full:
+            # only QoS 0 telemetry can get here (receive maximum bounds QoS 1)
+            self.metrics.reject("queue_full", None, f"ingest queue full, dropped {msg.topic}")
+            if msg.qos:
+                self.client.ack(msg.mid, msg.qos)
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        from paho.mqtt.packettypes import PacketTypes  # noqa: F401 - paho present
+
+        props = connect_properties(self.cfg.broker)
+        props.ReceiveMaximum = self.settings.receive_maximum
+        self.client.connect_async(host=self.cfg.broker.host, port=self.cfg.broker.port,
+                                  keepalive=self.cfg.broker.keepalive_s, clean_start=False,
+                                  properties=props)
+        self.client.loop_start()
+        self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._worker:
+            self._worker.join(10)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def publish(self, topic: str, payload: bytes, timeout: float) -> None:
+        """QoS 1 publish that raises unless the broker acknowledged it (used
+        for OPD terminals: a silent publish while offline is not a delivery)."""
+        if not self.connected.is_set():
+            raise ConnectionError("not connected to the broker")
+        info = self.client.publish(topic, payload, qos=1)
+        info.wait_for_publish(timeout)
+        if not info.is_published():
+            raise TimeoutError("no PUBACK from broker")
+
+    # -- worker ------------------------------------------------------------
+    def _take_batch(self) -> list[_Item]:
+        try:
+            first = self.queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < self.settings.batch_max:
+            try:
+                batch.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._take_batch()
+            self.metrics.queue_depth.set(self.queue.qsize())
+            if not batch:
+                continue
+            result = self._store(batch)
+            if result is None:
+                break
+            self._send_acks(result)
+            for i in batch:
+                if i.qos:
+                    self.client.ack(i.mid, i.qos)
+            if self.on_commit is not None and result.dispatches:
+                self.on_commit.set()
+
+    def _store(self, batch: list[_Item]) -> BatchResult | None:
+        """Store the batch, retrying while the database is unavailable: nothing
+        is PUBACKed or acked before it is committed (None: stopping)."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                return self.intake.process([Message(i.topic, i.payload) for i in batch])
+            except Exception:
+                log.exception("Gagal menyimpan / storing a batch of %d failed; retrying", len(batch))
+                self._stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+        return None
+
+    def _send_acks(self, result: BatchResult) -> None:
+        from gateway.clock import utcnow
+
+        now = utcnow()
+        for device, a in result.acks.items():
+            if not a.stored and not a.rejected:
+                continue
+            ack = Ack(stored=a.stored, rejected=a.rejected, gateway_time=now)
+            self.client.publish(device_topic(device, DeviceTopic.ACK), encode(ack), qos=1)
+
+
+def default_instance() -> str:
+    return socket.gethostname().split(".")[0].lower() or "gateway"

@@ -1,0 +1,55 @@
+"""Prometheus metrics of one gateway (own registry: tests run several)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+log = logging.getLogger("gateway.ingest")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter("siaga_gateway_messages_total", "MQTT messages taken in, by kind",
+                                ["kind"], registry=r)
+        self.rejected = Counter("siaga_gateway_rejected_total", "Messages rejected, by reason",
+                                ["reason"], registry=r)
+        self.stored = Counter("siaga_gateway_stored_total", "Records stored, by kind", ["kind"],
+                              registry=r)
+        self.duplicates = Counter("siaga_gateway_duplicates_total",
+                                  "Re-delivered incidents/calls (acked again, stored once)", registry=r)
+        self.batch_size = Histogram("siaga_gateway_commit_batch_size", "Messages per group commit",
+                                    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)
+        self.deliveries = Counter("siaga_gateway_delivery_attempts_total",
+                                  "Dispatch delivery attempts", ["channel", "result"], registry=r)
+        self.dead = Counter("siaga_gateway_dead_letters_total", "Deliveries that gave up", registry=r)
+        self.escalations = Counter("siaga_gateway_escalations_total", "SLA escalations", ["kind"],
+                                   registry=r)
+        self.queue_depth = Gauge("siaga_gateway_ingest_queue", "Messages waiting to be stored",
+                                 registry=r)
+        self._logged: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def reject(self, reason: str, device: str | None, detail: str) -> None:
+        """Count a rejection; log it once per (reason, device), not per message
+        (a misconfigured box sending every second must not flood the log)."""
+        self.rejected.labels(reason=reason).inc()
+        key = (reason, device or "?")
+        with self._lock:
+            if key in self._logged:
+                return
+            if len(self._logged) > 10_000:
+                self._logged.clear()
+            self._logged.add(key)
+        log.warning("Pesan ditolak / message rejected: reason=%s device=%s: %s "
+                    "(further ones counted in /metrics only)", reason, device or "?", detail[:300])
+
+    def rejected_count(self, reason: str) -> float:
+        return self.rejected.labels(reason=reason)._value.get()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,165 @@
+"""Run a whole gateway in this process: database, MQTT ingest, dispatcher,
+SLA watch and the HTTP API (uvicorn).
+
+From Python (tests, ``siaga demo``)::
+
+    from gateway.config import load_config
+    from gateway.runtime import Gateway
+
+    with Gateway(load_config("site.yaml")) as gw:   # start() ... stop()
+        print(gw.url)                               # e.g. http://127.0.0.1:8112
+
+``siaga gateway --config site.yaml`` calls :func:`run`, which blocks until
+SIGINT/SIGTERM. A second process on the same broker and database shares the
+load (shared subscription, outbox leases); give each its own
+``gateway.instance_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+from gateway.config.models import Mode, SiteConfig
+from gateway.dispatch.worker import Dispatcher
+from gateway.errors import InsecureConfig
+from gateway.ingest import MqttIngest, default_instance
+from gateway.intake import Intake
+from gateway.metrics import Metrics
+from gateway.sla import SlaWatch
+from gateway.store.db import Database
+
+log = logging.getLogger("gateway")
+
+
+class Gateway:
+    """One gateway instance; ``start()`` returns once HTTP serves and MQTT
+    is subscribed (or raises), ``stop()`` shuts everything down."""
+
+    def __init__(self, cfg: SiteConfig, *, mqtt: bool = True, http: bool = True,
+                 migrate: bool = True) -> None:
+        self.cfg = cfg
+        self.use_mqtt = mqtt
+        self.use_http = http
+        self.do_migrate = migrate
+        self.instance = cfg.gateway.instance_id or f"{default_instance()}-{os.getpid()}"
+        self.metrics = Metrics()
+        self.wake = threading.Event()
+        self.db: Database | None = None
+        self.ingest: MqttIngest | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.sla: SlaWatch | None = None
+        self.app = None
+        self._server = None
+        self._http_thread: threading.Thread | None = None
+
+    # -- start/stop ----------------------------------------------------------
+    def check_secrets(self) -> None:
+        if self.cfg.mode is Mode.DEMO:
+            return
+        bad = self.cfg.insecure_secrets()
+        if bad:
+            raise InsecureConfig("Rahasia tidak aman / refusing to start with weak secrets "
+                                 "(or set mode: demo):\n  " + "\n  ".join(bad))
+
+    def build(self) -> None:
+        """Create every part without starting threads (used by ``start``)."""
+        from gateway.api.app import create_app
+
+        self.check_secrets()
+        self.db = Database(self.cfg.gateway.database_url)
+        if self.do_migrate:
+            self.db.migrate()
+        intake = Intake(self.db, self.cfg, self.metrics)
+        checks = {}
+        if self.use_mqtt:
+            self.ingest = MqttIngest(self.cfg, intake, self.metrics, instance=self.cfg.gateway.instance_id
+                                     or default_instance(), on_commit=self.wake)
+            checks["mqtt"] = self.ingest.subscribed.is_set
+        self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
+                                     mqtt_publish=self.ingest.publish if self.ingest else None)
+        self.dispatcher.wake = self.wake
+        self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
+        self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
+                              ready_checks=checks)
+
+    def start(self, timeout: float = 20.0) -> Gateway:
+        self.build()
+        assert self.dispatcher and self.sla
+        if self.ingest:
+            self.ingest.start()
+        self.dispatcher.start()
+        self.sla.start()
+        if self.use_http:
+            self._start_http(timeout)
+        if self.ingest and not self.ingest.subscribed.wait(timeout):
+            self.stop()
+            raise TimeoutError("Broker tidak terjangkau / broker not reachable or subscription refused")
+        log.info("Gateway %s siap / ready at %s", self.instance, self.url if self.use_http else "(no http)")
+        return self
+
+    def _http_config(self):
+        import uvicorn
+
+        h = self.cfg.gateway.http
+        return uvicorn.Config(self.app, host=h.host, port=h.port, log_level="warning",
+                              lifespan="off", access_log=False)
+
+    def _start_http(self, timeout: float) -> None:
+        import uvicorn
+
+        self._server = uvicorn.Server(self._http_config())
+        self._http_thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._http_thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._http_thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("HTTP server did not start (port in use?)")
+            time.sleep(0.02)
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.servers:
+            return self.cfg.gateway.http.port
+        return int(self._server.servers[0].sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.cfg.gateway.http.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+            if self._http_thread:
+                self._http_thread.join(10)
+        if self.ingest:
+            self.ingest.stop()
+        if self.sla:
+            self.sla.stop()
+        if self.dispatcher:
+            self.dispatcher.stop()
+        if self.db:
+            self.db.dispose()
+
+    def __enter__(self) -> Gateway:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def run(cfg: SiteConfig) -> None:
+    """Run in the foreground until SIGINT/SIGTERM (uvicorn owns the signals)."""
+    import uvicorn
+
+    gw = Gateway(cfg, http=False)
+    gw.start()
+    try:
+        gw._server = uvicorn.Server(gw._http_config())
+        gw._server.run()
+    finally:
+        gw._server = None
+        gw.stop()

@@ -1,0 +1,88 @@
+"""SLA timers: an OPD that does not acknowledge or resolve in time is
+escalated once (flag, audit row, notification to the escalation contacts)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from gateway import lifecycle
+from gateway.clock import utcnow
+from gateway.config.models import SiteConfig
+from gateway.metrics import Metrics
+from gateway.store.db import Database
+from gateway.store.models import Assignment, Incident, Outbox
+from protocol.ids import new_id
+
+log = logging.getLogger("gateway.sla")
+
+OPEN = ("dispatched", "acknowledged", "on_scene")
+
+
+def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
+    """One pass; returns the number of escalations made."""
+    now = utcnow()
+    made = 0
+    with db.session() as s:
+        rows = s.execute(
+            select(Assignment, Incident).join(Incident, Assignment.incident_pk == Incident.pk)
+            .where(Incident.status.in_(OPEN), Assignment.resolved_at.is_(None))
+        ).all()
+        for a, inc in rows:
+            kind = None
+            if (a.acknowledged_at is None and a.ack_escalated_at is None and a.sla_ack_min
+                    and now > a.dispatched_at + timedelta(minutes=a.sla_ack_min)):
+                a.ack_escalated_at = now
+                kind = "ack"
+            elif (a.resolve_escalated_at is None and a.sla_resolve_min
+                    and now > a.dispatched_at + timedelta(minutes=a.sla_resolve_min)):
+                a.resolve_escalated_at = now
+                kind = "resolve"
+            if kind is None:
+                continue
+            inc.escalated = True
+            limit = a.sla_ack_min if kind == "ack" else a.sla_resolve_min
+            lifecycle.audit(s, inc, to=inc.status, from_status=inc.status, event="escalation",
+                            actor="system", via="sla", opd=a.opd,
+                            note=f"no {'acknowledgement' if kind == 'ack' else 'resolution'} "
+                                 f"within {limit:g} min")
+            if cfg.escalation.webhook is not None:
+                s.add(Outbox(id=new_id(), incident_pk=inc.pk, kind="escalation", channel="webhook",
+                             target="escalation",
+                             payload=lifecycle.escalation_payload(inc, a, kind, cfg),
+                             status="pending", attempts=0, next_attempt_at=now, created_at=now))
+            names = ", ".join(c.name for c in cfg.escalation.contacts) or "(no contacts configured)"
+            log.warning("Eskalasi SLA / SLA escalation: case %s OPD %s (%s); contacts: %s",
+                        inc.case_no, a.opd, kind, names)
+            metrics.escalations.labels(kind=kind).inc()
+            made += 1
+    return made
+
+
+class SlaWatch:
+    def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics,
+                 on_escalation: threading.Event | None = None) -> None:
+        self.db, self.cfg, self.metrics = db, cfg, metrics
+        self.on_escalation = on_escalation
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sla-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.cfg.gateway.sla_check_s):
+            try:
+                if check(self.db, self.cfg, self.metrics) and self.on_escalation is not None:
+                    self.on_escalation.set()
+            except Exception:
+                log.exception("SLA check failed; retrying")

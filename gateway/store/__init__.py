@@ -1,0 +1,1 @@
+"""The gateway database: models, engine, migrations and small data APIs."""

@@ -1,0 +1,235 @@
+"""Database tables (SQLAlchemy 2). API request/response models live apart
+in ``gateway.api.schemas``; migrations in ``gateway/store/migrations``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gateway.clock import as_utc, utcnow
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC (SQLite keeps no time zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        v = as_utc(value)
+        return v.replace(tzinfo=None) if v is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return as_utc(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    profile: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(200))
+    area: Mapped[str | None] = mapped_column(String(200))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[str | None] = mapped_column(String(16))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    firmware: Mapped[str | None] = mapped_column(String(200))
+    last_telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    telemetry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        Index("ix_incidents_status", "status"),
+        Index("ix_incidents_category", "category"),
+        Index("ix_incidents_received", "received_at"),
+        Index("ix_incidents_device", "device_id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(26), unique=True)
+    case_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    device_id: Mapped[str | None] = mapped_column(String(63))
+    seq: Mapped[int | None] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    location_label: Mapped[str | None] = mapped_column(String(200))
+    area: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    caller: Mapped[str | None] = mapped_column(String(24))
+    call_id: Mapped[str | None] = mapped_column(String(26))
+    button: Mapped[str | None] = mapped_column(String(200))
+    device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reject_reason: Mapped[str | None] = mapped_column(String(32))
+    handoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    sla_ack_min: Mapped[float | None] = mapped_column(Float)
+    sla_resolve_min: Mapped[float | None] = mapped_column(Float)
+
+    transitions: Mapped[list[Transition]] = relationship(
+        back_populates="incident", order_by="Transition.pk", lazy="selectin"
+    )
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="incident", order_by="Assignment.pk", lazy="selectin"
+    )
+
+
+class Transition(Base):
+    """Audit row: every status change and OPD step, who, when, via what."""
+
+    __tablename__ = "transitions"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    #: status | acknowledge | on_scene | resolve | escalation | dispatch | redispatch
+    event: Mapped[str] = mapped_column(String(16), default="status")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    via: Mapped[str] = mapped_column(String(32))
+    opd: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    incident: Mapped[Incident] = relationship(back_populates="transitions")
+
+
+class Assignment(Base):
+    """One case given to one OPD: the clock the OPD's KPIs are measured on."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("incident_pk", "opd"), Index("ix_assignments_opd", "opd"))
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"))
+    opd: Mapped[str] = mapped_column(String(32))
+    dispatched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    on_scene_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_ack_min: Mapped[float | None] = mapped_column(Float)
+    sla_resolve_min: Mapped[float | None] = mapped_column(Float)
+    ack_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="assignments")
+
+
+class Outbox(Base):
+    """Transactional outbox: written with the case, delivered after commit."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    incident_pk: Mapped[int | None] = mapped_column(ForeignKey("incidents.pk"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # dispatch | escalation
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | mqtt
+    target: Mapped[str] = mapped_column(String(32))  # OPD id, or "escalation"
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    __tablename__ = "delivery_attempts"
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    outbox_id: Mapped[str] = mapped_column(ForeignKey("outbox.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    instance: Mapped[str | None] = mapped_column(String(100))
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (Index("ix_calls_device", "device_id"), Index("ix_calls_received", "received_at"))
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(63))
+    seq: Mapped[int] = mapped_column(Integer)
+    direction: Mapped[str] = mapped_column(String(16))
+    number: Mapped[str | None] = mapped_column(String(24))
+    ring_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer_s: Mapped[float | None] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    end_reason: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str | None] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    opd: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """Bearer token for machines; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WebSession(Base):
+    """Browser session; only the SHA-256 of the cookie value is stored."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
