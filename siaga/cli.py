@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "protocol": ("protocol.cli:app", "Kontrak kabel / the wire contract (schemas, topics)."),
     "gateway": ("gateway.cli:app", "Gateway pusat / the central gateway (ingest, dispatch, API)."),
     "unit": ("firmware.cli:app", "Agen unit di setiap Pi / the agent on every Pi (panel, field box)."),
+    "admin": ("central.cli:app", "Administrasi armada / fleet admin (devices, config, commands, health)."),
 }
 
 app = typer.Typer(
