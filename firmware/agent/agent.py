@@ -68,7 +68,7 @@ class Agent:
         self.modem = ModemPort(cfg.modem, self.q, reset_pin=pins.get("modem_reset"))
         t = cfg.timings
         self.link = Link(cfg.device_id, cfg.broker, self.q, profile=cfg.profile,
-                         max_inflight=max(100, t.inflight_max + 20))
+                         max_inflight=max(100, t.inflight_max + 20), reconnect_max_s=t.reconnect_max_s)
         self.outbox = Outbox(self.store, self._publish_item, window=t.inflight_max,
                              ack_timeout_s=t.ack_timeout_s, retry_base_s=t.retry_base_s,
                              retry_max_s=t.retry_max_s)

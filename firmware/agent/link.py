@@ -26,7 +26,8 @@ class Link:
     """Publish/subscribe for one device; state changes arrive on ``events``."""
 
     def __init__(self, device_id: str, broker: BrokerSettings, events: queue.Queue[tuple[Any, ...]], *,
-                 profile: Profile, max_inflight: int = 100) -> None:
+                 profile: Profile, max_inflight: int = 100,
+                 reconnect_max_s: float = 15.0) -> None:
         import paho.mqtt.client as mqtt
 
         self._mqtt = mqtt
@@ -37,7 +38,7 @@ class Link:
         self.client = make_client(device_id, broker, max_inflight=max_inflight)
         will = Status(device=device_id, state="offline", profile=profile, reason="will")
         self.client.will_set(device_topic(device_id, DeviceTopic.STATUS), encode(will), qos=1, retain=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=15)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(reconnect_max_s)))
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -4,6 +4,7 @@ agent runner, a subprocess agent with its control socket, config writing."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -40,8 +41,12 @@ class Responder:
     """Stands in for the gateway: stores incidents and call records by id
     (exactly once, like an idempotent ingest) and acks each one."""
 
-    def __init__(self, broker: Any, *, client_id: str = "test-gateway", ack: bool = True) -> None:
-        self.settings = BrokerSettings(host=broker.host, port=broker.port, session_expiry_s=0)
+    def __init__(self, broker: Any, *, client_id: str = "test-gateway", ack: bool = True,
+                 persistent: bool = False) -> None:
+        # persistent: like a real gateway, keep the subscription and queue across a broker restart
+        self.persistent = persistent
+        self.settings = BrokerSettings(host=broker.host, port=broker.port,
+                                       session_expiry_s=3600 if persistent else 0)
         self.client = make_client(client_id, self.settings)
         self.lock = threading.Lock()
         self.stored: dict[str, Any] = {}  # id -> message (first arrival)
@@ -75,7 +80,8 @@ class Responder:
             client.publish(device_topic(parsed.device, DeviceTopic.ACK), encode(a), qos=1)
 
     def start(self) -> Responder:
-        connect(self.client, self.settings, clean_start=True)
+        connect(self.client, self.settings, clean_start=not self.persistent)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=1)
         self.client.loop_start()
         if not self.connected.wait(10):
             raise TimeoutError("responder did not connect")
@@ -153,12 +159,13 @@ class AgentProcess:
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
         self.logf = open(self.log_path, "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen([sys.executable, "-m", "siaga", "unit", "--config", str(self.config_path)],
-                                     stdout=self.logf, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+        argv = [sys.executable, "-m", "siaga", "unit", "--config", str(self.config_path)]
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"agent exited {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+                tail = self.log_path.read_text()[-3000:]
+                raise RuntimeError(f"agent exited {self.proc.returncode}: {tail}")
             try:
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(str(self.sock))
@@ -180,6 +187,9 @@ class AgentProcess:
         if not reply:
             raise ConnectionError("agent closed the control socket")
         return reply.strip()
+
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.ask("state"))
 
     def press(self, button: str) -> tuple[str, str]:
         status, ref = self.ask(f"press {button}").split(" ", 1)
