@@ -1,0 +1,249 @@
+"""Circuit blocks shared by the two boards (SKiDL).
+
+Why each block looks the way it does is in docs/hardware.md; the values here
+are the ones the power budget (hardware/power.py) and the BOM use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hardware.schematics.parts import Net, make
+
+
+def pin(part: Any, name: str) -> Any:
+    """The pin with exactly this name or number (SKiDL's own lookup is a regex)."""
+    for p in part.pins:
+        if p.name == name or str(p.num) == name:
+            return p
+    raise KeyError(f"{part.ref} has no pin {name!r}")
+
+
+def connect(net: Any, *pins: Any) -> Any:
+    for p in pins:
+        net += p
+    return net
+
+
+@dataclass
+class Rails:
+    """The supply nets every block draws from."""
+
+    v12: Any
+    v5: Any
+    v3v3: Any
+    vbat: Any
+    vdd_ext: Any
+    gnd: Any
+
+
+def r(value: str, supplier_extra: str = "") -> Any:
+    return make("R", value, f"{value} ohm 1/4 W metal film resistor {supplier_extra}".strip())
+
+
+def c(value: str, supplier: str) -> Any:
+    return make("C", value, supplier)
+
+
+def power(rails: Rails, header: Any) -> None:
+    """12 V in -> fuse -> reverse-polarity diode -> TVS -> two bucks:
+    5.1 V for the Pi (through the header) and 4.0 V for the modem, with the
+    bulk capacitance that carries the modem's 2 A transmit bursts."""
+    j = make("CONN2", "12V IN", "2-pin 5.08 mm screw terminal block", note="from the DC-UPS / PSU")
+    f = make("F", "3A T", "5x20 mm 3 A slow-blow fuse + PCB fuse holder")
+    d = make("D", "SS54", "SS54 5 A 40 V Schottky diode (DO-214AB)", note="reverse-polarity protection")
+    tvs = make("D", "SMBJ18A", "SMBJ18A 18 V unidirectional TVS diode", note="input surge clamp")
+    v12_raw, v12_fused = Net("V12_RAW"), Net("V12_FUSED")
+    connect(v12_raw, pin(j, "1"), pin(f, "1"))
+    connect(v12_fused, pin(f, "2"), pin(d, "A"))
+    connect(rails.v12, pin(d, "K"), pin(tvs, "K"))
+    connect(rails.gnd, pin(j, "2"), pin(tvs, "A"))
+    c12 = make("CP", "470uF 25V", "470 uF 25 V low-ESR electrolytic capacitor")
+    connect(rails.v12, pin(c12, "+"))
+    connect(rails.gnd, pin(c12, "-"))
+
+    buck5 = make("BUCK", "5.1V 5A", "XL4015 5 A DC-DC buck module (set to 5.1 V)",
+                 note="Pi + amplifier + LEDs; set 5.1 V before plugging the Pi")
+    buck4 = make("BUCK", "4.0V 3A", "LM2596S 3 A DC-DC buck module (set to 4.0 V; 3.8 V for SIM7600)",
+                 note="modem only; short thick leads (<10 cm, 0.5 mm2)")
+    for b, out in ((buck5, rails.v5), (buck4, rails.vbat)):
+        connect(rails.v12, pin(b, "VIN+"))
+        connect(rails.gnd, pin(b, "VIN-"), pin(b, "VOUT-"))
+        connect(out, pin(b, "VOUT+"))
+    c5 = make("CP", "470uF 10V", "470 uF 10 V low-ESR electrolytic capacitor")
+    c5n = c("100nF", "100 nF 50 V ceramic capacitor X7R")
+    connect(rails.v5, pin(c5, "+"), pin(c5n, "1"), pin(header, "2"), pin(header, "4"))
+    connect(rails.gnd, pin(c5, "-"), pin(c5n, "2"))
+    for n, name in ((int(p.num), p.name) for p in header.pins):
+        if name == "GND":
+            connect(rails.gnd, pin(header, str(n)))
+        elif name == "3V3":
+            connect(rails.v3v3, pin(header, str(n)))
+
+    # Modem supply: 2200 uF carries a whole 577 us burst at 2 A alone
+    # (dV = I*t/C = 0.52 V, 4.0 -> 3.48 V > 3.4 V brown-out), then the
+    # datasheet's high-frequency decoupling and a 5.1 V clamp.
+    bulk = make("CP", "2200uF 10V", "2200 uF 10 V low-ESR electrolytic capacitor (105 C)",
+                note="within 2 cm of the module VBAT pin")
+    poly = make("CP", "100uF 10V", "100 uF 10 V polymer or tantalum capacitor, low ESR")
+    c10u = c("10uF", "10 uF 16 V ceramic capacitor X7R")
+    c100n = c("100nF", "100 nF 50 V ceramic capacitor X7R")
+    c33p = c("33pF", "33 pF 50 V C0G ceramic capacitor")
+    c10p = c("10pF", "10 pF 50 V C0G ceramic capacitor")
+    zener = make("D", "5V1 0.5W", "BZX55C5V1 5.1 V 500 mW Zener diode", note="VBAT overvoltage clamp")
+    connect(rails.vbat, pin(bulk, "+"), pin(poly, "+"), pin(c10u, "1"), pin(c100n, "1"), pin(c33p, "1"),
+            pin(c10p, "1"), pin(zener, "K"))
+    connect(rails.gnd, pin(bulk, "-"), pin(poly, "-"), pin(c10u, "2"), pin(c100n, "2"), pin(c33p, "2"),
+            pin(c10p, "2"), pin(zener, "A"))
+
+
+def modem(rails: Rails, header: Any, uart: dict[str, Any]) -> Any:
+    """The modem module, its UART through a two-channel BSS138 level shifter
+    (3.3 V Pi side, modem VDD_EXT side: 2.8 V SIM800, 1.8 V SIM7600; the
+    shifter is unpowered while the modem is off, so the Pi never back-powers
+    it), and PWRKEY tied low for auto power-on."""
+    m = make("MODEM", "SIM800C", "SIM800C GSM module breakout with VDD_EXT, MIC and SPK pads",
+             note="SIM7600-class: same nets, 3.8 V, 1.8 V VDD_EXT")
+    connect(rails.vbat, pin(m, "VBAT"))
+    connect(rails.gnd, pin(m, "GND"), pin(m, "PWRKEY"))
+    connect(rails.vdd_ext, pin(m, "VDD_EXT"))
+    modem_rxd, modem_txd = Net("MODEM_RXD"), Net("MODEM_TXD")
+    connect(modem_rxd, pin(m, "RXD"))
+    connect(modem_txd, pin(m, "TXD"))
+    for hv, lv in ((uart["PI_TXD"], modem_rxd), (uart["PI_RXD"], modem_txd)):
+        q = make("NMOS", "BSS138",
+                 "BSS138 N-MOSFET level shifter (or a 4-channel BSS138 level-shifter board)")
+        r_hv, r_lv = r("10k"), r("10k")
+        connect(rails.vdd_ext, pin(q, "G"), pin(r_lv, "1"))
+        connect(lv, pin(q, "S"), pin(r_lv, "2"))
+        connect(hv, pin(q, "D"), pin(r_hv, "2"))
+        connect(rails.v3v3, pin(r_hv, "1"))
+    netlight = make("LED", "green", "3 mm green LED", note="modem network status, inside the box")
+    r_nl = r("1k")
+    nl = Net("MODEM_NETLIGHT")
+    connect(nl, pin(m, "NETLIGHT"), pin(r_nl, "1"))
+    connect(Net("MODEM_NETLIGHT_LED"), pin(r_nl, "2"), pin(netlight, "A"))
+    connect(rails.gnd, pin(netlight, "K"))
+    return m
+
+
+def modem_reset(rails: Rails, gpio: Any, m: Any) -> None:
+    """GPIO high -> NPN pulls the modem's RST low. The Pi never drives the
+    modem's pin directly; the 100k keeps the modem running while the Pi boots."""
+    q = make("NPN", "MMBT3904", "2N3904 NPN transistor (TO-92)")
+    rb, rpd = r("4.7k"), r("100k")
+    connect(gpio, pin(rb, "1"), pin(rpd, "1"))
+    connect(Net("MODEM_RESET_B"), pin(rb, "2"), pin(q, "B"))
+    connect(rails.gnd, pin(rpd, "2"), pin(q, "E"))
+    connect(Net("MODEM_RST"), pin(q, "C"), pin(m, "RST"))
+
+
+def button(rails: Rails, gpio: Any, label: str, supplier: str) -> None:
+    """Switch to GND with a 10k pull-up at the switch, 1k series and 100 nF at
+    the GPIO: the long leads of a panel-mount switch pick up ESD and mains
+    hum; the RC and the series resistor keep both out of the SoC."""
+    sw = make("SW", label, supplier)
+    pull, series = r("10k"), r("1k")
+    cap = c("100nF", "100 nF 50 V ceramic capacitor X7R")
+    sw_net = Net(f"{gpio.name}_SW")
+    connect(sw_net, pin(sw, "1"), pin(pull, "2"), pin(series, "1"))
+    connect(rails.v3v3, pin(pull, "1"))
+    connect(gpio, pin(series, "2"), pin(cap, "1"))
+    connect(rails.gnd, pin(sw, "2"), pin(cap, "2"))
+
+
+def _low_side(rails: Rails, gpio: Any, load_pos: Any, load_neg: Any) -> None:
+    """2N7002-class MOSFET low-side switch: 100R gate, 100k gate pull-down."""
+    q = make("NMOS", "2N7000", "2N7000 N-MOSFET (TO-92)")
+    rg, rpd = r("100"), r("100k")
+    connect(gpio, pin(rg, "1"))
+    connect(Net(f"{gpio.name}_G"), pin(rg, "2"), pin(rpd, "1"), pin(q, "G"))
+    connect(rails.gnd, pin(rpd, "2"), pin(q, "S"))
+    connect(Net(f"{gpio.name}_D"), pin(q, "D"), load_neg)
+    del load_pos
+
+
+def led(rails: Rails, gpio: Any, colour: str) -> None:
+    """A 5 V panel LED at ~20 mA through a MOSFET (a GPIO gives 3.3 V and should
+    source only a few mA; a field box LED must be seen in daylight)."""
+    d = make("LED", colour, f"10 mm {colour} high-brightness LED + panel-mount bezel (IP67)")
+    rs = r("150")
+    connect(rails.v5, pin(rs, "1"))
+    connect(Net(f"{gpio.name}_A"), pin(rs, "2"), pin(d, "A"))
+    _low_side(rails, gpio, None, pin(d, "K"))
+
+
+def buzzer(rails: Rails, gpio: Any) -> None:
+    bz = make("BZ", "5V active", "5 V active buzzer 85 dB (magnetic, 30 mA)")
+    fly = make("D", "1N4148", "1N4148 switching diode", note="flyback across the buzzer")
+    connect(rails.v5, pin(bz, "+"), pin(fly, "K"))
+    _low_side(rails, gpio, None, pin(bz, "-"))
+    # the drain net now holds the buzzer's "-"; add the flyback anode there
+    drain = next(n for n in pin(bz, "-").nets)
+    connect(drain, pin(fly, "A"))
+
+
+def ups_mains_ok(rails: Rails, gpio: Any, ups: Any) -> None:
+    """Charger input present -> PC817 LED on -> transistor pulls MAINS_OK low.
+    The opto keeps the charger's 13.8-15 V (and its surges) off the Pi."""
+    opto = make("OPTO", "PC817", "PC817 optocoupler DIP-4")
+    rl = r("2.2k")
+    rev = make("D", "1N4148", "1N4148 switching diode", note="reverse protection of the opto LED")
+    pull = r("10k")
+    cap = c("100nF", "100 nF 50 V ceramic capacitor X7R")
+    connect(Net("UPS_CHG_IN"), pin(ups, "3"), pin(rl, "1"))
+    connect(Net("UPS_OPTO_A"), pin(rl, "2"), pin(opto, "A"), pin(rev, "K"))
+    connect(rails.gnd, pin(opto, "K"), pin(rev, "A"), pin(opto, "E"), pin(cap, "2"))
+    connect(gpio, pin(opto, "C"), pin(pull, "2"), pin(cap, "1"))
+    connect(rails.v3v3, pin(pull, "1"))
+
+
+def ups_open_collector(rails: Rails, gpio: Any, ups: Any, ups_pin: str) -> None:
+    """An open-collector status output of the UPS board, pulled up to 3.3 V."""
+    pull, series = r("10k"), r("1k")
+    cap = c("100nF", "100 nF 50 V ceramic capacitor X7R")
+    oc = Net(f"{gpio.name}_OC")
+    connect(oc, pin(ups, ups_pin), pin(series, "1"))
+    connect(gpio, pin(series, "2"), pin(pull, "2"), pin(cap, "1"))
+    connect(rails.v3v3, pin(pull, "1"))
+    connect(rails.gnd, pin(cap, "2"))
+
+
+def _mic_filter(rails: Rails, m: Any, mic_p: Any, mic_n: Any) -> None:
+    """Ferrite beads and 33 pF to GND on each microphone line: the GSM burst
+    (217 Hz TDMA buzz) couples into long mic leads otherwise."""
+    for side, src in (("P", mic_p), ("N", mic_n)):
+        fb = make("FB", "600R@100MHz", "ferrite bead 600 ohm @ 100 MHz")
+        cap = c("33pF", "33 pF 50 V C0G ceramic capacitor")
+        connect(Net(f"MIC_{side}_EXT"), src, pin(fb, "1"))
+        connect(Net(f"MODEM_MIC_{side}"), pin(fb, "2"), pin(cap, "1"), pin(m, f"MIC_{side}"))
+        connect(rails.gnd, pin(cap, "2"))
+
+
+def audio_field(rails: Rails, m: Any) -> None:
+    """Modem SPK -> 1 uF DC blocks -> PAM8302 class-D -> 8 ohm weatherproof
+    speaker; electret capsule -> ferrites -> modem MIC (the modem biases it)."""
+    amp = make("AMP", "PAM8302", "PAM8302A 2.5 W mono class-D amplifier module",
+               note="gain set by the modem's AT+CLVL; SD tied on")
+    connect(rails.v5, pin(amp, "VIN"), pin(amp, "SD"))
+    connect(rails.gnd, pin(amp, "GND"))
+    for side, amp_pin in (("P", "A+"), ("N", "A-")):
+        cb = make("C", "1uF", "1 uF 50 V film or X7R ceramic capacitor")
+        connect(Net(f"MODEM_SPK_{side}"), pin(m, f"SPK_{side}"), pin(cb, "1"))
+        connect(Net(f"AMP_IN_{side}"), pin(cb, "2"), pin(amp, amp_pin))
+    spk = make("LS", "8R 3W IP65", "8 ohm 3 W weatherproof horn / marine speaker (IP65)")
+    connect(Net("SPK_OUT_P"), pin(amp, "VO+"), pin(spk, "+"))
+    connect(Net("SPK_OUT_N"), pin(amp, "VO-"), pin(spk, "-"))
+    mic = make("MK", "electret", "electret microphone capsule 9.7 mm, -42 dB, behind an IP67 vent membrane")
+    _mic_filter(rails, m, pin(mic, "+"), pin(mic, "-"))
+
+
+def audio_panel(rails: Rails, m: Any) -> None:
+    """A standard telephone handset on a 4P4C jack, straight on the modem's
+    receiver output (drives 32 ohm and up) and microphone input."""
+    jack = make("RJ9", "handset", "RJ9 4P4C handset jack, PCB mount + desk telephone handset")
+    # 4P4C handset pinout (most desk phones): 1 MIC-, 2 REC-, 3 REC+, 4 MIC+
+    connect(Net("MODEM_SPK_N"), pin(m, "SPK_N"), pin(jack, "2"))
+    connect(Net("MODEM_SPK_P"), pin(m, "SPK_P"), pin(jack, "3"))
+    _mic_filter(rails, m, pin(jack, "4"), pin(jack, "1"))
