@@ -65,7 +65,7 @@ def power(rails: Rails, header: Any) -> None:
 
     buck5 = make("BUCK", "5.1V 5A", "XL4015 5 A DC-DC buck module (set to 5.1 V)",
                  note="Pi + amplifier + LEDs; set 5.1 V before plugging the Pi")
-    buck4 = make("BUCK", "4.0V 3A", "LM2596S 3 A DC-DC buck module (set to 4.0 V; 3.8 V for SIM7600)",
+    buck4 = make("BUCK", "4.0V 3A", "LM2596S 3 A DC-DC buck module (set to 4.0 V)",
                  note="modem only; short thick leads (<10 cm, 0.5 mm2)")
     for b, out in ((buck5, rails.v5), (buck4, rails.vbat)):
         connect(rails.v12, pin(b, "VIN+"))
@@ -104,7 +104,7 @@ def modem(rails: Rails, header: Any, uart: dict[str, Any]) -> Any:
     shifter is unpowered while the modem is off, so the Pi never back-powers
     it), and PWRKEY tied low for auto power-on."""
     m = make("MODEM", "SIM800C", "SIM800C GSM module breakout with VDD_EXT, MIC and SPK pads",
-             note="SIM7600-class: same nets, 3.8 V, 1.8 V VDD_EXT")
+             note="SIM7600-class: same nets and 4.0 V; its VDD_EXT is 1.8 V")
     connect(rails.vbat, pin(m, "VBAT"))
     connect(rails.gnd, pin(m, "GND"), pin(m, "PWRKEY"))
     connect(rails.vdd_ext, pin(m, "VDD_EXT"))
