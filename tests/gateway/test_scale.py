@@ -1,0 +1,98 @@
+"""Two instances on one broker and one database share the load, and a
+production gateway runs on the secured broker as user ``gateway``."""
+
+from __future__ import annotations
+
+import json
+
+from gateway.config.models import Mode
+from protocol.codec import decode, encode
+from protocol.reports import Ack
+from protocol.topics import DeviceTopic, device_topic
+from tests.gateway.support import (
+    api_client,
+    incident,
+    make_user,
+    register,
+    site_config,
+    wait_for,
+)
+from tests.support.mqtt import TestClient
+
+
+def test_two_instances_share_the_load_without_doubling(broker, tmp_path, opd_server, start_gateway):
+    a = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd_server.url}, instance="gw-a"))
+    b = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd_server.url}, instance="gw-b"))
+    devices = [f"box-{i:02d}" for i in range(5)]
+    register(a.db, *devices)
+    units = []
+    msgs = []
+    for d in devices:
+        u = TestClient(broker, d).start()
+        u.subscribe(device_topic(d, DeviceTopic.ACK))
+        units.append(u)
+        for seq in range(12):
+            m = incident(d, seq)
+            msgs.append(m)
+            u.publish(device_topic(d, DeviceTopic.INCIDENT), encode(m))
+            u.publish(device_topic(d, DeviceTopic.INCIDENT), encode(m))  # a re-delivery too
+    wait_for(lambda: len(opd_server.hits) >= len(msgs), timeout=30)
+    tok = make_user(a.db, "sup", "supervisor")
+    with api_client(b.url, tok) as api:
+        stored, cursor = [], None
+        while True:
+            page = api.get("/api/incidents", params={"limit": 500} | ({"cursor": cursor} if cursor else {}))
+            stored += page.json()["items"]
+            cursor = page.json()["next_cursor"]
+            if not cursor:
+                break
+    assert sorted(i["id"] for i in stored) == sorted(m.id for m in msgs)  # once each
+    assert len({i["case_no"] for i in stored}) == len(msgs)
+    delivered = [json.loads(h.body)["incident_id"] for h in opd_server.hits]
+    assert sorted(delivered) == sorted(m.id for m in msgs)  # each dispatched exactly once
+    per_instance = [gw.metrics.stored.labels(kind="incident")._value.get() for gw in (a, b)]
+    assert all(n > 0 for n in per_instance), per_instance
+    # every message acked to its unit (stored or duplicate)
+    for u, d in zip(units, devices, strict=True):
+        items = []
+        while len(items) < 24:
+            items += decode(Ack, u.get(timeout=15).payload).stored
+        assert sum(1 for i in items if not i.duplicate) <= 24
+        assert {i.id for i in items} == {m.id for m in msgs if m.device == d}
+        u.stop()
+
+
+def test_production_gateway_on_secured_broker(secure_broker, tmp_path, start_gateway):
+    secure_broker.add_user("box-s1", "box-s1-password-123")
+    secure_broker.reload()
+    cfg = site_config(tmp_path, secure_broker, mode="production", username="gateway",
+                      password="gateway-test-pw")
+    assert cfg.mode is Mode.PRODUCTION
+    gw = start_gateway(cfg)
+    register(gw.db, "box-s1")
+    unit = TestClient(secure_broker, "box-s1", username="box-s1", password="box-s1-password-123").start()
+    unit.subscribe(device_topic("box-s1", DeviceTopic.ACK))
+    m = incident("box-s1")
+    unit.publish(device_topic("box-s1", DeviceTopic.INCIDENT), encode(m))
+    ack = decode(Ack, unit.get(timeout=15).payload)
+    assert [i.id for i in ack.stored] == [m.id]
+    unit.stop()
+
+
+def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tmp_path, start_gateway):
+    """The gateway's persistent MQTT session keeps its share of the queue."""
+    cfg = site_config(tmp_path, broker)
+    gw = start_gateway(cfg)
+    register(gw.db, "box-01")
+    gw.stop()
+    unit = TestClient(broker, "box-01").start()
+    unit.subscribe(device_topic("box-01", DeviceTopic.ACK))
+    msgs = [incident("box-01", i) for i in range(5)]
+    for m in msgs:
+        unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(m))
+    start_gateway(site_config(tmp_path, broker))
+    items = []
+    while len(items) < 5:
+        items += decode(Ack, unit.get(timeout=15).payload).stored
+    assert [i.id for i in items] == [m.id for m in msgs]
+    unit.stop()

@@ -1,0 +1,109 @@
+"""The device registry API, migrations, the CLI's migrate/create-user."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway import auth
+from gateway.errors import DuplicateDevice, UnknownDevice
+from gateway.store import devices
+from gateway.store.db import Database, current_revision, head_revision
+
+SIAGA = shutil.which("siaga") or str(Path(sys.executable).parent / "siaga")
+
+
+@pytest.fixture
+def db(db_url):
+    d = Database(db_url)
+    d.migrate()
+    yield d
+    d.dispose()
+
+
+def test_device_registry_api(db):
+    with db.session() as s:
+        devices.add(s, "box-02", profile="field", label="Jl. Pahlawan", area="Taman")
+        devices.add(s, "panel-01", profile="panel")
+        with pytest.raises(DuplicateDevice):
+            devices.add(s, "box-02", profile="field")
+        with pytest.raises(ValueError, match="invalid device id"):
+            devices.add(s, "Box/02", profile="field")
+        with pytest.raises(ValueError):
+            devices.add(s, "box-03", profile="toaster")
+    with db.session() as s:
+        assert [d.id for d in devices.list_devices(s)] == ["box-02", "panel-01"]
+        devices.set_enabled(s, "box-02", False)
+        assert [d.id for d in devices.list_devices(s, enabled=True)] == ["panel-01"]
+        assert [d.id for d in devices.list_devices(s, profile="field")] == ["box-02"]
+        d = devices.update(s, "panel-01", label="Meja 1")
+        assert d.label == "Meja 1"
+        with pytest.raises(TypeError):
+            devices.update(s, "panel-01", enabled=True)
+        with pytest.raises(UnknownDevice):
+            devices.get(s, "nope")
+    with db.session() as s:
+        d = devices.get(s, "box-02")
+        assert d.enabled is False and d.area == "Taman" and d.created_at.tzinfo is not None
+
+
+def test_migrations_are_at_head_and_rerunnable(db):
+    db.migrate()
+    assert current_revision(db.engine) == head_revision() == "0001"
+
+
+def test_sqlite_runs_wal_with_full_sync(tmp_path):
+    d = Database(f"sqlite:///{tmp_path / 'g.db'}")
+    with d.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    d.dispose()
+
+
+def test_passwords_are_argon2_and_roles_checked(db):
+    with db.session() as s:
+        u = auth.create_user(s, "op1", "long-enough-pw", "operator")
+        assert u.password_hash.startswith("$argon2")
+        with pytest.raises(auth.AuthError):
+            auth.create_user(s, "op2", "short", "operator")
+        with pytest.raises(auth.AuthError):
+            auth.create_user(s, "opd1", "long-enough-pw", "opd")  # needs an OPD
+        with pytest.raises(auth.AuthError):
+            auth.create_user(s, "op1", "long-enough-pw", "operator")
+    with db.session() as s:
+        assert auth.authenticate(s, "op1", "long-enough-pw").username == "op1"
+        assert auth.authenticate(s, "op1", "wrong-password") is None
+        assert auth.authenticate(s, "ghost", "long-enough-pw") is None
+
+
+def test_cli_migrate_and_create_user(tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text(f"""
+mode: demo
+site: {{name: X, case_prefix: XX}}
+gateway: {{database_url: "sqlite:///{tmp_path / 'cli.db'}"}}
+opds: [{{id: damkar, name: Damkar}}]
+""")
+    r = subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "0001" in r.stdout
+    pw = tmp_path / "pw"
+    pw.write_text("damkar-password-1\n")
+    r = subprocess.run([SIAGA, "gateway", "--config", str(site), "create-user", "damkar1", "--role", "opd",
+                        "--opd", "damkar", "--password-file", str(pw), "--token"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "damkar1" in r.stdout and "token: sg_" in r.stdout
+    bad = subprocess.run([SIAGA, "gateway", "--config", str(site), "create-user", "x1", "--role", "opd",
+                          "--opd", "nope", "--password-file", str(pw)], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 1 and "unknown OPD" in bad.stderr
+    d = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with d.session() as s:
+        assert auth.authenticate(s, "damkar1", "damkar-password-1").opd == "damkar"
+    d.dispose()
