@@ -54,7 +54,7 @@ class Timings(_Section):
         description="Field buttons must be held this long to count (0: a press counts)",
     )
     stuck_after_s: float = Field(
-        60.0, ge=5, title="Stuck button",
+        60.0, ge=1, title="Stuck button",
         description="A button held longer than any citizen would raises one stuck_button fault",
     )
     same_incident_s: float = Field(
