@@ -109,7 +109,9 @@ class HealthWatch:
         with self.db.tx() as c:
             c.execute(sql, (device, *vals))
 
-    def on_status(self, device: str, st: Status, now: datetime | None = None) -> None:
+    def on_status(self, device: str, st: Status, now: datetime | None = None, *,
+                  episode: bool = True) -> None:
+        """``episode=False``: record presence only (a disabled unit's will)."""
         now = now or utcnow()
         if st.state == "online":
             self._seen(device, now, last_status="online", status_reason=st.reason, boot_id=st.boot_id,
@@ -123,7 +125,8 @@ class HealthWatch:
                           "VALUES (?, 0, 'offline', ?) ON CONFLICT(device) DO UPDATE SET online=0, "
                           "last_status='offline', status_reason=excluded.status_reason",
                           (device, st.reason))
-            self.open_fault(device, OFFLINE, f"status offline ({st.reason or 'will'})", now)
+            if episode:
+                self.open_fault(device, OFFLINE, f"status offline ({st.reason or 'will'})", now)
 
     def on_telemetry(self, device: str, t: Telemetry, now: datetime | None = None) -> None:
         now = now or utcnow()
@@ -153,6 +156,11 @@ class HealthWatch:
         late = []
         for r in self.db.query("SELECT device, last_seen FROM presence WHERE online=1"):
             if enabled is not None and r["device"] not in enabled:
+                # Mosquitto drops a disabled unit's session on reload without its will:
+                # record it offline here, with no fault episode (an admin did it)
+                with self.db.tx() as c:
+                    c.execute("UPDATE presence SET online=0, status_reason='disabled' WHERE device=?",
+                              (r["device"],))
                 continue
             seen = max(parse_iso(r["last_seen"]) or self.started_at, self.started_at)
             window = self.heartbeat_window(r["device"])

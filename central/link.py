@@ -43,6 +43,7 @@ class Link:
         self._subs: dict[str, int] = {}
         self._sub_lock = threading.Lock()
         self._subacks: dict[int, threading.Event] = {}
+        self._resubs: set[int] = set()
         self._puback: dict[int, Any] = {}
         self._puback_evt: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
@@ -63,7 +64,9 @@ class Link:
         self.connected.set()
         with self._sub_lock:
             for topic, qos in self._subs.items():  # a fresh session needs them again
-                self.client.subscribe(topic, qos)
+                _rc, mid = self.client.subscribe(topic, qos)
+                with self._lock:
+                    self._resubs.add(mid)
 
     def _on_disconnect(self, *_a: Any) -> None:
         self.connected.clear()
@@ -73,9 +76,12 @@ class Link:
         self.inbox.put(Inbound(msg.topic, msg.payload, bool(msg.retain), corr))
 
     def _on_subscribe(self, _c: Any, _u: Any, mid: int, _codes: Any, _p: Any) -> None:
-        evt = self._subacks.get(mid)
-        if evt:
-            evt.set()
+        with self._lock:  # the SUBACK may beat subscribe() to registering its event
+            if mid in self._resubs:
+                self._resubs.discard(mid)
+                return
+            evt = self._subacks.setdefault(mid, threading.Event())
+        evt.set()
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, rc: Any, _p: Any) -> None:
         with self._lock:
@@ -108,12 +114,15 @@ class Link:
     def subscribe(self, topic: str, qos: int = 1, timeout: float = 10.0) -> None:
         with self._sub_lock:
             self._subs[topic] = qos
-            evt = threading.Event()
             _rc, mid = self.client.subscribe(topic, qos)
-            self._subacks[mid] = evt
-        if not evt.wait(timeout):
-            raise BrokerUnavailable(f"no SUBACK for {topic}")
-        self._subacks.pop(mid, None)
+        with self._lock:
+            evt = self._subacks.setdefault(mid, threading.Event())
+        try:
+            if not evt.wait(timeout):
+                raise BrokerUnavailable(f"no SUBACK for {topic}")
+        finally:
+            with self._lock:
+                self._subacks.pop(mid, None)
 
     def unsubscribe(self, topic: str) -> None:
         with self._sub_lock:

@@ -40,20 +40,30 @@ log = logging.getLogger(__name__)
 WATCHED = (DeviceTopic.STATUS, DeviceTopic.TELEMETRY, DeviceTopic.CONFIG_REPORTED, DeviceTopic.CMD_RES)
 
 
+def _false_leaves(obj: Any, prefix: str = "") -> list[str]:
+    """Names of every ``False`` (or ``{"ok": False}``) inside a result."""
+    out: list[str] = []
+    if isinstance(obj, dict):
+        if obj.get("ok") is False and prefix:
+            return [prefix]
+        for k, v in obj.items():
+            if k == "ok":
+                continue
+            name = f"{prefix}.{k}" if prefix else str(k)
+            if v is False:
+                out.append(name)
+            elif isinstance(v, dict):
+                out += _false_leaves(v, name)
+    return out
+
+
 def self_test_outcome(res: CommandResult) -> tuple[bool, str]:
     """(passed, detail) from a self_test reply: an error reply, ``ok: false``
-    or any failed check counts as a failure; the detail names the checks."""
+    or any false check counts as a failure; the detail names the checks
+    (the agent's result nests them: ``outputs.led_x``, ``modem.sim_ready``)."""
     if res.status != CommandStatus.OK:
         return False, res.error or res.status.value
-    checks = res.result.get("checks")
-    failed: list[str] = []
-    if isinstance(checks, dict):
-        for name, v in checks.items():
-            ok = v.get("ok") if isinstance(v, dict) else v
-            if ok is False or ok in ("fail", "failed", "error"):
-                failed.append(str(name))
-    elif isinstance(checks, list):
-        failed = [str(c.get("name", "?")) for c in checks if isinstance(c, dict) and c.get("ok") is False]
+    failed = _false_leaves(res.result)
     ok = res.result.get("ok", not failed) is not False and not failed
     return ok, ", ".join(failed)[:200]
 
@@ -131,6 +141,11 @@ class FleetService:
             self._reject("unknown_device", msg.topic, device)
             return
         if not dev.enabled:
+            if isinstance(model, Status) and model.state == "offline":
+                # the broker's will for a unit it just dropped: record presence, no fault episode
+                self.health.on_status(device, model, now, episode=False)
+                self.counters["accepted_status_disabled"] += 1
+                return
             self._reject("disabled_device", msg.topic, device)
             return
         self.counters[f"accepted_{parsed.kind.name.lower()}"] += 1

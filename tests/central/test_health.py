@@ -106,7 +106,7 @@ def test_failed_self_test_is_a_fault_until_one_passes(site, fleet):
         rec = run_command(fleet.commands, link, "box-6", "self_test", {}, timeout_s=10)
         assert rec.state == CmdState.SUCCEEDED  # the command ran; the box is what failed
         assert wait_for(lambda: _faults(fleet, "box-6", "self_test_failed"))
-        assert _faults(fleet, "box-6", "self_test_failed")[0]["detail"] == "sim"
+        assert _faults(fleet, "box-6", "self_test_failed")[0]["detail"] == "checks.sim"
         unit.self_test_result = {"ok": True, "checks": {"modem": True, "sim": True}}
         run_command(fleet.commands, link, "box-6", "self_test", {}, timeout_s=10)
         assert wait_for(lambda: _faults(fleet, "box-6", "self_test_failed")[0]["closed_at"])
@@ -177,3 +177,19 @@ def test_webhook_notices_retry_until_delivered(site):
     finally:
         srv.shutdown()
     assert Notice("d", "f", "event", "", "now").text().startswith("[Siaga 112] INFO")
+
+
+def test_self_test_outcome_names_failed_checks():
+    from central.service import self_test_outcome
+    from protocol.fleet import CommandResult, CommandStatus
+    from protocol.ids import new_id
+
+    def res(result, status=CommandStatus.OK, error=None):
+        return CommandResult(device="box-1", seq=1, command_id=new_id(), status=status, result=result,
+                             error=error)
+
+    agent_style = {"modem": {"at": True, "sim_ready": False}, "outputs": {"led_fault": True, "buzzer": False},
+                   "storage_writable": True, "ok": False}
+    assert self_test_outcome(res(agent_style)) == (False, "modem.sim_ready, outputs.buzzer")
+    assert self_test_outcome(res({"ok": True, "outputs": {"led": True}})) == (True, "")
+    assert self_test_outcome(res({}, CommandStatus.ERROR, "modem silent")) == (False, "modem silent")
