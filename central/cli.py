@@ -118,16 +118,32 @@ def device_add(
         raise _fail(f"Lokasi tidak sah / bad location: {exc.errors()[0]['msg']}") from None
     c = _central()
     try:
-        dev, bundle = c.prov.add_device(device_id, profile=prof, location=loc, groups=group or [],
-                                        reload=False)
-        did = c.prov.apply() if reload else "tidak / not reloaded"
-    except (CentralError, ValueError) as exc:
-        raise _fail(f"Gagal / failed: {exc}") from None
+        try:
+            dev, bundle = c.prov.add_device(device_id, profile=prof, location=loc, groups=group or [],
+                                            reload=False)
+        except (CentralError, ValueError) as exc:
+            raise _fail(f"Gagal / failed: {exc}") from None
+        typer.echo(f"Perangkat ditambahkan / device added: {dev.id} ({dev.profile.value})")
+        typer.echo(f"Bundel SD / SD bundle: {bundle.dir}  ({bundle.config.name}, {bundle.password.name})")
+        _apply(c, reload)
     finally:
         c.close()
-    typer.echo(f"Perangkat ditambahkan / device added: {dev.id} ({dev.profile.value})")
-    typer.echo(f"Bundel SD / SD bundle: {bundle.dir}  ({bundle.config.name}, {bundle.password.name})")
-    typer.echo(f"Broker: {did}")
+
+
+def _apply(c: Any, reload: bool = True) -> None:
+    """Write passwd + ACL, reload; a failed reload is exit 1 with the files kept."""
+    from central.broker.site import write_auth_files
+    from central.errors import BrokerReloadError
+
+    if not reload:
+        write_auth_files(c.db, c.registry, c.settings.site_dir)
+        typer.echo("Broker: berkas ditulis, tidak dimuat ulang / files written, not reloaded")
+        return
+    try:
+        typer.echo(f"Broker: {c.prov.apply()}")
+    except BrokerReloadError as exc:
+        raise _fail(f"Berkas ditulis, broker tidak dimuat ulang / files written, broker not "
+                    f"reloaded: {exc}", 1) from None
 
 
 def _device_action(device_id: str, action: str) -> None:
@@ -428,32 +444,28 @@ def broker_user(
         raise _fail(f"Akses tidak sah / bad access {access!r}")
     c = _central()
     try:
-        pw = c.prov.add_service(name, access=access, reload=False)
-        did = c.prov.apply()
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+        try:
+            pw = c.prov.add_service(name, access=access, reload=False)
+        except ValueError as exc:
+            raise _fail(str(exc)) from None
+        if password_file:
+            password_file.touch(mode=0o600)
+            password_file.chmod(0o600)
+            password_file.write_text(pw + "\n")
+            typer.echo(f"Sandi ditulis / password written: {password_file}")
+        else:
+            typer.echo(pw)
+        _apply(c)
     finally:
         c.close()
-    if password_file:
-        password_file.touch(mode=0o600)
-        password_file.chmod(0o600)
-        password_file.write_text(pw + "\n")
-        typer.echo(f"Sandi ditulis / password written: {password_file}")
-    else:
-        typer.echo(pw)
-    typer.echo(f"Broker: {did}", err=True)
 
 
 @broker_app.command("reload")
 def broker_reload() -> None:
     """Tulis ulang passwd/acl dan muat ulang broker / rewrite passwd/acl and reload the broker."""
-    from central.errors import BrokerReloadError
-
     c = _central()
     try:
-        typer.echo(f"Broker: {c.prov.apply()}")
-    except BrokerReloadError as exc:
-        raise _fail(str(exc), 1) from None
+        _apply(c)
     finally:
         c.close()
 

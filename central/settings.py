@@ -69,6 +69,16 @@ class NotifierSettings(_Strict):
     timeout_s: float = Field(5.0, gt=0, le=60, title="Webhook timeout")
 
 
+class SiteBrokerConfig(BrokerConfig):
+    """The production broker's defaults (the test harness keeps BrokerConfig's)."""
+
+    persistence_dir: Path | None = Field(Path("/var/lib/mosquitto"),
+                                         title="Where the broker keeps sessions on disk")
+    pid_file: Path | None = Field(Path("/run/mosquitto/mosquitto.pid"), title="Pid file")
+    # the largest payload plus MQTT headers and properties
+    max_packet_size: int = Field(2 * MAX_PAYLOAD_BYTES, ge=1024, title="Largest packet accepted")
+
+
 class CentralSettings(_Strict):
     """The whole of ``central.yaml``."""
 
@@ -80,15 +90,8 @@ class CentralSettings(_Strict):
         title="How central's admin client reaches the broker",
     )
     unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings)
-    mosquitto: BrokerConfig = Field(
-        default_factory=lambda: BrokerConfig(
-            persistence_dir=Path("/var/lib/mosquitto"),
-            pid_file=Path("/run/mosquitto/mosquitto.pid"),
-            # the largest payload plus MQTT headers and properties
-            max_packet_size=2 * MAX_PAYLOAD_BYTES,
-        ),
-        title="The site's Mosquitto (what `broker gen-config` writes)",
-    )
+    mosquitto: SiteBrokerConfig = Field(
+        default_factory=SiteBrokerConfig, title="The site's Mosquitto (what `broker gen-config` writes)")
     reload: ReloadSettings = Field(default_factory=ReloadSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     notifier: NotifierSettings = Field(default_factory=NotifierSettings)
