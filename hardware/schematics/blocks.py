@@ -11,6 +11,8 @@ from typing import Any
 
 from hardware.schematics.parts import Net, make
 
+DO35 = "Diode_THT:D_DO-35_SOD27_P7.62mm_Horizontal"
+
 
 def pin(part: Any, name: str) -> Any:
     """The pin with exactly this name or number (SKiDL's own lookup is a regex)."""
@@ -52,14 +54,17 @@ def power(rails: Rails, header: Any) -> None:
     bulk capacitance that carries the modem's 2 A transmit bursts."""
     j = make("CONN2", "12V IN", "2-pin 5.08 mm screw terminal block", note="from the DC-UPS / PSU")
     f = make("F", "3A T", "5x20 mm 3 A slow-blow fuse + PCB fuse holder")
-    d = make("D", "SS54", "SS54 5 A 40 V Schottky diode (DO-214AB)", note="reverse-polarity protection")
-    tvs = make("D", "SMBJ18A", "SMBJ18A 18 V unidirectional TVS diode", note="input surge clamp")
+    d = make("D", "1N5822", "1N5822 3 A 40 V Schottky diode (DO-201AD)", note="reverse-polarity protection",
+             footprint="Diode_THT:D_DO-201AD_P15.24mm_Horizontal")
+    tvs = make("D", "P6KE18A", "P6KE18A 18 V unidirectional TVS diode (DO-15)", note="input surge clamp",
+               footprint="Diode_THT:D_DO-15_P10.16mm_Horizontal")
     v12_raw, v12_fused = Net("V12_RAW"), Net("V12_FUSED")
     connect(v12_raw, pin(j, "1"), pin(f, "1"))
     connect(v12_fused, pin(f, "2"), pin(d, "A"))
     connect(rails.v12, pin(d, "K"), pin(tvs, "K"))
     connect(rails.gnd, pin(j, "2"), pin(tvs, "A"))
-    c12 = make("CP", "470uF 25V", "470 uF 25 V low-ESR electrolytic capacitor")
+    c12 = make("CP", "470uF 25V", "470 uF 25 V low-ESR electrolytic capacitor",
+               footprint="Capacitor_THT:CP_Radial_D10.0mm_P5.00mm")
     connect(rails.v12, pin(c12, "+"))
     connect(rails.gnd, pin(c12, "-"))
 
@@ -71,7 +76,8 @@ def power(rails: Rails, header: Any) -> None:
         connect(rails.v12, pin(b, "VIN+"))
         connect(rails.gnd, pin(b, "VIN-"), pin(b, "VOUT-"))
         connect(out, pin(b, "VOUT+"))
-    c5 = make("CP", "470uF 10V", "470 uF 10 V low-ESR electrolytic capacitor")
+    c5 = make("CP", "470uF 10V", "470 uF 10 V low-ESR electrolytic capacitor",
+              footprint="Capacitor_THT:CP_Radial_D8.0mm_P3.50mm")
     c5n = c("100nF", "100 nF 50 V ceramic capacitor X7R")
     connect(rails.v5, pin(c5, "+"), pin(c5n, "1"), pin(header, "2"), pin(header, "4"))
     connect(rails.gnd, pin(c5, "-"), pin(c5n, "2"))
@@ -85,13 +91,16 @@ def power(rails: Rails, header: Any) -> None:
     # (dV = I*t/C = 0.52 V, 4.0 -> 3.48 V > 3.4 V brown-out), then the
     # datasheet's high-frequency decoupling and a 5.1 V clamp.
     bulk = make("CP", "2200uF 10V", "2200 uF 10 V low-ESR electrolytic capacitor (105 C)",
-                note="within 2 cm of the module VBAT pin")
-    poly = make("CP", "100uF 10V", "100 uF 10 V polymer or tantalum capacitor, low ESR")
+                note="within 2 cm of the module VBAT pin",
+                footprint="Capacitor_THT:CP_Radial_D12.5mm_P5.00mm")
+    poly = make("CP", "100uF 10V", "100 uF 10 V polymer or tantalum capacitor, low ESR",
+                footprint="Capacitor_THT:CP_Radial_D6.3mm_P2.50mm")
     c10u = c("10uF", "10 uF 16 V ceramic capacitor X7R")
     c100n = c("100nF", "100 nF 50 V ceramic capacitor X7R")
     c33p = c("33pF", "33 pF 50 V C0G ceramic capacitor")
     c10p = c("10pF", "10 pF 50 V C0G ceramic capacitor")
-    zener = make("D", "5V1 0.5W", "BZX55C5V1 5.1 V 500 mW Zener diode", note="VBAT overvoltage clamp")
+    zener = make("D", "5V1 0.5W", "BZX55C5V1 5.1 V 500 mW Zener diode", note="VBAT overvoltage clamp",
+                 footprint=DO35)
     connect(rails.vbat, pin(bulk, "+"), pin(poly, "+"), pin(c10u, "1"), pin(c100n, "1"), pin(c33p, "1"),
             pin(c10p, "1"), pin(zener, "K"))
     connect(rails.gnd, pin(bulk, "-"), pin(poly, "-"), pin(c10u, "2"), pin(c100n, "2"), pin(c33p, "2"),
@@ -113,13 +122,15 @@ def modem(rails: Rails, header: Any, uart: dict[str, Any]) -> Any:
     connect(modem_txd, pin(m, "TXD"))
     for hv, lv in ((uart["PI_TXD"], modem_rxd), (uart["PI_RXD"], modem_txd)):
         q = make("NMOS", "BSS138",
-                 "BSS138 N-MOSFET level shifter (or a 4-channel BSS138 level-shifter board)")
+                 "BSS138 N-MOSFET level shifter (or a 4-channel BSS138 level-shifter board)",
+                 footprint="Package_TO_SOT_SMD:SOT-23")
         r_hv, r_lv = r("10k"), r("10k")
         connect(rails.vdd_ext, pin(q, "G"), pin(r_lv, "1"))
         connect(lv, pin(q, "S"), pin(r_lv, "2"))
         connect(hv, pin(q, "D"), pin(r_hv, "2"))
         connect(rails.v3v3, pin(r_hv, "1"))
-    netlight = make("LED", "green", "3 mm green LED", note="modem network status, inside the box")
+    netlight = make("LED", "green", "3 mm green LED", note="modem network status, inside the box",
+                    footprint="LED_THT:LED_D3.0mm")
     r_nl = r("1k")
     nl = Net("MODEM_NETLIGHT")
     connect(nl, pin(m, "NETLIGHT"), pin(r_nl, "1"))
@@ -176,7 +187,7 @@ def led(rails: Rails, gpio: Any, colour: str) -> None:
 
 def buzzer(rails: Rails, gpio: Any) -> None:
     bz = make("BZ", "5V active", "5 V active buzzer 85 dB (magnetic, 30 mA)")
-    fly = make("D", "1N4148", "1N4148 switching diode", note="flyback across the buzzer")
+    fly = make("D", "1N4148", "1N4148 switching diode", note="flyback across the buzzer", footprint=DO35)
     connect(rails.v5, pin(bz, "+"), pin(fly, "K"))
     _low_side(rails, gpio, None, pin(bz, "-"))
     # the drain net now holds the buzzer's "-"; add the flyback anode there
@@ -189,7 +200,8 @@ def ups_mains_ok(rails: Rails, gpio: Any, ups: Any) -> None:
     The opto keeps the charger's 13.8-15 V (and its surges) off the Pi."""
     opto = make("OPTO", "PC817", "PC817 optocoupler DIP-4")
     rl = r("2.2k")
-    rev = make("D", "1N4148", "1N4148 switching diode", note="reverse protection of the opto LED")
+    rev = make("D", "1N4148", "1N4148 switching diode", note="reverse protection of the opto LED",
+               footprint=DO35)
     pull = r("10k")
     cap = c("100nF", "100 nF 50 V ceramic capacitor X7R")
     connect(Net("UPS_CHG_IN"), pin(ups, "3"), pin(rl, "1"))

@@ -125,15 +125,17 @@ CATALOGUE: dict[str, PartSpec] = {
 }
 
 
-def make(kind: str, value: str, supplier: str, *, ref: str | None = None, note: str = "") -> Part:
-    """A part of the catalogue with its value and supplier name."""
+def make(kind: str, value: str, supplier: str, *, ref: str | None = None, note: str = "",
+         footprint: str | None = None) -> Part:
+    """A part of the catalogue with its value and supplier name (and its own
+    footprint where the kind's default does not fit, e.g. a bigger capacitor)."""
     spec = CATALOGUE[kind]
     pins = [Pin(num=num, name=name, func=func) for num, name, func in spec.pins]
     kwargs: dict[str, Any] = {}
     if ref is not None:
         kwargs["ref"] = ref
     part = Part(tool=SKIDL, dest=skidl.NETLIST, name=spec.name, ref_prefix=spec.prefix, pins=pins,
-                footprint=spec.footprint, value=value, description=spec.description, **kwargs)
+                footprint=footprint or spec.footprint, value=value, description=spec.description, **kwargs)
     part.tag = part.ref  # stable timestamps/tags in the netlist, no random ones
     part.fields["Supplier"] = supplier
     if note:
