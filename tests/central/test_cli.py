@@ -1,0 +1,91 @@
+"""`siaga admin` end to end as a subprocess, against the site's real broker."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.central.conftest import wait_for
+from tests.central.test_real_agent import admin, central_yaml
+from tests.central.unit_double import UnitDouble
+
+COMMANDS = [
+    ("device", "add"), ("device", "disable"), ("device", "enable"), ("device", "revoke"),
+    ("device", "rotate"), ("device", "show"), ("devices",), ("faults",), ("config", "set"),
+    ("config", "show"), ("cmd",), ("commands",), ("broker", "gen-config"), ("broker", "user"),
+    ("broker", "reload"), ("watch",),
+]
+
+
+def test_every_command_has_bilingual_help():
+    from typer.testing import CliRunner
+
+    from siaga.cli import app
+
+    runner = CliRunner()
+    for cmd in COMMANDS:
+        r = runner.invoke(app, ["admin", *cmd, "--help"])
+        assert r.exit_code == 0, (cmd, r.output)
+        assert " / " in r.output, cmd  # "Bahasa Indonesia / English"
+
+
+def test_device_lifecycle_config_and_queue(site, fleet, tmp_path):
+    conf = central_yaml(site, tmp_path)
+    r = admin(conf, "device", "add", "box-1", "--profile", "field", "--group", "north", "--area", "Taman")
+    assert r.returncode == 0, r.stderr
+    r = admin(conf, "device", "add", "box-2", "--profile", "panel", "--group", "north")
+    assert r.returncode == 0, r.stderr
+    r = admin(conf, "device", "add", "box-1", "--profile", "field")
+    assert r.returncode == 2 and "already exists" in r.stderr
+    r = admin(conf, "device", "add", "box-3", "--profile", "tower")
+    assert r.returncode == 2 and "bad profile" in r.stderr
+
+    pw1 = (site.settings.bundle_dir / "box-1" / "broker.password").read_text().strip()
+    unit = UnitDouble(site.broker, "box-1", pw1).start()
+
+    # group change: one new version per member, published retained
+    r = admin(conf, "config", "set", "--group", "north", "volume=55", "heartbeat=30")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"box-1: versi / version 1", r.stdout) and "box-2: versi / version 1" in r.stdout
+    assert wait_for(lambda: unit.applied.version == 1)
+    r = admin(conf, "config", "set", "box-1", "volume=500")
+    assert r.returncode == 2 and "volume" in r.stderr
+    r = admin(conf, "config", "set", "box-1", "colour=red")
+    assert r.returncode == 2 and "unknown key" in r.stderr
+    assert wait_for(lambda: fleet.config.drift("box-1").state == "in_sync")
+    r = admin(conf, "config", "show", "box-1")
+    assert "drift: in_sync" in r.stdout and "volume" in r.stdout
+
+    r = admin(conf, "devices", "--json")
+    rows = {d["id"]: d for d in json.loads(r.stdout)}
+    assert rows["box-1"]["online"] and not rows["box-2"]["online"]
+    assert rows["box-2"]["config"] == "pending"  # published, never reported
+    r = admin(conf, "devices")
+    assert re.search(r"^box-1\s+field\s+daring/online", r.stdout, re.M), r.stdout
+
+    # queue for the offline panel; it runs when the panel comes online
+    r = admin(conf, "cmd", "box-2", "ping", "--queue", "--expires", "10m")
+    assert r.returncode == 0 and "queued" in r.stdout
+    cid = r.stdout.split(":")[1].split()[0]
+    assert fleet.commands.get(cid).state == "queued"
+    pw2 = (site.settings.bundle_dir / "box-2" / "broker.password").read_text().strip()
+    unit2 = UnitDouble(site.broker, "box-2", pw2).start()
+    assert wait_for(lambda: fleet.commands.get(cid).state == "succeeded")
+    assert unit2.ran == [cid]
+    r = admin(conf, "cmd", "box-2", "ping", "--queue", "--expires", "soon")
+    assert r.returncode == 2 and "bad duration" in r.stderr
+
+    r = admin(conf, "device", "disable", "box-1")
+    assert r.returncode == 0 and "SIGHUP" in r.stdout
+    assert wait_for(lambda: not unit.connected.is_set())
+    r = admin(conf, "devices")
+    assert re.search(r"^box-1\s+field\s+nonaktif/disabled", r.stdout, re.M), r.stdout
+    r = admin(conf, "device", "revoke", "box-1")
+    assert r.returncode == 0
+    r = admin(conf, "device", "enable", "box-1")
+    assert r.returncode == 2 and "revoked" in r.stderr
+    r = admin(conf, "device", "show", "box-9")
+    assert r.returncode == 2 and "unknown device" in r.stderr
+    r = admin(conf, "faults", "--all")
+    assert r.returncode == 0
+    unit2.stop()
