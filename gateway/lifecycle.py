@@ -109,20 +109,26 @@ def _int_or_none(v: float | None) -> int | None:
     return None if v is None else max(1, round(v))
 
 
+def channels(cfg: SiteConfig, opd: str) -> list[str]:
+    """The outbox channels an OPD is reached by (SMS numbers are listed for
+    people, not sent by the gateway)."""
+    opd_cfg = cfg.opd(opd)
+    if opd_cfg is None:
+        return []
+    out = []
+    if opd_cfg.channels.webhook is not None:
+        out.append("webhook")
+    if opd_cfg.channels.mqtt_terminal:
+        out.append("mqtt")
+    return out
+
+
 def enqueue(session: Session, cfg: SiteConfig, inc: Incident, opd: str) -> list[Outbox]:
     """Outbox rows (one per channel) for dispatching ``inc`` to ``opd``; written
     in the caller's transaction so a committed case always has its deliveries."""
-    opd_cfg = cfg.opd(opd)
     rows: list[Outbox] = []
-    if opd_cfg is None:
-        return rows
-    channels = []
-    if opd_cfg.channels.webhook is not None:
-        channels.append("webhook")
-    if opd_cfg.channels.mqtt_terminal:
-        channels.append("mqtt")
     now = utcnow()
-    for ch in channels:
+    for ch in channels(cfg, opd):
         oid = new_id()
         row = Outbox(id=oid, incident_pk=inc.pk, kind="dispatch", channel=ch, target=opd,
                      payload=dispatch_payload(inc, opd, oid).decode(), status="pending",

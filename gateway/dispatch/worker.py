@@ -85,43 +85,37 @@ class Dispatcher:
                 self.wake.clear()
 
     # -- one pass ------------------------------------------------------------
-    def claim(self, limit: int = 32) -> list[Outbox]:
+    def claim(self, limit: int = 64) -> list[Outbox]:
+        """Lease up to ``limit`` due rows to this instance (one UPDATE)."""
         now = utcnow()
         until = now + timedelta(seconds=self.settings.lease_s)
+        free = or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
         with self.db.session() as s:
-            rows = s.scalars(
-                select(Outbox)
-                .where(Outbox.status == "pending", Outbox.next_attempt_at <= now,
-                       or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
-                .order_by(Outbox.next_attempt_at).limit(limit)
-            ).all()
-            claimed = []
-            for r in rows:
-                got = s.execute(
-                    update(Outbox).where(Outbox.id == r.id, Outbox.status == "pending",
-                                         or_(Outbox.lease_until.is_(None), Outbox.lease_until < now))
-                    .values(lease_owner=self.instance, lease_until=until)
-                ).rowcount
-                if got:
-                    claimed.append(r)
-            return claimed
+            due = (select(Outbox.id).where(Outbox.status == "pending", Outbox.next_attempt_at <= now, free)
+                   .order_by(Outbox.next_attempt_at).limit(limit)).scalar_subquery()
+            s.execute(update(Outbox).where(Outbox.id.in_(due), Outbox.status == "pending", free)
+                      .values(lease_owner=self.instance, lease_until=until)
+                      .execution_options(synchronize_session=False))
+            return list(s.scalars(select(Outbox).where(Outbox.lease_owner == self.instance,
+                                                      Outbox.lease_until == until)))
 
     def run_once(self) -> int:
         """Deliver every due row once; returns how many were attempted."""
         rows = self.claim()
         if not rows:
             return 0
-        list(self._pool.map(self._deliver, rows))
+        results = list(self._pool.map(self._deliver, rows))
+        self.record_many(results)
         return len(rows)
 
-    def _deliver(self, row: Outbox) -> None:
+    def _deliver(self, row: Outbox) -> tuple[str, Outcome, float]:
         t0 = time.perf_counter()
         try:
             outcome = self.send(row)
         except Exception as exc:  # a bug in a channel must not kill the loop
             log.exception("delivery %s crashed", row.id)
             outcome = Outcome(False, error=f"internal: {type(exc).__name__}")
-        self.record(row.id, outcome, (time.perf_counter() - t0) * 1000)
+        return row.id, outcome, (time.perf_counter() - t0) * 1000
 
     def send(self, row: Outbox) -> Outcome:
         body = row.payload.encode()
@@ -161,29 +155,35 @@ class Dispatcher:
         return Outcome(False, http_status=r.status_code, error=f"HTTP {r.status_code}")
 
     def record(self, outbox_id: str, outcome: Outcome, ms: float) -> None:
+        self.record_many([(outbox_id, outcome, ms)])
+
+    def record_many(self, results: list[tuple[str, Outcome, float]]) -> None:
+        """Record attempts and move rows on, all in one transaction (one fsync)."""
         now = utcnow()
         with self.db.session() as s:
-            row = s.get(Outbox, outbox_id)
-            if row is None:
-                return
-            s.add(DeliveryAttempt(outbox_id=outbox_id, at=now, ok=outcome.ok,
-                                  http_status=outcome.http_status, error=outcome.error,
-                                  duration_ms=ms, instance=self.instance))
-            row.attempts += 1
-            row.lease_owner = None
-            row.lease_until = None
-            self.metrics.deliveries.labels(channel=row.channel,
-                                           result="ok" if outcome.ok else "error").inc()
-            if outcome.ok:
-                row.status = "delivered"
-                row.delivered_at = now
-                row.last_error = None
-                return
-            row.last_error = outcome.error
-            if row.attempts >= self.settings.max_attempts:
-                row.status = "dead"
-                self.metrics.dead.inc()
-                log.error("Pengiriman gagal total / delivery dead-lettered: %s %s to %s after %d "
-                          "attempts: %s", row.kind, row.id, row.target, row.attempts, outcome.error)
-            else:
-                row.next_attempt_at = now + timedelta(seconds=backoff_s(self.settings, row.attempts))
+            for outbox_id, outcome, ms in results:
+                row = s.get(Outbox, outbox_id)
+                if row is None:
+                    continue
+                self._apply(s, row, outcome, ms, now)
+
+    def _apply(self, s, row: Outbox, outcome: Outcome, ms: float, now) -> None:
+        s.add(DeliveryAttempt(outbox_id=row.id, at=now, ok=outcome.ok, http_status=outcome.http_status,
+                              error=outcome.error, duration_ms=ms, instance=self.instance))
+        row.attempts += 1
+        row.lease_owner = None
+        row.lease_until = None
+        self.metrics.deliveries.labels(channel=row.channel, result="ok" if outcome.ok else "error").inc()
+        if outcome.ok:
+            row.status = "delivered"
+            row.delivered_at = now
+            row.last_error = None
+            return
+        row.last_error = outcome.error
+        if row.attempts >= self.settings.max_attempts:
+            row.status = "dead"
+            self.metrics.dead.inc()
+            log.error("Pengiriman gagal total / delivery dead-lettered: %s %s to %s after %d "
+                      "attempts: %s", row.kind, row.id, row.target, row.attempts, outcome.error)
+        else:
+            row.next_attempt_at = now + timedelta(seconds=backoff_s(self.settings, row.attempts))

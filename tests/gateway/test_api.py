@@ -139,7 +139,8 @@ def test_filters_cursor_pages_and_csv(gw):
     with api_client(gw.url, tok) as api:
         seen, cursor = [], None
         while True:
-            page = api.get("/api/incidents", params={"limit": 3} | ({"cursor": cursor} if cursor else {})).json()
+            params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+            page = api.get("/api/incidents", params=params).json()
             seen += [i["id"] for i in page["items"]]
             cursor = page["next_cursor"]
             if not cursor:

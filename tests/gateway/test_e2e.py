@@ -122,6 +122,6 @@ def test_opd_callback_signed_with_webhook_secret_moves_case(broker, tmp_path, op
     with api_client(gw.url, sup) as api:
         inc = api.get(f"/api/incidents/{dispatch['incident_id']}").json()
     assert inc["status"] == "acknowledged"
-    ack = [t for t in inc["timeline"] if t["event"] == "acknowledge"][0]
+    ack = next(t for t in inc["timeline"] if t["event"] == "acknowledge")
     assert ack["actor"] == "opd:damkar" and ack["via"] == "callback" and ack["note"] == "unit 3 berangkat"
     unit.stop()

@@ -52,7 +52,8 @@ def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server,
             assert kinds == ["ack", "resolve"]
             timeline = api.get(f"/api/incidents/{msg.id}").json()["timeline"]
             escalations = [t for t in timeline if t["event"] == "escalation"]
-            assert [(t["actor"], t["via"], t["opd"]) for t in escalations] == [("system", "sla", "damkar")] * 2
+            who = [(t["actor"], t["via"], t["opd"]) for t in escalations]
+            assert who == [("system", "sla", "damkar")] * 2
             k = api.get("/api/kpis").json()
             damkar = next(o for o in k["opds"] if o["opd"] == "damkar")
             assert damkar["escalations"] == 1 and damkar["ack_sla_compliance"] == 0.0

@@ -1,0 +1,199 @@
+"""Gateway benchmark: ingest throughput against raw broker throughput, and
+publish-to-webhook latency. Prints numbers; asserts nothing.
+
+    .venv/bin/python bench/gateway_ingest.py [--n 5000] [--latency-n 300]
+
+1. raw broker: N QoS 1 incident payloads (~400 B) published by one client,
+   received by one plain subscriber (what Mosquitto + paho can move);
+2. gateway: N fresh incidents of the same shape published the same way,
+   counted when the unit side has received the gateway's end-to-end ack
+   (so: validated, committed with synchronous=FULL, acked);
+3. latency: fire incidents published one at a time at a steady pace;
+   time from publish to the signed webhook POST arriving at a real HTTP
+   server standing in for Damkar (p50/p99).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gateway.runtime import Gateway  # noqa: E402
+from protocol.codec import decode, encode  # noqa: E402
+from protocol.mqtt import BrokerSettings, connect, make_client  # noqa: E402
+from protocol.reports import Ack, Incident, Location, Source  # noqa: E402
+from protocol.topics import DeviceTopic, device_topic  # noqa: E402
+from tests.gateway.support import OpdServer, register, site_config  # noqa: E402
+from tests.support.broker import Broker  # noqa: E402
+
+DEVICES = [f"box-{i:03d}" for i in range(20)]
+
+
+def payloads(n: int, category: str = "other") -> list[tuple[str, bytes, str]]:
+    out = []
+    for i in range(n):
+        dev = DEVICES[i % len(DEVICES)]
+        m = Incident(device=dev, seq=i, category=category, source=Source.FIELD_BUTTON,
+                     description="Laporan warga dari kotak panggil, tombol ditekan " + "x" * 120,
+                     location=Location(lat=-7.63, lon=111.52, label="Jl. Pahlawan 12", area="Taman"))
+        out.append((device_topic(dev, DeviceTopic.INCIDENT), encode(m), m.id))
+    return out
+
+
+class Counter:
+    def __init__(self, target: int) -> None:
+        self.n = 0
+        self.target = target
+        self.done = threading.Event()
+        self.lock = threading.Lock()
+
+    def add(self, k: int = 1) -> None:
+        with self.lock:
+            self.n += k
+            if self.n >= self.target:
+                self.done.set()
+
+
+def client(broker: Broker, cid: str, on_message=None):
+    s = BrokerSettings(host=broker.host, port=broker.port, session_expiry_s=0)
+    c = make_client(cid, s, max_inflight=1000)
+    ready = threading.Event()
+    c.on_connect = lambda *_a: ready.set()
+    if on_message:
+        c.on_message = on_message
+    connect(c, s, clean_start=True)
+    c.loop_start()
+    if not ready.wait(10):
+        raise RuntimeError("no connection")
+    return c
+
+
+def subscribe(c, topic: str) -> None:
+    done = threading.Event()
+    c.on_subscribe = lambda *_a: done.set()
+    c.subscribe(topic, 1)
+    done.wait(5)
+
+
+def publish_all(pub, msgs) -> float:
+    t0 = time.perf_counter()
+    infos = [pub.publish(t, p, qos=1) for t, p, _ in msgs]
+    for i in infos:
+        i.wait_for_publish(60)
+    return t0
+
+
+def raw_broker(broker: Broker, n: int) -> float:
+    count = Counter(n)
+    sub = client(broker, "bench-raw-sub", lambda *_a: count.add())
+    subscribe(sub, "siaga/v1/dev/+/incident")
+    pub = client(broker, "bench-raw-pub")
+    msgs = payloads(n)
+    t0 = publish_all(pub, msgs)
+    count.done.wait(120)
+    dt = time.perf_counter() - t0
+    sub.disconnect()
+    pub.disconnect()
+    sub.loop_stop()
+    pub.loop_stop()
+    return count.n / dt
+
+
+def gateway_ingest(broker: Broker, gw: Gateway, n: int) -> tuple[float, float]:
+    count = Counter(n)
+
+    def on_ack(_c, _u, msg):
+        count.add(len(decode(Ack, msg.payload).stored))
+
+    units = client(broker, "bench-units", on_ack)
+    subscribe(units, "siaga/v1/dev/+/ack")
+    msgs = payloads(n)
+    pub = client(broker, "bench-pub")
+    t0 = publish_all(pub, msgs)
+    t_pub = time.perf_counter() - t0
+    count.done.wait(300)
+    dt = time.perf_counter() - t0
+    for c in (units, pub):
+        c.disconnect()
+        c.loop_stop()
+    if count.n < n:
+        print(f"  WARNING: only {count.n}/{n} acked")
+    return count.n / dt, n / t_pub
+
+
+def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float) -> list[float]:
+    sent: dict[str, float] = {}
+    pub = client(broker, "bench-lat-pub")
+    base = len(opd.hits)
+    for topic, payload, mid in payloads(m, category="fire"):
+        sent[mid] = time.time()
+        pub.publish(topic, payload, qos=1)
+        time.sleep(gap_s)
+    deadline = time.monotonic() + 60
+    while len(opd.hits) - base < m and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pub.disconnect()
+    pub.loop_stop()
+    lat = []
+    for h in opd.hits[base:]:
+        iid = json.loads(h.body)["incident_id"]
+        if iid in sent:
+            lat.append((h.at - sent[iid]) * 1000)
+    return lat
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=5000, help="messages per throughput run")
+    ap.add_argument("--latency-n", type=int, default=300)
+    ap.add_argument("--gap-ms", type=float, default=20.0, help="pause between latency publishes")
+    args = ap.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    tmp = Path(tempfile.mkdtemp(prefix="siaga-bench-"))
+    broker = Broker(tmp / "broker")
+    broker.start()
+    opd = OpdServer()
+    try:
+        cfg = site_config(tmp, broker, hooks={"damkar": opd.url}, instance="bench")
+        cfg.gateway.dispatch.poll_s = 0.5
+        gw = Gateway(cfg, http=False).start()
+        register(gw.db, *DEVICES)
+        print(f"payload size: {len(payloads(1)[0][1])} bytes, {args.n} messages, QoS 1, "
+              f"{len(DEVICES)} devices; DB {cfg.gateway.database_url} (WAL, synchronous=FULL)")
+        raw = raw_broker(broker, args.n)
+        print(f"raw broker throughput (publish -> subscriber):      {raw:8.0f} msg/s")
+        ing, pub_rate = gateway_ingest(broker, gw, args.n)
+        print(f"gateway ingest (publish -> stored + acked at unit): {ing:8.0f} incidents/s "
+              f"({ing / raw:.0%} of raw broker; publisher alone ran at {pub_rate:.0f} msg/s)")
+        batches = gw.metrics.batch_size
+        total = sum(s.value for s in batches.collect()[0].samples if s.name.endswith("_count"))
+        summ = sum(s.value for s in batches.collect()[0].samples if s.name.endswith("_sum"))
+        print(f"  group commits: {total:.0f}, mean batch {summ / max(total, 1):.1f} messages")
+        lat = latency(broker, opd, args.latency_n, args.gap_ms / 1000)
+        if lat:
+            print(f"publish -> webhook latency ({len(lat)} fire incidents, one every {args.gap_ms:g} ms): "
+                  f"p50 {statistics.median(lat):.1f} ms, p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms")
+        gw.stop()
+    finally:
+        opd.stop()
+        broker.kill()
+
+
+if __name__ == "__main__":
+    main()
