@@ -71,6 +71,12 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
             return central.health.open_faults(device_id)
         return central.health.faults(device_id, limit=limit)
 
+    @router.get("/devices/{device_id}/events", summary="Events of one device (power restored...)")
+    def device_events(device_id: str,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
+        _device(device_id)
+        return central.health.events(device_id, limit=limit)
+
     @router.get("/faults", summary="Fault episodes of the fleet")
     def faults(open_only: Annotated[bool, Query(alias="open")] = True,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:

@@ -204,6 +204,8 @@ def device_show(device_id: Annotated[str, typer.Argument(help="Id perangkat / de
         row["drift"] = c.config.drift(device_id).as_dict()
         desired = c.config.desired(device_id)
         row["desired"] = desired.settings.model_dump(mode="json", exclude_none=True) if desired else None
+        row["events"] = [f"{e['at']} {e['kind']} {e['detail']}".strip()
+                         for e in c.health.events(device_id, limit=5)]
     except UnknownDevice as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -357,6 +359,8 @@ def cmd(
                                              "set_log_level, logs, flush_outbox")],
     arg: Annotated[list[str] | None, typer.Option("--arg", "-a", help="Argumen k=v / argument k=v "
                                                   "(e.g. --arg lines=50, --arg level=DEBUG)")] = None,
+    lines: Annotated[int | None, typer.Option(help="Untuk `logs`: jumlah baris / for `logs`: line count")]
+    = None,
     timeout: Annotated[float | None, typer.Option(help="Detik menunggu jawaban / seconds to wait")] = None,
     queue: Annotated[bool, typer.Option("--queue", help="Antrekan untuk perangkat luring / queue for an "
                                                         "offline unit (sent by the fleet service)")] = False,
@@ -370,6 +374,8 @@ def cmd(
 
     try:
         args = _parse_args(arg or [])
+        if lines is not None:
+            args["lines"] = lines
         expiry = parse_duration(expires)
     except ValueError as exc:
         raise _fail(str(exc)) from None

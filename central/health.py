@@ -98,6 +98,10 @@ class HealthWatch:
             c.execute("INSERT INTO events (device, kind, detail, at) VALUES (?, ?, ?, ?)",
                       (device, kind, detail[:200], iso(at or utcnow())))
 
+    def events(self, device: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        return self.db.query("SELECT * FROM events WHERE device=? ORDER BY id DESC LIMIT ?",
+                             (device, limit))
+
     # -- inputs ------------------------------------------------------------
     def _seen(self, device: str, now: datetime, **cols: Any) -> None:
         names = ["online", "last_seen", *cols]

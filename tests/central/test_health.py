@@ -94,7 +94,7 @@ def test_power_restored_is_recorded(site, fleet):
               encode(Status(device="box-5", state="online", reason="power_restored", boot_id="b9")),
               retain=True)
     assert wait_for(lambda: site.db.query("SELECT * FROM events WHERE device='box-5'"))
-    ev = site.db.query("SELECT * FROM events WHERE device='box-5'")[0]
+    ev = fleet.health.events("box-5")[0]
     assert ev["kind"] == "power_restored" and "b9" in ev["detail"]
     c.stop()
 

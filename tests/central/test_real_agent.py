@@ -165,7 +165,7 @@ def test_cli_self_test_real_result_and_clean_timeout(site, fleet, tmp_path, mock
         assert r.returncode == 0, r.stdout + r.stderr
         assert "succeeded" in r.stdout
         assert "storage_writable" in r.stdout and "outputs." in r.stdout and "modem." in r.stdout
-        r = admin(conf, "cmd", "box-3", "logs", "--arg", "lines=5")
+        r = admin(conf, "cmd", "box-3", "logs", "--lines", "5")
         assert r.returncode == 0 and "lines" in r.stdout
         r = admin(conf, "cmd", "box-3", "logs", "--arg", "lines=-4")
         assert r.returncode == 1 and "bad args" in r.stdout
