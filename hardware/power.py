@@ -105,8 +105,10 @@ class BulkCheck:
     min_uf_for_whole_burst: float
 
 
-def bulk_check(modem: str = "sim800", capacitance_uf: float = BULK_UF) -> BulkCheck:
+def bulk_check(modem: str = "sim800", capacitance_uf: float | None = None) -> BulkCheck:
     m, vm = MODEMS[modem]
+    if capacitance_uf is None:
+        capacitance_uf = BULK_UF
     step = m.peak_a - m.idle_a
     c = capacitance_uf * 1e-6
     esr = step * BULK_ESR_OHM
