@@ -118,6 +118,9 @@ def test_opd_callback_signed_with_webhook_secret_moves_case(broker, tmp_path, op
         assert ok.status_code == 204, ok.text
         again = api.post(path, content=body, headers=signing.headers(WEBHOOK_SECRET, body))
         assert again.status_code == 409
+        # signed correctly, but for another OPD's case (dinkes has no webhook secret here)
+        other = path.replace("/damkar/", "/dinkes/")
+        assert api.post(other, content=body, headers=signing.headers(WEBHOOK_SECRET, body)).status_code == 401
     sup = make_user(gw.db, "sup", "supervisor")
     with api_client(gw.url, sup) as api:
         inc = api.get(f"/api/incidents/{dispatch['incident_id']}").json()

@@ -20,9 +20,11 @@ from tests.gateway.support import (
 from tests.support.mqtt import TestClient
 
 
-def test_two_instances_share_the_load_without_doubling(broker, tmp_path, opd_server, start_gateway):
-    a = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd_server.url}, instance="gw-a"))
-    b = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd_server.url}, instance="gw-b"))
+def test_two_instances_share_the_load_without_doubling(broker, tmp_path, opd_server, start_gateway,
+                                                       db_url):
+    hooks = {"damkar": opd_server.url}
+    a = start_gateway(site_config(tmp_path, broker, hooks=hooks, instance="gw-a", db_url=db_url))
+    b = start_gateway(site_config(tmp_path, broker, hooks=hooks, instance="gw-b", db_url=db_url))
     devices = [f"box-{i:02d}" for i in range(5)]
     register(a.db, *devices)
     units = []

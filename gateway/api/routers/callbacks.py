@@ -69,6 +69,8 @@ def _apply(gw, opd_id: str, incident_id: str, step: OpdStep, note: str | None) -
         inc = session.scalar(select(Incident).where(Incident.id == incident_id))
         if inc is None:
             raise HTTPException(404, "Kasus tidak ditemukan / incident not found")
+        if not any(a.opd == opd_id for a in inc.assignments):
+            raise HTTPException(403, "Bukan kasus OPD Anda / not your OPD's case")
         try:
             lifecycle.opd_step(session, inc, opd_id, step, actor=f"opd:{opd_id}", via="callback",
                                note=note)
