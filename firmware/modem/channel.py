@@ -8,6 +8,7 @@ must not send commands: the driver only updates state and queues work there).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -54,6 +55,7 @@ class _Pending:
     call: bool  # ATD/ATA: NO CARRIER, BUSY... end it instead of being URCs
     data: bytes | None
     body_after: bool  # an ``expect`` line is followed by one raw data line (+CMGR)
+    require: bool = False  # an OK before the ``expect`` line is a stale one, not ours
     lines: list[str] = field(default_factory=list)
     final: str | None = None
     final_kind: Final | None = None
@@ -78,18 +80,41 @@ class AtChannel:
         self.counters: Counter[str] = Counter()
         self.last_rx = 0.0
         self.suspect = threading.Event()  # a command timed out: the watchdog should look now
+        self.reopen_delay = 1.0
+        self._dirty = False  # a command timed out: resync before the next one
 
     # ---- lifecycle ----------------------------------------------------------
     def open(self) -> None:
-        import serial  # lazy: the rest of the firmware imports without pyserial
-
-        try:
-            self._port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.05)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise ModemPortError(f"cannot open {self.url}: {exc}") from exc
+        self._port = self._open_port()
         self._stop.clear()
         self._reader = threading.Thread(target=self._read_loop, name="modem-reader", daemon=True)
         self._reader.start()
+
+    def _open_port(self):
+        import serial  # lazy: the rest of the firmware imports without pyserial
+
+        try:
+            return serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=0.05)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise ModemPortError(f"cannot open {self.url}: {exc}") from exc
+
+    def _reopen(self) -> None:
+        """The port broke (USB modem re-enumerated, socket dropped): reopen it,
+        once a second, until it works or the channel is closed."""
+        old, self._port = self._port, None
+        with contextlib.suppress(Exception):
+            old.close()
+        self._splitter.reset()
+        self._urc_body_for = None
+        while not self._stop.wait(self.reopen_delay):
+            try:
+                self._port = self._open_port()
+            except ModemPortError as exc:
+                log.debug("reopen failed: %s", exc)
+                continue
+            self.counters["reopens"] += 1
+            log.warning("Port modem dibuka ulang / modem port reopened: %s", self.url)
+            return
 
     def close(self) -> None:
         self._stop.set()
@@ -108,14 +133,16 @@ class AtChannel:
 
     # ---- reading ------------------------------------------------------------
     def _read_loop(self) -> None:
-        port = self._port
         while not self._stop.is_set():
+            port = self._port
+            if port is None:
+                return
             try:
                 data = port.read(max(1, port.in_waiting))
-            except Exception as exc:  # SerialException, OSError: unplugged, pty closed
+            except Exception as exc:  # SerialException, OSError: unplugged, socket closed
                 self.counters["read_errors"] += 1
                 log.warning("Port modem gagal dibaca / modem port read failed: %s", exc)
-                self._stop.wait(0.5)
+                self._reopen()
                 continue
             if data:
                 self.last_rx = time.monotonic()
@@ -156,6 +183,10 @@ class AtChannel:
                 return
             kind = final_code(line)
             if kind is not None and (kind not in CALL_FINALS or p.call):
+                if (kind is Final.OK and p.require and p.expect
+                        and not any(ln.startswith(p.expect) for ln in p.lines)):
+                    self.counters["stray_finals"] += 1  # the late OK of a command that timed out
+                    return
                 p.final, p.final_kind = line, kind
                 p.done.set()
                 return
@@ -199,36 +230,49 @@ class AtChannel:
         data: bytes | None = None,
         body_after: bool = False,
         check: bool = True,
+        require: bool = False,
     ) -> Response:
         """Send one command and wait for its final result code.
 
         ``expect`` is the info prefix of the answer (``+CREG:``): lines with it
         belong to this command even if the same prefix is also a URC. ``data``
         is written after the ``> `` prompt, then Ctrl-Z. A failure result code
-        raises :class:`ModemCommandError` unless ``check`` is false.
+        raises :class:`ModemCommandError` unless ``check`` is false. ``require``:
+        the ``expect`` line must come before the OK (a query that always has one).
         """
-        if self._port is None:
-            raise ModemPortError("port not open")
         with self._cmd_lock:
-            p = _Pending(command, expect, call, data, body_after)
+            if self._dirty:
+                self._resync(timeout)
+            return self._run(command, timeout, expect, call, data, body_after, check, require)
+
+    def _resync(self, timeout: float) -> None:
+        """After a timeout the modem may still answer the old command, and its
+        late OK would pass for the next one's. A query whose answer has its own
+        info line tells old from new: only the OK after ``+CMEE:`` is ours."""
+        self._run("AT+CMEE?", timeout, "+CMEE:", False, None, False, False, True)
+        self._dirty = False
+        self.counters["resyncs"] += 1
+
+    def _run(self, command, timeout, expect, call, data, body_after, check, require) -> Response:
+        p = _Pending(command, expect, call, data, body_after, require)
+        with self._state_lock:
+            self._pending = p
+            self._take_body = False
+        deadline = time.monotonic() + timeout
+        try:
+            self._write(command.encode("ascii") + b"\r")
+            if data is not None:
+                if not p.prompt.wait(timeout) and not p.done.is_set():
+                    self._write(b"\x1b")  # leave data mode
+                    raise self._timed_out(command, timeout, "no > prompt")
+                if not p.done.is_set():
+                    self._write(data + b"\x1a")
+            if not p.done.wait(max(0.0, deadline - time.monotonic())):
+                raise self._timed_out(command, timeout, "no final result")
+        finally:
             with self._state_lock:
-                self._pending = p
+                self._pending = None
                 self._take_body = False
-            deadline = time.monotonic() + timeout
-            try:
-                self._write(command.encode("ascii") + b"\r")
-                if data is not None:
-                    if not p.prompt.wait(timeout) and not p.done.is_set():
-                        self._write(b"\x1b")  # leave data mode
-                        raise self._timed_out(command, timeout, "no > prompt")
-                    if not p.done.is_set():
-                        self._write(data + b"\x1a")
-                if not p.done.wait(max(0.0, deadline - time.monotonic())):
-                    raise self._timed_out(command, timeout, "no final result")
-            finally:
-                with self._state_lock:
-                    self._pending = None
-                    self._take_body = False
         resp = Response(command, p.lines, p.final or "")
         if check and p.final_kind not in (Final.OK, Final.CONNECT):
             code = error_number(resp.final) if p.final_kind in (Final.CME, Final.CMS) else None
@@ -237,13 +281,17 @@ class AtChannel:
 
     def _timed_out(self, command: str, timeout: float, what: str) -> ModemTimeout:
         self.counters["timeouts"] += 1
+        self._dirty = True
         self.suspect.set()
         return ModemTimeout(f"{command!r}: {what} in {timeout:.1f}s")
 
     def _write(self, data: bytes) -> None:
+        port = self._port
+        if port is None:
+            raise ModemPortError(f"{self.url} is not open (reopening)")
         try:
-            self._port.write(data)
-            self._port.flush()
+            port.write(data)
+            port.flush()
         except Exception as exc:
             self.counters["write_errors"] += 1
             raise ModemPortError(f"write to {self.url} failed: {exc}") from exc

@@ -120,6 +120,7 @@ class Modem:
             self._channel.close()
             raise
         self._supervisor.start()
+        self._supervisor.submit("sweep_sms", None)
         self._started = True
 
     def close(self) -> None:
@@ -145,11 +146,14 @@ class Modem:
                     raise ModemError(f"init failed at {cmd}: {exc.result}") from exc
                 log.info("optional init step %s refused: %s", cmd, exc.result)
         try:
-            if (self.at("AT+CPIN?", expect="+CPIN:").first("+CPIN:") or "") != "READY":
+            if not self._sim_ready():
                 self._fault("sim_not_ready", "SIM tidak siap / SIM not ready")
         except ModemCommandError as exc:
             self._fault("sim_missing", exc.result)
         self.registration()
+
+    def _sim_ready(self) -> bool:
+        return self.at("AT+CPIN?", expect="+CPIN:", require=True).first("+CPIN:") == "READY"
 
     def sync(self, attempts: int = 3, timeout: float | None = None) -> None:
         """Plain ``AT`` until the modem answers (wakes autobaud, flushes junk)."""
@@ -301,11 +305,11 @@ class Modem:
 
     # ---- status ---------------------------------------------------------------
     def signal(self) -> int | None:
-        got = self.at("AT+CSQ", expect="+CSQ:").first("+CSQ:")
+        got = self.at("AT+CSQ", expect="+CSQ:", require=True).first("+CSQ:")
         return info.csq_to_dbm(got) if got is not None else None
 
     def registration(self) -> str:
-        got = self.at("AT+CREG?", expect="+CREG:").first("+CREG:")
+        got = self.at("AT+CREG?", expect="+CREG:", require=True).first("+CREG:")
         state = info.creg_state(got, query=True) if got is not None else "unknown"
         self._set_registration(state)
         return state
@@ -314,7 +318,7 @@ class Modem:
         """Network time: the modem clock if the network set it, else the last
         time URC advanced by the host's monotonic clock; None if neither."""
         try:
-            got = self.at("AT+CCLK?", expect="+CCLK:").first("+CCLK:")
+            got = self.at("AT+CCLK?", expect="+CCLK:", require=True).first("+CCLK:")
         except ModemCommandError:
             got = None
         when = info.parse_clock(got) if got else None
@@ -339,7 +343,7 @@ class Modem:
             out["errors"].append(f"responds: {exc}")
             return out
         steps = {
-            "sim_ready": lambda: self.at("AT+CPIN?", expect="+CPIN:").first("+CPIN:") == "READY",
+            "sim_ready": self._sim_ready,
             "registration": self.registration,
             "signal_dbm": self.signal,
             "model": lambda: next(iter(self.at("AT+CGMM").lines), None),

@@ -51,6 +51,7 @@ class Supervisor:
         self._gpio = None
         self.recovering = False
         self.attempts = 0  # recovery rounds in the current outage
+        self.recovered_at = 0.0
 
     def start(self) -> None:
         self._stop.clear()
@@ -66,7 +67,7 @@ class Supervisor:
             self._gpio = None
 
     def submit(self, kind: str, arg: Any) -> None:
-        self._tasks.put((kind, arg))
+        self._tasks.put((kind, (arg, time.monotonic())))
 
     def on_rdy(self) -> None:
         """Reader thread: the modem printed RDY (it has just booted)."""
@@ -82,12 +83,14 @@ class Supervisor:
         next_probe = time.monotonic() + self.interval
         while not self._stop.is_set():
             try:
-                kind, arg = self._tasks.get(timeout=TICK)
+                kind, (arg, asked_at) = self._tasks.get(timeout=TICK)
             except queue.Empty:
-                kind, arg = "", None
+                kind, arg, asked_at = "", None, 0.0
             try:
                 self._m._calls.tick()
-                if kind:
+                if kind == "recover" and asked_at <= self.recovered_at:
+                    log.info("recovery for %s already done", arg)
+                elif kind:
                     self._do(kind, arg)
                 ch = self._m._channel
                 if time.monotonic() >= next_probe or ch.suspect.is_set():
@@ -106,6 +109,12 @@ class Supervisor:
             except ModemError as exc:
                 self._m.counters["sms_read_errors"] += 1
                 log.warning("Gagal membaca SMS / could not read SMS %s: %s", arg, exc)
+        elif kind == "sweep_sms":
+            try:
+                for index in self._m._sms.stored_indexes():
+                    self._m._sms.read_stored(index)
+            except ModemError as exc:
+                log.warning("Gagal menyapu SMS tersimpan / stored SMS sweep failed: %s", exc)
         elif kind == "sync_time":
             when = self._m.network_time()
             self._m._set_time(when)
@@ -131,8 +140,10 @@ class Supervisor:
                 step = self._step_for(self.attempts, reason)
                 log.warning("Pemulihan modem / modem recovery #%d (%s): %s", self.attempts, reason, step)
                 if self._try(step):
+                    self.recovered_at = time.monotonic()
                     self._drain_stale(reason)
                     self._m._restarted(reason)
+                    self.submit("sweep_sms", None)
                     return True
                 if self.attempts >= 2:
                     base, cap = self.backoff

@@ -47,6 +47,7 @@ class Messaging:
         self._ref = random.randrange(256)
         # (number, ref) -> {"total": n, "parts": {seq: text}, "first": t, "sent_at": dt}
         self._partial: dict[tuple[str, int], dict] = {}
+        self._partial_lock = threading.Lock()
         self.counters: dict[str, int] = {"sms_sent_parts": 0, "sms_received": 0, "sms_undecodable": 0}
 
     # ---- sending ------------------------------------------------------------
@@ -122,6 +123,21 @@ class Messaging:
             except ModemCommandError as exc:
                 log.warning("SMS %d could not be deleted: %s", index, exc)
 
+    def stored_indexes(self) -> list[int]:
+        """Slots holding messages (``AT+CMGL="ALL"``): those that arrived while
+        the agent was down or the modem was rebooting never sent us +CMTI."""
+        with self.mode_lock:
+            # the normal timeout, not the SMS one: this runs on the watchdog's thread
+            resp = self._ch.command('AT+CMGL="ALL"', timeout=self._timeout, expect="+CMGL:",
+                                    body_after=True)
+        out = []
+        for item in resp.info("+CMGL:"):
+            try:
+                out.append(int(split_fields(item)[0]))
+            except (ValueError, IndexError):
+                self.counters["sms_undecodable"] += 1
+        return out
+
     def on_cmt(self, header: str, body: str) -> None:
         """``+CMT: <oa>,<alpha>,<scts>[,<tooa>,<fo>,<pid>,<dcs>,...]`` + body (IRA)."""
         self._deliver(split_fields(header.partition(":")[2]), body, ucs2=False)
@@ -156,24 +172,28 @@ class Messaging:
             return
         ref, total, seq = concat
         now = time.monotonic()
-        entry = self._partial.setdefault(
-            (number, ref), {"total": total, "parts": {}, "first": now, "sent_at": sent_at}
-        )
-        entry["parts"][seq] = text
-        if len(entry["parts"]) >= entry["total"]:
+        with self._partial_lock:  # +CMT parts come on the reader, +CMTI reads on the supervisor
+            entry = self._partial.setdefault(
+                (number, ref), {"total": total, "parts": {}, "first": now, "sent_at": sent_at}
+            )
+            entry["parts"][seq] = text
+            if len(entry["parts"]) < entry["total"]:
+                return
             del self._partial[(number, ref)]
-            text = "".join(entry["parts"][k] for k in sorted(entry["parts"]))
-            self._emit_sms(number, text, entry["sent_at"])
+        text = "".join(entry["parts"][k] for k in sorted(entry["parts"]))
+        self._emit_sms(number, text, entry["sent_at"])
 
     def expire_partial(self, ttl: float = CONCAT_TTL) -> None:
         """Emit what we have of multipart messages whose other parts never came."""
         now = time.monotonic()
-        for key, entry in list(self._partial.items()):
-            if now - entry["first"] >= ttl:
+        with self._partial_lock:
+            stale = [(k, e) for k, e in self._partial.items() if now - e["first"] >= ttl]
+            for key, _ in stale:
                 del self._partial[key]
-                self.counters["sms_incomplete"] = self.counters.get("sms_incomplete", 0) + 1
-                text = "".join(entry["parts"][k] for k in sorted(entry["parts"]))
-                self._emit_sms(key[0], text, entry["sent_at"])
+        for key, entry in stale:
+            self.counters["sms_incomplete"] = self.counters.get("sms_incomplete", 0) + 1
+            text = "".join(entry["parts"][k] for k in sorted(entry["parts"]))
+            self._emit_sms(key[0], text, entry["sent_at"])
 
     def _emit_sms(self, number: str, text: str, sent_at: datetime | None) -> None:
         self.counters["sms_received"] += 1

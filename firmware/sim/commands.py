@@ -319,6 +319,21 @@ class AtInterpreter:
         msg["status"] = "REC READ"
         sim.reply([f'+CMGR: "{status}",{fields}', body], "OK")
 
+    def c_CMGL(self, kind: str, args: str) -> None:
+        sim = self.sim
+        if sim.s["cmgf"] == 0:
+            return sim.error(303, sms=True)  # PDU-mode listing is not simulated
+        want = sim.dec(split_fields(args)[0]).upper() if args else "REC UNREAD"
+        lines = []
+        for idx in sorted(sim.storage):
+            msg = sim.storage[idx]
+            if want != "ALL" and msg["status"] != want:
+                continue
+            fields, body = self._header_and_body(msg)
+            lines += [f'+CMGL: {idx},"{msg["status"]}",{fields}', body]
+            msg["status"] = "REC READ"
+        sim.reply(lines, "OK")
+
     def c_CMGD(self, kind: str, args: str) -> None:
         sim = self.sim
         f = split_fields(args)

@@ -129,3 +129,20 @@ def test_bad_sms_requests_are_refused(modem, sim):
     with pytest.raises(ModemStateError):
         modem.send_sms(CENTRE, "é€" * 400)  # more than 10 parts
     assert sim.sent_sms == []
+
+
+def test_messages_stored_before_start_are_swept():
+    """SMS that arrived while the agent was down never sent us +CMTI; start reads them."""
+    sim = ModemSimulator("sim800", **FAST)
+    sim.start_pty()
+    sim.receive_sms("+628333", "Pesan lama 1")
+    sim.receive_sms("+628333", "Pesan lama — 2")
+    m = modem_for(sim.url)
+    m.start()
+    try:
+        got = {wait_for(m.events, SmsReceived).text for _ in range(2)}
+        assert got == {"Pesan lama 1", "Pesan lama — 2"}
+        assert until(lambda: not sim.storage)
+    finally:
+        m.close()
+        sim.stop()
