@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from central.db import Database, dumps, iso, parse_iso, utcnow
-from central.errors import CommandTimeout, UnknownDevice
+from central.errors import BrokerUnavailable, CommandTimeout, UnknownDevice
 from central.link import Link
 from protocol.codec import decode, encode
 from protocol.errors import PayloadError
@@ -142,20 +142,30 @@ class CommandService:
             return cur.rowcount == 1
 
     def send(self, link: Link, cmd_id: str, *, unit_online: bool, timeout: float = 10.0) -> CommandRecord:
-        """Publish a queued command with its reply route; expired ones are not sent."""
+        """Publish a queued command with its reply route; expired ones are not sent.
+
+        The row is claimed (queued -> sent) before publishing, so the CLI and
+        the fleet service can never both send the same command; a publish the
+        broker never acknowledged puts it back to queued."""
         rec = self.get(cmd_id)
         now = utcnow()
         if rec.expires_at and rec.expires_at <= now:
             self._move(cmd_id, CmdState.EXPIRED, frm=(CmdState.QUEUED,), finished_at=iso(now),
                        error="expired before it could be sent")
             return self.get(cmd_id)
+        if not self._move(cmd_id, CmdState.SENT, frm=(CmdState.QUEUED,), sent_at=iso(now)):
+            return self.get(cmd_id)  # someone else sent it, or it is already final
         cmd = Command(id=rec.id, name=rec.name, args=rec.args, issued_at=now,
                       expires_at=rec.expires_at or now + timedelta(seconds=rec.timeout_s))
         res_topic = device_topic(rec.device, DeviceTopic.CMD_RES)
-        link.publish(device_topic(rec.device, DeviceTopic.CMD), encode(cmd), qos=1,
-                     properties=publish_properties(cmd, res_topic, now), timeout=timeout)
-        sent = utcnow()
-        self._move(cmd_id, CmdState.SENT, frm=(CmdState.QUEUED,), sent_at=iso(sent))
+        try:
+            link.publish(device_topic(rec.device, DeviceTopic.CMD), encode(cmd), qos=1,
+                         properties=publish_properties(cmd, res_topic, now), timeout=timeout)
+        except BrokerUnavailable:
+            self._move(cmd_id, CmdState.QUEUED, frm=(CmdState.SENT,), sent_at=None)
+            raise
+        with self.db.tx() as c:  # the clock of the reply timeout starts at the PUBACK
+            c.execute("UPDATE commands SET sent_at=? WHERE id=? AND state='sent'", (iso(utcnow()), cmd_id))
         if unit_online:
             self.mark_delivered(cmd_id)
         return self.get(cmd_id)

@@ -34,7 +34,8 @@ class Link:
 
     def __init__(self, settings: BrokerSettings, *, client_id: str | None = None,
                  persistent: bool = False) -> None:
-        self.settings = settings
+        # a short-lived client must not leave a session (and a queue) on the broker
+        self.settings = settings if persistent else settings.model_copy(update={"session_expiry_s": 0})
         self.client_id = client_id or f"central-{new_id().lower()}"
         self.persistent = persistent
         self.inbox: queue.Queue[Inbound] = queue.Queue()
@@ -47,7 +48,7 @@ class Link:
         self._puback: dict[int, Any] = {}
         self._puback_evt: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
-        self.client = make_client(self.client_id, settings)
+        self.client = make_client(self.client_id, self.settings)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -80,7 +80,9 @@ class FleetService:
         self.commands = CommandService(db)
         self.health = HealthWatch(db, self.config, settings.health,
                                   notifier or make_notifier(settings.notifier))
-        self.link = Link(settings.broker, client_id=client_id)
+        # persistent: status changes, reports and replies sent while the watch was
+        # restarting are queued by the broker and applied when it is back
+        self.link = Link(settings.broker, client_id=client_id, persistent=True)
         self.counters: collections.Counter[str] = collections.Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

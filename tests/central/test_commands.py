@@ -88,3 +88,17 @@ def test_sweep_times_out_sent_commands(site):
     changed = svc.sweep(utcnow() + timedelta(seconds=6))
     assert [c.id for c in changed] == [rec.id]
     assert svc.get(rec.id).state == CmdState.TIMED_OUT
+
+
+def test_a_command_is_sent_once_even_if_two_senders_race(site):
+    unit = UnitDouble(site.broker, "box-8", provision(site, "box-8")).start()
+    svc = CommandService(site.db)
+    rec = svc.create("box-8", "ping", timeout_s=10)
+    with Link(site.settings.broker).start() as a, Link(site.settings.broker).start() as b:
+        first = svc.send(a, rec.id, unit_online=True)
+        second = svc.send(b, rec.id, unit_online=True)
+    assert first.state in (CmdState.DELIVERED, CmdState.SUCCEEDED)
+    assert second.sent_at == first.sent_at or second.state == CmdState.SUCCEEDED
+    wait_for(lambda: False, timeout=0.3)
+    assert unit.received == [rec.id]  # one delivery
+    unit.stop()

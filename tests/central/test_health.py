@@ -193,3 +193,24 @@ def test_self_test_outcome_names_failed_checks():
     assert self_test_outcome(res(agent_style)) == (False, "modem.sim_ready, outputs.buzzer")
     assert self_test_outcome(res({"ok": True, "outputs": {"led": True}})) == (True, "")
     assert self_test_outcome(res({}, CommandStatus.ERROR, "modem silent")) == (False, "modem silent")
+
+
+def test_restarted_watch_gets_what_happened_while_it_was_down(site):
+    from central.notify import MemoryNotifier
+    from central.service import FleetService
+
+    site.settings.health.tick_s = 0.1
+    site.settings.broker = site.settings.broker.model_copy(update={"session_expiry_s": 300})
+    pw = provision(site, "box-8")
+    unit = UnitDouble(site.broker, "box-8", pw).start()
+    first = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
+    assert wait_for(lambda: (first.health.presence("box-8") or {}).get("online") == 1)
+    first.stop()
+    unit.crash()  # the will goes to the watch's persistent session while it is down
+    wait_for(lambda: False, timeout=0.3)
+    second = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
+    try:
+        assert wait_for(lambda: _faults(second, "box-8", "offline"))
+        assert second.health.presence("box-8")["status_reason"] == "will"
+    finally:
+        second.stop()

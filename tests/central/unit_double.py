@@ -46,6 +46,7 @@ class UnitDouble:
         self.self_test_result = self_test or {"ok": True, "checks": {"modem": True, "sim": True}}
         self.applied = ReportedConfig(device=device, version=0, settings=UnitSettings())
         self.ran: list[str] = []
+        self.received: list[str] = []  # every command delivery, duplicates included
         self.seq = 0
         self.connected = threading.Event()
         self._stop = threading.Event()
@@ -89,6 +90,7 @@ class UnitDouble:
         except PayloadError as exc:
             self.ran.append(f"bad:{exc.reason}")
             return
+        self.received.append(cmd.id)
         now = datetime.now(UTC)
         if cmd.id in self.ran:
             status, result, error = CommandStatus.DUPLICATE, {}, "already ran"
