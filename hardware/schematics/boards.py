@@ -15,10 +15,10 @@ from hardware.pinmap import PinMap, load_pinmap
 from hardware.schematics import blocks
 from hardware.schematics.parts import Net, make, skidl
 
-#: colour of each LED role (pinmap notes say why)
+#: colour of each LED, per board (the pin map's notes say what each means)
 LED_COLOURS = {
-    "led_recorded": "yellow", "led_delivered": "green", "led_fault": "red",
-    "led_ring": "amber", "led_active": "green",
+    "field": {"led_recorded": "yellow", "led_delivered": "green", "led_fault": "red"},
+    "panel": {"led_ring": "amber", "led_active": "green", "led_fault": "red", "led_delivered": "blue"},
 }
 BUTTON_SUPPLIERS = {
     "field": "30 mm IP67 anti-vandal stainless push button, momentary, NO",
@@ -68,7 +68,7 @@ def build(profile: str, pinmap: PinMap | None = None) -> Any:
                 supplier = TAMPER_SUPPLIER if p.role == "door_tamper" else BUTTON_SUPPLIERS[profile]
                 blocks.button(rails, gpio, p.role, supplier)
             elif p.circuit is Block.LED:
-                blocks.led(rails, gpio, LED_COLOURS.get(p.role, "red"))
+                blocks.led(rails, gpio, LED_COLOURS[profile].get(p.role, "red"))
             elif p.circuit is Block.BUZZER:
                 blocks.buzzer(rails, gpio)
             elif p.circuit is Block.MODEM_RESET:

@@ -125,14 +125,14 @@ def _ups_signal(d: Any, p: PinEntry) -> None:
         d += _tag("J_UPS 4: battery-low open collector", 8).right()
 
 
-def _cell(d: Any, origin: tuple[float, float], p: PinEntry) -> None:
+def _cell(d: Any, origin: tuple[float, float], p: PinEntry, profile: str) -> None:
     _title(d, (origin[0] - 3, origin[1] + 8),
            f"{p.net}  GPIO{p.bcm} / pin {p.header}  {p.role}, active {p.active}", 10)
     _label(d, origin, p.net)
     if p.circuit is Circuit.BUTTON:
         _button(d, p)
     elif p.circuit is Circuit.LED:
-        _low_side(d, f"{LED_COLOURS.get(p.role, 'red')} LED")
+        _low_side(d, f"{LED_COLOURS[profile].get(p.role, 'red')} LED")
     elif p.circuit is Circuit.BUZZER:
         _low_side(d, "buzzer", flyback=True)
     elif p.circuit is Circuit.MODEM_RESET:
@@ -166,7 +166,7 @@ def draw_gpio(pm: PinMap, profile: str, path: Path) -> None:
         cols = 2
         for i, p in enumerate(board.pins):
             col, row = i % cols, i // cols
-            _cell(d, (x0 + col * CELL_W * 1.3, -row * CELL_H - 4), p)
+            _cell(d, (x0 + col * CELL_W * 1.3, -row * CELL_H - 4), p, profile)
 
 
 def _power(d: Any, y: float, profile: str) -> dict[str, Any]:
