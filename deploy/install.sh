@@ -198,18 +198,28 @@ pi_boot() {
 }
 
 # -- live-system steps ---------------------------------------------------------
+source_changed() {  # is anything in the source newer than the last pip install?
+  local marker="$VENV/.siaga-installed"
+  [ -f "$marker" ] || return 0
+  if [ -d "$SOURCE" ]; then
+    [ -n "$(find "$SOURCE" \( -name .git -o -name .venv -o -name build \) -prune -o \
+              -type f -newer "$marker" -print -quit)" ]
+  else
+    [ "$SOURCE" -nt "$marker" ]
+  fi
+}
+
 venv_install() {  # extra
   local extra=$1
   if [ "$SYSTEM" = 0 ]; then
-    skipped "python3 -m venv --system-site-packages $VENV; $VENV/bin/pip install '$SOURCE[$extra]'"
+    skipped "python3 -m venv --system-site-packages $VENV; $VENV/bin/pip install '${SOURCE}[${extra}]'"
     return
   fi
   if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv --system-site-packages "$VENV"; changed "$VENV (venv)"
   fi
-  if ! "$VENV/bin/python" -c 'import siaga' 2>/dev/null \
-     || [ "$SOURCE" -nt "$VENV/.siaga-installed" ]; then
-    "$VENV/bin/pip" install --quiet "$SOURCE[$extra]"
+  if ! "$VENV/bin/python" -c 'import siaga' 2>/dev/null || source_changed; then
+    "$VENV/bin/pip" install --quiet "${SOURCE}[${extra}]"
     touch "$VENV/.siaga-installed"; changed "$VENV (pip install siaga112[$extra])"
   fi
 }
