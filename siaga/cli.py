@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "gateway": ("gateway.cli:app", "Gateway pusat / the central gateway (ingest, dispatch, API)."),
     "unit": ("firmware.cli:app", "Agen unit di setiap Pi / the agent on every Pi (panel, field box)."),
     "admin": ("central.cli:app", "Administrasi armada / fleet admin (devices, config, commands, health)."),
+    "demo": ("siaga.demo.cli:app", "Situs demo lokal / run the whole system locally (demo site)."),
     "sim": ("firmware.sim.cli:app", "Simulator modem GSM / GSM modem simulator (pty, TCP)."),
 }
 

@@ -1,0 +1,200 @@
+"""Start the whole demo: broker, gateway, stand-in OPDs, simulated units,
+and a scenario; print where to look; stop everything on Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from central.broker.process import MosquittoProcess, free_port
+from siaga.demo.opd_sim import OpdPace, OpdSimulator
+from siaga.demo.operator import OperatorDesk
+from siaga.demo.scenario import Scenario
+from siaga.demo.site import demo_site
+from siaga.demo.units import FIELD_BOXES, PANELS, SimUnit, start_unit
+
+log = logging.getLogger("siaga.demo")
+
+#: how fast each stand-in OPD answers (seconds): the dashboard shows the spread
+PACES = {
+    "damkar": OpdPace(ack_s=(2, 6), resolve_s=(10, 25)),
+    "dinkes": OpdPace(ack_s=(3, 8), resolve_s=(15, 40)),
+    "bpbd": OpdPace(ack_s=(5, 20), resolve_s=(30, 90)),
+    "satpol_pp": OpdPace(ack_s=(10, 40), resolve_s=(40, 120)),
+    "dp3a": OpdPace(ack_s=(8, 30), resolve_s=(60, 150)),
+    "dinas_pu": OpdPace(ack_s=(30, 120), resolve_s=(120, 300)),
+    "polres": OpdPace(ack_s=(5, 15), resolve_s=(30, 60)),
+}
+
+
+@dataclass
+class Demo:
+    state: Path
+    http_port: int = 8112
+    interval_s: float = 8.0
+    units: list[SimUnit] = field(default_factory=list)
+    broker: MosquittoProcess | None = None
+    gateway: Any = None
+    opds: OpdSimulator | None = None
+    scenario: Scenario | None = None
+    operator: OperatorDesk | None = None
+    logins: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def start(self, say=print) -> None:
+        from gateway.config import load_config
+        from gateway.runtime import Gateway
+
+        self.state.mkdir(parents=True, exist_ok=True)
+        say("1/5 Broker MQTT pribadi / private MQTT broker ...")
+        self.broker = MosquittoProcess(self.state / "broker")  # anonymous: demo only
+        self.broker.start()
+
+        say("2/5 Sistem OPD tiruan / stand-in OPD systems ...")
+        port = self.http_port if _port_free(self.http_port) else free_port()
+        self.opds = OpdSimulator(gateway_url=f"http://127.0.0.1:{port}", secrets={}, paces=PACES)
+        self.opds.start()
+        site_path, opd_secrets = demo_site(self.state, broker_port=self.broker.port, http_port=port,
+                                           webhook_url=self.opds.webhook_url)
+        self.opds.secrets.update(opd_secrets)
+
+        say("3/5 Gateway pusat / central gateway ...")
+        cfg = load_config(site_path)
+        self.gateway = Gateway(cfg)
+        self.gateway.build()
+        self._register(cfg)
+        self.gateway.start()
+
+        say("4/5 Unit tersimulasi / simulated units (mock GPIO + simulated GSM modems) ...")
+        for device_id, label, area, lat, lon in FIELD_BOXES:
+            self.units.append(start_unit(device_id, "field", self.state, broker_port=self.broker.port,
+                                         place=(label, area, lat, lon)))
+        for device_id in PANELS:
+            self.units.append(start_unit(device_id, "panel", self.state, broker_port=self.broker.port))
+        for unit in self.units:
+            unit.wait_ready()
+
+        say("5/5 Skenario / scenario: warga dan panggilan 112 / citizens and 112 calls ...")
+        self.scenario = Scenario([u for u in self.units if u.profile == "field"],
+                                 [u for u in self.units if u.profile == "panel"],
+                                 interval_s=self.interval_s)
+        self.scenario.start()
+        user, password = self.logins["operator"]
+        self.operator = OperatorDesk(self.gateway.url, user, password)
+        self.operator.start()
+
+    def _register(self, cfg: Any) -> None:
+        """Register the demo units and create one login per role."""
+        from gateway import auth
+        from gateway.store import devices
+
+        with self.gateway.db.session() as s:
+            for device_id, label, area, _lat, _lon in FIELD_BOXES:
+                if not _exists(s, device_id):
+                    devices.add(s, device_id, profile="field", label=label, area=area)
+            for device_id in PANELS:
+                if not _exists(s, device_id):
+                    devices.add(s, device_id, profile="panel", label="Meja operator 112")
+            for user, role, opd in (("admin", "admin", None), ("supervisor", "supervisor", None),
+                                    ("operator", "operator", None), ("damkar", "opd", "damkar")):
+                password = secrets.token_urlsafe(9)
+                with contextlib.suppress(auth.AuthError, ValueError):
+                    auth.create_user(s, f"demo-{user}-{password[:4].lower()}", password, role, opd=opd)
+                    self.logins[role if role != "opd" else "opd (damkar)"] = (
+                        f"demo-{user}-{password[:4].lower()}", password)
+
+    def summary(self) -> str:
+        url = self.gateway.url
+        lines = [
+            "",
+            "Siaga 112 demo berjalan / is running.",
+            f"  API + OpenAPI  : {url}/docs",
+            f"  KPI            : {url}/api/kpis",
+            f"  Metrik         : {url}/metrics",
+            f"  Broker MQTT    : 127.0.0.1:{self.broker.port if self.broker else '?'} (anonim, demo saja)",
+            f"  Berkas / state : {self.state}",
+            "  Login (kata sandi acak per jalan / random passwords per run):",
+        ]
+        lines += [f"    {role:14} {u} / {p}" for role, (u, p) in self.logins.items()]
+        lines += ["  Ctrl-C untuk berhenti / to stop.", ""]
+        return "\n".join(lines)
+
+    def progress(self) -> str:
+        from sqlalchemy import func, select
+
+        from gateway.store.models import Incident
+
+        with self.gateway.db.session() as s:
+            total = s.scalar(select(func.count()).select_from(Incident)) or 0
+            by_status = dict(s.execute(select(Incident.status, func.count()).group_by(Incident.status)).all())
+        sc = self.scenario
+        parts = ", ".join(f"{k}={v}" for k, v in sorted(by_status.items(), key=lambda kv: str(kv[0])))
+        return (f"[demo] tekan/presses={sc.presses if sc else 0} panggilan/calls={sc.calls if sc else 0} "
+                f"kasus/cases={total} ({parts}) webhook OPD={len(self.opds.received) if self.opds else 0}")
+
+    def stop(self) -> None:
+        if self.scenario:
+            self.scenario.stop()
+        if self.operator:
+            self.operator.stop()
+        for unit in self.units:
+            unit.stop()
+        if self.gateway:
+            self.gateway.stop()
+        if self.opds:
+            self.opds.stop()
+        if self.broker:
+            self.broker.stop()
+
+
+def _exists(session: Any, device_id: str) -> bool:
+    from gateway.store import devices
+
+    try:
+        devices.get(session, device_id)
+        return True
+    except Exception:
+        return False
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh: bool,
+             http_port: int = 8112) -> int:
+    if fresh and state.exists():
+        shutil.rmtree(state)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    demo = Demo(state=state, interval_s=interval_s, http_port=http_port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        demo.start()
+        print(demo.summary(), flush=True)
+        deadline = time.monotonic() + duration_s if duration_s else None
+        while not stop.wait(10 if not deadline else min(10, max(0.1, deadline - time.monotonic()))):
+            print(demo.progress(), flush=True)
+            if deadline and time.monotonic() >= deadline:
+                break
+        print(demo.progress(), flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("Berhenti / stopping ...", flush=True)
+        demo.stop()
+    return 0
