@@ -99,8 +99,10 @@ def device_add(
                      typer.Option(help="Grup (boleh berulang) / group (repeatable)")] = None,
     reload: Annotated[bool, typer.Option(help="Muat ulang broker / reload the broker")] = True,
 ) -> None:
-    """Daftarkan perangkat, buat kredensial dan bundel SD / register a device, create its
-    credentials and its SD-card bundle."""
+    """Daftarkan perangkat / register a device.
+
+    Membuat kredensial broker dan bundel kartu SD / creates its broker credentials and its
+    SD-card bundle (unit.yaml + broker.password), then reloads the broker."""
     from pydantic import ValidationError
 
     from central.errors import CentralError
@@ -167,8 +169,10 @@ def _device_action(device_id: str, action: str) -> None:
 
 @device_app.command("disable")
 def device_disable(device_id: Annotated[str, typer.Argument(help="Id perangkat / device id")]) -> None:
-    """Nonaktifkan: broker dan gateway menolak / disable: broker and gateway refuse it
-    (credentials kept; `enable` restores)."""
+    """Nonaktifkan perangkat / disable a device.
+
+    Broker dan gateway menolaknya / broker and gateway refuse it; credentials are kept and
+    `enable` restores them."""
     _device_action(device_id, "disable")
 
 
@@ -188,6 +192,27 @@ def device_revoke(device_id: Annotated[str, typer.Argument(help="Id perangkat / 
 def device_rotate(device_id: Annotated[str, typer.Argument(help="Id perangkat / device id")]) -> None:
     """Kata sandi dan bundel baru / new password and bundle (re-enables a revoked device)."""
     _device_action(device_id, "rotate")
+
+
+@device_app.command("group")
+def device_group(
+    device_id: Annotated[str, typer.Argument(help="Id perangkat / device id")],
+    groups: Annotated[list[str] | None, typer.Argument(help="Grup baru (kosong: tanpa grup) / new groups "
+                                                            "(none: no group)")] = None,
+) -> None:
+    """Atur grup perangkat / set a device's groups (replaces them)."""
+    from central.errors import UnknownDevice
+
+    c = _central()
+    try:
+        c.registry.get(device_id)
+        c.prov.set_groups(device_id, groups or [])
+        now = c.prov.groups_of(device_id)
+    except UnknownDevice as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        c.close()
+    typer.echo(f"{device_id}: grup / groups: {', '.join(now) or '-'}")
 
 
 @device_app.command("show")
@@ -220,8 +245,10 @@ def device_show(device_id: Annotated[str, typer.Argument(help="Id perangkat / de
 @app.command("devices")
 def devices(as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON / JSON output")] = False,
             ) -> None:
-    """Tabel armada: daring/luring, terakhir terlihat, gangguan / fleet table: online/offline,
-    last seen, faults, config drift."""
+    """Tabel armada / fleet table.
+
+    Daring/luring, terakhir terlihat, gangguan, konfigurasi / online or offline, last seen,
+    open faults, config drift."""
     c = _central()
     try:
         rows = [c.device_row(d) for d in c.registry.list()]
@@ -264,8 +291,10 @@ def config_set(
     publish: Annotated[bool, typer.Option(help="Terbitkan sekarang / publish now (else the fleet "
                                                "service publishes it)")] = True,
 ) -> None:
-    """Ubah konfigurasi per perangkat atau grup (versi baru, retained) / change configuration per
-    device or group (new version, published retained)."""
+    """Ubah konfigurasi / change configuration.
+
+    Per perangkat atau grup; versi baru, diterbitkan retained / per device or group; a new
+    version each, published retained."""
     from central.errors import BadSetting, CentralError, UnknownDevice
     from central.link import Link
 
@@ -480,8 +509,10 @@ def broker_reload() -> None:
 
 @app.command("watch")
 def watch() -> None:
-    """Jalankan pemantau armada / run the fleet service (health, queued commands, config publishing)
-    until interrupted; the gateway may run it instead."""
+    """Jalankan pemantau armada / run the fleet watch.
+
+    Kesehatan, perintah antrean, penerbitan konfigurasi / health, queued commands, config
+    publishing, until interrupted; run one per site (or inside the gateway)."""
     import signal
     import threading
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 from tests.central.conftest import wait_for
 from tests.central.test_real_agent import admin, central_yaml
@@ -11,9 +12,9 @@ from tests.central.unit_double import UnitDouble
 
 COMMANDS = [
     ("device", "add"), ("device", "disable"), ("device", "enable"), ("device", "revoke"),
-    ("device", "rotate"), ("device", "show"), ("devices",), ("faults",), ("config", "set"),
-    ("config", "show"), ("cmd",), ("commands",), ("broker", "gen-config"), ("broker", "user"),
-    ("broker", "reload"), ("watch",),
+    ("device", "rotate"), ("device", "show"), ("device", "group"), ("devices",), ("faults",),
+    ("config", "set"), ("config", "show"), ("cmd",), ("commands",), ("broker", "gen-config"),
+    ("broker", "user"), ("broker", "reload"), ("watch",),
 ]
 
 
@@ -29,8 +30,29 @@ def test_every_command_has_bilingual_help():
         assert " / " in r.output, cmd  # "Bahasa Indonesia / English"
 
 
+@dataclass
+class _Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def admin_inproc(conf, *args: str) -> _Run:
+    """The same `siaga admin` app in-process (the subprocess path is covered by
+    test_real_agent and the watch test; this keeps the suite fast)."""
+    from typer.testing import CliRunner
+
+    from siaga.cli import app
+
+    r = CliRunner().invoke(app, ["admin", "--config", str(conf), *args])
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return _Run(r.exit_code, r.stdout, r.stderr)
+
+
 def test_device_lifecycle_config_and_queue(site, fleet, tmp_path):
     conf = central_yaml(site, tmp_path)
+    admin = admin_inproc
     r = admin(conf, "device", "add", "box-1", "--profile", "field", "--group", "north", "--area", "Taman")
     assert r.returncode == 0, r.stderr
     r = admin(conf, "device", "add", "box-2", "--profile", "panel", "--group", "north")
@@ -89,3 +111,37 @@ def test_device_lifecycle_config_and_queue(site, fleet, tmp_path):
     r = admin(conf, "faults", "--all")
     assert r.returncode == 0
     unit2.stop()
+
+
+def test_watch_process_feeds_devices_table(site, tmp_path):
+    import signal
+    import subprocess
+
+    from tests.central.test_real_agent import SIAGA
+
+    conf = central_yaml(site, tmp_path)
+    assert admin(conf, "device", "add", "box-5", "--profile", "field").returncode == 0
+    r = admin(conf, "device", "group", "box-5", "south", "east")
+    assert r.returncode == 0 and "east, south" in r.stdout
+    watch = subprocess.Popen([SIAGA, "admin", "--config", str(conf), "watch"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        pw = (site.settings.bundle_dir / "box-5" / "broker.password").read_text().strip()
+        unit = UnitDouble(site.broker, "box-5", pw).start()
+
+        def online() -> bool:  # what the watch process wrote to central's file
+            row = site.db.one("SELECT online FROM presence WHERE device='box-5'")
+            return bool(row and row["online"])
+
+        assert wait_for(online, timeout=30)
+        assert json.loads(admin(conf, "devices", "--json").stdout)[0]["online"] is True
+        unit.crash()
+        assert wait_for(lambda: not online(), timeout=30)
+        assert json.loads(admin(conf, "devices", "--json").stdout)[0]["online"] is False
+        r = admin(conf, "faults")
+        assert re.search(r"box-5\s+offline", r.stdout), r.stdout
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        out, err = watch.communicate(timeout=30)
+    assert watch.returncode == 0, err
+    assert "fleet watch running" in out
