@@ -86,10 +86,9 @@ class MqttIngest:
         try:
             self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos))
         except queue.Full:
-            # only QoS 0 telemetry can get here (receive maximum bounds QoS 1)
+            # only QoS 0 telemetry can get here: QoS 1 is bounded by the receive
+            # maximum (< queue_max), and an unacked QoS 1 would be redelivered
             self.metrics.reject("queue_full", None, f"ingest queue full, dropped {msg.topic}")
-            if msg.qos:
-                self.client.ack(msg.mid, msg.qos)
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:

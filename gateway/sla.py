@@ -7,7 +7,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway import lifecycle
 from gateway.clock import utcnow
@@ -35,14 +35,19 @@ def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
             kind = None
             if (a.acknowledged_at is None and a.ack_escalated_at is None and a.sla_ack_min
                     and now > a.dispatched_at + timedelta(minutes=a.sla_ack_min)):
-                a.ack_escalated_at = now
-                kind = "ack"
+                kind, flag = "ack", Assignment.ack_escalated_at
             elif (a.resolve_escalated_at is None and a.sla_resolve_min
                     and now > a.dispatched_at + timedelta(minutes=a.sla_resolve_min)):
-                a.resolve_escalated_at = now
-                kind = "resolve"
+                kind, flag = "resolve", Assignment.resolve_escalated_at
             if kind is None:
                 continue
+            # a conditional UPDATE: with several instances (PostgreSQL) only one wins
+            won = s.execute(update(Assignment).where(Assignment.pk == a.pk, flag.is_(None))
+                            .values({flag.key: now})
+                            .execution_options(synchronize_session=False)).rowcount
+            if not won:
+                continue
+            s.refresh(a)
             inc.escalated = True
             limit = a.sla_ack_min if kind == "ack" else a.sla_resolve_min
             lifecycle.audit(s, inc, to=inc.status, from_status=inc.status, event="escalation",

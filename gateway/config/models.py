@@ -156,6 +156,14 @@ class IngestSettings(Strict):
         200, ge=1, le=65535, title="MQTT 5 receive maximum: unacked messages the broker may send"
     )
 
+    @model_validator(mode="after")
+    def _queue_holds_inflight(self) -> IngestSettings:
+        # QoS 1 messages are PUBACKed only after their commit, so at most
+        # receive_maximum of them wait in the queue: it must hold them all
+        if self.queue_max <= self.receive_maximum:
+            raise ValueError("queue_max must be larger than receive_maximum")
+        return self
+
 
 class GatewaySettings(Strict):
     """How this gateway process runs (not what the city is)."""

@@ -214,3 +214,28 @@ def test_readyz_reports_database_and_mqtt(broker, tmp_path, start_gateway):
 
         r = wait_for(lambda: (x := api.get("/readyz")).status_code == 503 and x)
         assert r.json()["checks"]["mqtt"] is False
+
+
+def test_operator_incident_follows_auto_dispatch_and_police_handoff(broker, tmp_path, opd_server,
+                                                                    start_gateway):
+    from protocol.reports import Source
+
+    cfg = site_config(tmp_path, broker, hooks={"damkar": opd_server.url})
+    cfg.routing.auto_dispatch[0].sources.append(Source.OPERATOR)
+    gw = start_gateway(cfg, mqtt=False)
+    tok = make_user(gw.db, "op", "operator")
+    with api_client(gw.url, tok) as api:
+        fire = api.post("/api/incidents", json={"category": "fire", "caller": "+6281234"}).json()
+        assert fire["status"] == "dispatched" and fire["source"] == "operator"
+        crime = api.post("/api/incidents", json={"category": "crime"}).json()
+        # no police MoU in this site: no OPD, the operator hands it off by phone
+        assert crime["status"] == "triaged" and crime["handoff"] is True and crime["assignments"] == []
+        r = api.post(f"/api/incidents/{crime['id']}/transitions",
+                     json={"to": "dispatched", "note": "diteruskan ke SPKT lewat telepon"})
+        assert r.status_code == 200 and r.json()["assignments"] == []
+        assert api.post(f"/api/incidents/{crime['id']}/transitions",
+                        json={"to": "acknowledged"}).json()["status"] == "acknowledged"
+    from tests.gateway.support import wait_for
+
+    wait_for(lambda: opd_server.hits)
+    assert opd_server.bodies()[0]["case"] == fire["case_no"]

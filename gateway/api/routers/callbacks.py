@@ -66,7 +66,7 @@ async def opd_callback(opd_id: str, incident_id: str, step: OpdStep, request: Re
 
 def _apply(gw, opd_id: str, incident_id: str, step: OpdStep, note: str | None) -> None:
     with gw.db.session() as session:
-        inc = session.scalar(select(Incident).where(Incident.id == incident_id))
+        inc = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
         if inc is None:
             raise HTTPException(404, "Kasus tidak ditemukan / incident not found")
         if not any(a.opd == opd_id for a in inc.assignments):

@@ -66,8 +66,12 @@ def visible(q: Select, user: User) -> Select:
     return q
 
 
-def load(session: Session, ref: str, user: User) -> Incident:
+def load(session: Session, ref: str, user: User, *, lock: bool = False) -> Incident:
+    """The incident by id or case number, 404/403 as fits; ``lock`` takes a
+    row lock (PostgreSQL) so two simultaneous steps are decided one by one."""
     q = select(Incident).where(Incident.id == ref if len(ref) == 26 else Incident.case_no == ref)
+    if lock:
+        q = q.with_for_update()
     inc = session.scalar(q)
     if inc is None:
         raise HTTPException(404, "Kasus tidak ditemukan / incident not found")
@@ -135,6 +139,11 @@ def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
     lifecycle.audit(session, inc, to="received", actor=user.username, via="api")
     if not route.routed:
         lifecycle.reject(session, inc, body.category.value, actor="system", via="api")
+    elif route.auto:
+        lifecycle.move(session, inc, Status.TRIAGED, actor="system", via="api", note="auto-dispatch rule")
+        if not route.handoff:
+            lifecycle.dispatch(session, gw.cfg, inc, route.opds, actor="system", via="api")
+            gw.wake.set()
     session.flush()
     session.refresh(inc)
     return IncidentPublic.model_validate(inc)
@@ -169,7 +178,7 @@ def get_incident(ref: str, session: SessionDep, user: CurrentUser) -> IncidentDe
              summary="Move an incident on (409 with the reason when not allowed)")
 def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateDep,
                user: CurrentUser) -> IncidentDetail:
-    inc = load(session, ref, user)
+    inc = load(session, ref, user, lock=True)
     actor = user.username
     try:
         if body.to.value in {s.value for s in OpdStep}:
