@@ -132,3 +132,16 @@ def test_docs_show_the_current_power_tables() -> None:
     start, end = "<!-- power-budget:start -->\n", "<!-- power-budget:end -->"
     assert start in doc and end in doc
     assert doc.split(start)[1].split(end)[0] == power.render_markdown()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_an_independent_kicad_parser_reads_the_same_board() -> None:
+    """kinparse (a KiCad netlist parser, separate from SKiDL's writer and our
+    reader) sees the same parts and nets. One board: it takes ~8 s."""
+    import kinparse
+
+    profile = "field"
+    theirs = kinparse.parse_netlist(str(NETLISTS[profile]))
+    ours = load_netlist(NETLISTS[profile])
+    assert {p.ref: p.value for p in theirs.parts} == {r: c.value for r, c in ours.components.items()}
+    assert {n.name: {(p.ref, p.num) for p in n.pins} for n in theirs.nets} == ours.nets
