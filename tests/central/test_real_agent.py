@@ -165,18 +165,22 @@ def test_cli_self_test_real_result_and_clean_timeout(site, fleet, tmp_path, mock
         assert r.returncode == 0, r.stdout + r.stderr
         assert "succeeded" in r.stdout
         assert "storage_writable" in r.stdout and "outputs." in r.stdout and "modem." in r.stdout
-        r = admin(conf, "cmd", "box-3", "logs", "--lines", "5")
+        from tests.central.test_cli import admin_inproc  # same app, no interpreter start-up
+
+        r = admin_inproc(conf, "cmd", "box-3", "logs", "--lines", "5")
         assert r.returncode == 0 and "lines" in r.stdout
-        r = admin(conf, "cmd", "box-3", "logs", "--arg", "lines=-4")
+        r = admin_inproc(conf, "cmd", "box-3", "logs", "--arg", "lines=-4")
         assert r.returncode == 1 and "bad args" in r.stdout
-        r = admin(conf, "cmd", "box-3", "warp_drive")
+        r = admin_inproc(conf, "cmd", "box-3", "warp_drive")
         assert r.returncode == 1 and "unknown command" in r.stdout
     finally:
         run.stop()
     r = admin(conf, "cmd", "box-3", "ping", "--timeout", "1.5")
     assert r.returncode == 1
     assert "timed out" in r.stderr
-    r = admin(conf, "commands", "--device", "box-3")
+    from tests.central.test_cli import admin_inproc
+
+    r = admin_inproc(conf, "commands", "--device", "box-3")
     assert "timed_out" in r.stdout and r.stdout.count("succeeded") == 2  # self_test, logs
 
 
