@@ -43,13 +43,15 @@ def _fail(msg: str, code: int = 2) -> typer.Exit:
 
 def _central() -> Any:
     from central.context import Central
-    from central.errors import BadSetting
+    from central.errors import BadSetting, RegistryUnavailable
     from central.settings import load_settings
 
     try:
         return Central.open(load_settings(_state.get("config")))
     except BadSetting as exc:
         raise _fail(f"Konfigurasi tidak sah / invalid config: {exc}") from None
+    except RegistryUnavailable as exc:
+        raise _fail(str(exc), 1) from None
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str]) -> None:

@@ -34,3 +34,7 @@ class BrokerUnavailable(CentralError, ConnectionError):
 
 class CommandTimeout(CentralError, TimeoutError):
     """A unit did not answer a command within its timeout."""
+
+
+class RegistryUnavailable(CentralError, RuntimeError):
+    """The configured device registry (the gateway's database) cannot be used."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from central.errors import DeviceExists, UnknownDevice
+from central.errors import DeviceExists, RegistryUnavailable, UnknownDevice
 from central.registry import Device
 from protocol.fleet import Profile
 from protocol.reports import Location
@@ -27,12 +27,18 @@ def _device(d: Any) -> Device:
 class GatewayRegistry:
     """:class:`central.registry.Registry` over ``gateway.store.devices``."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = False) -> None:
         from gateway.store.db import Database as GatewayDatabase
+        from gateway.store.db import current_revision
 
         self.gdb = GatewayDatabase(url)
-        if migrate:
-            self.gdb.migrate()  # idempotent; a fresh admin host gets the schema
+        if migrate:  # tests and a first install; normally the gateway migrates its own schema
+            self.gdb.migrate()
+        elif current_revision(self.gdb.engine) is None:
+            self.gdb.dispose()
+            raise RegistryUnavailable(
+                "basis data gateway belum dimigrasi / gateway database not migrated: "
+                "run `siaga gateway migrate` first")
 
     def add(self, device_id: str, *, profile: Profile, location: Location | None = None) -> Device:
         from gateway.errors import DuplicateDevice
