@@ -56,6 +56,7 @@ class _Pending:
     data: bytes | None
     body_after: bool  # an ``expect`` line is followed by one raw data line (+CMGR)
     require: bool = False  # an OK before the ``expect`` line is a stale one, not ours
+    aborted: bool = False  # the channel was closed under it
     lines: list[str] = field(default_factory=list)
     final: str | None = None
     final_kind: Final | None = None
@@ -118,6 +119,12 @@ class AtChannel:
 
     def close(self) -> None:
         self._stop.set()
+        with self._state_lock:  # a command waiting on a closing port fails now, not at its timeout
+            p = self._pending
+            if p is not None:
+                p.aborted = True
+                p.prompt.set()
+                p.done.set()
         if self._reader is not None:
             self._reader.join(timeout=2)
         if self._port is not None:
@@ -256,6 +263,8 @@ class AtChannel:
     def _run(self, command, timeout, expect, call, data, body_after, check, require) -> Response:
         p = _Pending(command, expect, call, data, body_after, require)
         with self._state_lock:
+            if self._stop.is_set():  # close() has begun: it may not see this command
+                raise ModemPortError(f"{self.url} is closing")
             self._pending = p
             self._take_body = False
         deadline = time.monotonic() + timeout
@@ -273,6 +282,8 @@ class AtChannel:
             with self._state_lock:
                 self._pending = None
                 self._take_body = False
+        if p.aborted:
+            raise ModemPortError(f"{self.url} closed during {command!r}")
         resp = Response(command, p.lines, p.final or "")
         if check and p.final_kind not in (Final.OK, Final.CONNECT):
             code = error_number(resp.final) if p.final_kind in (Final.CME, Final.CMS) else None

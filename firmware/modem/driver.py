@@ -124,8 +124,9 @@ class Modem:
         self._started = True
 
     def close(self) -> None:
+        self._supervisor.request_stop()  # no new recovery round
+        self._channel.close()  # fails whatever command is waiting
         self._supervisor.stop()
-        self._channel.close()
         self._started = False
 
     def __enter__(self) -> Modem:
@@ -288,7 +289,11 @@ class Modem:
         if self._calls.state is not CallState.IDLE:
             raise ModemStateError(f"Sedang ada panggilan / a call is in progress ({self._calls.state})")
         self._calls.dialling(number)
-        resp = self.at(f"ATD{number};", call=True, check=False, timeout=self.dial_timeout)
+        try:
+            resp = self.at(f"ATD{number};", call=True, check=False, timeout=self.dial_timeout)
+        except ModemError:
+            self._calls.fail(EndReason.ERROR)  # never leave a call "dialling" forever
+            raise
         kind = final_code(resp.final)
         if resp.final == "OK":
             return

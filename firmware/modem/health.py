@@ -58,6 +58,9 @@ class Supervisor:
         self._thread = threading.Thread(target=self._run, name="modem-supervisor", daemon=True)
         self._thread.start()
 
+    def request_stop(self) -> None:
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

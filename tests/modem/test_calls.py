@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware.modem import ModemCommandError, ModemStateError
+from firmware.modem import ModemCommandError, ModemError, ModemStateError
 from firmware.modem.events import (
     Alerting,
     CallActive,
@@ -197,3 +197,17 @@ def test_call_over_tcp_socket():
     finally:
         m.close()
         sim.stop()
+
+
+def test_dial_that_times_out_does_not_stay_dialling(sim):
+    m = modem_for(sim.url, dial_timeout=0.3)
+    m.start()
+    try:
+        sim.go_silent(True)
+        with pytest.raises(ModemError):
+            m.dial("112")
+        ended = wait_for(m.events, CallEnded)
+        assert ended.reason is EndReason.ERROR
+        assert m.call_state is CallState.IDLE
+    finally:
+        m.close()
