@@ -97,7 +97,8 @@ class Gateway:
         if self.ingest and not self.ingest.subscribed.wait(timeout):
             self.stop()
             raise TimeoutError("Broker tidak terjangkau / broker not reachable or subscription refused")
-        log.info("Gateway %s siap / ready at %s", self.instance, self.url if self.use_http else "(no http)")
+        if self.use_http:
+            log.info("Gateway %s siap / ready at %s", self.instance, self.url)
         return self
 
     def _http_config(self):
@@ -152,14 +153,36 @@ class Gateway:
 
 
 def run(cfg: SiteConfig) -> None:
-    """Run in the foreground until SIGINT/SIGTERM (uvicorn owns the signals)."""
+    """Run in the foreground until SIGINT/SIGTERM, then stop every part
+    cleanly and return (uvicorn's own handlers would re-raise the signal and
+    kill the process before the ingest and dispatcher are stopped)."""
+    import contextlib
+    import signal
+
     import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            yield
 
     gw = Gateway(cfg, http=False)
     gw.start()
+    server = _Server(gw._http_config())
+    gw._server = server
+
+    def _exit(signum: int, _frame: object) -> None:
+        log.info("Berhenti / stopping on signal %d", signum)
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log.info("Gateway %s siap / ready; HTTP on %s:%d", gw.instance, cfg.gateway.http.host,
+             cfg.gateway.http.port)
     try:
-        gw._server = uvicorn.Server(gw._http_config())
-        gw._server.run()
+        server.run()
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         gw._server = None
         gw.stop()
+        log.info("Gateway berhenti / stopped")

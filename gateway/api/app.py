@@ -33,6 +33,9 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
     for r in (health.router, auth.router, incidents.router, fleet.router, kpis.router,
               callbacks.router):
         app.include_router(r)
+    from gateway.web import mount_pages  # the pages read the API above
+
+    mount_pages(app)
 
     @app.exception_handler(IllegalTransition)
     async def _conflict(_req: Request, exc: IllegalTransition) -> JSONResponse:

@@ -107,3 +107,57 @@ opds: [{{id: damkar, name: Damkar}}]
     with d.session() as s:
         assert auth.authenticate(s, "damkar1", "damkar-password-1").opd == "damkar"
     d.dispose()
+
+
+def test_cli_runs_the_gateway_until_sigterm(tmp_path, broker):
+    import signal
+    import time
+
+    import httpx
+
+    from tests.support.broker import free_port
+
+    port = free_port()
+    site = tmp_path / "site.yaml"
+    site.write_text(f"""
+mode: demo
+site: {{name: X, case_prefix: XX}}
+broker: {{host: {broker.host}, port: {broker.port}}}
+gateway: {{database_url: "sqlite:///{tmp_path / 'run.db'}", http: {{port: {port}}}, instance_id: cli}}
+opds: [{{id: damkar, name: Damkar}}]
+""")
+    proc = subprocess.Popen([SIAGA, "gateway", "--config", str(site)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        ready = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        assert ready is not None and ready.json()["checks"] == {"database": True, "mqtt": True}
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_cli_refuses_weak_secrets_outside_demo(tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text("""
+site: {name: X, case_prefix: XX}
+broker: {username: gateway, password: changeme}
+opds:
+  - {id: damkar, name: Damkar, channels: {webhook: {url: "http://x/", secret: {value: secret}}}}
+""")
+    r = subprocess.run([SIAGA, "gateway", "--config", str(site)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "opds[0].channels.webhook.secret" in r.stderr and "broker.password" in r.stderr
+    assert "changeme" not in r.stderr

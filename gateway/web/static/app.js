@@ -1,0 +1,209 @@
+// Siaga 112 pages: read the REST API, render with textContent only (never
+// innerHTML with data: descriptions come from the public), poll for changes.
+"use strict";
+
+const page = document.body.dataset.page;
+const POLL_MS = 3000;
+let me = null;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c ?? ""));
+  return node;
+}
+
+function showError(msg) {
+  const box = document.getElementById("error");
+  box.textContent = msg;
+  box.hidden = !msg;
+}
+
+async function api(path, options = {}) {
+  const res = await fetch(path, {
+    credentials: "same-origin",
+    headers: { "content-type": "application/json" },
+    ...options,
+  });
+  if (res.status === 401 && page !== "login") {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname);
+    throw new Error("401");
+  }
+  if (!res.ok) {
+    let detail = res.statusText;
+    try { const body = await res.json(); detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail); } catch (_) {}
+    throw new Error(`${res.status}: ${detail}`);
+  }
+  return res.status === 204 ? null : res.json();
+}
+
+const fmtTime = (s) => (s ? new Date(s).toLocaleString("id-ID", { hour12: false }) : "–");
+const fmtDur = (s) => (s === null || s === undefined ? "–" : s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${(s / 60).toFixed(1)} mnt` : `${(s / 3600).toFixed(1)} jam`);
+const fmtPct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
+const place = (i) => [i.location_label, i.area].filter(Boolean).join(", ") || i.device_id || "–";
+
+function fillRows(tbody, rows) {
+  tbody.replaceChildren(...rows);
+  const stamp = document.getElementById("refreshed");
+  if (stamp) stamp.textContent = "· " + new Date().toLocaleTimeString("id-ID", { hour12: false });
+}
+
+function poll(fn) {
+  const run = async () => {
+    try { await fn(); showError(""); } catch (e) { if (e.message !== "401") showError(e.message); }
+  };
+  run();
+  setInterval(run, POLL_MS);
+}
+
+// ---- login -----------------------------------------------------------------
+function initLogin() {
+  document.getElementById("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    try {
+      const user = await api("/api/auth/login", { method: "POST", body: JSON.stringify(Object.fromEntries(form)) });
+      const next = new URLSearchParams(location.search).get("next");
+      const home = user.role === "opd" ? "/opd" : user.role === "operator" ? "/console" : "/dashboard";
+      location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : home;
+    } catch (e) {
+      showError("Login gagal / login failed: " + e.message);
+    }
+  });
+}
+
+// ---- staff console -------------------------------------------------------------
+const NEXT_STEPS = {
+  received: [["triaged", "Verifikasi / Triage"], ["rejected:prank", "Iseng / Prank"], ["rejected:test", "Uji / Test"]],
+  triaged: [["dispatched", "Kirim ke OPD / Dispatch"], ["rejected:duplicate", "Duplikat / Duplicate"]],
+  resolved: [["closed", "Tutup / Close"]],
+};
+
+async function transition(ref, step) {
+  const [to, reason] = step.split(":");
+  await api(`/api/incidents/${encodeURIComponent(ref)}/transitions`, {
+    method: "POST", body: JSON.stringify(reason ? { to, reason } : { to }),
+  });
+}
+
+function actionButtons(inc, steps) {
+  return steps.map(([step, label]) => el("button", {
+    class: "small", "data-step": step,
+    onclick: async () => {
+      try { await transition(inc.id, step); await refreshConsole(); } catch (e) { showError(e.message); }
+    },
+  }, label));
+}
+
+async function refreshConsole() {
+  const status = document.getElementById("status-filter").value;
+  const q = new URLSearchParams({ limit: "50" });
+  if (status) q.set("status", status);
+  const pageData = await api("/api/incidents?" + q);
+  fillRows(document.querySelector("#incidents tbody"), pageData.items.map((i) => el("tr", { "data-id": i.id, class: `st-${i.status}${i.escalated ? " escalated" : ""}` },
+    el("td", {}, i.case_no || i.id.slice(-6)),
+    el("td", {}, el("span", { class: "badge" }, i.status)),
+    el("td", {}, i.category), el("td", {}, i.source), el("td", {}, place(i)),
+    el("td", {}, i.assignments.map((a) => a.opd).join(", ") || "–"),
+    el("td", {}, fmtTime(i.received_at)),
+    el("td", {}, ...actionButtons(i, NEXT_STEPS[i.status] || [])))));
+}
+
+async function initConsole() {
+  const cats = ["medical", "fire", "traffic_accident", "natural_disaster", "fallen_tree", "flood", "street_light",
+    "crime", "drugs", "domestic_violence", "security_disturbance", "terrorism", "other", "prank", "test"];
+  document.getElementById("category-select").replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
+  document.getElementById("status-filter").addEventListener("change", refreshConsole);
+  document.getElementById("new-incident").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = Object.fromEntries(new FormData(ev.target));
+    const body = { category: f.category };
+    if (f.caller) body.caller = f.caller;
+    if (f.description) body.description = f.description;
+    if (f.area) body.location = { area: f.area };
+    try { await api("/api/incidents", { method: "POST", body: JSON.stringify(body) }); ev.target.reset(); await refreshConsole(); }
+    catch (e) { showError(e.message); }
+  });
+  poll(refreshConsole);
+}
+
+// ---- OPD portal -------------------------------------------------------------
+const OPD_STEPS = { dispatched: [["acknowledged", "Terima / Acknowledge"]], acknowledged: [["on_scene", "Di lokasi / On scene"], ["resolved", "Selesai / Resolved"]], on_scene: [["resolved", "Selesai / Resolved"]] };
+
+async function refreshOpd() {
+  const data = await api("/api/incidents?limit=50");
+  const mine = me && me.opd;
+  fillRows(document.querySelector("#opd-cases tbody"), data.items.map((i) => {
+    const a = i.assignments.find((x) => x.opd === mine) || i.assignments[0] || {};
+    const state = a.resolved_at ? "resolved" : a.on_scene_at ? "on_scene" : a.acknowledged_at ? "acknowledged" : a.dispatched_at ? "dispatched" : i.status;
+    const due = a.dispatched_at && a.sla_ack_min ? new Date(new Date(a.dispatched_at).getTime() + a.sla_ack_min * 60000) : null;
+    const buttons = (OPD_STEPS[state] || []).map(([to, label]) => el("button", {
+      class: "small", "data-step": to,
+      onclick: async () => {
+        try {
+          await api(`/api/incidents/${encodeURIComponent(i.id)}/transitions`, { method: "POST", body: JSON.stringify(mine ? { to, opd: mine } : { to, opd: a.opd }) });
+          await refreshOpd();
+        } catch (e) { showError(e.message); }
+      },
+    }, label));
+    return el("tr", { "data-id": i.id, class: `st-${state}${i.escalated ? " escalated" : ""}` },
+      el("td", {}, i.case_no || i.id.slice(-6)), el("td", {}, el("span", { class: "badge" }, state)),
+      el("td", {}, i.category), el("td", {}, place(i)), el("td", {}, fmtTime(a.dispatched_at)),
+      el("td", {}, due ? fmtTime(due.toISOString()) : "–"), el("td", {}, ...buttons));
+  }));
+}
+
+// ---- KPI dashboard -------------------------------------------------------------
+async function refreshDashboard() {
+  const k = await api("/api/kpis");
+  document.getElementById("k-incidents").textContent = k.incidents;
+  document.getElementById("k-backlog").textContent = k.open_backlog;
+  document.getElementById("k-prank").textContent = fmtPct(k.prank_test_share);
+  document.getElementById("k-answer").textContent = fmtPct(k.calls.within_15s);
+  const opds = [...k.opds].sort((a, b) => (a.ack_median_s ?? Infinity) - (b.ack_median_s ?? Infinity));
+  fillRows(document.querySelector("#opd-kpis tbody"), opds.map((o) => el("tr", { "data-opd": o.opd },
+    el("td", { title: o.name }, o.name), el("td", {}, o.count), el("td", {}, o.open),
+    el("td", { class: "num" }, fmtDur(o.ack_median_s)), el("td", { class: "num" }, fmtDur(o.ack_p90_s)),
+    el("td", { class: "num" }, fmtDur(o.resolve_median_s)), el("td", { class: "num" }, fmtDur(o.resolve_p90_s)),
+    el("td", { class: "num" }, fmtPct(o.ack_sla_compliance)), el("td", { class: "num" }, fmtPct(o.resolve_sla_compliance)),
+    el("td", { class: "num" }, o.escalations))));
+  const cats = Object.entries(k.by_category).sort((a, b) => b[1] - a[1]);
+  document.querySelector("#by-category tbody").replaceChildren(...cats.map(([c, n]) => el("tr", {}, el("td", {}, c), el("td", { class: "num" }, n))));
+  const c = k.calls;
+  const rows = [["Panggilan / Calls", c.calls], ["Dijawab / Answered", c.answered], ["Tak terjawab / Missed", c.missed],
+    ["Waktu jawab median / Answer median", fmtDur(c.answer_median_s)], ["Waktu jawab p90", fmtDur(c.answer_p90_s)],
+    ["≤15 s (target 90 %)", fmtPct(c.within_15s)], ["≤20 s (target 95 %)", fmtPct(c.within_20s)]];
+  document.querySelector("#calls tbody").replaceChildren(...rows.map(([a, b]) => el("tr", {}, el("td", {}, a), el("td", { class: "num" }, b))));
+}
+
+// ---- fleet --------------------------------------------------------------------
+async function refreshFleet() {
+  const devices = await api("/api/devices");
+  fillRows(document.querySelector("#devices tbody"), devices.map((d) => {
+    const t = d.last_telemetry || {};
+    const online = d.last_status === "online";
+    return el("tr", { "data-id": d.id, class: online ? "online" : "offline" },
+      el("td", {}, d.id), el("td", {}, d.profile), el("td", {}, [d.label, d.area].filter(Boolean).join(", ") || "–"),
+      el("td", {}, el("span", { class: "badge" }, d.enabled ? (d.last_status || "unknown") : "disabled")),
+      el("td", {}, fmtTime(d.last_seen)), el("td", { class: "num" }, t.signal_dbm != null ? `${t.signal_dbm} dBm` : "–"),
+      el("td", { class: "num" }, t.outbox_depth ?? "–"), el("td", {}, (t.faults || []).join(", ") || "–"));
+  }));
+}
+
+// ---- boot -----------------------------------------------------------------------
+async function boot() {
+  if (page === "login") return initLogin();
+  try { me = await api("/api/auth/me"); } catch (e) { return; }
+  document.getElementById("who").textContent = `${me.username} (${me.role}${me.opd ? ": " + me.opd : ""})`;
+  const logout = document.getElementById("logout");
+  logout.hidden = false;
+  logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
+  for (const a of document.querySelectorAll("nav a")) a.hidden = !a.dataset.roles.split(" ").includes(me.role);
+  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => poll(refreshDashboard), fleet: () => poll(refreshFleet) })[page]();
+}
+
+boot();
