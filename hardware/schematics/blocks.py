@@ -141,9 +141,13 @@ def modem(rails: Rails, header: Any, uart: dict[str, Any]) -> Any:
 
 def modem_reset(rails: Rails, gpio: Any, m: Any) -> None:
     """GPIO high -> NPN pulls the modem's RST low. The Pi never drives the
-    modem's pin directly; the 100k keeps the modem running while the Pi boots."""
+    modem's pin directly. GPIO4 has a ~50k pull-UP from power-on until the
+    agent claims it (GPIO0-8 boot pulled up); against 4.7k in series a 100k
+    base pull-down would let ~2 V onto the base and hold the modem in reset
+    whenever the agent is not running. 4.7k to GND keeps the base at ~0.26 V;
+    driven high, the base still gets ~0.4 mA."""
     q = make("NPN", "MMBT3904", "2N3904 NPN transistor (TO-92)")
-    rb, rpd = r("4.7k"), r("100k")
+    rb, rpd = r("4.7k"), r("4.7k")
     connect(gpio, pin(rb, "1"), pin(rpd, "1"))
     connect(Net("MODEM_RESET_B"), pin(rb, "2"), pin(q, "B"))
     connect(rails.gnd, pin(rpd, "2"), pin(q, "E"))

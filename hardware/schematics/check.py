@@ -22,7 +22,7 @@ EXPECTED_ON_GPIO: dict[Circuit, list[tuple[str, str]]] = {
     Circuit.BUTTON: [("R", "1k"), ("C", "100nF")],
     Circuit.LED: [("R", "100")],
     Circuit.BUZZER: [("R", "100")],
-    Circuit.MODEM_RESET: [("R", "4.7k"), ("R", "100k")],
+    Circuit.MODEM_RESET: [("R", "4.7k"), ("R", "4.7k")],  # series + base pull-down
     Circuit.UPS_SIGNAL: [("R", "10k"), ("C", "100nF")],
 }
 
@@ -61,9 +61,12 @@ def netlist_errors(pinmap: PinMap, profile: str, nl: Netlist) -> list[str]:
         if any(ref == HEADER_REF for ref, _ in others):
             errors.append(f"{profile}: {p.role}: net {p.net} touches the header twice")
         parts = [nl.components[ref] for ref, _ in others]
-        for prefix, value in EXPECTED_ON_GPIO[p.circuit]:
-            if not any(_prefix(c.ref) == prefix and c.value == value for c in parts):
+        for prefix, value in EXPECTED_ON_GPIO[p.circuit]:  # each expectation takes its own part
+            match = next((c for c in parts if _prefix(c.ref) == prefix and c.value == value), None)
+            if match is None:
                 errors.append(f"{profile}: {p.role}: {p.circuit} circuit needs {prefix} {value} on {p.net}")
+            else:
+                parts.remove(match)
     for bus in pinmap.buses.values():
         for b in bus:
             on_pin(b.header, b.net, f"bus {b.net}")

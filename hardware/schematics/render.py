@@ -92,7 +92,7 @@ def _modem_reset(d: Any) -> None:
     d += elm.Resistor().right(3).label("4.7k")
     d += elm.Dot()
     d.push()
-    d += elm.Resistor().down(2.5).label("100k", loc="bottom")
+    d += elm.Resistor().down(2.5).label("4.7k", loc="bottom")
     _gnd(d)
     d.pop()
     d += elm.Line().right(1)
