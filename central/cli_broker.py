@@ -1,0 +1,69 @@
+"""`siaga admin broker ...`: site Mosquitto config, service users, reload."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from central.cli_common import apply_broker, fail, open_central
+
+broker_app = typer.Typer(help="Konfigurasi broker Mosquitto / Mosquitto broker configuration.",
+                         no_args_is_help=True)
+
+
+@broker_app.command("gen-config")
+def broker_gen_config() -> None:
+    """Tulis mosquitto.conf, passwd dan acl situs / write the site's mosquitto.conf, passwd and acl."""
+    from central.broker.site import write_auth_files, write_broker_config
+
+    c = open_central()
+    try:
+        cfg = c.settings.mosquitto
+        conf = write_broker_config(cfg, c.settings.site_dir)
+        paths = write_auth_files(c.db, c.registry, c.settings.site_dir)
+    finally:
+        c.close()
+    typer.echo(f"Ditulis / written: {conf}, {paths.passwd}, {paths.acl}")
+    if not (cfg.tls_cert and cfg.tls_key):
+        typer.echo("PERINGATAN / WARNING: tanpa TLS / no TLS listener (set mosquitto.tls_cert/tls_key)",
+                   err=True)
+
+
+@broker_app.command("user")
+def broker_user(
+    name: Annotated[str, typer.Argument(help="Pengguna layanan / service user, e.g. gateway, admin")],
+    access: Annotated[str, typer.Option(help="read | write | readwrite on siaga/v1/#")] = "readwrite",
+    password_file: Annotated[Path | None, typer.Option(help="Tulis sandi ke berkas ini (0600) / write the "
+                                                            "password to this file")] = None,
+) -> None:
+    """Buat/atur ulang pengguna layanan / create or reset a service user."""
+    if access not in ("read", "write", "readwrite"):
+        raise fail(f"Akses tidak sah / bad access {access!r}")
+    c = open_central()
+    try:
+        try:
+            pw = c.prov.add_service(name, access=access, reload=False)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        if password_file:
+            password_file.touch(mode=0o600)
+            password_file.chmod(0o600)
+            password_file.write_text(pw + "\n")
+            typer.echo(f"Sandi ditulis / password written: {password_file}")
+        else:
+            typer.echo(pw)
+        apply_broker(c)
+    finally:
+        c.close()
+
+
+@broker_app.command("reload")
+def broker_reload() -> None:
+    """Tulis ulang passwd/acl dan muat ulang broker / rewrite passwd/acl and reload the broker."""
+    c = open_central()
+    try:
+        apply_broker(c)
+    finally:
+        c.close()
