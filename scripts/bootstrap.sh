@@ -40,6 +40,11 @@ fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   apt_install systemd
 fi
+# A real browser for the page tests (Playwright drives Debian's Chromium; it
+# never downloads a browser of its own).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  apt_install chromium
+fi
 if ! "$PY" -c 'import venv, ensurepip' >/dev/null 2>&1; then
   apt_install python3-venv
 fi
