@@ -146,7 +146,7 @@ def modem_reset(rails: Rails, gpio: Any, m: Any) -> None:
     base pull-down would let ~2 V onto the base and hold the modem in reset
     whenever the agent is not running. 4.7k to GND keeps the base at ~0.26 V;
     driven high, the base still gets ~0.4 mA."""
-    q = make("NPN", "MMBT3904", "2N3904 NPN transistor (TO-92)")
+    q = make("NPN", "2N3904", "2N3904 NPN transistor (TO-92)")
     rb, rpd = r("4.7k"), r("4.7k")
     connect(gpio, pin(rb, "1"), pin(rpd, "1"))
     connect(Net("MODEM_RESET_B"), pin(rb, "2"), pin(q, "B"))
@@ -168,35 +168,37 @@ def button(rails: Rails, gpio: Any, label: str, supplier: str) -> None:
     connect(rails.gnd, pin(sw, "2"), pin(cap, "2"))
 
 
-def _low_side(rails: Rails, gpio: Any, load_pos: Any, load_neg: Any) -> None:
-    """2N7002-class MOSFET low-side switch: 100R gate, 100k gate pull-down."""
-    q = make("NMOS", "2N7000", "2N7000 N-MOSFET (TO-92)")
-    rg, rpd = r("100"), r("100k")
-    connect(gpio, pin(rg, "1"))
-    connect(Net(f"{gpio.name}_G"), pin(rg, "2"), pin(rpd, "1"), pin(q, "G"))
-    connect(rails.gnd, pin(rpd, "2"), pin(q, "S"))
-    connect(Net(f"{gpio.name}_D"), pin(q, "D"), load_neg)
-    del load_pos
+def _low_side(rails: Rails, gpio: Any, load_neg: Any) -> None:
+    """2N3904 low-side switch: 1k base (2.6 mA from a 3.3 V GPIO, saturates
+    the transistor for 20-30 mA), 10k base pull-down (off while the Pi boots).
+    A bipolar, not a 2N7000: the 2N7000's threshold may be up to 3 V, too
+    close to a 3.3 V GPIO."""
+    q = make("NPN", "2N3904", "2N3904 NPN transistor (TO-92)")
+    rb, rpd = r("1k"), r("10k")
+    connect(gpio, pin(rb, "1"))
+    connect(Net(f"{gpio.name}_B"), pin(rb, "2"), pin(rpd, "1"), pin(q, "B"))
+    connect(rails.gnd, pin(rpd, "2"), pin(q, "E"))
+    connect(Net(f"{gpio.name}_C"), pin(q, "C"), load_neg)
 
 
 def led(rails: Rails, gpio: Any, colour: str) -> None:
-    """A 5 V panel LED at ~20 mA through a MOSFET (a GPIO gives 3.3 V and should
+    """A 5 V panel LED at ~19 mA through a transistor (a GPIO gives 3.3 V and should
     source only a few mA; a field box LED must be seen in daylight)."""
     d = make("LED", colour, f"10 mm {colour} high-brightness LED + panel-mount bezel (IP67)")
     rs = r("150")
     connect(rails.v5, pin(rs, "1"))
     connect(Net(f"{gpio.name}_A"), pin(rs, "2"), pin(d, "A"))
-    _low_side(rails, gpio, None, pin(d, "K"))
+    _low_side(rails, gpio, pin(d, "K"))
 
 
 def buzzer(rails: Rails, gpio: Any) -> None:
     bz = make("BZ", "5V active", "5 V active buzzer 85 dB (magnetic, 30 mA)")
     fly = make("D", "1N4148", "1N4148 switching diode", note="flyback across the buzzer", footprint=DO35)
     connect(rails.v5, pin(bz, "+"), pin(fly, "K"))
-    _low_side(rails, gpio, None, pin(bz, "-"))
-    # the drain net now holds the buzzer's "-"; add the flyback anode there
-    drain = next(n for n in pin(bz, "-").nets)
-    connect(drain, pin(fly, "A"))
+    _low_side(rails, gpio, pin(bz, "-"))
+    # the collector net now holds the buzzer's "-"; add the flyback anode there
+    collector = next(n for n in pin(bz, "-").nets)
+    connect(collector, pin(fly, "A"))
 
 
 def ups_mains_ok(rails: Rails, gpio: Any, ups: Any) -> None:

@@ -20,8 +20,8 @@ POWER_NETS = {"5V": "+5V", "3V3": "+3V3", "GND": "GND"}
 #: value a part on the GPIO net must have, per circuit type (prefix, value)
 EXPECTED_ON_GPIO: dict[Circuit, list[tuple[str, str]]] = {
     Circuit.BUTTON: [("R", "1k"), ("C", "100nF")],
-    Circuit.LED: [("R", "100")],
-    Circuit.BUZZER: [("R", "100")],
+    Circuit.LED: [("R", "1k")],
+    Circuit.BUZZER: [("R", "1k")],
     Circuit.MODEM_RESET: [("R", "4.7k"), ("R", "4.7k")],  # series + base pull-down
     Circuit.UPS_SIGNAL: [("R", "10k"), ("C", "100nF")],
 }

@@ -62,17 +62,17 @@ def _button(d: Any, p: PinEntry) -> None:
 
 
 def _low_side(d: Any, load: str, flyback: bool = False) -> None:
-    d += elm.Resistor().right(3).label("100")
+    d += elm.Resistor().right(3).label("1k")
     d += elm.Dot()
     d.push()
-    d += elm.Resistor().down(2.5).label("100k", loc="bottom")
+    d += elm.Resistor().down(2.5).label("10k", loc="bottom")
     _gnd(d)
     d.pop()
     d += elm.Line().right(1)
-    q = elm.NFet().reverse().anchor("gate").label("2N7000", loc="right")
+    q = elm.BjtNpn().anchor("base").label("2N3904", loc="right")
     d += q
-    d += elm.Ground().at(q.source)
-    top = q.drain
+    d += elm.Ground().at(q.emitter)
+    top = q.collector
     if load == "buzzer":
         d += elm.RBox().up(3).at(top).label("BZ 5V", loc="bottom")
         d.push()

@@ -55,7 +55,7 @@ def test_netlist_is_a_kicad_netlist_of_the_whole_board(profile: str) -> None:
     text = NETLISTS[profile].read_text()
     assert text.startswith("(export") and '(version "D")' in text
     values = {c.value for c in nl.components.values()}
-    assert {"SIM800C", "BSS138", "2200uF 10V", "5.1V 5A", "4.0V 3A", "MMBT3904"} <= values
+    assert {"SIM800C", "BSS138", "2200uF 10V", "5.1V 5A", "4.0V 3A", "2N3904"} <= values
     for comp in nl.components.values():
         assert comp.footprint, comp.ref
         assert comp.fields.get("Supplier"), comp.ref
