@@ -57,8 +57,12 @@ def check_config(
 
     cfg = _load(file)
     bad = [] if cfg.mode is Mode.DEMO or skip_secrets else cfg.insecure_secrets()
+    from gateway.config.loader import line_of_key
+
+    text = file.read_text(encoding="utf-8")
     for b in bad:
-        typer.echo(f"{file}: {b}", err=True)
+        line = line_of_key(text, b)
+        typer.echo(f"{file}:{line}: {b}" if line else f"{file}: {b}", err=True)
     if bad:
         raise typer.Exit(1)
     typer.echo(f"OK: {file} ({cfg.site.name}, {len(cfg.opds)} OPD, "

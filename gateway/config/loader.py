@@ -85,6 +85,24 @@ def _resolve_paths(cfg: SiteConfig, base: Path) -> None:
             s.file = fix(s.file)
 
 
+def line_of_key(text: str, key: str) -> int | None:
+    """1-based line of a key written ``opds[2].channels.webhook.secret`` in
+    YAML ``text`` (for messages that come after validation, e.g. secrets)."""
+    import re
+
+    loc: list[str | int] = []
+    for part in key.split(":")[0].split("."):
+        m = re.fullmatch(r"([^\[]+)((?:\[\d+\])*)", part.strip())
+        if not m:
+            return None
+        loc.append(m.group(1))
+        loc += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    try:
+        return _line_of(yaml.compose(text, Loader=yaml.SafeLoader), tuple(loc))
+    except yaml.YAMLError:
+        return None
+
+
 def load_config(path: Path | str) -> SiteConfig:
     """Read and validate a site file; relative file paths are taken from its folder."""
     path = Path(path)

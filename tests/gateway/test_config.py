@@ -95,6 +95,8 @@ def test_check_config_cli_prints_file_line(tmp_path):
     nosec = subprocess.run([SIAGA, "gateway", "check-config", str(EXAMPLE)], capture_output=True,
                            text=True, timeout=60)
     assert nosec.returncode == 1 and "cannot read secret file" in nosec.stderr
+    line = next(n for n, t in enumerate(EXAMPLE.read_text().splitlines(), 1) if "file: secrets/damkar" in t)
+    assert f"{EXAMPLE}:{line}: opds[2].channels.webhook.secret: cannot read" in nosec.stderr
 
 
 def test_production_refuses_weak_or_default_secrets(tmp_path):
