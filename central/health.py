@@ -63,6 +63,8 @@ class HealthWatch:
     # -- episodes ----------------------------------------------------------
     def open_fault(self, device: str, fault: str, detail: str = "", at: datetime | None = None) -> bool:
         """Open an episode unless one is open; True when a new one began."""
+        if self._is_open(device, fault):  # the common case costs a read, not an fsync
+            return False
         with self.db.tx() as c:
             cur = c.execute(
                 "INSERT INTO faults (device, fault, detail, opened_at) VALUES (?, ?, ?, ?) "
@@ -72,7 +74,13 @@ class HealthWatch:
             log.warning("fault opened: %s %s %s", device, fault, detail)
         return opened
 
+    def _is_open(self, device: str, fault: str) -> bool:
+        return self.db.one("SELECT 1 AS x FROM faults WHERE device=? AND fault=? AND closed_at IS NULL",
+                           (device, fault)) is not None
+
     def close_fault(self, device: str, fault: str, at: datetime | None = None) -> bool:
+        if not self._is_open(device, fault):
+            return False
         with self.db.tx() as c:
             cur = c.execute("UPDATE faults SET closed_at=? WHERE device=? AND fault=? AND closed_at IS NULL",
                             (iso(at or utcnow()), device, fault))
