@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 from gateway.config.models import Mode, SiteConfig
 from gateway.dispatch.worker import Dispatcher
@@ -51,8 +52,8 @@ class Gateway:
         self.ingest: MqttIngest | None = None
         self.dispatcher: Dispatcher | None = None
         self.sla: SlaWatch | None = None
-        self.app = None
-        self._server = None
+        self.app: Any = None
+        self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
     # -- start/stop ----------------------------------------------------------
@@ -163,7 +164,7 @@ def run(cfg: SiteConfig) -> None:
 
     class _Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(self):  # type: ignore[override]
+        def capture_signals(self):
             yield
 
     gw = Gateway(cfg, http=False)

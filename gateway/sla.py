@@ -44,7 +44,7 @@ def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
             # a conditional UPDATE: with several instances (PostgreSQL) only one wins
             won = s.execute(update(Assignment).where(Assignment.pk == a.pk, flag.is_(None))
                             .values({flag.key: now})
-                            .execution_options(synchronize_session=False)).rowcount
+                            .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
             if not won:
                 continue
             s.refresh(a)

@@ -47,7 +47,7 @@ def _authenticate(request: Request, body: bytes, gw, opd_id: str) -> None:
 
 
 @router.post("/{opd_id}/incidents/{incident_id}/{step}", status_code=204,
-             responses=ERR | {422: {"model": Problem}},
+             responses={**ERR, 422: {"model": Problem}},
              summary="OPD acknowledges / reports on scene / resolves its part of a case")
 async def opd_callback(opd_id: str, incident_id: str, step: OpdStep, request: Request,
                        gw: StateDep) -> None:

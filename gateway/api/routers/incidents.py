@@ -7,7 +7,7 @@ import base64
 import csv
 import io
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
@@ -40,8 +40,8 @@ from protocol.ids import new_id
 
 router = APIRouter(prefix="/api", tags=["incidents"])
 
-ERR = {401: {"model": Problem}, 403: {"model": Problem}, 404: {"model": Problem},
-       409: {"model": Problem}}
+ERR: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 403: {"model": Problem},
+                                        404: {"model": Problem}, 409: {"model": Problem}}
 
 
 def encode_cursor(pk: int) -> str:

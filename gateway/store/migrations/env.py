@@ -10,7 +10,7 @@ from gateway.store.models import Base
 config = context.config
 engine = config.attributes.get("engine")
 if engine is None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(config.get_main_option("sqlalchemy.url") or "sqlite://")
 
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=Base.metadata,
