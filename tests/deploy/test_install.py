@@ -216,3 +216,24 @@ def test_gateway_install_layout_secrets_and_idempotence(tmp_path: Path) -> None:
     second = run("--role", "gateway", "--root", root, "--site", site, "--secrets", secrets)
     assert "nothing changed" in second.stdout
     assert snapshot(root) == before
+
+
+def test_bullseye_boot_partition_at_boot(tmp_path: Path, bundle: Path) -> None:
+    """Raspberry Pi OS before Bookworm keeps config.txt in /boot."""
+    root = tmp_path / "old"
+    (root / "boot").mkdir(parents=True)
+    (root / "boot/config.txt").write_text(STOCK_CONFIG)
+    (root / "boot/cmdline.txt").write_text(STOCK_CMDLINE)
+    run("--role", "unit", "--root", root, "--bundle", bundle)
+    assert "enable_uart=1" in (root / "boot/config.txt").read_text()
+    assert "console=serial0" not in (root / "boot/cmdline.txt").read_text()
+    assert not (root / "boot/firmware").exists()
+
+
+def test_no_boot_partition_is_reported_not_invented(tmp_path: Path, bundle: Path) -> None:
+    root = tmp_path / "noboot"
+    root.mkdir()
+    res = run("--role", "unit", "--root", root, "--bundle", bundle)
+    assert "WARNING: no config.txt" in res.stdout
+    assert not (root / "boot").exists()
+    assert files_and_links(root) == {p for p in documented_layout("unit") if not p.startswith("/boot/")}
