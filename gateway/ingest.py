@@ -29,8 +29,12 @@ from protocol.topics import DeviceTopic, device_filter, device_topic
 
 log = logging.getLogger("gateway.ingest")
 
-SUBSCRIPTIONS = ((DeviceTopic.INCIDENT, 1), (DeviceTopic.CALL, 1), (DeviceTopic.STATUS, 1),
-                 (DeviceTopic.TELEMETRY, 0))
+#: (kind, QoS, shared). Status is not shared: a shared subscription gets no
+#: retained messages (MQTT 5), and the retained status is how a restarted
+#: gateway learns which units are online. Every instance writes it; it is
+#: idempotent and rare.
+SUBSCRIPTIONS = ((DeviceTopic.INCIDENT, 1, True), (DeviceTopic.CALL, 1, True),
+                 (DeviceTopic.STATUS, 1, False), (DeviceTopic.TELEMETRY, 0, True))
 
 
 @dataclass
@@ -68,7 +72,7 @@ class MqttIngest:
             log.error("Broker menolak / broker refused the gateway: %s", rc)
             return
         self.connected.set()
-        client.subscribe([(device_filter(k, shared=True), q) for k, q in SUBSCRIPTIONS])
+        client.subscribe([(device_filter(k, shared=sh), q) for k, q, sh in SUBSCRIPTIONS])
         log.info("Terhubung ke broker / connected to broker as %s", self.client_id)
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, codes: Any, _p: Any) -> None:

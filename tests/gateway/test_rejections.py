@@ -105,3 +105,30 @@ def test_status_and_telemetry_update_the_device(broker, tmp_path, start_gateway)
         assert dev["last_telemetry"]["outbox_depth"] == 2
         assert api.get("/api/devices/nope").status_code == 404
     unit.stop()
+
+
+def test_retained_status_is_read_at_start(broker, tmp_path, start_gateway):
+    """A (re)started gateway learns which units are online from the retained
+    status. (MQTT 5 sends no retained messages on shared subscriptions;
+    Mosquitto 2.0 does anyway, so this passes either way here: the unshared
+    status subscription is for brokers that follow the spec.)"""
+    from gateway.runtime import Gateway
+    from gateway.store import devices
+    from protocol.fleet import Status
+
+    cfg = site_config(tmp_path, broker)
+    g0 = Gateway(cfg, mqtt=False, http=False)
+    g0.build()
+    register(g0.db, "box-r")
+    g0.db.dispose()
+    unit = TestClient(broker, "box-r").start()
+    unit.publish(device_topic("box-r", DeviceTopic.STATUS),
+                 encode(Status(device="box-r", state="online", firmware="2.0.0")), retain=True)
+    unit.stop()
+    gw = start_gateway(site_config(tmp_path, broker))
+
+    def status():
+        with gw.db.session() as s:
+            return devices.get(s, "box-r").last_status
+
+    assert wait_for(status) == "online"
