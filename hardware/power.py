@@ -6,12 +6,14 @@ The numbers are typical values from datasheets and published measurements
 check to do on the first build). They live in code so that the design rules
 are checked by a test (a converter with too little margin, a capacitor too
 small for a whole GSM burst) and the tables in docs/hardware.md are printed
-from here: ``python -m hardware.power``.
+from here: ``python -m hardware.power`` (``--update-docs`` rewrites them).
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 #: the two supply rails of a board
 RAIL_5V = "5V"
@@ -29,7 +31,8 @@ class Load:
 
 
 PI_MODELS: dict[str, Load] = {
-    "zero2w": Load("Raspberry Pi Zero 2 W", RAIL_5V, 0.12, 0.20, 0.58, "published measurements, headless"),
+    "zero2w": Load("Raspberry Pi Zero 2 W", RAIL_5V, 0.12, 0.20, 0.58,
+                   "idle: CNX Software 2021 (Otii Arc, Bullseye); peak: 4-core load estimate"),
     "pi3bplus": Load("Raspberry Pi 3 B+", RAIL_5V, 0.40, 0.50, 1.00, "RPi docs: 500 mA typical active"),
     "pi4": Load("Raspberry Pi 4 B", RAIL_5V, 0.55, 0.65, 1.30, "RPi docs: 600 mA typical active"),
 }
@@ -178,7 +181,25 @@ def render_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
+DOC_START, DOC_END = "<!-- power-budget:start -->\n", "<!-- power-budget:end -->"
+
+
+def update_doc(path: Path) -> bool:
+    """Rewrite the tables between the markers of docs/hardware.md; True if changed."""
+    text = path.read_text(encoding="utf-8")
+    head, rest = text.split(DOC_START, 1)
+    _, tail = rest.split(DOC_END, 1)
+    new = head + DOC_START + render_markdown() + DOC_END + tail
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    return new != text
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--update-docs"]:
+        doc = Path(__file__).resolve().parents[1] / "docs" / "hardware.md"
+        print(f"{doc}: {'updated' if update_doc(doc) else 'up to date'}")
+        raise SystemExit(0)
     print(render_markdown(), end="")
     errs = design_errors()
     for e in errs:

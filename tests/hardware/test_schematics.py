@@ -132,9 +132,10 @@ def test_power_rules_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_docs_show_the_current_power_tables() -> None:
     doc = DOC.read_text()
-    start, end = "<!-- power-budget:start -->\n", "<!-- power-budget:end -->"
+    start, end = power.DOC_START, power.DOC_END
     assert start in doc and end in doc
-    assert doc.split(start)[1].split(end)[0] == power.render_markdown()
+    assert doc.split(start)[1].split(end)[0] == power.render_markdown(), \
+        "run: .venv/bin/python -m hardware.power --update-docs"
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
