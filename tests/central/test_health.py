@@ -77,6 +77,10 @@ def test_late_heartbeat_marks_offline(site, fleet):
     unit = UnitDouble(site.broker, "box-4", provision(site, "box-4"), heartbeat_s=0.05).start()
     assert wait_for(lambda: fleet.counters["accepted_telemetry"] >= 2)
     unit.hang()  # connected, silent: no will will fire
+    n = -1
+    while n != fleet.counters["accepted_telemetry"]:  # let a heartbeat in flight land first
+        n = fleet.counters["accepted_telemetry"]
+        wait_for(lambda: False, timeout=0.3)
     window = fleet.health.heartbeat_window("box-4")
     assert window == timedelta(seconds=60 * 2.5)  # default heartbeat, default factor
     assert fleet.health.tick(utcnow() + window / 2) == []
