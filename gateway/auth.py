@@ -10,6 +10,9 @@ import enum
 import hashlib
 import re
 import secrets
+import threading
+import time
+from collections import deque
 from datetime import timedelta
 
 from argon2 import PasswordHasher
@@ -107,3 +110,38 @@ def user_for_session(session: Session, sid: str) -> User | None:
 
 def end_session(session: Session, sid: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == hash_token(sid)))
+
+
+class LoginThrottle:
+    """Slows password guessing: after ``max_failures`` wrong passwords for a
+    user name within ``window_s``, logins for it answer 429 until the oldest
+    failure leaves the window. In memory, per process: enough for one city."""
+
+    def __init__(self, max_failures: int = 10, window_s: float = 600.0) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` may try again (0: now)."""
+        now = time.monotonic()
+        with self._lock:
+            q = self._fails.get(key)
+            if not q:
+                return 0.0
+            while q and now - q[0] > self.window_s:
+                q.popleft()
+            if len(q) < self.max_failures:
+                return 0.0
+            return self.window_s - (now - q[0])
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            if len(self._fails) > 10_000:
+                self._fails.clear()
+            self._fails.setdefault(key, deque(maxlen=self.max_failures)).append(time.monotonic())
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._fails.pop(key, None)

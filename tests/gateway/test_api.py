@@ -83,6 +83,20 @@ def test_session_cookie_login_and_logout(gw):
         assert api.get("/api/auth/me").json()["username"] == "operator1"
 
 
+def test_password_guessing_is_throttled(gw):
+    make_user(gw.db, "operator1", "operator")
+    make_user(gw.db, "operator2", "operator")
+    with httpx.Client(base_url=gw.url) as api:
+        codes = [api.post("/api/auth/login", json={"username": "operator1", "password": f"guess-{i}"})
+                 .status_code for i in range(10)]
+        assert codes == [401] * 10
+        r = api.post("/api/auth/login", json={"username": "operator1", "password": "password-operator1"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+        # another user is not locked out
+        r = api.post("/api/auth/login", json={"username": "operator2", "password": "password-operator2"})
+        assert r.status_code == 200
+
+
 def test_lifecycle_from_the_console_and_illegal_steps_409(gw):
     register(gw.db, "panel-01", profile="panel")
     tok = make_user(gw.db, "op", "operator")
