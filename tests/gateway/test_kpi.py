@@ -30,9 +30,9 @@ def test_sla_compliance_counts_overdue_open_cases(tmp_path):
     with db.session() as s:
         def case(n: int, at: datetime, ack_s: float | None, hour_utc: int) -> None:
             rec = day.replace(hour=hour_utc)
-            inc = Incident(id=f"01ARZ3NDEKTSV4RRFFQ69G5F{n:02d}", case_no=f"MDN-2026-{n:06d}", category="fire",
-                           source="field_button", priority=1, status="dispatched", received_at=rec,
-                           updated_at=rec)
+            inc = Incident(id=f"01ARZ3NDEKTSV4RRFFQ69G5F{n:02d}", case_no=f"MDN-2026-{n:06d}",
+                           category="fire", source="field_button", priority=1, status="dispatched",
+                           received_at=rec, updated_at=rec)
             s.add(inc)
             s.flush()
             s.add(Assignment(incident_pk=inc.pk, opd="damkar", dispatched_at=at, sla_ack_min=5,
