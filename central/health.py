@@ -41,8 +41,6 @@ def derived_faults(t: Telemetry, s: HealthSettings) -> dict[str, str]:
         out["weak_signal"] = f"{t.signal_dbm} dBm"
     if t.registration in _BAD_REGISTRATION:
         out["not_registered"] = t.registration.value
-    if t.outbox_depth > s.outbox_max:
-        out["outbox_growing"] = f"depth {t.outbox_depth}"
     if t.storage_low or (t.storage_free_mb is not None and t.storage_free_mb < s.storage_min_mb):
         out["storage_low"] = f"{t.storage_free_mb} MB free" if t.storage_free_mb is not None else ""
     return out
@@ -59,6 +57,22 @@ class HealthWatch:
         self.notifier = notifier
         # a restarted watch gives every unit a full window before calling it late
         self.started_at = started_at or utcnow()
+        # device -> (previous depth, rising streak, depth when the episode opened)
+        self._outbox: dict[str, tuple[int, int, int | None]] = {}
+
+    def outbox_fault(self, device: str, depth: int) -> str | None:
+        """``outbox_growing`` detail, or None. Above ``outbox_max``, or rising on
+        ``outbox_rising_beats`` heartbeats in a row; once open it stays open
+        until the depth is back to half of what it was (no episode per wobble)."""
+        prev, streak, opened = self._outbox.get(device, (depth, 0, None))
+        streak = streak + 1 if depth > prev else (streak if depth == prev else 0)
+        s = self.settings
+        if opened is None and (depth > s.outbox_max or streak >= s.outbox_rising_beats):
+            opened = depth
+        elif opened is not None and depth <= opened // 2 and depth <= s.outbox_max:
+            opened = None
+        self._outbox[device] = (depth, streak, opened)
+        return f"depth {depth}" if opened is not None else None
 
     # -- episodes ----------------------------------------------------------
     def open_fault(self, device: str, fault: str, detail: str = "", at: datetime | None = None) -> bool:
@@ -145,6 +159,9 @@ class HealthWatch:
         self._seen(device, now, telemetry=dumps(t.model_dump(mode="json", exclude_none=True)))
         self.close_fault(device, OFFLINE, now)
         current = derived_faults(t, self.settings)
+        growing = self.outbox_fault(device, t.outbox_depth)
+        if growing:
+            current["outbox_growing"] = growing
         for fault, detail in current.items():
             self.open_fault(device, fault, detail, now)
         for row in self.open_faults(device):

@@ -57,6 +57,10 @@ class HealthSettings(_Strict):
                                "heartbeat intervals")
     weak_signal_dbm: int = Field(-105, ge=-130, le=0, title="Weak signal below this")
     outbox_max: int = Field(50, ge=1, title="Outbox depth above which it counts as growing")
+    outbox_rising_beats: int = Field(
+        5, ge=2, le=100, title="Growing outbox: heartbeats in a row with a rising depth",
+        description="Also a fault when the depth rose on this many heartbeats in a row (the unit "
+                    "cannot deliver); it closes once the depth is back to half of what it was")
     storage_min_mb: float = Field(50.0, ge=0, title="Free storage below which it is low")
     tick_s: float = Field(1.0, gt=0, le=60, title="How often lateness is checked")
 

@@ -218,3 +218,19 @@ def test_restarted_watch_gets_what_happened_while_it_was_down(site):
         assert second.health.presence("box-8")["status_reason"] == "will"
     finally:
         second.stop()
+
+
+def test_outbox_growing_by_threshold_or_trend_with_hysteresis(site):
+    from central.desired import ConfigService
+    from central.health import HealthWatch
+    from central.notify import MemoryNotifier
+    from central.settings import HealthSettings
+
+    w = HealthWatch(site.db, ConfigService(site.db), HealthSettings(outbox_max=50, outbox_rising_beats=3),
+                    MemoryNotifier())
+    seq = [w.outbox_fault("a", d) is not None for d in (0, 2, 4, 6, 6, 7, 5, 4, 3, 2)]
+    # rising on 3 heartbeats -> open at 6; stays open through the wobble until back to 6 // 2
+    assert seq == [False, False, False, True, True, True, True, True, False, False]
+    assert w.outbox_fault("b", 51) == "depth 51"  # over the threshold at once
+    assert w.outbox_fault("b", 30) == "depth 30"
+    assert w.outbox_fault("b", 25) is None
