@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from central.commands import CommandService
 from central.context import Central
 from central.db import utcnow
+from central.desired import merge_settings
 from central.errors import BadSetting, UnknownDevice
 from central.service import FleetService
 from protocol.fleet import Command
@@ -103,6 +104,26 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
             raise HTTPException(422, str(exc)) from None
         return {"device": device_id, "version": doc.version,
                 "settings": doc.settings.model_dump(mode="json", exclude_none=True)}
+
+    @router.put("/groups/{group}/config", status_code=202,
+                summary="A new desired version for every member of a group")
+    def set_group_config(group: str, change: ConfigChange) -> list[dict[str, Any]]:
+        members = central.prov.members(group)
+        if not members:
+            raise HTTPException(404, f"grup kosong atau tidak dikenal / empty or unknown group: {group}")
+        try:
+            merge_settings({}, change.settings)  # refuse a bad value before any version is used
+            docs = {d: central.config.set(d, change.settings) for d in members}
+        except BadSetting as exc:
+            raise HTTPException(422, str(exc)) from None
+        return [{"device": d, "version": doc.version} for d, doc in docs.items()]
+
+    @router.get("/groups", summary="Groups and their members")
+    def groups() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for r in central.db.query("SELECT name, device FROM groups ORDER BY name, device"):
+            out.setdefault(r["name"], []).append(r["device"])
+        return out
 
     @router.get("/drift", summary="Devices whose reported config differs from desired")
     def drift() -> list[dict[str, Any]]:

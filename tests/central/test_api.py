@@ -48,6 +48,12 @@ def test_devices_faults_config_and_commands(site, fleet, api):
     bad = api.put("/api/fleet/devices/box-1/config", json={"settings": {"volume": 300}})
     assert bad.status_code == 422 and "volume" in bad.json()["detail"]
     assert api.put("/api/fleet/devices/box-1/config", json={"settings": {}, "x": 1}).status_code == 422
+    assert api.get("/api/fleet/groups").json() == {"north": ["box-1"]}
+    r = api.put("/api/fleet/groups/north/config", json={"settings": {"log_level": "DEBUG"}})
+    assert r.status_code == 202 and r.json() == [{"device": "box-1", "version": 2}]
+    assert api.put("/api/fleet/groups/nobody/config", json={"settings": {"volume": 1}}).status_code == 404
+    assert api.put("/api/fleet/groups/north/config", json={"settings": {"volume": -1}}).status_code == 422
+    assert wait_for(lambda: unit.applied.version == 2)
 
     r = api.post("/api/fleet/devices/box-1/commands", json={"name": "ping", "timeout_s": 10})
     assert r.status_code == 202
