@@ -52,7 +52,7 @@ def power(rails: Rails, header: Any) -> None:
     """12 V in -> fuse -> reverse-polarity diode -> TVS -> two bucks:
     5.1 V for the Pi (through the header) and 4.0 V for the modem, with the
     bulk capacitance that carries the modem's 2 A transmit bursts."""
-    j = make("CONN2", "12V IN", "2-pin 5.08 mm screw terminal block", note="from the DC-UPS / PSU")
+    j = make("DCIN", "12V IN", "2-pin 5.08 mm screw terminal block", note="from the DC-UPS / PSU")
     f = make("F", "3A T", "5x20 mm 3 A slow-blow fuse + PCB fuse holder")
     d = make("D", "1N5822", "1N5822 3 A 40 V Schottky diode (DO-201AD)", note="reverse-polarity protection",
              footprint="Diode_THT:D_DO-201AD_P15.24mm_Horizontal")

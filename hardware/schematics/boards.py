@@ -82,7 +82,36 @@ def build(profile: str, pinmap: PinMap | None = None) -> Any:
             blocks.audio_field(rails, modem)
         else:
             blocks.audio_panel(rails, modem)
+        # ERC: the Pi's regulator drives 3V3, the fused 12 V bus is supplied
+        # through the input diode; spare pins are deliberately unconnected.
+        for rail in (rails.v3v3, rails.v12, rails.gnd):
+            rail.drive = skidl.POWER
+        for hp in header.pins:
+            if not hp.is_connected():
+                circuit.NC += hp
+        if ups is not None:
+            circuit.NC += blocks.pin(ups, "1")
     return circuit
+
+
+def erc(profile: str, pinmap: PinMap | None = None) -> tuple[int, int, str]:
+    """SKiDL's electrical rules check: (errors, warnings, report)."""
+    import io
+    import logging
+
+    from skidl.logger import erc_logger
+
+    circuit = build(profile, pinmap)
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    erc_logger.addHandler(handler)
+    try:
+        erc_logger.error.reset()
+        erc_logger.warning.reset()
+        circuit.ERC()
+        return erc_logger.error.count, erc_logger.warning.count, buf.getvalue()
+    finally:
+        erc_logger.removeHandler(handler)
 
 
 def netlist(profile: str, pinmap: PinMap | None = None) -> str:

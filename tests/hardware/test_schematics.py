@@ -13,7 +13,7 @@ import pytest
 from hardware import power
 from hardware.pinmap import load_pinmap
 from hardware.schematics import build
-from hardware.schematics.boards import netlist
+from hardware.schematics.boards import erc, netlist
 from hardware.schematics.check import netlist_errors
 from hardware.schematics.netlist import load_netlist, read_netlist
 
@@ -149,3 +149,17 @@ def test_an_independent_kicad_parser_reads_the_same_board() -> None:
     ours = load_netlist(NETLISTS[profile])
     assert {p.ref: p.value for p in theirs.parts} == {r: c.value for r, c in ours.components.items()}
     assert {n.name: {(p.ref, p.num) for p in n.pins} for n in theirs.nets} == ours.nets
+
+
+@pytest.mark.parametrize("profile", ["field", "panel"])
+def test_skidl_erc_is_clean(profile: str) -> None:
+    errors, warnings, report = erc(profile)
+    assert (errors, warnings) == (0, 0), report
+
+
+def test_erc_catches_unconnected_modem_pins(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardware.schematics import blocks
+
+    monkeypatch.setattr(blocks, "audio_field", lambda rails, m: None)
+    errors, warnings, report = erc("field")
+    assert errors == 0 and warnings == 4 and "Unconnected pin: PASSIVE pin 8/MIC_P" in report
