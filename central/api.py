@@ -103,7 +103,7 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
         except BadSetting as exc:
             raise HTTPException(422, str(exc)) from None
         return {"device": device_id, "version": doc.version,
-                "settings": doc.settings.model_dump(mode="json", exclude_none=True)}
+                "settings": doc.settings.model_dump(mode="json", exclude_none=True, exclude={"v"})}
 
     @router.put("/groups/{group}/config", status_code=202,
                 summary="A new desired version for every member of a group")

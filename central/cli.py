@@ -135,8 +135,8 @@ def config_show(device_id: Annotated[str, typer.Argument(help="Id perangkat / de
                f"reported v{drift.reported_version if drift.reported_version is not None else '-'}")
     if drift.refused_version is not None:
         typer.echo(f"ditolak / refused v{drift.refused_version}: {drift.error}")
-    d = desired.settings.model_dump(mode="json", exclude_none=True) if desired else {}
-    r = reported.settings.model_dump(mode="json", exclude_none=True) if reported else {}
+    d = desired.settings.model_dump(mode="json", exclude_none=True, exclude={"v"}) if desired else {}
+    r = reported.settings.model_dump(mode="json", exclude_none=True, exclude={"v"}) if reported else {}
     table([{"key": k, "desired": d.get(k), "reported": r.get(k), "same": d.get(k) == r.get(k)}
             for k in sorted(set(d) | set(r))], ["key", "desired", "reported", "same"])
 

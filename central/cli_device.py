@@ -138,7 +138,8 @@ def device_show(device_id: Annotated[str, typer.Argument(help="Id perangkat / de
         row["presence"] = c.health.presence(device_id)
         row["drift"] = c.config.drift(device_id).as_dict()
         desired = c.config.desired(device_id)
-        row["desired"] = desired.settings.model_dump(mode="json", exclude_none=True) if desired else None
+        row["desired"] = (desired.settings.model_dump(mode="json", exclude_none=True, exclude={"v"})
+                          if desired else None)
         row["events"] = [f"{e['at']} {e['kind']} {e['detail']}".strip()
                          for e in c.health.events(device_id, limit=5)]
     except UnknownDevice as exc:

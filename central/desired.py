@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from central.db import Database, dumps, iso, parse_iso, utcnow
+from central.db import Database, iso, parse_iso, utcnow
 from central.errors import BadSetting
 from central.link import Link
 from protocol.codec import encode
@@ -218,6 +218,3 @@ class ConfigService:
                     return int(hb)
         return None
 
-
-def settings_json(s: UnitSettings) -> str:
-    return dumps(s.model_dump(mode="json", exclude_none=True))

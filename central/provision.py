@@ -161,7 +161,7 @@ class Provisioner:
         if ub.ca_file:
             doc["broker"]["ca_file"] = str(ub.ca_file)
         if device.location:
-            doc["location"] = device.location.model_dump(mode="json", exclude_none=True)
+            doc["location"] = device.location.model_dump(mode="json", exclude_none=True, exclude={"v"})
         _check_unit_config(doc)
         out = self.settings.bundle_dir / device.id
         out.mkdir(parents=True, exist_ok=True)
