@@ -32,7 +32,7 @@ from central.registry import Registry
 from central.settings import CentralSettings
 from protocol.codec import decode_device_message
 from protocol.errors import ProtocolError
-from protocol.fleet import CommandResult, CommandStatus, ReportedConfig, Status, Telemetry
+from protocol.fleet import CommandResult, CommandStatus, DesiredConfig, ReportedConfig, Status, Telemetry
 from protocol.topics import DeviceTopic, device_filter
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ class FleetService:
     """Health watch + command dispatcher + desired publisher, one thread."""
 
     def __init__(self, db: Database, registry: Registry, settings: CentralSettings, *,
-                 notifier: Notifier | None = None, client_id: str = "siaga-central-fleet") -> None:
+                 notifier: Notifier | None = None, client_id: str = "siaga-central-fleet",
+                 audit_after_s: float = 3.0) -> None:
         self.db = db
         self.registry = registry
         self.settings = settings
@@ -87,6 +88,10 @@ class FleetService:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_tick = 0.0
+        # retained desired documents as the broker holds them (audited once after start)
+        self._retained_desired: dict[str, int] = {}
+        self._audit_after_s = audit_after_s
+        self._audit_at: float | None = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self, timeout: float = 10.0) -> FleetService:
@@ -94,6 +99,8 @@ class FleetService:
         self.link.start(timeout)
         for kind in WATCHED:
             self.link.subscribe(device_filter(kind))
+        self.link.subscribe(device_filter(DeviceTopic.CONFIG_DESIRED))
+        self._audit_at = time.monotonic() + self._audit_after_s
         self._thread = threading.Thread(target=self._run, name="central-fleet", daemon=True)
         self._thread.start()
         return self
@@ -137,6 +144,9 @@ class FleetService:
             self._reject(getattr(exc, "reason", "bad"), msg.topic, exc)
             return
         device = parsed.device
+        if isinstance(model, DesiredConfig):  # our own retained documents, read back
+            self._retained_desired[device] = model.version
+            return
         try:
             dev = self.registry.get(device)
         except KeyError:
@@ -173,6 +183,9 @@ class FleetService:
         for rec in self.commands.sweep(now):
             log.info("command %s to %s: %s", rec.name, rec.device, rec.state.value)
         self.dispatch(enabled)
+        if self._audit_at is not None and time.monotonic() >= self._audit_at:
+            self._audit_at = None
+            self.audit_retained()
         for device in self.config.unpublished():
             try:
                 self.config.publish(self.link, device)
@@ -180,6 +193,20 @@ class FleetService:
                 log.warning("desired config for %s not published yet: %s", device, exc)
                 break
         self.health.flush_notices()
+
+    def audit_retained(self) -> list[str]:
+        """Mark for re-publishing every desired document the broker does not
+        hold at its current version (a broker that lost its persistence, a
+        retained topic cleared by hand): units must never lose their config."""
+        stale = [r["device"] for r in self.db.query("SELECT device, version FROM desired "
+                                                    "WHERE published_at IS NOT NULL")
+                 if self._retained_desired.get(r["device"]) != r["version"]]
+        if stale:
+            with self.db.tx() as c:
+                c.executemany("UPDATE desired SET published_at=NULL WHERE device=?", [(d,) for d in stale])
+            self.counters["republished_desired"] += len(stale)
+            log.warning("broker lacks current desired config of %s: re-publishing", ", ".join(stale))
+        return stale
 
     def dispatch(self, enabled: set[str]) -> list[CommandRecord]:
         """Send queued commands whose unit is online (and enabled)."""

@@ -76,3 +76,34 @@ def test_offline_unit_gets_config_on_reconnect_and_bad_value_is_refused(site, fl
     assert d.refused_version == 2 and d.reported_version == 1
     assert "fire_btn" in d.error
     unit2.stop()
+
+
+def test_watch_republishes_desired_the_broker_lost(site):
+    from central.notify import MemoryNotifier
+    from central.service import FleetService
+    from tests.support.mqtt import TestClient
+
+    site.settings.health.tick_s = 0.1
+    provision(site, "box-3")
+    provision(site, "box-4")
+    cfg = ConfigService(site.db)
+    with Link(site.settings.broker).start() as link:
+        cfg.set("box-3", {"volume": 10})
+        cfg.publish(link, "box-3")
+        cfg.set("box-4", {"volume": 20})
+        cfg.publish(link, "box-4")
+        # the broker loses box-3's retained document (cleared by hand, or a lost persistence file)
+        link.publish("siaga/v1/dev/box-3/config/desired", b"", retain=True)
+    svc = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier(),
+                       audit_after_s=0.5).start()
+    try:
+        assert wait_for(lambda: svc.counters["republished_desired"] == 1)
+        watcher = TestClient(site.broker, "w", username="admin", password=site.admin_password).start()
+        watcher.subscribe("siaga/v1/dev/+/config/desired")
+        got = {m.topic: m.payload for m in watcher.drain(quiet=0.5)}
+        watcher.stop()
+        assert b'"version":1' in got["siaga/v1/dev/box-3/config/desired"]
+        assert b'"volume":10' in got["siaga/v1/dev/box-3/config/desired"]
+        assert svc.counters["republished_desired"] == 1  # box-4 was intact
+    finally:
+        svc.stop()
