@@ -130,8 +130,18 @@ def gateway_ingest(broker: Broker, gw: Gateway, n: int) -> tuple[float, float]:
     return count.n / dt, n / t_pub
 
 
-def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float) -> list[float]:
+def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float) -> tuple[list[float], list[float]]:
+    """(publish -> ack at the unit, publish -> webhook at the OPD) in ms."""
     sent: dict[str, float] = {}
+    acked: dict[str, float] = {}
+
+    def on_ack(_c, _u, msg):
+        t = time.time()
+        for item in decode(Ack, msg.payload).stored:
+            acked.setdefault(item.id, t)
+
+    units = client(broker, "bench-lat-units", on_ack)
+    subscribe(units, "siaga/v1/dev/+/ack")
     pub = client(broker, "bench-lat-pub")
     base = len(opd.hits)
     for topic, payload, mid in payloads(m, category="fire"):
@@ -141,14 +151,40 @@ def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float) -> list[float]
     deadline = time.monotonic() + 60
     while len(opd.hits) - base < m and time.monotonic() < deadline:
         time.sleep(0.05)
-    pub.disconnect()
-    pub.loop_stop()
-    lat = []
+    for c in (pub, units):
+        c.disconnect()
+        c.loop_stop()
+    hook = []
     for h in opd.hits[base:]:
         iid = json.loads(h.body)["incident_id"]
         if iid in sent:
-            lat.append((h.at - sent[iid]) * 1000)
-    return lat
+            hook.append((h.at - sent[iid]) * 1000)
+    ack = [(acked[i] - sent[i]) * 1000 for i in sent if i in acked]
+    return ack, hook
+
+
+def drain(broker: Broker, cfg, n: int) -> float:
+    """Ingest capacity without the publisher as the limit: N incidents wait
+    at the broker (persistent session) while the gateway is down; after its
+    start, first ack to last ack."""
+    times: list[float] = []
+    count = Counter(n)
+
+    def on_ack(_c, _u, msg):
+        times.append(time.perf_counter())
+        count.add(len(decode(Ack, msg.payload).stored))
+
+    units = client(broker, "bench-drain-units", on_ack)
+    subscribe(units, "siaga/v1/dev/+/ack")
+    pub = client(broker, "bench-drain-pub")
+    publish_all(pub, payloads(n))
+    gw = Gateway(cfg, http=False).start()
+    count.done.wait(300)
+    gw.stop()
+    for c in (pub, units):
+        c.disconnect()
+        c.loop_stop()
+    return count.n / (times[-1] - times[0]) if len(times) > 1 else float("nan")
 
 
 def pct(values: list[float], p: float) -> float:
@@ -185,11 +221,16 @@ def main() -> None:
         total = sum(s.value for s in batches.collect()[0].samples if s.name.endswith("_count"))
         summ = sum(s.value for s in batches.collect()[0].samples if s.name.endswith("_sum"))
         print(f"  group commits: {total:.0f}, mean batch {summ / max(total, 1):.1f} messages")
-        lat = latency(broker, opd, args.latency_n, args.gap_ms / 1000)
-        if lat:
-            print(f"publish -> webhook latency ({len(lat)} fire incidents, one every {args.gap_ms:g} ms): "
-                  f"p50 {statistics.median(lat):.1f} ms, p99 {pct(lat, 99):.1f} ms, max {max(lat):.1f} ms")
+        ack, lat = latency(broker, opd, args.latency_n, args.gap_ms / 1000)
+        print(f"latency, {args.latency_n} fire incidents one every {args.gap_ms:g} ms:")
+        for name, v in (("publish -> ack at unit", ack), ("publish -> signed webhook at OPD", lat)):
+            if v:
+                print(f"  {name:34} p50 {statistics.median(v):7.1f} ms  p99 {pct(v, 99):7.1f} ms  "
+                      f"max {max(v):7.1f} ms")
         gw.stop()
+        d = drain(broker, cfg, args.n)
+        print(f"gateway drain of {args.n} queued at the broker while it was down: {d:8.0f} incidents/s "
+              f"(first to last ack)")
     finally:
         opd.stop()
         broker.kill()

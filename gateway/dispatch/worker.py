@@ -10,6 +10,7 @@ of them; a crashed instance's lease simply runs out.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -57,8 +58,15 @@ class Dispatcher:
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dispatch")
+        self.workers = 8
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="dispatch")
+        self._done: queue.SimpleQueue[tuple[str, Outcome, float]] = queue.SimpleQueue()
+        self._inflight = 0
         self._http = httpx.Client(follow_redirects=False)
+        timeouts = [o.channels.webhook.timeout_s for o in cfg.opds if o.channels.webhook]
+        if cfg.escalation.webhook:
+            timeouts.append(cfg.escalation.webhook.timeout_s)
+        self.lease_s = max([self.settings.lease_s, *(2 * t + 5 for t in timeouts)])
 
     # -- running -----------------------------------------------------------
     def start(self) -> None:
@@ -74,21 +82,44 @@ class Dispatcher:
         self._http.close()
 
     def _run(self) -> None:
+        """Keep up to ``workers`` deliveries in flight; record finished ones
+        in batches. A slow or hanging OPD only holds its own deliveries (up
+        to its timeout), never the other OPDs' (no waiting for a whole batch)."""
         while not self._stop.is_set():
             try:
-                n = self.run_once()
+                busy = self._step()
             except Exception:
                 log.exception("dispatch loop error; retrying")
-                n = 0
-            if n == 0:
+                busy = False
+            if not busy:
                 self.wake.wait(self.settings.poll_s)
                 self.wake.clear()
 
-    # -- one pass ------------------------------------------------------------
+    def _step(self) -> bool:
+        results = []
+        while True:
+            try:
+                results.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if results:
+            self._inflight -= len(results)
+            self.record_many(results)
+        rows = self.claim(self.workers - self._inflight) if self._inflight < self.workers else []
+        for row in rows:
+            self._inflight += 1
+            self._pool.submit(self._deliver_async, row)
+        return bool(results or rows)
+
+    def _deliver_async(self, row: Outbox) -> None:
+        self._done.put(self._deliver(row))
+        self.wake.set()
+
     def claim(self, limit: int = 64) -> list[Outbox]:
-        """Lease up to ``limit`` due rows to this instance (one UPDATE)."""
+        """Lease up to ``limit`` due rows to this instance (one UPDATE). The
+        lease outlasts the longest webhook timeout, so no row is sent twice."""
         now = utcnow()
-        until = now + timedelta(seconds=self.settings.lease_s)
+        until = now + timedelta(seconds=self.lease_s)
         free = or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
         with self.db.session() as s:
             due = (select(Outbox.id).where(Outbox.status == "pending", Outbox.next_attempt_at <= now, free)
@@ -100,7 +131,8 @@ class Dispatcher:
                                                       Outbox.lease_until == until)))
 
     def run_once(self) -> int:
-        """Deliver every due row once; returns how many were attempted."""
+        """Deliver every due row once, synchronously (tools and tests; the
+        running loop is :meth:`_step`); returns how many were attempted."""
         rows = self.claim()
         if not rows:
             return 0

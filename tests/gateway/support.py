@@ -30,6 +30,11 @@ class Hit:
     at: float
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops SYNs under a burst: 1 s retransmits
+    daemon_threads = True
+
+
 class OpdServer:
     """A real HTTP server recording every POST; ``status`` sets the reply,
     ``stop()``/``start()`` take it off and back on the same port."""
@@ -62,7 +67,7 @@ class OpdServer:
         return H
 
     def start(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())  # reuses the port
+        self._server = _Server(("127.0.0.1", self.port), self._handler())  # reuses the port
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
