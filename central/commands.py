@@ -244,18 +244,19 @@ def run_command(svc: CommandService, link: Link, device: str, name: str, args: d
     link.subscribe(status_topic)
     rec = svc.create(device, name, args, timeout_s=timeout_s,
                      expires_at=utcnow() + timedelta(seconds=timeout_s))
-    online = False
+    status: str | None = None  # the unit's retained status, as last seen
     # the retained status arrives right after the SUBACK; take what is there
     while not link.inbox.empty():
-        online = _handle(svc, link.inbox.get_nowait(), rec.id) or online
-    rec = svc.send(link, rec.id, unit_online=online)
+        status = _handle(svc, link.inbox.get_nowait(), device) or status
+    rec = svc.send(link, rec.id, unit_online=status == "online")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             msg = link.inbox.get(timeout=min(0.2, max(0.01, deadline - time.monotonic())))
         except queue.Empty:
             continue
-        if _handle(svc, msg, rec.id) and svc.get(rec.id).state == CmdState.SENT:
+        status = _handle(svc, msg, device) or status
+        if status == "online" and svc.get(rec.id).state == CmdState.SENT:
             svc.mark_delivered(rec.id)
         rec = svc.get(rec.id)
         if rec.state in FINAL:
@@ -264,16 +265,21 @@ def run_command(svc: CommandService, link: Link, device: str, name: str, args: d
     rec = svc.get(rec.id)
     if rec.state in FINAL and rec.state != CmdState.TIMED_OUT:
         return rec
+    hint = {"offline": "perangkat luring / unit is offline; use --queue",
+            None: "status perangkat tidak diketahui / unit status unknown"}.get(status, "unit is online")
     raise CommandTimeout(f"tidak ada jawaban / no reply from {device} within {timeout_s:g}s "
-                         f"(command {rec.id}, state {rec.state.value})")
+                         f"({hint}; command {rec.id}, state {rec.state.value})")
 
 
-def _handle(svc: CommandService, msg: Any, cmd_id: str) -> bool:
-    """Apply one inbound message; True when it says the unit is online."""
+def _handle(svc: CommandService, msg: Any, device: str) -> str | None:
+    """Apply one inbound message; returns ``device``'s status state when the
+    message is its status (``online``/``offline``), else None."""
     try:
         parsed = parse_device_topic(msg.topic)
         if parsed.kind == DeviceTopic.STATUS:
-            return decode(Status, msg.payload).state == "online"
+            if parsed.device == device and msg.payload:
+                return decode(Status, msg.payload).state
+            return None
         if parsed.kind == DeviceTopic.CMD_RES:
             res = decode(CommandResult, msg.payload)
             if res.device != parsed.device:
@@ -281,4 +287,4 @@ def _handle(svc: CommandService, msg: Any, cmd_id: str) -> bool:
             svc.record_result(res, msg.correlation)
     except (ValueError, PayloadError) as exc:
         log.warning("rejected message on %s: %s", msg.topic, exc)
-    return False
+    return None

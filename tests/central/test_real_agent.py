@@ -177,7 +177,7 @@ def test_cli_self_test_real_result_and_clean_timeout(site, fleet, tmp_path, mock
         run.stop()
     r = admin(conf, "cmd", "box-3", "ping", "--timeout", "1.5")
     assert r.returncode == 1
-    assert "timed out" in r.stderr
+    assert "timed out" in r.stderr and "unit is offline" in r.stderr
     from tests.central.test_cli import admin_inproc
 
     r = admin_inproc(conf, "commands", "--device", "box-3")
