@@ -225,7 +225,7 @@ class Modem:
             self._fault(code, line)
             if down:
                 self._calls.fail(EndReason.MODEM_RESET)
-                self._supervisor.submit("recover", code)
+                self._supervisor.note_power_down(code)
         elif line.startswith("*PSUTTZ:"):
             self._set_time(info.parse_psuttz(payload(line)))
         elif line.startswith(("+CTZV:", "DST:")):

@@ -52,6 +52,7 @@ class Supervisor:
         self.recovering = False
         self.attempts = 0  # recovery rounds in the current outage
         self.recovered_at = 0.0
+        self._power_down: str | None = None  # set by a power-down URC until recovered
 
     def start(self) -> None:
         self._stop.clear()
@@ -71,6 +72,12 @@ class Supervisor:
 
     def submit(self, kind: str, arg: Any) -> None:
         self._tasks.put((kind, (arg, time.monotonic())))
+
+    def note_power_down(self, code: str) -> None:
+        """Reader thread: the modem said it is switching off. Whatever recovery
+        runs next (maybe one a timeout started first) must go to the GPIO."""
+        self._power_down = code
+        self.submit("recover", code)
 
     def on_rdy(self) -> None:
         """Reader thread: the modem printed RDY (it has just booted)."""
@@ -96,7 +103,9 @@ class Supervisor:
                 elif kind:
                     self._do(kind, arg)
                 ch = self._m._channel
-                if time.monotonic() >= next_probe or ch.suspect.is_set():
+                if self._power_down:  # known to be off: probing it would only cost timeouts
+                    self.recover(self._power_down)
+                elif time.monotonic() >= next_probe or ch.suspect.is_set():
                     ch.suspect.clear()
                     next_probe = time.monotonic() + self.interval
                     self._probe()
@@ -139,10 +148,12 @@ class Supervisor:
         self.attempts = 0
         try:
             while not self._stop.is_set():
+                reason = self._power_down or reason
                 self.attempts += 1
                 step = self._step_for(self.attempts, reason)
                 log.warning("Pemulihan modem / modem recovery #%d (%s): %s", self.attempts, reason, step)
                 if self._try(step):
+                    self._power_down = None
                     self.recovered_at = time.monotonic()
                     self._drain_stale(reason)
                     self._m._restarted(reason)
