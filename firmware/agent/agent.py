@@ -95,6 +95,8 @@ class Agent:
         self._next_prune = time.monotonic() + 60.0
         self._first_connect = True
         self.rejected_messages = 0
+        self._acked: list[tuple[str, str | None]] = []
+        self._ack_rejected: list[tuple[str, str]] = []
         self.sim: Any = None
         self.set_log_level(self.settings.log_level or cfg.log_level)
 
@@ -151,6 +153,7 @@ class Agent:
         self._notifier.notify(msg)
 
     def start(self) -> None:
+        self.store.bind_thread()
         log.info("Agen mulai / agent starting: %s (%s), boot reason %s",
                  self.cfg.device_id, self.cfg.profile, self.boot_reason)
         self.event("start", {"reason": self.boot_reason, "version": self.version})
@@ -217,7 +220,16 @@ class Agent:
                 item = self.q.get_nowait()
             except queue.Empty:
                 item = None
+        self._apply_acks()
         self._tick()
+
+    def _apply_acks(self) -> None:
+        if not (self._acked or self._ack_rejected):
+            return
+        stored, rejected = self._acked, self._ack_rejected
+        self._acked, self._ack_rejected = [], []
+        for kind, msg_id in self.outbox.on_ack(stored, rejected):
+            self.profile.on_delivered(kind, msg_id)
 
     def _dispatch(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
@@ -237,6 +249,7 @@ class Agent:
             status, ref = results.popleft() if results else ("ignored", None)
             item[2].put(f"{status} {ref or '-'}")
         elif kind == "sim_state":
+            self._apply_acks()
             item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
                                     "connected": self.link.connected,
                                     "faults": self.health.faults()}))
@@ -281,10 +294,9 @@ class Agent:
                 log.warning("Ack ditolak / bad ack: %s", exc)
                 self.event("bad_ack", str(exc), level="WARNING")
                 return
-            done = self.outbox.on_ack([(i.id, i.case) for i in ack.stored],
-                                      [(r.id, r.reason) for r in ack.rejected if r.id])
-            for kind, msg_id in done:
-                self.profile.on_delivered(kind, msg_id)
+            # group commit: every ack handled in this wake-up is applied in one transaction
+            self._acked += [(i.id, i.case) for i in ack.stored]
+            self._ack_rejected += [(r.id, r.reason) for r in ack.rejected if r.id]
         elif parsed.kind is DeviceTopic.CONFIG_DESIRED:
             self.fleet.on_desired(payload)
         elif parsed.kind is DeviceTopic.CMD:

@@ -36,8 +36,8 @@ class FieldProfile:
 
     def start(self) -> None:
         """After a restart, an undelivered incident keeps the recorded LED lit."""
-        row = self.a.store.db.execute(
-            "SELECT id FROM incidents WHERE state = 'recorded' ORDER BY seq DESC LIMIT 1").fetchone()
+        row = self.a.store.one(
+            "SELECT id FROM incidents WHERE state = 'recorded' ORDER BY seq DESC LIMIT 1")
         if row:
             self.latest_id = row[0]
             self.a.hw.led("recorded", True)

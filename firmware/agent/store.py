@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -102,6 +103,8 @@ class Store:
         self._free_mb_fn = free_mb or self._disk_free_mb
         self._free_cache: tuple[float, float] = (0.0, -1.0)
         self.refused_writes = 0
+        self._owner = threading.get_ident()
+        self._local = threading.local()
         # created on one thread, used by the main-loop thread (never by two at once)
         self.db = Database(sqlite3.connect(str(self.path), check_same_thread=False))
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -145,10 +148,36 @@ class Store:
                 f"({'critical' if critical else 'non-critical'} write refused)"
             )
 
+    def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        """First row of a query, with the statement finalised at once.
+
+        Why: an unfinished SELECT keeps a read snapshot open on the durable
+        connection; once the event-log connection commits, the next write
+        here fails with SQLITE_BUSY_SNAPSHOT ("database is locked"). For the
+        same reason a read from another thread (a test, the bench) never
+        touches the main loop's connection: it gets its own."""
+        conn = self.db.conn if threading.get_ident() == self._owner else self._reader()
+        cur = conn.execute(sql, params or [])
+        try:
+            return cur.fetchone()
+        finally:
+            cur.close()
+
+    def bind_thread(self) -> None:
+        """The calling thread (the agent's main loop) owns the connections."""
+        self._owner = threading.get_ident()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(str(self.path))
+            self._local.conn = conn
+        return conn
+
     # -- meta -------------------------------------------------------------
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        row = self.one("SELECT value FROM meta WHERE key = ?", [key])
         return row[0] if row else default
 
     def set_meta(self, key: str, value: Any) -> None:
@@ -226,7 +255,8 @@ class Store:
         return out
 
     def outbox_depth(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM outbox WHERE state = 'pending'").fetchone()[0])
+        row = self.one("SELECT count(*) FROM outbox WHERE state = 'pending'")
+        return int(row[0]) if row else 0
 
     def note_attempt(self, ids: Iterable[str]) -> None:
         """Count send attempts (NORMAL durability is fine: it is statistics)."""
@@ -242,7 +272,7 @@ class Store:
         now = time.time()
         with self.db.atomic():
             for msg_id, case in items:
-                row = self.db.execute("SELECT kind, state FROM outbox WHERE id = ?", [msg_id]).fetchone()
+                row = self.one("SELECT kind, state FROM outbox WHERE id = ?", [msg_id])
                 if row is None or row[1] != "pending":
                     continue
                 kind = row[0]
@@ -297,7 +327,7 @@ class Store:
     # -- commands ---------------------------------------------------------
 
     def command_seen(self, cmd_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM commands WHERE id = ?", [cmd_id]).fetchone() is not None
+        return self.one("SELECT 1 FROM commands WHERE id = ?", [cmd_id]) is not None
 
     def remember_command(self, cmd_id: str, name: str, status: str) -> None:
         """Recorded durably *before* running it: a command never runs twice."""
@@ -331,7 +361,8 @@ class Store:
             return False
 
     def integrity_ok(self) -> bool:
-        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        row = self.one("PRAGMA integrity_check")
+        return bool(row and row[0] == "ok")
 
 
 def db_size_mb(path: Path) -> float:

@@ -10,6 +10,8 @@ import threading
 import time
 from collections import defaultdict
 
+import pytest
+
 from tests.agent.support import AgentProcess, Responder, base_config, wait_for, write_config
 
 
@@ -53,6 +55,7 @@ def test_outage_200_presses_sigkill_restart_exactly_once_in_order(tmp_path, brok
                       ).fetchone() == (200, 200)
 
 
+@pytest.mark.slow
 def test_power_cut_sigkill_during_50_write_loops(tmp_path, broker, responder):
     """5 boxes x 10 loops: presses stream in while SIGKILL lands at a random
     moment; afterwards every incident the box reported "recorded" reaches
@@ -97,9 +100,10 @@ def test_power_cut_sigkill_during_50_write_loops(tmp_path, broker, responder):
     assert not errors, errors
     assert sum(len(v) for v in recorded.values()) > 0
 
-    for device in delays:
-        proc = _agent(tmp_path, broker, device).start()
+    finals = {device: _agent(tmp_path, broker, device).start() for device in delays}
+    for device, proc in finals.items():
         wait_for(lambda proc=proc: proc.state()["outbox_depth"] == 0, timeout=60, what=f"{device} drained")
+    for device, proc in finals.items():
         assert proc.terminate() == 0
         db = sqlite3.connect(tmp_path / device / f"{device}.db")
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

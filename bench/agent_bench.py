@@ -1,0 +1,187 @@
+"""Unit-agent benchmarks on loopback: press-to-stored latency, outbox drain
+rate after an outage, idle RSS and CPU. Prints numbers; asserts nothing.
+
+    .venv/bin/python bench/agent_bench.py [--only latency|drain|idle] [--presses 300]
+        [--outage 10000] [--idle-s 20]
+
+"Stored at centre" is the test responder's receipt (it stores by id and
+acks, like the gateway's ingest but without its database), measured from
+just before the mock button pin is driven. The agent commits each incident
+with synchronous=FULL before sending (one fsync per press).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]  # as the agent's CLI does
+
+from tests.agent.support import (  # noqa: E402
+    AgentProcess,
+    AgentThread,
+    Responder,
+    base_config,
+    wait_for,
+    write_config,
+)
+from tests.support.broker import Broker  # noqa: E402
+
+BUTTON_PIN = 17  # field button_medical
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, round(p / 100 * (len(values) - 1))))
+    return values[k]
+
+
+def _mock_pins():
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    Device.pin_factory = MockFactory()
+    return Device.pin_factory
+
+
+def _agent(tmp: Path, broker: Broker, **timings):
+    from firmware.agent.agent import Agent
+    from firmware.agent.config import UnitConfig
+
+    cfg = base_config(tmp, broker, device_id="box-bench", timings={"same_incident_s": 0, **timings})
+    return Agent(UnitConfig.model_validate(cfg))
+
+
+def bench_latency(tmp: Path, presses: int) -> None:
+    broker = Broker(tmp / "broker-lat")
+    broker.start()
+    responder = Responder(broker, client_id="bench-gw-lat").start()
+    pins = _mock_pins()
+    (tmp / "lat").mkdir()
+    agent = _agent(tmp / "lat", broker)
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        pin = pins.pin(BUTTON_PIN)
+        lat = []
+        for i in range(presses):
+            t0 = time.monotonic()
+            pin.drive_low()
+            pin.drive_high()
+            wait_for(lambda n=i + 1: len(responder.order) >= n, 10, interval=0.0002)
+            _dev, msg_id, _seq = responder.order[i]
+            lat.append((responder.arrivals[msg_id] - t0) * 1000)
+            time.sleep(0.005)
+        wait_for(lambda: agent.store.outbox_depth() == 0, 30)
+    finally:
+        run.stop()
+        responder.stop()
+        broker.kill()
+    print(f"press -> stored at centre, loopback, {presses} presses: "
+          f"p50 {_pct(lat, 50):.2f} ms, p99 {_pct(lat, 99):.2f} ms, max {max(lat):.2f} ms, "
+          f"mean {statistics.mean(lat):.2f} ms")
+
+
+def bench_drain(tmp: Path, outage: int, window: int) -> None:
+    broker = Broker(tmp / "broker-drain")
+    broker.start()
+    responder = Responder(broker, client_id="bench-gw-drain", persistent=True).start()
+    pins = _mock_pins()
+    (tmp / "drain").mkdir()
+    agent = _agent(tmp / "drain", broker, inflight_max=window, ack_timeout_s=30, reconnect_max_s=1)
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        broker.stop()
+        wait_for(lambda: not agent.link.connected, 30)
+        pin = pins.pin(BUTTON_PIN)
+        t0 = time.monotonic()
+        for _ in range(outage):
+            pin.drive_low()
+            pin.drive_high()
+        wait_for(lambda: agent.store.outbox_depth() >= outage, 600, interval=0.05)
+        rec_s = time.monotonic() - t0
+        print(f"outage: {outage} presses committed (FULL) in {rec_s:.1f} s "
+              f"= {outage / rec_s:.0f} incidents/s")
+        broker.start()
+        wait_for(lambda: agent.link.connected, 60, interval=0.005)
+        t1 = time.monotonic()
+        wait_for(lambda: agent.store.outbox_depth() == 0, 600, interval=0.01)
+        drain_s = time.monotonic() - t1
+        wait_for(lambda: len(responder.stored) >= outage, 60)
+    finally:
+        run.stop()
+        responder.stop()
+        broker.kill()
+    print(f"drain after outage: {outage} incidents acked in {drain_s:.2f} s = "
+          f"{outage / drain_s:.0f} incidents/s (window {window}); "
+          f"centre saw {responder.received} messages, {responder.duplicates} duplicates, "
+          f"{len(responder.stored)} unique")
+
+
+def _proc_stat(pid: int) -> tuple[float, float]:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return cpu, rss / 1024
+
+
+def bench_idle(tmp: Path, idle_s: float) -> None:
+    broker = Broker(tmp / "broker-idle")
+    broker.start()
+    d = tmp / "idle"
+    d.mkdir()
+    cfg = base_config(d, broker, device_id="box-idle", sim_control=str(d / "ctl.sock"))
+    cfg["timings"]["loop_tick_s"] = 0.5  # the production default
+    cfg["heartbeat_s"] = 60
+    proc = AgentProcess(write_config(d / "unit.yaml", **cfg), d / "ctl.sock", d / "agent.log").start()
+    try:
+        wait_for(lambda: proc.state()["connected"], 30)
+        time.sleep(2)
+        cpu0, _ = _proc_stat(proc.proc.pid)
+        t0 = time.monotonic()
+        time.sleep(idle_s)
+        cpu1, rss = _proc_stat(proc.proc.pid)
+        wall = time.monotonic() - t0
+    finally:
+        proc.terminate()
+        broker.kill()
+    print(f"idle agent (python -m siaga unit, field, mock pins, connected): RSS {rss:.1f} MB, "
+          f"CPU {100 * (cpu1 - cpu0) / wall:.2f} % of one core over {wall:.0f} s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=["latency", "drain", "idle"])
+    ap.add_argument("--presses", type=int, default=300)
+    ap.add_argument("--outage", type=int, default=10_000)
+    ap.add_argument("--window", type=int, default=32)
+    ap.add_argument("--idle-s", type=float, default=20.0)
+    args = ap.parse_args()
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    tmp = Path(tempfile.mkdtemp(prefix="siaga-agent-bench-"))
+    print(f"unit agent bench ({os.cpu_count()} cores, {sys.version.split()[0]})", flush=True)
+    if args.only in (None, "latency"):
+        bench_latency(tmp, args.presses)
+    if args.only in (None, "drain"):
+        bench_drain(tmp, args.outage, args.window)
+    if args.only in (None, "idle"):
+        bench_idle(tmp, args.idle_s)
+    subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
