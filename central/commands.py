@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from central.db import Database, dumps, iso, parse_iso, utcnow
-from central.errors import BrokerUnavailable, CommandTimeout, UnknownDevice
+from central.errors import BrokerUnavailable, CommandTimeout, UnknownCommand
 from central.link import Link
 from protocol.codec import decode, encode
 from protocol.errors import PayloadError
@@ -121,7 +121,7 @@ class CommandService:
     def get(self, cmd_id: str) -> CommandRecord:
         r = self.db.one("SELECT * FROM commands WHERE id=?", (cmd_id,))
         if r is None:
-            raise UnknownDevice(f"perintah tidak dikenal / unknown command: {cmd_id}")
+            raise UnknownCommand(f"perintah tidak dikenal / unknown command: {cmd_id}")
         return _record(r)
 
     def list(self, *, device: str | None = None, limit: int = 50) -> list[CommandRecord]:

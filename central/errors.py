@@ -12,6 +12,13 @@ class UnknownDevice(CentralError, KeyError):
         return str(self.args[0]) if self.args else "unknown device"
 
 
+class UnknownCommand(CentralError, KeyError):
+    """No command with that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown command"
+
+
 class DeviceExists(CentralError, ValueError):
     """A device with that id is already registered."""
 
