@@ -1,14 +1,12 @@
 """`siaga unit`: run the agent of one Pi (or just check its config).
 
 Heavy libraries (paho, gpiozero, sqlite-utils) are imported only when the
-agent actually runs, so `siaga --help` stays fast on a Pi Zero.
+agent actually runs, so `siaga --help` stays fast on a Pi Zero. The same
+runner is reachable without Typer as `python -m firmware.agent`.
 """
 
 from __future__ import annotations
 
-import logging
-import signal
-import sys
 from pathlib import Path
 
 import typer
@@ -18,8 +16,6 @@ app = typer.Typer(
     invoke_without_command=True,
     pretty_exceptions_enable=False,
 )
-
-_log = logging.getLogger("firmware.agent")
 
 
 @app.callback()
@@ -33,35 +29,6 @@ def unit(
     ),
 ) -> None:
     """Jalankan agen unit / run the unit agent."""
-    from firmware.agent.config import ConfigError, load_config
+    from firmware.agent.main import run
 
-    try:
-        cfg = load_config(config)
-    except ConfigError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
-    if check:
-        typer.echo(f"Konfigurasi valid / config OK: {cfg.device_id} ({cfg.profile.value}), "
-                   f"pins {cfg.pin_map()}")
-        raise typer.Exit(0)
-
-    # sqlite-utils imports numpy when it happens to be installed; the agent never
-    # needs it (+~15 MB RSS and ~0.1 s start on a Pi Zero). A Pi install has no numpy.
-    sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
-    from firmware.agent.agent import Agent
-    from firmware.errors import FirmwareError
-
-    try:
-        agent = Agent(cfg)
-    except FirmwareError as exc:
-        typer.echo(f"Agen gagal mulai / agent failed to start: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-    def _stop(signum: int, _frame: object) -> None:
-        agent.request_stop(0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    code = agent.run()
-    sys.stdout.flush()
-    raise typer.Exit(code)
+    raise typer.Exit(run(config, check=check))

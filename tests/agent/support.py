@@ -146,7 +146,9 @@ class AgentThread:
 class AgentProcess:
     """`python -m siaga unit --config ...` as a real subprocess with mock pins."""
 
-    def __init__(self, config_path: Path, sock: Path, log_path: Path) -> None:
+    def __init__(self, config_path: Path, sock: Path, log_path: Path, *, lean: bool = False) -> None:
+        # lean: `python -m firmware.agent` (same runner, no Typer) instead of `python -m siaga unit`
+        self.lean = lean
         self.config_path = config_path
         self.sock = sock
         self.log_path = log_path
@@ -159,7 +161,8 @@ class AgentProcess:
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
         self.logf = open(self.log_path, "ab")  # noqa: SIM115
-        argv = [sys.executable, "-m", "siaga", "unit", "--config", str(self.config_path)]
+        entry = ["firmware.agent"] if self.lean else ["siaga", "unit"]
+        argv = [sys.executable, "-m", *entry, "--config", str(self.config_path)]
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
         deadline = time.monotonic() + timeout
         while True:

@@ -1,0 +1,3 @@
+from firmware.agent.main import main
+
+raise SystemExit(main())
