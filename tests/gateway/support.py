@@ -41,6 +41,8 @@ class OpdServer:
 
     def __init__(self, status: int = 200) -> None:
         self.status = status
+        #: when set, every request waits until it is set (a hanging OPD server)
+        self.hold: threading.Event | None = None
         self.hits: list[Hit] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -57,6 +59,8 @@ class OpdServer:
                 with outer._lock:
                     outer.hits.append(Hit(self.path, {k: v for k, v in self.headers.items()}, body,
                                           time.time()))
+                if outer.hold is not None:
+                    outer.hold.wait(30)
                 self.send_response(outer.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

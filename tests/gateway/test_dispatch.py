@@ -122,3 +122,32 @@ def test_prank_and_test_are_stored_and_counted_never_routed(broker, tmp_path, op
     assert k["prank"] == 1 and k["test"] == 1 and abs(k["prank_test_share"] - 2 / 3) < 1e-9
     assert [json.loads(h.body)["category"] for h in opd_server.hits] == ["fire"]
     unit.stop()
+
+
+def test_a_hanging_opd_does_not_hold_the_others(broker, tmp_path, start_gateway):
+    import threading
+
+    hanging, healthy = OpdServer(), OpdServer()
+    hanging.hold = threading.Event()
+    try:
+        cfg = site_config(tmp_path, broker, hooks={"damkar": hanging.url, "dinkes": healthy.url})
+        cfg.opd("damkar").channels.webhook.timeout_s = 30
+        gw = start_gateway(cfg)
+        register(gw.db, "box-01")
+        tok = make_user(gw.db, "op", "operator")
+        unit = TestClient(broker, "box-01").start()
+        fire, med = incident("box-01", 1, "fire"), incident("box-01", 2, "medical")
+        unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(fire))
+        wait_for(lambda: hanging.hits)  # Damkar's server took the request and hangs
+        unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(med))
+        wait_for(lambda: healthy.hits)
+        with api_client(gw.url, tok) as api:
+            med_d = wait_for(lambda: (d := deliveries(api, med.id)[0])["status"] == "delivered" and d)
+            fire_d = deliveries(api, fire.id)[0]
+        assert med_d["attempts"] == 1
+        assert fire_d["status"] == "pending" and fire_d["attempts"] == 0  # still in flight
+        unit.stop()
+    finally:
+        hanging.hold.set()
+        hanging.stop()
+        healthy.stop()
