@@ -19,6 +19,7 @@ from protocol.base import MAX_PAYLOAD_BYTES
 from protocol.mqtt import BrokerSettings
 
 ENV_CONFIG = "SIAGA_CENTRAL_CONFIG"
+DEFAULT_PATH = Path("/etc/siaga/central.yaml")
 
 Access = Literal["read", "write", "readwrite"]
 
@@ -112,10 +113,13 @@ def _describe(err: ValidationError) -> str:
 
 
 def load_settings(path: Path | None = None) -> CentralSettings:
-    """Settings from ``path`` (or ``$SIAGA_CENTRAL_CONFIG``); defaults when
-    neither is given. Relative paths resolve against the file's folder."""
+    """Settings from ``path``, else ``$SIAGA_CENTRAL_CONFIG``, else
+    ``/etc/siaga/central.yaml`` when it exists, else defaults. Relative paths
+    resolve against the file's folder."""
     if path is None and os.environ.get(ENV_CONFIG):
         path = Path(os.environ[ENV_CONFIG])
+    if path is None and DEFAULT_PATH.exists():
+        path = DEFAULT_PATH
     if path is None:
         return CentralSettings()
     try:

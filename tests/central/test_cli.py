@@ -120,8 +120,8 @@ def test_watch_process_feeds_devices_table(site, tmp_path):
     from tests.central.test_real_agent import SIAGA
 
     conf = central_yaml(site, tmp_path)
-    assert admin(conf, "device", "add", "box-5", "--profile", "field").returncode == 0
-    r = admin(conf, "device", "group", "box-5", "south", "east")
+    assert admin_inproc(conf, "device", "add", "box-5", "--profile", "field").returncode == 0
+    r = admin_inproc(conf, "device", "group", "box-5", "south", "east")
     assert r.returncode == 0 and "east, south" in r.stdout
     watch = subprocess.Popen([SIAGA, "admin", "--config", str(conf), "watch"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -134,11 +134,11 @@ def test_watch_process_feeds_devices_table(site, tmp_path):
             return bool(row and row["online"])
 
         assert wait_for(online, timeout=30)
-        assert json.loads(admin(conf, "devices", "--json").stdout)[0]["online"] is True
+        assert json.loads(admin_inproc(conf, "devices", "--json").stdout)[0]["online"] is True
         unit.crash()
         assert wait_for(lambda: not online(), timeout=30)
         assert json.loads(admin(conf, "devices", "--json").stdout)[0]["online"] is False
-        r = admin(conf, "faults")
+        r = admin_inproc(conf, "faults")
         assert re.search(r"box-5\s+offline", r.stdout), r.stdout
     finally:
         watch.send_signal(signal.SIGTERM)
