@@ -94,8 +94,6 @@ class CallTracker:
                     self._emit(Alerting(at=self._clock()))
             elif stat == 0:  # active
                 if self.state in (CallState.RINGING, CallState.DIALLING, CallState.ALERTING):
-                    if self.state is CallState.RINGING and not self._announced:
-                        self._announce()
                     self.activate()
             elif stat == 6:  # disconnected
                 if self.state in (CallState.DIALLING, CallState.ALERTING) and not self._local_hangup:
@@ -138,6 +136,8 @@ class CallTracker:
         with self._lock:
             if self.state is CallState.ACTIVE or self.state is CallState.IDLE:
                 return
+            if self.state is CallState.RINGING and not self._announced:
+                self._announce()  # answered within clip_wait: Ringing still comes first
             self.state = CallState.ACTIVE
             self.answered_at = self._clock()
             self._disconnect_at = None

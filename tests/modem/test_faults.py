@@ -273,3 +273,22 @@ def test_broken_link_is_reopened():
     finally:
         m.close()
         sim.stop()
+
+
+def test_echo_back_on_is_tolerated(modem, sim):
+    """After an unnoticed reboot the modem echoes again; echoes are not answers."""
+    modem.at("ATE1")
+    assert sim.s["echo"] is True
+    assert modem.signal() == -73
+    assert modem.registration() == "home"
+    assert modem.send_sms("+628110", "Tes gema") == 1
+    assert sim.sent_sms == [("+628110", "Tes gema")]
+
+
+def test_call_rings_during_a_multipart_send(modem, sim):
+    from tests.modem.test_sms import LONG_ID
+
+    sim.inject_in_next_reply(b'\r\nRING\r\n\r\n+CLIP: "+628555",145,"",0,"",0\r\n')
+    parts = modem.send_sms("+628110", LONG_ID)
+    assert parts >= 5 and sim.sent_sms == [("+628110", LONG_ID)]
+    assert wait_for(modem.events, Ringing).number == "+628555"
