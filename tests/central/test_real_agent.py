@@ -4,6 +4,7 @@ central's generated password file and ACL, and the real `siaga admin` CLI."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -210,3 +211,35 @@ def test_stopped_agent_goes_offline_once_in_api_and_cli(site, fleet, tmp_path, m
     wait_for(lambda: False, timeout=0.5)
     assert len(fleet.health.faults("box-4")) == 1
     assert [n.kind for n in fleet.health.notifier.sent if n.device == "box-4"] == ["fault"]
+
+
+def test_frozen_agent_process_goes_offline_by_heartbeat_then_back(site, fleet, tmp_path):
+    """SIGSTOP a real agent process: its TCP session stays up (no will for 1.5 x
+    keepalive), so only the heartbeat watch can notice. SIGCONT brings it back."""
+    import os
+    import signal
+
+    from tests.agent.support import AgentProcess
+
+    site.settings.health.late_factor = 1.2  # heartbeat 5 s -> offline after 6 s of silence
+    site.prov.add_device("box-6", profile=Profile.FIELD)
+    doc = agent_config(site, tmp_path, "box-6", None).model_dump(mode="json", exclude_none=True)
+    doc.update(heartbeat_s=5, sim_control=str(tmp_path / "box-6.sock"))
+    cfg_path = tmp_path / "box-6.yaml"
+    cfg_path.write_text(yaml.safe_dump(doc))
+    proc = AgentProcess(cfg_path, tmp_path / "box-6.sock", tmp_path / "box-6.log").start()
+    try:
+        assert wait_for(lambda: fleet.counters["accepted_telemetry"] >= 1, timeout=30)
+        # the agent reports the settings in force (heartbeat 5 s) on connect
+        assert wait_for(lambda: fleet.health.heartbeat_window("box-6").total_seconds() == 6.0, timeout=30)
+        os.kill(proc.proc.pid, signal.SIGSTOP)
+        assert wait_for(lambda: fleet.health.presence("box-6")["online"] == 0, timeout=30)
+        assert fleet.health.presence("box-6")["status_reason"] == "heartbeat_late"
+        os.kill(proc.proc.pid, signal.SIGCONT)
+        assert wait_for(lambda: fleet.health.presence("box-6")["online"] == 1, timeout=30)
+        offline = [f for f in fleet.health.faults("box-6") if f["fault"] == "offline"]
+        assert len(offline) == 1 and offline[0]["closed_at"] and "heartbeat late" in offline[0]["detail"]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.proc.pid, signal.SIGCONT)
+        proc.kill()
