@@ -163,6 +163,8 @@ class Agent:
             from firmware.agent.simcontrol import SimControl
             self.sim = SimControl(self.cfg.sim_control, self.q, self.hw)
             self.sim.start()
+        if not self.cfg.broker.username:
+            log.warning("Broker tanpa kredensial (hanya demo) / anonymous broker connection (demo only)")
         self.link.start()
         self._notify("READY=1")
         self._notify(f"STATUS=device {self.cfg.device_id}, outbox {self.store.outbox_depth()}")
@@ -312,7 +314,8 @@ class Agent:
             from firmware.agent.health import registration
             self.health.registration = registration(e.state)
         elif isinstance(e, mev.ModemFault):
-            self.health.modem_faults.add(f"modem:{e.code}"[:64])
+            # the driver's codes are the health watch's names (modem_silent, sim_missing, ...)
+            self.health.modem_faults.add((e.code or "modem_fault")[:64])
             self.event("modem_fault", {"code": e.code, "detail": e.detail}, level="WARNING")
         elif isinstance(e, mev.ModemRestarted):
             self.health.modem_faults.clear()

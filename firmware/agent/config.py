@@ -7,6 +7,7 @@ Pin defaults come from :mod:`firmware.pins` (checked against the schematic).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -203,6 +204,18 @@ def _describe(err: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _systemd_credential(data: dict[str, Any]) -> None:
+    """``broker.password_file: broker-password`` (a bare name) means the
+    systemd credential of that name (``LoadCredential=``) when the agent runs
+    under systemd: ``$CREDENTIALS_DIRECTORY/broker-password``."""
+    broker = data.get("broker")
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if isinstance(broker, dict) and creds and isinstance(broker.get("password_file"), str):
+        name = broker["password_file"]
+        if "/" not in name:
+            broker["password_file"] = str(Path(creds) / name)
+
+
 def load_config(path: Path | str) -> UnitConfig:
     """Read and validate a YAML config; ConfigError names each bad key."""
     import yaml
@@ -216,6 +229,7 @@ def load_config(path: Path | str) -> UnitConfig:
         raise ConfigError(f"YAML tidak valid / invalid YAML in {path}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"Konfigurasi harus berupa mapping / config {path} must be a mapping")
+    _systemd_credential(data)
     try:
         return UnitConfig.model_validate(data)
     except ValidationError as exc:

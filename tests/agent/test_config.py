@@ -92,3 +92,15 @@ def test_sim_control_refused_without_mock_factory(tmp_path, monkeypatch, broker)
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "lgpio")
     with pytest.raises(SimControlRefused):
         SimControl(tmp_path / "ctl.sock", None, None)  # type: ignore[arg-type]
+
+
+def test_bare_password_file_names_a_systemd_credential(tmp_path, monkeypatch):
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "broker-password").write_text("s3cret-from-systemd\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    cfg = load_config(_write(tmp_path, (
+        "device_id: box-001\nprofile: field\n"
+        "broker: {username: box-001, password_file: broker-password}\n")))
+    assert cfg.broker.resolve_password() == "s3cret-from-systemd"
+    assert "s3cret" not in repr(cfg)

@@ -140,3 +140,30 @@ def test_modem_absent_box_still_files_incidents(tmp_path, broker, responder, moc
         wait_for(lambda: responder.of_kind(Incident), what="incident over MQTT")
     finally:
         run.stop()
+
+
+def test_daily_self_test_runs_once_a_day_and_reports_faults(tmp_path, broker, mock_pins):
+    from datetime import datetime
+
+    agent = Agent(UnitConfig.model_validate(base_config(
+        tmp_path, broker, device_id=DEV, self_test_daily_at="03:30")))
+    h = agent.health
+    assert not h.daily_due(datetime(2026, 11, 23, 3, 29))
+    assert h.daily_due(datetime(2026, 11, 23, 3, 30))
+    assert not h.daily_due(datetime(2026, 11, 23, 18, 0))  # once a day
+    res = h.self_test()
+    assert res["ok"] is True and h.self_test_faults == []
+    # an LED whose pin does not follow (a broken driver) is a fault in telemetry
+    led = agent.hw.leds["delivered"]
+    led.on = lambda: None
+    res = h.self_test()
+    assert res["ok"] is False and "self_test:led_delivered" in h.faults()
+    # the day is remembered across a restart
+    agent.store.close()
+    agent.hw.close()
+    again = Agent(UnitConfig.model_validate(base_config(
+        tmp_path, broker, device_id=DEV, self_test_daily_at="03:30")))
+    assert not again.health.daily_due(datetime(2026, 11, 23, 4, 0))
+    assert again.health.daily_due(datetime(2026, 11, 24, 4, 0))
+    again.hw.close()
+    again.store.close()
