@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config.models import SiteConfig
-from gateway.intake import BatchResult, Intake, Message
+from gateway.intake import BatchResult, DeviceAck, Intake, Message, payload_id
 from gateway.metrics import Metrics
 from protocol.codec import encode
+from protocol.ids import is_device_id
 from protocol.mqtt import connect_properties, make_client
-from protocol.reports import Ack
+from protocol.reports import Ack, Rejection
 from protocol.topics import DeviceTopic, device_filter, device_topic
 
 log = logging.getLogger("gateway.ingest")
@@ -156,15 +157,37 @@ class MqttIngest:
 
     def _store(self, batch: list[_Item]) -> BatchResult | None:
         """Store the batch, retrying while the database is unavailable: nothing
-        is PUBACKed or acked before it is committed (None: stopping)."""
+        is PUBACKed or acked before it is committed (None: stopping).
+
+        When a batch fails, its messages are tried one by one. If the
+        database answers but some message still fails (a bug meeting an odd
+        payload), that message is rejected as ``internal_error`` and
+        PUBACKed, so one poison message cannot stop the ingest for everyone."""
+        msgs = [Message(i.topic, i.payload) for i in batch]
         delay = 0.5
         while not self._stop.is_set():
             try:
-                return self.intake.process([Message(i.topic, i.payload) for i in batch])
+                return self.intake.process(msgs)
             except Exception:
-                log.exception("Gagal menyimpan / storing a batch of %d failed; retrying", len(batch))
-                self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
+                log.exception("Gagal menyimpan / storing a batch of %d failed", len(batch))
+            merged, failed = BatchResult(), []
+            for m in msgs:
+                try:
+                    merged.merge(self.intake.process([m]))
+                except Exception:
+                    failed.append(m)
+            if len(failed) < len(msgs) or self.intake.database_ok():
+                for m in failed:
+                    device = _device_of(m.topic)
+                    self.metrics.reject("internal_error", device,
+                                        f"storing failed on {m.topic}; see the error logged above")
+                    if device and is_device_id(device):
+                        merged.acks.setdefault(device, DeviceAck()).rejected.append(
+                            Rejection(id=payload_id(m.payload), reason="internal_error"))
+                return merged
+            log.error("Basis data tidak tersedia / database unavailable; retrying in %.1f s", delay)
+            self._stop.wait(delay)
+            delay = min(delay * 2, 10.0)
         return None
 
     def _send_acks(self, result: BatchResult) -> None:
@@ -176,6 +199,11 @@ class MqttIngest:
                 continue
             ack = Ack(stored=a.stored, rejected=a.rejected, gateway_time=now)
             self.client.publish(device_topic(device, DeviceTopic.ACK), encode(ack), qos=1)
+
+
+def _device_of(topic: str) -> str | None:
+    parts = topic.split("/")
+    return parts[3] if len(parts) > 3 else None
 
 
 def default_instance() -> str:

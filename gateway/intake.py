@@ -59,13 +59,21 @@ class BatchResult:
     stored_incidents: int = 0
     dispatches: int = 0
 
+    def merge(self, other: BatchResult) -> None:
+        for device, a in other.acks.items():
+            mine = self.acks.setdefault(device, DeviceAck())
+            mine.stored += a.stored
+            mine.rejected += a.rejected
+        self.stored_incidents += other.stored_incidents
+        self.dispatches += other.dispatches
+
 
 def case_number(prefix: str, year: int, pk: int) -> str:
     """``MDN-2026-000123``: short enough to read aloud on the phone."""
     return f"{prefix}-{year}-{pk:06d}"
 
 
-def _payload_id(payload: bytes) -> str | None:
+def payload_id(payload: bytes) -> str | None:
     try:
         data = json.loads(payload)
     except (ValueError, UnicodeDecodeError):
@@ -79,6 +87,16 @@ class Intake:
         self.db = db
         self.cfg = cfg
         self.metrics = metrics
+
+    def database_ok(self) -> bool:
+        """True when a trivial transaction succeeds (tells a dead database
+        from a message that breaks the code)."""
+        try:
+            with self.db.session() as s:
+                s.execute(select(1))
+            return True
+        except Exception:
+            return False
 
     def process(self, batch: Sequence[Message]) -> BatchResult:
         """Store a batch; retried once per conflict with another instance."""
@@ -106,7 +124,7 @@ class Intake:
             except ProtocolError as exc:
                 self.metrics.reject(exc.reason, parsed.device, str(exc))
                 decoded.append((parsed.device, parsed.kind,
-                                Rejection(id=_payload_id(m.payload), reason=exc.reason,
+                                Rejection(id=payload_id(m.payload), reason=exc.reason,
                                           detail=str(exc)[:200])))
                 continue
             decoded.append((parsed.device, parsed.kind, msg))

@@ -132,3 +132,39 @@ def test_retained_status_is_read_at_start(broker, tmp_path, start_gateway):
             return devices.get(s, "box-r").last_status
 
     assert wait_for(status) == "online"
+
+
+def test_a_message_that_breaks_the_code_does_not_stop_the_ingest(broker, tmp_path, start_gateway,
+                                                                monkeypatch):
+    """Fault injection: storing one particular incident raises (as a bug
+    would). It is rejected as internal_error; the others in its batch and
+    after it are stored and acked."""
+    from gateway.intake import Intake
+
+    real = Intake._store_incidents
+
+    def buggy(self, s, msgs, *a, **kw):
+        if any(m.description == "poison" for m in msgs):
+            raise RuntimeError("injected bug")
+        return real(self, s, msgs, *a, **kw)
+
+    monkeypatch.setattr(Intake, "_store_incidents", buggy)
+    gw = start_gateway(site_config(tmp_path, broker))
+    register(gw.db, "box-p")
+    unit = TestClient(broker, "box-p").start()
+    unit.subscribe(device_topic("box-p", DeviceTopic.ACK))
+    good1, bad, good2 = incident("box-p", 1), incident("box-p", 2, description="poison"), incident("box-p", 3)
+    for m in (good1, bad, good2):
+        unit.publish(device_topic("box-p", DeviceTopic.INCIDENT), encode(m))
+    stored, rejected = [], []
+    while len(stored) < 2 or not rejected:
+        ack = decode(Ack, unit.get(timeout=15).payload)
+        stored += ack.stored
+        rejected += ack.rejected
+    assert sorted(i.id for i in stored) == sorted([good1.id, good2.id])
+    assert [(r.id, r.reason) for r in rejected] == [(bad.id, "internal_error")]
+    wait_for(lambda: counter(gw, "internal_error") == 1)
+    later = incident("box-p", 4)
+    unit.publish(device_topic("box-p", DeviceTopic.INCIDENT), encode(later))
+    assert [i.id for i in decode(Ack, unit.get(timeout=15).payload).stored] == [later.id]
+    unit.stop()
