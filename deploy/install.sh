@@ -158,6 +158,16 @@ docs() {
   put "$REPO/docs/hardware.md" /usr/share/doc/siaga/hardware.md 0644
 }
 
+check_password_file() {  # the agent (user siaga) cannot read a root-only path
+  local value
+  value=$(sed -n 's/^[[:space:]]*password_file:[[:space:]]*//p' "$1" | tr -d "\"'" | head -n 1)
+  case "$value" in
+    */*) say "  PERINGATAN / WARNING: unit.yaml broker.password_file is a path ($value);" \
+             "the agent runs as 'siaga' and reads the password as the systemd credential" \
+             "'broker-password': set 'password_file: broker-password' in the bundle" ;;
+  esac
+}
+
 # -- Raspberry Pi boot partition: UART on, serial console off ----------------
 boot_dir() {
   if [ -f "$R/boot/firmware/config.txt" ]; then echo /boot/firmware
@@ -255,6 +265,7 @@ install_unit() {
   ensure_dir /etc/siaga 0755 root root
   if [ -n "$BUNDLE" ]; then
     put "$BUNDLE/unit.yaml" /etc/siaga/unit.yaml 0640 root siaga
+    check_password_file "$BUNDLE/unit.yaml"
     put "$BUNDLE/broker.password" /etc/siaga/broker.password 0600 root root
     if [ -f "$BUNDLE/ca.crt" ]; then put "$BUNDLE/ca.crt" /etc/siaga/ca.crt 0644; fi
   fi

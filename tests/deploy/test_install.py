@@ -237,3 +237,13 @@ def test_no_boot_partition_is_reported_not_invented(tmp_path: Path, bundle: Path
     assert "WARNING: no config.txt" in res.stdout
     assert not (root / "boot").exists()
     assert files_and_links(root) == {p for p in documented_layout("unit") if not p.startswith("/boot/")}
+
+
+def test_a_bundle_naming_a_root_only_path_is_warned_about(pi_root: Path, bundle: Path) -> None:
+    (bundle / "unit.yaml").write_text("device_id: fb-kota-0012\nprofile: field\nbroker:\n"
+                                      "  password_file: /etc/siaga/broker.password\n")
+    res = run("--role", "unit", "--root", pi_root, "--bundle", bundle)
+    assert "WARNING: unit.yaml broker.password_file is a path (/etc/siaga/broker.password)" in res.stdout
+    (bundle / "unit.yaml").write_text("device_id: fb-kota-0012\nprofile: field\nbroker:\n"
+                                      "  password_file: broker-password\n")
+    assert "WARNING" not in run("--role", "unit", "--root", pi_root, "--bundle", bundle).stdout
