@@ -7,7 +7,7 @@ health watch) use these functions directly::
     from gateway.store.db import Database
     from gateway.store import devices
 
-    db = Database("sqlite:///var/lib/siaga/gateway.db")
+    db = Database("sqlite:////var/lib/siaga/gateway.db")
     with db.session() as s:
         devices.add(s, "box-taman-01", profile="field", label="Jl. Pahlawan", area="Taman")
         devices.set_enabled(s, "box-taman-01", False)
