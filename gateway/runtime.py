@@ -29,6 +29,7 @@ from gateway.errors import InsecureConfig
 from gateway.ingest import MqttIngest, default_instance
 from gateway.intake import Intake
 from gateway.metrics import Metrics
+from gateway.notify import Watchdog, notify
 from gateway.sla import SlaWatch
 from gateway.store.db import Database
 
@@ -132,6 +133,12 @@ class Gateway:
     def url(self) -> str:
         return f"http://{self.cfg.gateway.http.host}:{self.port}"
 
+    def alive(self) -> bool:
+        """Every worker thread still runs (for the systemd watchdog)."""
+        threads = [getattr(x, "_worker", None) for x in (self.ingest,)] + [
+            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None)]
+        return all(t is None or t.is_alive() for t in threads)
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
@@ -151,6 +158,15 @@ class Gateway:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _notify_when_serving(server: Any, watchdog: Watchdog) -> None:
+    deadline = time.monotonic() + 60
+    while not server.started and not server.should_exit and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if server.started:
+        notify("READY=1")
+        watchdog.start()
 
 
 def run(cfg: SiteConfig) -> None:
@@ -179,9 +195,14 @@ def run(cfg: SiteConfig) -> None:
     previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGINT, signal.SIGTERM)}
     log.info("Gateway %s siap / ready; HTTP on %s:%d", gw.instance, cfg.gateway.http.host,
              cfg.gateway.http.port)
+    watchdog = Watchdog(gw.alive)
+    ready = threading.Thread(target=_notify_when_serving, args=(server, watchdog), daemon=True)
+    ready.start()
     try:
         server.run()
     finally:
+        watchdog.stop()
+        notify("STOPPING=1")
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         gw._server = None

@@ -126,8 +126,16 @@ broker: {{host: {broker.host}, port: {broker.port}}}
 gateway: {{database_url: "sqlite:///{tmp_path / 'run.db'}", http: {{port: {port}}}, instance_id: cli}}
 opds: [{{id: damkar, name: Damkar}}]
 """)
+    import os
+    import socket
+
+    sock_path = tmp_path / "notify.sock"
+    notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify_sock.bind(str(sock_path))
+    notify_sock.settimeout(30)
+    env = os.environ | {"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}
     proc = subprocess.Popen([SIAGA, "gateway", "--config", str(site)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, env=env)
     try:
         deadline = time.monotonic() + 30
         ready = None
@@ -140,10 +148,22 @@ opds: [{{id: damkar, name: Damkar}}]
                 pass
             time.sleep(0.1)
         assert ready is not None and ready.json()["checks"] == {"database": True, "mqtt": True}
+        # systemd protocol: READY=1 once serving, then watchdog pings
+        got = [notify_sock.recv(100).decode() for _ in range(2)]
+        assert got == ["READY=1", "WATCHDOG=1"]
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0, out
+        msgs = []
+        notify_sock.settimeout(0.5)
+        while True:
+            try:
+                msgs.append(notify_sock.recv(100).decode())
+            except TimeoutError:
+                break
+        assert msgs[-1] == "STOPPING=1"
     finally:
+        notify_sock.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
