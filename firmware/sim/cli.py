@@ -38,6 +38,7 @@ def modem(
     and on the control port, one per line: call +628123, hangup, sms
     +628123 text, reg off, silent on, reboot, uv down, help.
     """
+    import signal
     import sys
     import threading
 
@@ -68,6 +69,10 @@ def modem(
             typer.echo(run_command(sim, line))
         # EOF (e.g. started in the background): keep serving until Ctrl-C
 
+    # SIGTERM (systemd, demo scripts) and SIGINT also when started in the background,
+    # where a non-interactive shell leaves SIGINT ignored
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=read_stdin, daemon=True).start()
     try:
         while not stop.wait(0.5):

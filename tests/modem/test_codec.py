@@ -97,3 +97,9 @@ def test_voice_call_end_duration():
     assert info.parse_duration("0:01:05") == 65
     assert info.parse_duration("12") == 12
     assert info.parse_duration("?") is None
+
+
+def test_registration_values_are_the_wire_contract():
+    from protocol.fleet import Registration
+
+    assert set(info.REG_STATES.values()) <= {r.value for r in Registration}

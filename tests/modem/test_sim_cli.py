@@ -81,3 +81,15 @@ def test_control_language():
         assert "call [number]" in run_command(sim, "help")
     finally:
         sim.stop()
+
+
+def test_cli_stops_on_sigterm():
+    proc = subprocess.Popen([SIAGA, "sim", "modem", "--pty"], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("modem sim800: /dev/pts/")
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
