@@ -15,6 +15,15 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="SIAGA_
 STATE: dict[str, Any] = {}
 
 
+def _os_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def fail(msg: str, code: int = 2) -> typer.Exit:
     typer.echo(msg, err=True)
     return typer.Exit(code)
@@ -26,7 +35,7 @@ def open_central() -> Any:
     from central.settings import load_settings
 
     try:
-        return Central.open(load_settings(STATE.get("config")))
+        return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}")
     except BadSetting as exc:
         raise fail(f"Konfigurasi tidak sah / invalid config: {exc}") from None
     except RegistryUnavailable as exc:

@@ -25,17 +25,19 @@ class Central:
     commands: CommandService = field(init=False)
     health: HealthWatch = field(init=False)
 
+    actor: str | None = None
+
     def __post_init__(self) -> None:
-        self.prov = Provisioner(self.db, self.registry, self.settings)
+        self.prov = Provisioner(self.db, self.registry, self.settings, actor=self.actor)
         self.config = ConfigService(self.db)
         self.commands = CommandService(self.db)
         self.health = HealthWatch(self.db, self.config, self.settings.health,
                                   make_notifier(self.settings.notifier))
 
     @classmethod
-    def open(cls, settings: CentralSettings) -> Central:
+    def open(cls, settings: CentralSettings, *, actor: str | None = None) -> Central:
         db = Database(settings.db_path)
-        return cls(settings, db, open_registry(db, settings.gateway_db_url))
+        return cls(settings, db, open_registry(db, settings.gateway_db_url), actor=actor)
 
     def close(self) -> None:
         close = getattr(self.registry, "close", None)

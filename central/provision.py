@@ -44,10 +44,20 @@ class Bundle:
 class Provisioner:
     """Registry + credentials + broker files + reload, as one operation each."""
 
-    def __init__(self, db: Database, registry: Registry, settings: CentralSettings) -> None:
+    def __init__(self, db: Database, registry: Registry, settings: CentralSettings, *,
+                 actor: str | None = None) -> None:
         self.db = db
         self.registry = registry
         self.settings = settings
+        #: who acts (recorded with every change); the CLI passes the OS user
+        self.actor = actor or "central"
+
+    def _audit(self, device: str, kind: str, detail: str = "") -> None:
+        """An admin action, in the device's event history (`device show`, API)."""
+        with self.db.tx() as c:
+            c.execute("INSERT INTO events (device, kind, detail, at) VALUES (?, ?, ?, ?)",
+                      (device, kind, f"by {self.actor}{': ' + detail if detail else ''}"[:200],
+                       iso(utcnow())))
 
     # -- broker side -------------------------------------------------------
     def apply(self) -> str:
@@ -75,6 +85,7 @@ class Provisioner:
         bundle = self.write_bundle(device, password)
         if reload:
             self.apply()
+        self._audit(device_id, "provisioned", Profile(profile).value)
         log.info("provisioned device %s (%s)", device_id, profile)
         return device, bundle
 
@@ -99,6 +110,7 @@ class Provisioner:
     def disable(self, device_id: str) -> str:
         """Refuse the unit at the broker and the gateway; credentials kept."""
         self.registry.set_enabled(device_id, False)
+        self._audit(device_id, "disabled")
         return self.apply()
 
     def enable(self, device_id: str) -> str:
@@ -108,6 +120,7 @@ class Provisioner:
                 f"kredensial dicabut, jalankan `device rotate` / credentials revoked, "
                 f"run `device rotate`: {device_id}")
         self.registry.set_enabled(device_id, True)
+        self._audit(device_id, "enabled")
         return self.apply()
 
     def revoke(self, device_id: str) -> str:
@@ -117,6 +130,7 @@ class Provisioner:
         with self.db.tx() as c:
             c.execute("UPDATE credentials SET hash=NULL, revoked=1, updated_at=? WHERE user=?",
                       (iso(utcnow()), device_id))
+        self._audit(device_id, "revoked")
         return self.apply()
 
     def rotate(self, device_id: str) -> Bundle:
@@ -126,6 +140,7 @@ class Provisioner:
         self._set_hash(device_id, "unit", password)
         device = self.registry.set_enabled(device_id, True)
         bundle = self.write_bundle(device, password)
+        self._audit(device_id, "credentials_rotated")
         self.apply()
         return bundle
 

@@ -106,6 +106,9 @@ def test_device_lifecycle_config_and_queue(site, fleet, tmp_path):
     assert r.returncode == 0
     r = admin(conf, "device", "enable", "box-1")
     assert r.returncode == 2 and "revoked" in r.stderr
+    r = admin(conf, "device", "show", "box-1")  # admin actions are in the device's history
+    assert re.search(r"revoked by cli:\S+.*disabled by cli:\S+.*provisioned by cli:\S+: field", r.stdout), \
+        r.stdout
     r = admin(conf, "device", "show", "box-9")
     assert r.returncode == 2 and "unknown device" in r.stderr
     r = admin(conf, "faults", "--all")
