@@ -12,6 +12,7 @@ import collections
 import json
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from datetime import datetime
@@ -117,8 +118,8 @@ class Agent:
             rec = self.store.record("call", self.topic(DeviceTopic.CALL),
                                     lambda seq: tracker.record(call, end, device=self.cfg.device_id,
                                                                seq=seq, stamp=self.clock.stamp()))
-        except StorageFull as exc:
-            log.error("call record refused: %s", exc)
+        except (StorageFull, sqlite3.Error) as exc:
+            log.error("Catatan panggilan tidak tersimpan / call record not stored: %s", exc)
             return
         self.event("call_recorded", {"id": rec.id, "end": str(rec.end_reason), "answer_s": rec.answer_s,
                                      "duration_s": rec.duration_s})
@@ -246,6 +247,10 @@ class Agent:
             self._on_link(item[1], item[2])
         elif kind == "modem":
             self._on_modem(item[1])
+        elif kind == "dial":
+            if self.modem.call_state in (None, "idle", "ended"):
+                ok = self.modem.dial(item[1])
+                self.event("dial", {"number": item[1], "ok": ok})
         elif kind == "sim_press":
             results = self._press_results[item[1]]
             status, ref = results.popleft() if results else ("ignored", None)

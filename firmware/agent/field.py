@@ -11,6 +11,7 @@ LED lights when the gateway's ack for that incident arrives.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -62,8 +63,8 @@ class FieldProfile:
 
         try:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
-        except StorageFull as exc:
-            log.error("%s", exc)
+        except (StorageFull, sqlite3.Error) as exc:
+            log.error("Insiden tidak tersimpan / incident not stored: %s", exc)
             a.hw.blink("fault", 0.1, 0.1)
             a.event("incident_refused", str(exc), level="ERROR")
             return ("refused", None)
@@ -76,7 +77,9 @@ class FieldProfile:
         a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "button": name})
         number = a.settings.centre_number
         if number and a.modem.present and self.calls.current is None:
-            a.modem.dial(number)
+            # dial on the next loop turn: the incident goes on the wire first,
+            # since ATD can hold the loop while the network sets the call up
+            a.q.put(("dial", number))
         return ("recorded", inc.id)
 
     def on_delivered(self, kind: str, msg_id: str) -> None:

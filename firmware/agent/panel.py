@@ -10,6 +10,7 @@ committed as a call record when it ends.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -83,8 +84,8 @@ class PanelProfile:
 
         try:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
-        except StorageFull as exc:
-            log.error("%s", exc)
+        except (StorageFull, sqlite3.Error) as exc:
+            log.error("Insiden tidak tersimpan / incident not stored: %s", exc)
             a.hw.blink("fault", 0.1, 0.1)
             return ("refused", None)
         call.classified = True
