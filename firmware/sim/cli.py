@@ -53,13 +53,18 @@ def modem(
     except SimulatorError as exc:
         typer.echo(f"Profil tidak sah / invalid profile: {exc}", err=True)
         raise typer.Exit(2) from None
+    stop = threading.Event()
+    # before the path is printed (whoever reads it may stop us at once): SIGTERM
+    # (systemd, demo scripts), and SIGINT also in the background, where a
+    # non-interactive shell leaves it ignored
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     url = sim.start_pty() if pty else sim.start_tcp(port=tcp or 0)
     server = ControlServer(sim, port=control) if control is not None else None
     typer.echo(f"modem {profile}: {url}")
     if server is not None:
         typer.echo(f"control: {server.host}:{server.port}")
     sys.stdout.flush()
-    stop = threading.Event()
 
     def read_stdin() -> None:
         for line in sys.stdin:
@@ -69,10 +74,6 @@ def modem(
             typer.echo(run_command(sim, line))
         # EOF (e.g. started in the background): keep serving until Ctrl-C
 
-    # SIGTERM (systemd, demo scripts) and SIGINT also when started in the background,
-    # where a non-interactive shell leaves SIGINT ignored
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     threading.Thread(target=read_stdin, daemon=True).start()
     try:
         while not stop.wait(0.5):

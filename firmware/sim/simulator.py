@@ -9,8 +9,6 @@ Every timing is a constructor argument, so tests never wait real seconds.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import queue
 import random
@@ -22,6 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from firmware.errors import FirmwareError
 from firmware.modem import sms as smscodec
 from firmware.sim.profiles import PROFILES, Profile
+from firmware.sim.scheduler import Scheduler
 from firmware.sim.transport import PtyEndpoint, TcpEndpoint
 
 log = logging.getLogger(__name__)
@@ -32,53 +31,6 @@ WIB = timezone(timedelta(hours=7))  # Western Indonesia Time
 
 class SimulatorError(FirmwareError, RuntimeError):
     """Misuse of the simulator's control API."""
-
-
-class _Scheduler:
-    """One thread running callbacks at given times; jobs can be cancelled."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
-        self._cancelled: set[int] = set()
-        self._seq = itertools.count()
-        self._cv = threading.Condition()
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name="sim-sched", daemon=True)
-        self._thread.start()
-
-    def later(self, delay: float, fn: Callable[[], None]) -> int:
-        with self._cv:
-            job = next(self._seq)
-            heapq.heappush(self._heap, (time.monotonic() + delay, job, fn))
-            self._cv.notify()
-            return job
-
-    def cancel(self, job: int | None) -> None:
-        if job is not None:
-            with self._cv:
-                self._cancelled.add(job)
-
-    def _run(self) -> None:
-        while True:
-            with self._cv:
-                while not self._stop and (not self._heap or self._heap[0][0] > time.monotonic()):
-                    self._cv.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
-                if self._stop:
-                    return
-                _, job, fn = heapq.heappop(self._heap)
-                if job in self._cancelled:
-                    self._cancelled.discard(job)
-                    continue
-            try:
-                fn()
-            except Exception:
-                log.exception("simulator job failed")
-
-    def stop(self) -> None:
-        with self._cv:
-            self._stop = True
-            self._cv.notify()
-        self._thread.join(timeout=2)
 
 
 def _defaults() -> dict:
@@ -113,7 +65,7 @@ class ModemSimulator:
         self._lock = threading.RLock()
         self._wlock = threading.Lock()
         self._ep: PtyEndpoint | TcpEndpoint | None = None
-        self._sched = _Scheduler()
+        self._sched = Scheduler()
         self._work: queue.Queue[tuple[str, object]] = queue.Queue()
         self._inbuf = bytearray()
         self.s = _defaults()

@@ -292,3 +292,20 @@ def test_call_rings_during_a_multipart_send(modem, sim):
     parts = modem.send_sms("+628110", LONG_ID)
     assert parts >= 5 and sim.sent_sms == [("+628110", LONG_ID)]
     assert wait_for(modem.events, Ringing).number == "+628555"
+
+
+def test_sms_that_arrived_while_the_modem_was_hung_is_not_lost(sim):
+    m = _fast_modem(sim)
+    m.start()
+    try:
+        assert until(lambda: 'AT+CMGL="ALL"' in sim.commands)  # start-up sweep done
+        sim.go_silent(True)
+        sim.receive_sms("+628777", "Kirim ambulans ke Desa Sukamaju")  # its +CMTI is lost
+        wait_for(m.events, ModemFault, where=lambda e: e.code == "modem_silent")
+        sim.go_silent(False)
+        wait_for(m.events, ModemRestarted)
+        ev = wait_for(m.events, SmsReceived)  # swept after recovery
+        assert ev.text == "Kirim ambulans ke Desa Sukamaju"
+        assert until(lambda: not sim.storage)
+    finally:
+        m.close()
