@@ -197,12 +197,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=5000, help="messages per throughput run")
     ap.add_argument("--latency-n", type=int, default=300)
     ap.add_argument("--gap-ms", type=float, default=20.0, help="pause between latency publishes")
+    ap.add_argument("--broker-inflight", type=int, default=100,
+                    help="mosquitto max_inflight_messages (also the gateway's receive maximum)")
     args = ap.parse_args()
     import logging
 
     logging.basicConfig(level=logging.ERROR)
     tmp = Path(tempfile.mkdtemp(prefix="siaga-bench-"))
-    broker = Broker(tmp / "broker")
+    broker = Broker(tmp / "broker", max_inflight_messages=args.broker_inflight)
     broker.start()
     opd = OpdServer()
     try:
@@ -211,7 +213,8 @@ def main() -> None:
         gw = Gateway(cfg, http=False).start()
         register(gw.db, *DEVICES)
         print(f"payload size: {len(payloads(1)[0][1])} bytes, {args.n} messages, QoS 1, "
-              f"{len(DEVICES)} devices; DB {cfg.gateway.database_url} (WAL, synchronous=FULL)")
+              f"{len(DEVICES)} devices; DB {cfg.gateway.database_url} (WAL, synchronous=FULL); "
+              f"broker max_inflight_messages {args.broker_inflight}")
         raw = raw_broker(broker, args.n)
         print(f"raw broker throughput (publish -> subscriber):      {raw:8.0f} msg/s")
         ing, pub_rate = gateway_ingest(broker, gw, args.n)

@@ -149,11 +149,13 @@ class DispatchSettings(Strict):
 
 
 class IngestSettings(Strict):
-    batch_max: int = Field(200, ge=1, le=1000, title="Most messages in one group commit")
+    batch_max: int = Field(500, ge=1, le=1000, title="Most messages in one group commit")
     queue_max: int = Field(20000, ge=100, title="In-process queue bound (messages)")
     client_id: str | None = Field(None, title="MQTT client id (default: gateway-<host>-<pid>)")
     receive_maximum: int = Field(
-        200, ge=1, le=65535, title="MQTT 5 receive maximum: unacked messages the broker may send"
+        1000, ge=1, le=65535, title="MQTT 5 receive maximum: unacked messages the broker may send",
+        description="The broker's max_inflight_messages caps it too: raise that (e.g. 1000) for "
+                    "the gateway to drain a backlog fast (1,900/s vs 660/s at 100, bench/)",
     )
 
     @model_validator(mode="after")
