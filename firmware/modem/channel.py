@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from firmware.modem.errors import ModemCommandError, ModemPortError, ModemTimeout
 from firmware.modem.parser import (
@@ -69,7 +70,7 @@ class AtChannel:
         self.url = url
         self.baudrate = baudrate
         self._on_urc = on_urc
-        self._port = None
+        self._port: Any = None  # a pyserial SerialBase once open
         self._reader: threading.Thread | None = None
         self._stop = threading.Event()
         self._cmd_lock = threading.Lock()

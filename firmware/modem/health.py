@@ -48,7 +48,7 @@ class Supervisor:
         self._rdy = threading.Event()
         self._expect_rdy = False
         self._thread: threading.Thread | None = None
-        self._gpio = None
+        self._gpio: Any = None  # gpiozero DigitalOutputDevice, created on first use
         self.recovering = False
         self.attempts = 0  # recovery rounds in the current outage
         self.recovered_at = 0.0

@@ -8,6 +8,7 @@ Unknown or malformed commands get ``ERROR`` (or ``+CME ERROR`` per
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from firmware.modem import sms as smscodec
@@ -134,7 +135,7 @@ class AtInterpreter:
         now = sim.now_local()
         if now is None:
             return sim.reply(['+CCLK: "04/01/01,00:00:00+00"'], "OK")
-        q = int((now.utcoffset().total_seconds()) // 900)
+        q = int((now.utcoffset() or timedelta()).total_seconds() // 900)
         sim.reply([f'+CCLK: "{now:%y/%m/%d,%H:%M:%S}{q:+03d}"'], "OK")
 
     def c_CFUN(self, kind: str, args: str) -> None:

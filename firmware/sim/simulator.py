@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 from firmware.errors import FirmwareError
 from firmware.modem import sms as smscodec
@@ -66,7 +67,7 @@ class ModemSimulator:
         self._wlock = threading.Lock()
         self._ep: PtyEndpoint | TcpEndpoint | None = None
         self._sched = Scheduler()
-        self._work: queue.Queue[tuple[str, object]] = queue.Queue()
+        self._work: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._inbuf = bytearray()
         self.s = _defaults()
         # network and device state
@@ -306,6 +307,8 @@ class ModemSimulator:
 
     def _activate(self) -> None:
         c = self._call
+        if c is None:
+            return
         c["state"] = "active"
         c["answered"] = time.monotonic()
         self._sched.cancel(self._ring_job)
@@ -358,6 +361,7 @@ class ModemSimulator:
     def receive_sms(self, number: str, text: str, sent_at: datetime | None = None) -> list[int]:
         """The network delivers an SMS; long ones arrive as UCS2 parts. Returns slots."""
         when = sent_at or self.now_local() or datetime(2026, 11, 23, 14, 0, tzinfo=WIB)
+        parts: list[tuple[str, int, tuple[int, int, int] | None]]
         if smscodec.is_gsm7(text) and len(text) <= smscodec.SINGLE_GSM7:
             parts = [(text, 0, None)]
         elif len(text.encode("utf-16-be")) // 2 <= smscodec.SINGLE_UCS2:
