@@ -82,6 +82,30 @@ def payload_id(payload: bytes) -> str | None:
     return v if isinstance(v, str) and _ulid.match(v) else None
 
 
+class _Tally:
+    """Metric events of one attempt, applied only after its commit, so a
+    retried or split batch is not counted twice."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.stored: list[str] = []
+        self.rejects: list[tuple[str, str | None, str]] = []
+        self.duplicates = 0
+
+    def reject(self, reason: str, device: str | None, detail: str) -> None:
+        self.rejects.append((reason, device, detail))
+
+    def apply(self, m: Metrics) -> None:
+        for k in self.received:
+            m.received.labels(kind=k).inc()
+        for k in self.stored:
+            m.stored.labels(kind=k).inc()
+        for r in self.rejects:
+            m.reject(*r)
+        if self.duplicates:
+            m.duplicates.inc(self.duplicates)
+
+
 class Intake:
     def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics) -> None:
         self.db = db
@@ -111,26 +135,27 @@ class Intake:
 
     def _process_once(self, batch: Sequence[Message]) -> BatchResult:
         res = BatchResult()
+        t = _Tally()
         decoded: list[tuple[str, DeviceTopic, Any]] = []
         for m in batch:
             try:
                 parsed = parse_device_topic(m.topic)
             except ProtocolError as exc:
-                self.metrics.reject(exc.reason, None, str(exc))
+                t.reject(exc.reason, None, str(exc))
                 continue
-            self.metrics.received.labels(kind=parsed.kind.value).inc()
+            t.received.append(parsed.kind.value)
             try:
                 _, msg = decode_device_message(m.topic, m.payload)
             except ProtocolError as exc:
-                self.metrics.reject(exc.reason, parsed.device, str(exc))
+                t.reject(exc.reason, parsed.device, str(exc))
                 decoded.append((parsed.device, parsed.kind,
                                 Rejection(id=payload_id(m.payload), reason=exc.reason,
                                           detail=str(exc)[:200])))
                 continue
             decoded.append((parsed.device, parsed.kind, msg))
         if not decoded:
+            t.apply(self.metrics)
             return res
-        self.metrics.batch_size.observe(len(batch))
         with self.db.session() as s:
             devs = {d.id: d for d in s.scalars(
                 select(Device).where(Device.id.in_({d for d, _, _ in decoded})))}
@@ -152,7 +177,7 @@ class Intake:
                     if isinstance(msg, Rejection):
                         continue  # counted above under its own reason
                     reason = "unknown_device" if dev is None else "device_disabled"
-                    self.metrics.reject(reason, device, f"{kind} from {reason.replace('_', ' ')}")
+                    t.reject(reason, device, f"{kind} from {reason.replace('_', ' ')}")
                     continue
                 dev.last_seen = now
                 if isinstance(msg, Rejection):
@@ -162,12 +187,12 @@ class Intake:
                 if isinstance(msg, IncidentMsg):
                     prior = known_inc.get(msg.id)
                     if prior is not None and prior[0] != msg.device:
-                        self.metrics.reject("id_conflict", msg.device,
+                        t.reject("id_conflict", msg.device,
                                             f"incident id {msg.id} used by another device")
                         acks[device].rejected.append(Rejection(id=msg.id, reason="id_conflict"))
                         continue
                     if prior is not None or msg.id in new:
-                        self.metrics.duplicates.inc()
+                        t.duplicates += 1
                         item = AckItem(id=msg.id, seq=msg.seq, case=prior[1] if prior else None,
                                        duplicate=True)
                     else:
@@ -177,7 +202,7 @@ class Intake:
                         to_fill.append(item)
                     acks[device].stored.append(item)
                 elif isinstance(msg, CallRecord):
-                    acks[device].stored.append(self._call(s, msg, known_calls, now))
+                    acks[device].stored.append(self._call(s, msg, known_calls, now, t))
                 elif isinstance(msg, Status):
                     dev.last_status = msg.state
                     dev.status_at = now
@@ -186,11 +211,13 @@ class Intake:
                 elif isinstance(msg, Telemetry):
                     dev.last_telemetry = msg.model_dump(mode="json", exclude_none=True)
                     dev.telemetry_at = now
-                self.metrics.stored.labels(kind=kind.value).inc()
+                t.stored.append(kind.value)
             if new:
                 cases = self._store_incidents(s, list(new.values()), devs, now, res)
                 for item in to_fill:
                     item.case = cases[item.id]
+        t.apply(self.metrics)
+        self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)
         return res
 
@@ -272,9 +299,9 @@ class Intake:
         res.dispatches += len(outbox)
         return cases
 
-    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime) -> AckItem:
+    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime, t: _Tally) -> AckItem:
         if msg.id in known:
-            self.metrics.duplicates.inc()
+            t.duplicates += 1
             return AckItem(id=msg.id, seq=msg.seq, duplicate=True)
         row = Call(id=msg.id, device_id=msg.device, seq=msg.seq, direction=msg.direction.value,
                    number=msg.number, ring_at=msg.ring_at, answered_at=msg.answered_at,
