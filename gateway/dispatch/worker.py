@@ -9,6 +9,7 @@ of them; a crashed instance's lease simply runs out.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -16,7 +17,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy import or_, select, update
@@ -186,6 +188,31 @@ class Dispatcher:
             return Outcome(True, http_status=r.status_code)
         return Outcome(False, http_status=r.status_code, error=f"HTTP {r.status_code}")
 
+    def _dead_letter_notice(self, s: Any, row: Outbox, now: datetime) -> None:
+        """A dispatch that gave up shows in the case's timeline and, when an
+        escalation webhook exists, goes there: someone must phone the OPD."""
+        from gateway.lifecycle import audit
+        from gateway.store.models import Incident
+        from protocol.ids import new_id
+
+        inc = s.get(Incident, row.incident_pk)
+        if inc is None:
+            return
+        audit(s, inc, to=inc.status, from_status=inc.status, event="dead_letter", actor="system",
+              via="dispatch", opd=row.target,
+              note=f"{row.channel} delivery {row.id} gave up after {row.attempts} attempts: "
+                   f"{row.last_error}"[:2000])
+        if self.cfg.escalation.webhook is not None:
+            s.add(Outbox(id=new_id(), incident_pk=inc.pk, kind="escalation", channel="webhook",
+                         target="escalation", status="pending", attempts=0, next_attempt_at=now,
+                         created_at=now, payload=json.dumps({
+                             "v": 1, "type": "escalation", "kind": "dead_letter", "case": inc.case_no,
+                             "incident_id": inc.id, "opd": row.target, "channel": row.channel,
+                             "error": row.last_error,
+                             "contacts": [c.model_dump(exclude_none=True)
+                                          for c in self.cfg.escalation.contacts]},
+                             separators=(",", ":"))))
+
     def record(self, outbox_id: str, outcome: Outcome, ms: float) -> None:
         self.record_many([(outbox_id, outcome, ms)])
 
@@ -217,5 +244,7 @@ class Dispatcher:
             self.metrics.dead.inc()
             log.error("Pengiriman gagal total / delivery dead-lettered: %s %s to %s after %d "
                       "attempts: %s", row.kind, row.id, row.target, row.attempts, outcome.error)
+            if row.kind == "dispatch" and row.incident_pk is not None:
+                self._dead_letter_notice(s, row, now)
         else:
             row.next_attempt_at = now + timedelta(seconds=backoff_s(self.settings, row.attempts))

@@ -56,9 +56,12 @@ def test_opd_down_for_a_while_gets_the_dispatch_when_back(broker, tmp_path, star
 
 
 def test_opd_down_for_good_ends_in_dead_letter_and_can_be_redispatched(broker, tmp_path, start_gateway):
-    opd = OpdServer(status=500)
+    from tests.gateway.support import WEBHOOK_SECRET
+
+    opd, esc = OpdServer(status=500), OpdServer()
     try:
-        gw = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd.url}))  # 3 attempts
+        extra = f"escalation:\n  webhook: {{url: '{esc.url}', secret: {{value: '{WEBHOOK_SECRET}'}}}}\n"
+        gw = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd.url}, extra=extra))  # 3 tries
         register(gw.db, "box-01")
         tok = make_user(gw.db, "op", "operator")
         unit = TestClient(broker, "box-01").start()
@@ -80,10 +83,16 @@ def test_opd_down_for_good_ends_in_dead_letter_and_can_be_redispatched(broker, t
             assert api.post("/api/deliveries/01ARZ3NDEKTSV4RRFFQ69G5FAV/redispatch").status_code == 404
             timeline = api.get(f"/api/incidents/{msg.id}").json()["timeline"]
         assert any(t["event"] == "redispatch" and t["actor"] == "op" for t in timeline)
+        dead_notes = [t for t in timeline if t["event"] == "dead_letter"]
+        assert len(dead_notes) == 1 and dead_notes[0]["opd"] == "damkar"
+        assert "HTTP 500" in dead_notes[0]["note"]
+        notice = wait_for(lambda: esc.bodies())[0]
+        assert notice["kind"] == "dead_letter" and notice["incident_id"] == msg.id
         assert len(opd.hits) >= 4
         unit.stop()
     finally:
         opd.stop()
+        esc.stop()
 
 
 def test_mqtt_terminal_receives_dispatch(broker, tmp_path, start_gateway):
