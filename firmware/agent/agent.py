@@ -96,6 +96,7 @@ class Agent:
         self._next_prune = time.monotonic() + 60.0
         self._first_connect = True
         self.rejected_messages = 0
+        self.refused_until = 0.0  # monotonic: until then the fault LED flashes (a press not stored)
         self._acked: list[tuple[str, str | None]] = []
         self._ack_rejected: list[tuple[str, str]] = []
         self.sim: Any = None
@@ -332,12 +333,15 @@ class Agent:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        if now < self.refused_until:
+            self._next_faults = min(self._next_faults, now)
         self.outbox.pump(self.link.connected)
         self.profile.tick(now)
         if now >= self._next_faults:
             self._next_faults = now + 1.0
             self.health.pin_faults = self.hw.faults(self.cfg.timings.stuck_after_s)
-            self.hw.led("fault", bool(self.health.pin_faults) or self.modem.fault is not None)
+            faulty = bool(self.health.pin_faults) or self.modem.fault is not None
+            self.hw.fault_led("flash" if now < self.refused_until else "on" if faulty else "off")
             if self.health.daily_due(datetime.now()):
                 res = self.self_test()
                 self.event("self_test_daily", res)

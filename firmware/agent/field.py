@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from firmware.agent.calls import CallTracker
+from firmware.agent.hardware import REFUSED_SHOW_S
 from firmware.agent.store import StorageFull
 from protocol.reports import Incident, Source
 from protocol.topics import DeviceTopic
@@ -65,7 +66,7 @@ class FieldProfile:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
         except (StorageFull, sqlite3.Error) as exc:
             log.error("Insiden tidak tersimpan / incident not stored: %s", exc)
-            a.hw.blink("fault", 0.1, 0.1)
+            a.refused_until = time.monotonic() + REFUSED_SHOW_S
             a.event("incident_refused", str(exc), level="ERROR")
             return ("refused", None)
         # durable now: only from here may a person be told "recorded"

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 _SENSE = ("door_tamper", "mains_ok", "battery_low")
 
+#: how long the fault LED flashes fast after a press could not be stored
+REFUSED_SHOW_S = 10.0
+
 
 class Hardware:
     """The GPIO side of one unit."""
@@ -60,6 +63,7 @@ class Hardware:
             elif role in _SENSE:
                 self.inputs[role] = DigitalInputDevice(pin, pull_up=True, bounce_time=t.bounce_s)
         self._stuck_reported: set[str] = set()
+        self._fault_mode = ""
 
     def _enqueue(self, name: str) -> Any:
         def cb(*_args: Any) -> None:
@@ -77,6 +81,17 @@ class Hardware:
         dev = self.leds.get(name)
         if dev is not None:
             dev.blink(on_time=on_s, off_time=off_s, background=True)
+
+    def fault_led(self, mode: str) -> None:
+        """``off``, ``on`` (a fault), ``flash`` (a press could not be stored).
+        Changed only when the mode changes, so a blink is not restarted."""
+        if mode == self._fault_mode:
+            return
+        self._fault_mode = mode
+        if mode == "flash":
+            self.blink("fault", 0.1, 0.1)
+        else:
+            self.led("fault", mode == "on")
 
     def beep(self, n: int = 1, *, on_s: float = 0.1, off_s: float = 0.1) -> None:
         if self.buzzer is not None and self.volume > 0:

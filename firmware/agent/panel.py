@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from firmware.agent.calls import Call, CallTracker, clean_number
+from firmware.agent.hardware import REFUSED_SHOW_S
 from firmware.agent.store import StorageFull
 from protocol.reports import Incident, Source
 from protocol.topics import DeviceTopic
@@ -86,7 +87,7 @@ class PanelProfile:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
         except (StorageFull, sqlite3.Error) as exc:
             log.error("Insiden tidak tersimpan / incident not stored: %s", exc)
-            a.hw.blink("fault", 0.1, 0.1)
+            a.refused_until = time.monotonic() + REFUSED_SHOW_S
             return ("refused", None)
         call.classified = True
         a.hw.beep(1)

@@ -88,3 +88,42 @@ def test_press_while_broker_down_is_recorded_then_delivered(tmp_path, broker, re
         wait_for(lambda: agent.store.outbox_depth() == 0, what="acked")
     finally:
         run.stop()
+
+
+def test_deliberate_hold_ignores_a_brush_and_files_on_a_hold(tmp_path, broker, mock_pins):
+    import time
+
+    cfg = UnitConfig.model_validate(base_config(tmp_path, broker, timings={"hold_s": 0.2}))
+    agent = Agent(cfg)
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        pin = mock_pins.pin(PINS["button_fire"])
+        _press(pin)  # brushed in passing: not deliberate
+        pin.drive_low()
+        time.sleep(0.5)  # held past hold_s
+        pin.drive_high()
+        wait_for(lambda: agent._press_results["fire"], what="held press handled")
+    finally:
+        run.stop()
+    assert [status for status, _ in agent._press_results["fire"]] == ["recorded"]
+    db = sqlite3.connect(cfg.storage.path)
+    assert db.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
+
+
+def test_full_disk_refuses_the_incident_visibly(tmp_path, broker, mock_pins):
+    cfg = UnitConfig.model_validate(base_config(
+        tmp_path, broker, storage={"path": str(tmp_path / "u.db"), "min_free_mb": 100,
+                                   "critical_reserve_mb": 5}))
+    agent = Agent(cfg, free_mb=lambda: 1.0)
+    fault = mock_pins.pin(PINS["led_fault"])
+    recorded = mock_pins.pin(PINS["led_recorded"])
+    run = AgentThread(agent).start()
+    try:
+        _press(mock_pins.pin(PINS["button_medical"]))
+        wait_for(lambda: agent._press_results["medical"], what="press handled")
+        wait_for(lambda: len(fault.states) > 2, what="fault LED blinking")
+    finally:
+        run.stop()
+    assert agent._press_results["medical"][0] == ("refused", None)
+    assert recorded.state is False and agent.store.refused_writes >= 1
