@@ -73,12 +73,16 @@ class Health:
         sig = m.signal()
         self.signal = sig if isinstance(sig, int) and -130 <= sig <= 0 else None
         self.registration = registration(m.registration())
+        if not self.a.clock.synced:  # no NTP yet: take the network's time from the modem
+            self.a.clock.set_network_time(m.network_time())
 
     def faults(self) -> list[str]:
         a = self.a
         out = list(self.pin_faults)
         if a.store.storage_low:
             out.append("storage_low")
+        if a.store.free_mb() < a.store.critical_reserve_mb:
+            out.append("storage_full")  # incidents are being refused
         if a.modem.fault:
             out.append(a.modem.fault)
         if a.modem.present:

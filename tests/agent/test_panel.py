@@ -144,3 +144,31 @@ def test_field_box_dials_the_centre_after_a_press(tmp_path, broker, responder, m
     (rec,) = responder.of_kind(CallRecord)
     assert rec.direction == "outgoing" and rec.number == "+62351112" and rec.end_reason == "remote_hangup"
     assert len(responder.of_kind(Incident)) == 1
+
+
+def test_network_time_from_the_modem_marks_records_synced(tmp_path, broker, responder, mock_pins, sim,
+                                                          monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    import firmware.agent.clock as clock_mod
+
+    monkeypatch.setattr(clock_mod, "TIMESYNC_FLAG", tmp_path / "no-timesyncd")  # as on a box without NTP
+
+    simulator, url = sim
+    agent = _panel(tmp_path, broker, url)
+    agent.clock.forced = None  # detect: only the modem can sync it here
+    nitz = datetime.now(UTC) + timedelta(hours=3)  # a network clock far from ours
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        simulator.set_network_time(nitz)
+        wait_for(lambda: agent.clock.synced, what="network time taken")
+        simulator.incoming_call("+62315550002")
+        wait_for(lambda: agent.profile.calls.current is not None, what="ringing")
+        simulator.remote_hangup()
+        wait_for(lambda: responder.of_kind(CallRecord), what="call record")
+    finally:
+        run.stop()
+    (rec,) = responder.of_kind(CallRecord)
+    assert rec.clock_synced is True
+    assert abs((rec.device_time - nitz).total_seconds()) < 600  # the modem's clock, not ours
