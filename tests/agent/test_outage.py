@@ -50,6 +50,7 @@ def test_outage_200_presses_sigkill_restart_exactly_once_in_order(tmp_path, brok
     seqs = [seq for _dev, _i, seq in responder.order]
     assert seqs == sorted(seqs) and len(set(seqs)) == 200  # in order per device
     assert ids == recorded  # first arrivals in the order they were pressed
+    assert "Traceback" not in (tmp_path / "box-outage" / "agent.log").read_text()
     db = sqlite3.connect(tmp_path / "box-outage" / "box-outage.db")
     assert db.execute("SELECT count(*), count(DISTINCT id) FROM incidents WHERE state='delivered'"
                       ).fetchone() == (200, 200)
@@ -113,6 +114,7 @@ def test_power_cut_sigkill_during_50_write_loops(tmp_path, broker, responder):
         stored_ids = {row[0] for row in db.execute("SELECT id FROM incidents")}
         assert set(recorded[device]) <= stored_ids
         assert db.execute("SELECT count(*) FROM incidents WHERE state != 'delivered'").fetchone()[0] == 0
+        assert "Traceback" not in (tmp_path / device / "agent.log").read_text()
     with responder.lock:
         at_centre = {i for _d, i, _s in responder.order}
         by_device: dict[str, list[int]] = defaultdict(list)
