@@ -30,8 +30,8 @@ def run(config: Path, *, check: bool = False) -> int:
 
     try:
         agent = Agent(cfg)
-    except FirmwareError as exc:
-        print(f"Agen gagal mulai / agent failed to start: {exc}", file=sys.stderr)
+    except Exception as exc:  # pins in use, no GPIO, unwritable storage...: one clear line, exit 1
+        print(f"Agen gagal mulai / agent failed to start: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -39,7 +39,11 @@ def run(config: Path, *, check: bool = False) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    return agent.run()
+    try:
+        return agent.run()
+    except FirmwareError as exc:  # e.g. sim_control asked for on real pins
+        print(f"Agen berhenti / agent stopped: {exc}", file=sys.stderr)
+        return 1
 
 
 def main(argv: list[str] | None = None) -> int:
