@@ -162,9 +162,10 @@ class Fleet:
             if isinstance(cmd_id, str) and re.match(ULID_PATTERN, cmd_id):
                 self._reply(response, correlation, cmd_id, CommandStatus.ERROR, error=f"{exc.reason}: {exc}")
             return
-        if a.store.command_seen(cmd.id):
-            self._reply(response, correlation, cmd.id, CommandStatus.DUPLICATE,
-                        error="command id already executed")
+        seen = a.store.command_outcome(cmd.id)
+        if seen is not None:  # answered again with what it did the first time, never rerun
+            self._reply(response, correlation, cmd.id, CommandStatus.DUPLICATE, result=seen[1],
+                        error=f"command id already executed ({seen[0]})")
             return
         if cmd.expires_at is not None:
             exp = cmd.expires_at if cmd.expires_at.tzinfo else cmd.expires_at.replace(tzinfo=UTC)
@@ -193,8 +194,11 @@ class Fleet:
             result, after = self._run(cmd.name, args)
         except Exception as exc:
             log.exception("command %s failed", cmd.name)
+            a.store.remember_command(cmd.id, cmd.name, "error", {"error": str(exc)[:200]})
             self._reply(response, correlation, cmd.id, CommandStatus.ERROR, error=str(exc))
             return
+        # log lines are not worth keeping twice
+        a.store.remember_command(cmd.id, cmd.name, "ok", {} if cmd.name == CommandName.LOGS else result)
         info = self._reply(response, correlation, cmd.id, CommandStatus.OK, result=result)
         if after is not None:
             if info is not None:

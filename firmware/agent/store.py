@@ -76,6 +76,12 @@ def m001_initial(db: Database) -> None:
         id TEXT PRIMARY KEY, name TEXT NOT NULL, at REAL NOT NULL, status TEXT NOT NULL)""")
 
 
+@migrations()
+def m002_command_results(db: Database) -> None:
+    """Keep each command's outcome, so a repeat is answered with it."""
+    db.execute("ALTER TABLE commands ADD COLUMN result TEXT")
+
+
 #: outbox kind -> the table holding the record itself
 RECORD_TABLES = {"incident": "incidents", "call": "calls"}
 
@@ -337,11 +343,25 @@ class Store:
     def command_seen(self, cmd_id: str) -> bool:
         return self.one("SELECT 1 FROM commands WHERE id = ?", [cmd_id]) is not None
 
-    def remember_command(self, cmd_id: str, name: str, status: str) -> None:
+    def remember_command(self, cmd_id: str, name: str, status: str,
+                         result: dict[str, Any] | None = None) -> None:
         """Recorded durably *before* running it: a command never runs twice."""
         with self.db.atomic():
-            self.db.execute("INSERT OR REPLACE INTO commands (id, name, at, status) VALUES (?,?,?,?)",
-                            [cmd_id, name, time.time(), status])
+            self.db.execute("INSERT OR REPLACE INTO commands (id, name, at, status, result) "
+                            "VALUES (?,?,?,?,?)",
+                            [cmd_id, name, time.time(), status,
+                             json.dumps(result, default=str) if result is not None else None])
+
+    def command_outcome(self, cmd_id: str) -> tuple[str, dict[str, Any]] | None:
+        """(status, result) of a command already seen."""
+        row = self.one("SELECT status, result FROM commands WHERE id = ?", [cmd_id])
+        if row is None:
+            return None
+        try:
+            result = json.loads(row[1]) if row[1] else {}
+        except ValueError:
+            result = {}
+        return row[0], result if isinstance(result, dict) else {}
 
     # -- retention --------------------------------------------------------
 

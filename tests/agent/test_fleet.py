@@ -144,7 +144,8 @@ def test_commands(tmp_path, broker, central, mock_pins):
         res, corr = _result(central, cid)
         assert res.status == "ok" and res.result["pong"] is True and corr == b"\x01\x02"
         _command(central, "ping", cmd_id=cid)
-        assert _result(central, cid)[0].status == "duplicate"
+        dup, _ = _result(central, cid)
+        assert dup.status == "duplicate" and dup.result["pong"] is True  # the first outcome, not rerun
 
         past = datetime.now(UTC) - timedelta(seconds=5)
         cid = _command(central, "reboot", expires_at=past)
