@@ -45,8 +45,12 @@ class UnitBrokerSettings(_Strict):
     port: int = Field(8883, ge=1, le=65535, title="Broker port as units reach it")
     tls: bool = Field(True, title="Units use TLS")
     ca_file: Path | None = Field(None, title="CA path on the unit's SD card")
-    password_path: Path = Field(Path("/etc/siaga/broker.password"),
-                                title="Where the unit reads its broker password")
+    password_path: Path = Field(
+        Path("broker-password"), title="Where the unit reads its broker password",
+        description="A bare name is a systemd credential: the unit service loads "
+                    "/etc/siaga/broker.password (root-only) with LoadCredential= and the agent, "
+                    "running as user siaga, reads $CREDENTIALS_DIRECTORY/broker-password. "
+                    "An absolute path is read as is (development only).")
 
 
 class HealthSettings(_Strict):
