@@ -154,8 +154,8 @@ class IngestSettings(Strict):
     client_id: str | None = Field(None, title="MQTT client id (default: gateway-<host>-<pid>)")
     receive_maximum: int = Field(
         1000, ge=1, le=65535, title="MQTT 5 receive maximum: unacked messages the broker may send",
-        description="The broker's max_inflight_messages caps it too: raise that (e.g. 1000) for "
-                    "the gateway to drain a backlog fast (1,900/s vs 660/s at 100, bench/)",
+        description="The broker's max_inflight_messages caps it too (QoS 1 is PUBACKed only "
+                    "after the commit); see bench/gateway_ingest.py --broker-inflight",
     )
 
     @model_validator(mode="after")
