@@ -76,11 +76,24 @@ class Dispatcher:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop claiming, let in-flight deliveries finish, record them (so a
+        restart does not send them again), then close."""
         self._stop.set()
         self.wake.set()
         if self._thread:
             self._thread.join(10)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        leftovers = []
+        while True:
+            try:
+                leftovers.append(self._done.get_nowait())
+            except queue.Empty:
+                break
+        if leftovers:
+            try:
+                self.record_many(leftovers)
+            except Exception:
+                log.exception("could not record %d final deliveries", len(leftovers))
         self._http.close()
 
     def _run(self) -> None:
