@@ -172,3 +172,23 @@ def test_network_time_from_the_modem_marks_records_synced(tmp_path, broker, resp
     (rec,) = responder.of_kind(CallRecord)
     assert rec.clock_synced is True
     assert abs((rec.device_time - nitz).total_seconds()) < 600  # the modem's clock, not ours
+
+
+def test_operator_hangs_up(tmp_path, broker, responder, mock_pins, sim):
+    simulator, url = sim
+    agent = _panel(tmp_path, broker, url)
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        simulator.incoming_call(CALLER)
+        wait_for(lambda: agent.profile.calls.current is not None, what="ringing")
+        _press(mock_pins.pin(PANEL["button_answer"]))
+        wait_for(lambda: agent.profile.calls.current is not None
+                 and agent.profile.calls.current.answered_mono is not None, what="answered")
+        _press(mock_pins.pin(PANEL["button_hangup"]))
+        wait_for(lambda: responder.of_kind(CallRecord), what="call record")
+    finally:
+        run.stop()
+    (rec,) = responder.of_kind(CallRecord)
+    assert rec.end_reason == "local_hangup" and rec.answer_s is not None
+    assert agent._press_results["hangup"][0][0] == "hung_up"
