@@ -41,6 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
+LOG_LINE_MAX = 300
+LOGS_MAX_BYTES = 48 * 1024
+
+
 class _NoArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -227,8 +231,15 @@ class Fleet:
         if name == CommandName.LOGS:
             rows = a.store.recent_events(args.lines)
             lines = [f"{datetime.fromtimestamp(r['at'], UTC).isoformat()} {r['level']} {r['kind']} "
-                     f"{r['detail'] or ''}".rstrip() for r in rows]
-            return {"lines": lines}, None
+                     f"{r['detail'] or ''}".rstrip()[:LOG_LINE_MAX] for r in rows]
+            # the reply must fit the 64 KiB payload limit: keep the newest lines
+            total, kept = 0, []
+            for line in reversed(lines):
+                total += len(line.encode()) + 4
+                if total > LOGS_MAX_BYTES:
+                    break
+                kept.append(line)
+            return {"lines": kept[::-1], "truncated": len(kept) < len(lines)}, None
         if name == CommandName.FLUSH_OUTBOX:
             a.outbox.flush()
             return {"outbox_depth": a.store.outbox_depth()}, None

@@ -198,3 +198,19 @@ def test_commands(tmp_path, broker, central, mock_pins):
         logging.getLogger("firmware").setLevel(logging.NOTSET)
     assert run.code == 75
     assert agent.fleet.rejected_commands == 1
+
+
+def test_logs_reply_fits_the_payload_limit(tmp_path, broker, central, mock_pins):
+    agent = _agent(tmp_path, broker)
+    for i in range(400):
+        agent.store.log_event("big", f"{i} " + "x" * 1000)
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        cid = _command(central, "logs", {"lines": 500})
+        res, _ = _result(central, cid)  # decoding enforces the 64 KiB limit
+    finally:
+        run.stop()
+    assert res.status == "ok" and res.result["truncated"] is True
+    lines = res.result["lines"]
+    assert 100 < len(lines) < 400 and "big 399 " in lines[-3] and " command " in lines[-1]
