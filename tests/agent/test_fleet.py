@@ -214,3 +214,28 @@ def test_logs_reply_fits_the_payload_limit(tmp_path, broker, central, mock_pins)
     assert res.status == "ok" and res.result["truncated"] is True
     lines = res.result["lines"]
     assert 100 < len(lines) < 400 and "big 399 " in lines[-3] and " command " in lines[-1]
+
+
+def test_modem_reset_and_self_test_with_the_simulated_modem(tmp_path, broker, central, mock_pins):
+    from firmware.sim import ModemSimulator
+
+    sim = ModemSimulator(profile="sim800")
+    url = sim.start_tcp()
+    agent = _agent(tmp_path, broker, modem={"url": url, "watchdog_interval_s": 30})
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        cid = _command(central, "self_test")
+        res, _ = _result(central, cid)
+        modem = res.result["modem"]
+        assert modem["responds"] is True and modem["sim_ready"] is True and modem["registered"] is True
+        assert isinstance(modem["signal_dbm"], int) and res.result["ok"] is True
+        cid = _command(central, "modem_reset")
+        res, _ = _result(central, cid)
+        assert res.status == "ok" and res.result == {"modem_present": True}
+        cid = _command(central, "ping")
+        assert _result(central, cid)[0].status == "ok"
+        assert agent.modem.present
+    finally:
+        run.stop()
+        sim.stop()
