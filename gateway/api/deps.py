@@ -48,7 +48,8 @@ def get_session(request: Request) -> Iterator[Session]:
 StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
-_bearer = HTTPBearer(auto_error=False, description="API token (siaga gateway create-token)")
+_bearer = HTTPBearer(auto_error=False,
+                     description="API token (POST /api/auth/tokens or `siaga gateway create-user --token`)")
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="Browser session")
 
 
