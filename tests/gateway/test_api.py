@@ -37,6 +37,9 @@ def test_unauthenticated_requests_get_401(gw):
             assert r.headers["www-authenticate"] == "Bearer"
         assert api.get("/api/incidents", headers={"Authorization": "Bearer sg_forged"}).status_code == 401
         assert api.get("/healthz").status_code == 200
+        assert api.get("/docs").status_code == 200
+        paths = api.get("/openapi.json").json()["paths"]
+        assert "/api/incidents/{ref}/transitions" in paths and "/api/kpis" in paths
 
 
 def test_opd_user_sees_and_acts_only_on_its_own_cases(gw):
