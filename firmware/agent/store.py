@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import threading
@@ -308,10 +307,6 @@ class Store:
                                      "WHERE id = ? AND state = 'pending'", [reason[:200], msg_id])
             return cur.rowcount > 0
 
-    def incident(self, msg_id: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT * FROM incidents WHERE id = ?", [msg_id]))
-        return rows[0] if rows else None
-
     def rows(self, table: str) -> list[dict[str, Any]]:
         return list(self.db.query(f"SELECT * FROM {table} ORDER BY rowid"))  # noqa: S608
 
@@ -339,9 +334,6 @@ class Store:
         return rows[::-1]
 
     # -- commands ---------------------------------------------------------
-
-    def command_seen(self, cmd_id: str) -> bool:
-        return self.one("SELECT 1 FROM commands WHERE id = ?", [cmd_id]) is not None
 
     def remember_command(self, cmd_id: str, name: str, status: str,
                          result: dict[str, Any] | None = None) -> None:
@@ -392,11 +384,3 @@ class Store:
         row = self.one("PRAGMA integrity_check")
         return bool(row and row[0] == "ok")
 
-
-def db_size_mb(path: Path) -> float:
-    total = 0
-    for suffix in ("", "-wal", "-shm"):
-        p = Path(str(path) + suffix)
-        if p.exists():
-            total += os.path.getsize(p)
-    return total / 1e6
