@@ -120,15 +120,16 @@ class CallTracker:
     def record(self, call: Call, end: ev.CallEnded, *, device: str, seq: int, stamp: dict[str, Any],
                operator: str | None = None) -> CallRecord:
         """The CallRecord of a finished call."""
-        answered = call.answered_mono is not None
+        answered_mono = call.answered_mono
         reason = end_reason(call, end.reason)
         unanswered = reason in (CallEnd.MISSED, CallEnd.ABANDONED)
         ended_mono = call.ended_mono if call.ended_mono is not None else end.at
-        answer_s = round(call.answered_mono - call.start_mono, 3) if answered and not unanswered else None
-        if answered and call.answered_mono is not None:
-            duration = max(0.0, ended_mono - call.answered_mono)
-        else:
-            duration = 0.0
+        answer_s = None
+        duration = 0.0
+        if answered_mono is not None:
+            duration = max(0.0, ended_mono - answered_mono)
+            if not unanswered:
+                answer_s = round(answered_mono - call.start_mono, 3)
         start_at = call.start_at
         answered_at = (start_at + timedelta(seconds=answer_s)) if answer_s is not None else None
         return CallRecord(

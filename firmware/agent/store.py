@@ -253,7 +253,8 @@ class Store:
         for row in cur:
             if row[1] in skip:
                 continue
-            out.append(OutboxItem(*row[:5], bytes(row[5]), row[6]))
+            out.append(OutboxItem(n=row[0], id=row[1], kind=row[2], seq=row[3], topic=row[4],
+                                  payload=bytes(row[5]), attempts=row[6]))
             if len(out) >= limit:
                 break
         cur.close()
