@@ -127,3 +127,45 @@ def test_full_disk_refuses_the_incident_visibly(tmp_path, broker, mock_pins):
         run.stop()
     assert agent._press_results["medical"][0] == ("refused", None)
     assert recorded.state is False and agent.store.refused_writes >= 1
+
+
+def test_unit_with_credentials_from_a_file_on_the_site_acl(tmp_path, secure_broker, mock_pins, caplog):
+    """The unit's own user (its device id, password from a file) on the
+    generated ACL: everything it publishes and subscribes is allowed."""
+    from protocol.codec import decode
+    from protocol.fleet import Status
+    from protocol.topics import DeviceTopic, device_topic
+    from tests.agent.support import Responder
+
+    caplog.set_level("DEBUG")
+    secure_broker.add_user("box-sec", "box-sec-password-123")
+    secure_broker.reload()
+    pw = tmp_path / "broker-password"
+    pw.write_text("box-sec-password-123\n")
+    responder = Responder(secure_broker, client_id="gw-sec")
+    responder.client.username_pw_set("gateway", "gateway-test-pw")
+    responder.start()
+    cfg = base_config(tmp_path, secure_broker, device_id="box-sec")
+    cfg["broker"] |= {"username": "box-sec", "password_file": str(pw)}
+    agent = Agent(UnitConfig.model_validate(cfg))
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        _press(mock_pins.pin(PINS["button_medical"]))
+        wait_for(lambda: agent.store.outbox_depth() == 0 and agent._press_results["medical"],
+                 what="incident acked through the ACL")
+    finally:
+        run.stop()
+        responder.stop()
+    assert len(responder.of_kind(Incident)) == 1
+    # the broker kept our retained status: we were allowed to write it
+    from tests.support.mqtt import TestClient
+
+    viewer = TestClient(secure_broker, "viewer", username="gateway", password="gateway-test-pw").start()
+    try:
+        viewer.subscribe(device_topic("box-sec", DeviceTopic.STATUS))
+        st = decode(Status, viewer.get(timeout=10).payload)
+    finally:
+        viewer.stop()
+    assert st.device == "box-sec" and st.state == "offline" and st.reason == "shutdown"
+    assert "box-sec-password-123" not in caplog.text  # the secret is never logged
