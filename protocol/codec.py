@@ -42,7 +42,8 @@ MODELS: dict[DeviceTopic, type[Wire]] = {
 }
 
 #: every payload model by its schema name, for `siaga protocol schema`
-ALL_MODELS: dict[str, type[Wire]] = {m.__name__: m for m in (*MODELS.values(), Dispatch)}
+_PAYLOADS: list[type[Wire]] = [*MODELS.values(), Dispatch]
+ALL_MODELS: dict[str, type[Wire]] = {m.__name__: m for m in _PAYLOADS}
 
 
 def encode(model: BaseModel) -> bytes:

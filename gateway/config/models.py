@@ -171,9 +171,9 @@ class GatewaySettings(Strict):
     """How this gateway process runs (not what the city is)."""
 
     database_url: str = Field(
-        "sqlite:////var/lib/siaga/gateway.db",
+        "sqlite:////var/lib/siaga-gateway/gateway.db",
         title="SQLAlchemy URL (SQLite file or PostgreSQL)",
-        description="Four slashes for an absolute SQLite path: sqlite:////var/lib/siaga/gateway.db",
+        description="Four slashes for an absolute SQLite path: sqlite:////var/lib/siaga-gateway/gateway.db (the gateway unit's StateDirectory)",
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
