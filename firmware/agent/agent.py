@@ -101,6 +101,11 @@ class Agent:
         self._ack_rejected: list[tuple[str, str]] = []
         self.sim: Any = None
         self.set_log_level(self.settings.log_level or cfg.log_level)
+        user = cfg.broker.username
+        if user and user != cfg.device_id:
+            log.error("Pengguna broker %r berbeda dari id perangkat / broker user differs from the device "
+                      "id %r: the site ACL only lets a unit use its own branch", user, cfg.device_id)
+            self.health.link_faults.add("broker_user_mismatch")
 
     # -- helpers the profiles use -----------------------------------------
 
@@ -279,6 +284,11 @@ class Agent:
                 log.warning("Terputus dari broker / disconnected: %s", detail)
             self.link.connected = False
             self.outbox.on_disconnect()
+        elif what == "subscribe_refused":
+            # the ACL or the broker refused acks / config / commands: say so, loudly
+            log.error("Langganan ditolak / subscription refused: %s", detail)
+            self.event("subscribe_refused", detail, level="ERROR")
+            self.health.link_faults.add("subscribe_refused")
         elif what == "refused":
             log.error("Broker menolak / broker refused the connection: %s", detail)
             self.link.connected = False

@@ -62,6 +62,7 @@ class Health:
         self.signal: int | None = None
         self.registration = Registration.UNKNOWN
         self.modem_faults: set[str] = set()
+        self.link_faults: set[str] = set()
         self.self_test_faults: list[str] = []
         self.last_daily: str | None = None
         self.pin_faults: list[str] = []
@@ -90,7 +91,7 @@ class Health:
                 out.append("not_registered")
             if self.signal is not None and self.signal < WEAK_SIGNAL_DBM:
                 out.append("weak_signal")
-        out += sorted(self.modem_faults)
+        out += sorted(self.modem_faults) + sorted(self.link_faults)
         out += self.self_test_faults
         seen: list[str] = []
         for f in out:

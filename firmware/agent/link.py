@@ -42,6 +42,7 @@ class Link:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self.publish_failures = 0
 
     # -- callbacks: enqueue only -----------------------------------------
@@ -54,6 +55,11 @@ class Link:
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
         self.events.put(("link", "disconnected", str(reason_code)))
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reason_codes: Any, _props: Any) -> None:
+        refused = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
+        if refused:
+            self.events.put(("link", "subscribe_refused", refused))
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         self.events.put(("message", msg.topic, bytes(msg.payload), msg.properties, msg.retain))

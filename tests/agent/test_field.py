@@ -169,3 +169,15 @@ def test_unit_with_credentials_from_a_file_on_the_site_acl(tmp_path, secure_brok
         viewer.stop()
     assert st.device == "box-sec" and st.state == "offline" and st.reason == "shutdown"
     assert "box-sec-password-123" not in caplog.text  # the secret is never logged
+
+
+
+def test_broker_user_other_than_the_device_id_is_flagged(tmp_path, broker, mock_pins, caplog):
+    # the site ACL confines a unit to siaga/v1/dev/<its user>/: another user cannot work
+    cfg = base_config(tmp_path, broker, device_id="box-mismatch")
+    cfg["broker"] |= {"username": "wrong-user", "password": "wrong-user-password-1"}
+    agent = Agent(UnitConfig.model_validate(cfg))
+    assert "broker_user_mismatch" in agent.health.faults()
+    assert "differs from the device id" in caplog.text
+    agent.hw.close()
+    agent.store.close()
