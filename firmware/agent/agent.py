@@ -289,6 +289,11 @@ class Agent:
             log.error("Langganan ditolak / subscription refused: %s", detail)
             self.event("subscribe_refused", detail, level="ERROR")
             self.health.link_faults.add("subscribe_refused")
+        elif what == "publish_refused":
+            if "publish_refused" not in self.health.link_faults:
+                log.error("Broker menolak pesan / broker refused a publish: %s", detail)
+                self.event("publish_refused", detail, level="ERROR")
+            self.health.link_faults.add("publish_refused")
         elif what == "refused":
             log.error("Broker menolak / broker refused the connection: %s", detail)
             self.link.connected = False

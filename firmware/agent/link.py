@@ -43,6 +43,7 @@ class Link:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
+        self.client.on_publish = self._on_publish
         self.publish_failures = 0
 
     # -- callbacks: enqueue only -----------------------------------------
@@ -60,6 +61,11 @@ class Link:
         refused = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
         if refused:
             self.events.put(("link", "subscribe_refused", refused))
+
+    def _on_publish(self, _c: Any, _u: Any, _mid: Any, reason_code: Any, _props: Any) -> None:
+        # MQTT 5 PUBACK reason: "Not authorized" when the ACL refuses the topic
+        if getattr(reason_code, "is_failure", False):
+            self.events.put(("link", "publish_refused", str(reason_code)))
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         self.events.put(("message", msg.topic, bytes(msg.payload), msg.properties, msg.retain))

@@ -181,3 +181,20 @@ def test_broker_user_other_than_the_device_id_is_flagged(tmp_path, broker, mock_
     assert "differs from the device id" in caplog.text
     agent.hw.close()
     agent.store.close()
+
+
+def test_a_publish_the_acl_refuses_is_a_fault_not_silence(tmp_path, secure_broker, mock_pins, caplog):
+    secure_broker.add_user("wrong-user", "wrong-user-password-1")
+    secure_broker.reload()
+    cfg = base_config(tmp_path, secure_broker, device_id="box-mismatch")
+    cfg["broker"] |= {"username": "wrong-user", "password": "wrong-user-password-1"}
+    agent = Agent(UnitConfig.model_validate(cfg))
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        _press(mock_pins.pin(PINS["button_medical"]))
+        wait_for(lambda: "publish_refused" in agent.health.faults(), what="refusal noticed")
+    finally:
+        run.stop()
+    assert "broker refused a publish" in caplog.text
+    assert agent.store.outbox_depth() == 1  # still kept: never marked delivered without an ack
