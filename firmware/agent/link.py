@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import threading
 from typing import Any
 
 from protocol.codec import encode
@@ -45,6 +46,8 @@ class Link:
         self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
         self.publish_failures = 0
+        #: set once the broker has acknowledged our subscriptions (tests wait on it)
+        self.subscribed = threading.Event()
 
     # -- callbacks: enqueue only -----------------------------------------
 
@@ -55,9 +58,11 @@ class Link:
             self.events.put(("link", "connected", bool(getattr(flags, "session_present", False))))
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
+        self.subscribed.clear()
         self.events.put(("link", "disconnected", str(reason_code)))
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reason_codes: Any, _props: Any) -> None:
+        self.subscribed.set()
         refused = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
         if refused:
             self.events.put(("link", "subscribe_refused", refused))

@@ -140,7 +140,8 @@ class AgentThread:
         self.thread.join(timeout)
 
     def wait_connected(self, timeout: float = 15.0) -> None:
-        wait_for(lambda: self.agent.link.connected, timeout, what="agent connected")
+        wait_for(lambda: self.agent.link.connected and self.agent.link.subscribed.is_set(), timeout,
+                 what="agent connected and subscribed")
 
 
 class AgentProcess:
