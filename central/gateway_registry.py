@@ -32,6 +32,7 @@ class GatewayRegistry:
         from gateway.store.db import current_revision
 
         self.gdb = GatewayDatabase(url)
+        self._owned = True
         if migrate:  # tests and a first install; normally the gateway migrates its own schema
             self.gdb.migrate()
         elif current_revision(self.gdb.engine) is None:
@@ -80,5 +81,16 @@ class GatewayRegistry:
         except GwUnknown:
             raise UnknownDevice(f"perangkat tidak dikenal / unknown device: {device_id}") from None
 
+    @classmethod
+    def sharing(cls, gdb: Any) -> GatewayRegistry:
+        """Over a gateway ``Database`` already open in this process (the
+        gateway hosting the fleet): one engine, one SQLite write lock, so the
+        two never meet as strangers on the same file."""
+        self = cls.__new__(cls)
+        self.gdb = gdb
+        self._owned = False
+        return self
+
     def close(self) -> None:
-        self.gdb.dispose()
+        if self._owned:
+            self.gdb.dispose()

@@ -54,6 +54,7 @@ class Gateway:
         self.dispatcher: Dispatcher | None = None
         self.sla: SlaWatch | None = None
         self.app: Any = None
+        self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -86,6 +87,11 @@ class Gateway:
         self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
+        if self.cfg.gateway.fleet_config is not None:
+            from gateway.fleet import FleetHost
+
+            self.fleet = FleetHost(self.cfg.gateway.fleet_config, self.db)
+            self.fleet.mount(self.app)
 
     def start(self, timeout: float = 20.0) -> Gateway:
         self.build()
@@ -94,6 +100,8 @@ class Gateway:
             self.ingest.start()
         self.dispatcher.start()
         self.sla.start()
+        if self.fleet:
+            self.fleet.start()
         if self.use_http:
             self._start_http(timeout)
         if self.ingest and not self.ingest.subscribed.wait(timeout):
@@ -148,6 +156,9 @@ class Gateway:
             self.ingest.stop()
         if self.sla:
             self.sla.stop()
+        if self.fleet:
+            self.fleet.stop()
+            self.fleet = None
         if self.dispatcher:
             self.dispatcher.stop()
         if self.db:

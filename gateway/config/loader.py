@@ -76,6 +76,7 @@ def _resolve_paths(cfg: SiteConfig, base: Path) -> None:
 
     cfg.broker.password_file = fix(cfg.broker.password_file)
     cfg.broker.ca_file = fix(cfg.broker.ca_file)
+    cfg.gateway.fleet_config = fix(cfg.gateway.fleet_config)
     secrets = [o.callback_token for o in cfg.opds]
     secrets += [o.channels.webhook.secret for o in cfg.opds if o.channels.webhook]
     if cfg.escalation.webhook:

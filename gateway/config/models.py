@@ -173,13 +173,19 @@ class GatewaySettings(Strict):
     database_url: str = Field(
         "sqlite:////var/lib/siaga-gateway/gateway.db",
         title="SQLAlchemy URL (SQLite file or PostgreSQL)",
-        description="Four slashes for an absolute SQLite path: sqlite:////var/lib/siaga-gateway/gateway.db (the gateway unit's StateDirectory)",
+        description="Four slashes for an absolute SQLite path: "
+                    "sqlite:////var/lib/siaga-gateway/gateway.db (the gateway unit's StateDirectory)",
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     sla_check_s: float = Field(15.0, gt=0, le=600, title="How often SLA timers are checked")
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
+    fleet_config: Path | None = Field(
+        None, title="central.yaml of the site's fleet admin",
+        description="When set, this gateway also runs the fleet health watch and serves "
+                    "/api/fleet (run it in exactly one instance per site)",
+    )
 
 
 class Site(Strict):

@@ -96,15 +96,21 @@ class Demo:
     def _register(self, cfg: Any) -> None:
         """Register the demo units and create one login per role."""
         from gateway import auth
-        from gateway.store import devices
+        from protocol.fleet import Profile
+        from protocol.reports import Location
 
+        # provisioned as an admin would (`siaga admin device add`): registry row,
+        # credentials and an SD-card bundle each (state/bundles/<id>); the demo's
+        # broker itself is anonymous, so the units run without them
+        prov = self.gateway.fleet.central.prov
         with self.gateway.db.session() as s:
-            for device_id, label, area, _lat, _lon in FIELD_BOXES:
-                if not _exists(s, device_id):
-                    devices.add(s, device_id, profile="field", label=label, area=area)
-            for device_id in PANELS:
-                if not _exists(s, device_id):
-                    devices.add(s, device_id, profile="panel", label="Meja operator 112")
+            todo = [(d, Profile.FIELD, Location(label=label, area=area, lat=lat, lon=lon))
+                    for d, label, area, lat, lon in FIELD_BOXES if not _exists(s, d)]
+            todo += [(d, Profile.PANEL, Location(label="Meja operator 112")) for d in PANELS
+                     if not _exists(s, d)]
+        for device_id, profile, location in todo:
+            prov.add_device(device_id, profile=profile, location=location, reload=False)
+        with self.gateway.db.session() as s:
             for user, role, opd in (("admin", "admin", None), ("supervisor", "supervisor", None),
                                     ("operator", "operator", None), ("damkar", "opd", "damkar")):
                 password = secrets.token_urlsafe(9)
@@ -118,11 +124,15 @@ class Demo:
         lines = [
             "",
             "Siaga 112 demo berjalan / is running.",
+            f"  Konsol operator: {url}/console",
+            f"  Portal OPD     : {url}/opd",
+            f"  Dasbor KPI     : {url}/dashboard",
+            f"  Armada / fleet : {url}/fleet",
             f"  API + OpenAPI  : {url}/docs",
             f"  KPI            : {url}/api/kpis",
             f"  Metrik         : {url}/metrics",
             f"  Broker MQTT    : 127.0.0.1:{self.broker.port if self.broker else '?'} (anonim, demo saja)",
-            f"  Berkas / state : {self.state}",
+            f"  Berkas / state : {self.state} (bundel SD / SD bundles: {self.state / 'bundles'})",
             "  Login (kata sandi acak per jalan / random passwords per run):",
         ]
         lines += [f"    {role:14} {u} / {p}" for role, (u, p) in self.logins.items()]
@@ -182,7 +192,8 @@ def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh:
              http_port: int = 8112) -> int:
     if fresh and state.exists():
         shutil.rmtree(state)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     demo = Demo(state=state, interval_s=interval_s, http_port=http_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -181,7 +181,27 @@ async function refreshDashboard() {
 }
 
 // ---- fleet --------------------------------------------------------------------
+let fleetApi = true; // /api/fleet (central's health watch) when the gateway hosts it
+
 async function refreshFleet() {
+  if (fleetApi) {
+    try {
+      const rows = await api("/api/fleet/devices");
+      return fillRows(document.querySelector("#devices tbody"), rows.map((d) => {
+        const state = d.revoked ? "revoked" : !d.enabled ? "disabled" : d.online ? "online" : "offline";
+        const loc = d.location || {};
+        return el("tr", { "data-id": d.id, class: d.online ? "online" : "offline" },
+          el("td", {}, d.id), el("td", {}, d.profile), el("td", {}, [loc.label, loc.area].filter(Boolean).join(", ") || "–"),
+          el("td", {}, el("span", { class: "badge" }, state)), el("td", {}, fmtTime(d.last_seen)),
+          el("td", { class: "num" }, d.signal_dbm != null ? `${d.signal_dbm} dBm` : "–"),
+          el("td", { class: "num" }, d.outbox_depth ?? "–"),
+          el("td", { class: d.faults.length ? "fault" : "" }, d.faults.join(", ") || "–"));
+      }));
+    } catch (e) {
+      if (!/^40[34]/.test(e.message)) throw e;
+      fleetApi = false; // not hosted here, or this role may not use it: the plain device list
+    }
+  }
   const devices = await api("/api/devices");
   fillRows(document.querySelector("#devices tbody"), devices.map((d) => {
     const t = d.last_telemetry || {};
