@@ -25,6 +25,8 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
     app = FastAPI(
         title=f"Siaga 112 gateway — {cfg.site.name}",
         version="1",
+        docs_url=None,  # gateway.web.docs serves /docs without a CDN
+        redoc_url=None,
         description="Kasus darurat, OPD, perangkat, KPI / cases, OPDs, devices, KPIs. "
                     "Auth: session cookie (pages) or `Authorization: Bearer` (machines).",
     )

@@ -51,5 +51,8 @@ for _name in PAGES:
 
 def mount_pages(app: FastAPI) -> None:
     """Add the pages and ``/static`` to a gateway app."""
+    from gateway.web.docs import mount_docs
+
     app.include_router(router)
+    mount_docs(app)  # before /static: the more specific mount wins only if first
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

@@ -110,3 +110,17 @@ def test_unauthenticated_page_redirects_to_login(gateway, browser):
     page.wait_for_selector("#error:not([hidden])")
     assert "401" in page.locator("#error").inner_text()
     page.close()
+
+
+def test_api_docs_need_no_internet(gateway, browser):
+    """/docs loads Swagger UI from the gateway itself (a closed city network
+    has no CDN) and renders the API's operations."""
+    page = browser.new_page()
+    external = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(gateway.url)
+            and not r.url.startswith("data:") else None)
+    page.goto(f"{gateway.url}/docs")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.locator(".opblock").count() > 10
+    assert external == []
+    page.close()
