@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import sys
 
 import typer
 
@@ -53,10 +54,25 @@ def _root(
     )
 
 
-for _name, (_target, _help) in SUBCOMMANDS.items():
-    _module, _attr = _target.split(":")
-    app.add_typer(getattr(importlib.import_module(_module), _attr), name=_name, help=_help)
+_mounted: set[str] = set()
 
 
-def main() -> None:
-    app()
+def mount(names: list[str] | None = None) -> typer.Typer:
+    """Add the named programs' apps (all when ``names`` is None); idempotent."""
+    for name in names if names is not None else list(SUBCOMMANDS):
+        if name in _mounted:
+            continue
+        _mounted.add(name)
+        target, help_text = SUBCOMMANDS[name]
+        module, attr = target.split(":")
+        app.add_typer(getattr(importlib.import_module(module), attr), name=name, help=help_text)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Import only the program being run: `siaga unit` on a Pi Zero must not
+    pay for the gateway's or the simulator's imports (`--help` loads all)."""
+    args = sys.argv[1:] if argv is None else argv
+    first = next((a for a in args if not a.startswith("-")), None)
+    mount([first] if first in SUBCOMMANDS else None)
+    app(args=args)

@@ -21,7 +21,9 @@ COMMANDS = [
 def test_every_command_has_bilingual_help():
     from typer.testing import CliRunner
 
-    from siaga.cli import app
+    from siaga.cli import mount
+
+    app = mount()
 
     runner = CliRunner()
     for cmd in COMMANDS:
@@ -42,7 +44,9 @@ def admin_inproc(conf, *args: str) -> _Run:
     test_real_agent and the watch test; this keeps the suite fast)."""
     from typer.testing import CliRunner
 
-    from siaga.cli import app
+    from siaga.cli import mount
+
+    app = mount()
 
     r = CliRunner().invoke(app, ["admin", "--config", str(conf), *args])
     if r.exception and not isinstance(r.exception, SystemExit):
