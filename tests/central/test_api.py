@@ -1,4 +1,4 @@
-"""The fleet router and page on a bare FastAPI app (in-process ASGI via Starlette's TestClient)."""
+"""The fleet router on a bare FastAPI app (in-process ASGI via Starlette's TestClient)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient as HttpClient
 from central.api import make_router
 from central.commands import CmdState
 from central.context import Central
-from central.pages import make_pages_router
 from tests.central.conftest import provision, wait_for
 from tests.central.unit_double import UnitDouble
 
@@ -19,7 +18,6 @@ def api(site, fleet):
     central = Central(site.settings, site.db, site.registry)
     app = FastAPI()
     app.include_router(make_router(central, service=fleet))
-    app.include_router(make_pages_router(central))
     with HttpClient(app) as client:
         yield client
 
@@ -66,14 +64,3 @@ def test_devices_faults_config_and_commands(site, fleet, api):
     assert [e["kind"] for e in api.get("/api/fleet/devices/box-1/events").json()] == ["provisioned"]
     assert api.get("/api/fleet/devices/nope-1/events").status_code == 404
     unit.stop()
-
-
-def test_fleet_page_escapes_and_shows_faults(site, fleet, api):
-    pw = provision(site, "box-2")
-    UnitDouble(site.broker, "box-2", pw, heartbeat_s=0.05,
-               telemetry={"faults": ["<script>x</script>"], "signal_dbm": -70}).start()
-    assert wait_for(lambda: fleet.health.open_faults("box-2"))
-    r = api.get("/fleet")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert "box-2" in r.text and "daring / online" in r.text
-    assert "<script>x" not in r.text and "&lt;script&gt;x&lt;/script&gt;" in r.text

@@ -15,7 +15,6 @@ from schemathesis.checks import not_a_server_error
 
 from central.api import make_router
 from central.context import Central
-from central.pages import make_pages_router
 from tests.central.conftest import provision
 
 
@@ -25,7 +24,6 @@ def test_fleet_api_has_no_server_errors(site):
     central.config.set("box-01", {"volume": 10})
     app = FastAPI()
     app.include_router(make_router(central))
-    app.include_router(make_pages_router(central))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
