@@ -42,3 +42,20 @@ def secure_broker(tmp_path: Path) -> Iterator[Broker]:
         yield b
     finally:
         b.kill()
+
+
+@pytest.fixture
+def mock_pins() -> Iterator[object]:
+    """gpiozero's MockFactory for this test only, restored in ``finally``
+    (the GPIO header is one of the two things the suite simulates)."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    old = Device.pin_factory
+    factory = MockFactory()
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = old

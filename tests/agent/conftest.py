@@ -1,4 +1,4 @@
-"""Fixtures for the unit-agent tests: mock pins swapped in and restored."""
+"""Fixtures for the unit-agent tests (``mock_pins`` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,6 @@ from typing import Any
 import pytest
 
 from tests.agent.support import Responder
-
-
-@pytest.fixture
-def mock_pins() -> Iterator[Any]:
-    """gpiozero's MockFactory for this test only (restored in ``finally``)."""
-    from gpiozero import Device
-    from gpiozero.pins.mock import MockFactory
-
-    old = Device.pin_factory
-    factory = MockFactory()
-    Device.pin_factory = factory
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        Device.pin_factory = old
 
 
 @pytest.fixture

@@ -29,21 +29,6 @@ FAST_MODEM = {"ring_interval": 0.2, "boot_delay": 0.05, "alert_delay": 0.02}
 
 
 @pytest.fixture
-def mock_pins():
-    from gpiozero import Device
-    from gpiozero.pins.mock import MockFactory
-
-    old = Device.pin_factory
-    factory = MockFactory()
-    Device.pin_factory = factory
-    try:
-        yield factory
-    finally:
-        factory.reset()
-        Device.pin_factory = old
-
-
-@pytest.fixture
 def modem_sim():
     s = ModemSimulator("sim800", **FAST_MODEM)
     s.start_pty()
