@@ -12,7 +12,6 @@ import json
 import logging
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -105,6 +104,8 @@ class OpdSimulator:
         url = f"{self.gateway_url}/api/callbacks/{opd}/incidents/{incident}/{step}"
         hdrs = signing.headers(self.secrets[opd], body) | {"content-type": "application/json"}
         for attempt in range(5):
+            if self._stop.is_set():
+                return
             try:
                 r = httpx.post(url, content=body, headers=hdrs, timeout=5)
                 if r.status_code < 500:
@@ -113,7 +114,7 @@ class OpdSimulator:
                     return
             except httpx.HTTPError as exc:
                 log.info("callback %s %s failed: %s", opd, step, exc)
-            time.sleep(1 + attempt)
+            self._stop.wait(1 + attempt)
 
     def stop(self) -> None:
         self._stop.set()

@@ -157,12 +157,12 @@ class Demo:
             self.scenario.stop()
         if self.operator:
             self.operator.stop()
+        if self.opds:
+            self.opds.stop()
         for unit in self.units:
             unit.stop()
         if self.gateway:
             self.gateway.stop()
-        if self.opds:
-            self.opds.stop()
         if self.broker:
             self.broker.stop()
 
