@@ -52,6 +52,8 @@ def _root(
         level=os.environ.get("SIAGA_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Alembic narrates every schema check at INFO; only its warnings matter here
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 _mounted: set[str] = set()

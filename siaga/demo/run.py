@@ -17,8 +17,9 @@ from typing import Any
 from central.broker.process import MosquittoProcess, free_port
 from siaga.demo.opd_sim import OpdPace, OpdSimulator
 from siaga.demo.operator import OperatorDesk
+from siaga.demo.provision import provision
 from siaga.demo.scenario import Scenario
-from siaga.demo.site import demo_site
+from siaga.demo.site import demo_site, set_broker_password
 from siaga.demo.units import FIELD_BOXES, PANELS, SimUnit, start_unit
 
 log = logging.getLogger("siaga.demo")
@@ -53,24 +54,31 @@ class Demo:
         from gateway.runtime import Gateway
 
         self.state.mkdir(parents=True, exist_ok=True)
-        say("1/5 Broker MQTT pribadi / private MQTT broker ...")
-        self.broker = MosquittoProcess(self.state / "broker")  # anonymous: demo only
-        self.broker.start()
-
-        say("2/5 Sistem OPD tiruan / stand-in OPD systems ...")
+        broker_port = free_port()
+        say("1/5 Sistem OPD tiruan / stand-in OPD systems ...")
         port = self.http_port if _port_free(self.http_port) else free_port()
         self.opds = OpdSimulator(gateway_url=f"http://127.0.0.1:{port}", secrets={}, paces=PACES)
         self.opds.start()
-        site_path, opd_secrets = demo_site(self.state, broker_port=self.broker.port, http_port=port,
-                                           webhook_url=self.opds.webhook_url)
+        site_path, central_path, opd_secrets = demo_site(
+            self.state, broker_port=broker_port, http_port=port, webhook_url=self.opds.webhook_url)
         self.opds.secrets.update(opd_secrets)
 
-        say("3/5 Gateway pusat / central gateway ...")
+        say("2/5 Provisi unit + broker MQTT dengan sandi per perangkat dan ACL / provisioning units, "
+            "broker with per-device passwords and ACL ...")
         cfg = load_config(site_path)
-        self.gateway = Gateway(cfg)
-        self.gateway.build()
-        self._register(cfg)
+        gw_password = provision(central_path, cfg.gateway.database_url)
+        for path in (site_path, central_path):
+            set_broker_password(path, gw_password)
+        site_dir = self.state / "central-site"
+        self.broker = MosquittoProcess(self.state / "broker", port=broker_port, anonymous=False,
+                                       password_file=site_dir / "passwd", acl_file=site_dir / "acl",
+                                       pid_file=self.state / "broker" / "mosquitto.pid")
+        self.broker.start()
+
+        say("3/5 Gateway pusat / central gateway ...")
+        self.gateway = Gateway(load_config(site_path))
         self.gateway.start()
+        self._create_logins()
 
         say("4/5 Unit tersimulasi / simulated units (mock GPIO + simulated GSM modems) ...")
         for device_id, label, area, lat, lon in FIELD_BOXES:
@@ -93,23 +101,10 @@ class Demo:
         self.operator = OperatorDesk(self.gateway.url, user, password)
         self.operator.start()
 
-    def _register(self, cfg: Any) -> None:
-        """Register the demo units and create one login per role."""
+    def _create_logins(self) -> None:
+        """One login per role, with a random password each run."""
         from gateway import auth
-        from protocol.fleet import Profile
-        from protocol.reports import Location
 
-        # provisioned as an admin would (`siaga admin device add`): registry row,
-        # credentials and an SD-card bundle each (state/bundles/<id>); the demo's
-        # broker itself is anonymous, so the units run without them
-        prov = self.gateway.fleet.central.prov
-        with self.gateway.db.session() as s:
-            todo = [(d, Profile.FIELD, Location(label=label, area=area, lat=lat, lon=lon))
-                    for d, label, area, lat, lon in FIELD_BOXES if not _exists(s, d)]
-            todo += [(d, Profile.PANEL, Location(label="Meja operator 112")) for d in PANELS
-                     if not _exists(s, d)]
-        for device_id, profile, location in todo:
-            prov.add_device(device_id, profile=profile, location=location, reload=False)
         with self.gateway.db.session() as s:
             for user, role, opd in (("admin", "admin", None), ("supervisor", "supervisor", None),
                                     ("operator", "operator", None), ("damkar", "opd", "damkar")):
@@ -131,7 +126,8 @@ class Demo:
             f"  API + OpenAPI  : {url}/docs",
             f"  KPI            : {url}/api/kpis",
             f"  Metrik         : {url}/metrics",
-            f"  Broker MQTT    : 127.0.0.1:{self.broker.port if self.broker else '?'} (anonim, demo saja)",
+            f"  Broker MQTT    : 127.0.0.1:{self.broker.port if self.broker else '?'} "
+            "(sandi per perangkat + ACL / per-device passwords + ACL)",
             f"  Berkas / state : {self.state} (bundel SD / SD bundles: {self.state / 'bundles'})",
             "  Login (kata sandi acak per jalan / random passwords per run):",
         ]
@@ -165,16 +161,6 @@ class Demo:
             self.gateway.stop()
         if self.broker:
             self.broker.stop()
-
-
-def _exists(session: Any, device_id: str) -> bool:
-    from gateway.store import devices
-
-    try:
-        devices.get(session, device_id)
-        return True
-    except Exception:
-        return False
 
 
 def _port_free(port: int) -> bool:

@@ -86,7 +86,9 @@ def unit_config(device_id: str, profile: str, workdir: Path, *, broker_port: int
     cfg: dict[str, Any] = {
         "device_id": device_id,
         "profile": profile,
-        "broker": {"host": "127.0.0.1", "port": broker_port},
+        "broker": {"host": "127.0.0.1", "port": broker_port, "username": device_id,
+                   # the SD-card bundle `siaga admin device add` wrote for this unit
+                   "password_file": str(workdir.parents[1] / "bundles" / device_id / "broker.password")},
         "modem": {"url": modem_url, "profile": "sim800" if profile == "field" else "sim7600"},
         "centre_number": "112",
         "heartbeat_s": 15,

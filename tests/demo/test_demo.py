@@ -11,9 +11,10 @@ from central.broker.process import free_port
 
 
 def test_demo_runs_end_to_end(tmp_path):
+    state = tmp_path / "demo"
     r = subprocess.run(
         [sys.executable, "-m", "siaga", "demo", "--duration", "18", "--interval", "1.5",
-         "--state", str(tmp_path / "demo"), "--port", str(free_port())],
+         "--state", str(state), "--port", str(free_port())],
         capture_output=True, text=True, timeout=240,
     )
     out = r.stdout + r.stderr
@@ -27,3 +28,12 @@ def test_demo_runs_end_to_end(tmp_path):
     assert webhooks >= 1, last
     # every unit stopped cleanly: no agent left behind
     assert "Berhenti / stopping" in out
+    # the units were provisioned as in production: a bundle each, and a broker
+    # that knows only the gateway and the four units, with the site ACL
+    bundles = sorted(p.name for p in (state / "bundles").iterdir())
+    assert bundles == ["box-kartoharjo-002", "box-manguharjo-003", "box-taman-001", "panel-desk-01"]
+    users = sorted(line.split(":")[0] for line in (state / "central-site" / "passwd").read_text().split())
+    assert users == ["box-kartoharjo-002", "box-manguharjo-003", "box-taman-001", "gateway",
+                     "panel-desk-01"]
+    assert "pattern write siaga/v1/dev/%u/incident" in (state / "central-site" / "acl").read_text()
+    assert "allow_anonymous false" in (state / "broker" / "mosquitto.conf").read_text()
