@@ -15,12 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from central.broker.process import MosquittoProcess, free_port
+from central.errors import CentralError
+from gateway.errors import GatewayError
 from siaga.demo.opd_sim import OpdPace, OpdSimulator
 from siaga.demo.operator import OperatorDesk
 from siaga.demo.provision import provision
 from siaga.demo.scenario import Scenario
 from siaga.demo.site import demo_site, set_broker_password
 from siaga.demo.units import FIELD_BOXES, PANELS, SimUnit, start_unit
+from siaga.errors import SiagaError
 
 log = logging.getLogger("siaga.demo")
 
@@ -194,6 +197,9 @@ def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh:
         print(demo.progress(), flush=True)
     except KeyboardInterrupt:
         pass
+    except (SiagaError, CentralError, GatewayError) as exc:  # our own, already explained
+        print(f"Demo gagal / demo failed: {exc}", flush=True)
+        return 1
     finally:
         print("Berhenti / stopping ...", flush=True)
         demo.stop()

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from firmware.sim import ModemSimulator
+from siaga.errors import DemoUnitError
 
 #: the demo's units: device id, profile, place (Kota Madiun)
 FIELD_BOXES = [
@@ -58,7 +59,7 @@ class SimUnit:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.device_id} exited ({self.proc.returncode}); "
+                raise DemoUnitError(f"{self.device_id} exited ({self.proc.returncode}); "
                                    f"see {self.workdir / 'agent.log'}")
             if self.control.exists():
                 try:
@@ -67,7 +68,7 @@ class SimUnit:
                 except OSError:
                     pass
             time.sleep(0.1)
-        raise TimeoutError(f"{self.device_id} did not become ready; see {self.workdir / 'agent.log'}")
+        raise DemoUnitError(f"{self.device_id} did not become ready; see {self.workdir / 'agent.log'}")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
