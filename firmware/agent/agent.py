@@ -354,7 +354,12 @@ class Agent:
         self.profile.tick(now)
         if now >= self._next_faults:
             self._next_faults = now + 1.0
-            self.health.pin_faults = self.hw.faults(self.cfg.timings.stuck_after_s)
+            pin_faults = self.hw.faults(self.cfg.timings.stuck_after_s)
+            if pin_faults != self.health.pin_faults:
+                # a door forced open or mains lost is reported now, not a heartbeat
+                # later (at most once a second: this check runs once a second)
+                self._next_telemetry = now
+            self.health.pin_faults = pin_faults
             faulty = bool(self.health.pin_faults) or self.modem.fault is not None
             self.hw.fault_led("flash" if now < self.refused_until else "on" if faulty else "off")
             if self.health.daily_due(datetime.now()):

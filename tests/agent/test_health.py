@@ -167,3 +167,26 @@ def test_daily_self_test_runs_once_a_day_and_reports_faults(tmp_path, broker, mo
     assert again.health.daily_due(datetime(2026, 11, 24, 4, 0))
     again.hw.close()
     again.store.close()
+
+
+def test_a_new_or_cleared_fault_is_reported_at_once(tmp_path, broker, central, mock_pins):
+    """Faults do not wait for the heartbeat: with a heartbeat of an hour, a
+    door forced open and then shut again each reach the centre promptly."""
+    cfg = UnitConfig.model_validate(base_config(
+        tmp_path, broker, device_id=DEV, heartbeat_s=3600,
+        storage={"path": str(tmp_path / "u.db")}))
+    agent = Agent(cfg)
+    mock_pins.pin(PINS["door_tamper"]).drive_low()
+    mock_pins.pin(PINS["mains_ok"]).drive_low()
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        _latest(central, DeviceTopic.TELEMETRY, Telemetry)  # the one sent at start
+        mock_pins.pin(PINS["door_tamper"]).drive_high()  # door forced open
+        opened = _latest(central, DeviceTopic.TELEMETRY, Telemetry, lambda t: "door_tamper" in t.faults)
+        mock_pins.pin(PINS["door_tamper"]).drive_low()  # shut again
+        shut = _latest(central, DeviceTopic.TELEMETRY, Telemetry, lambda t: "door_tamper" not in t.faults)
+    finally:
+        run.stop()
+    assert "door_tamper" in opened.faults and "door_tamper" not in shut.faults
+    assert shut.seq > opened.seq
