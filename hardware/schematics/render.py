@@ -61,18 +61,24 @@ def _button(d: Any, p: PinEntry) -> None:
     _gnd(d)
 
 
-def _low_side(d: Any, load: str, flyback: bool = False) -> None:
-    d += elm.Resistor().right(3).label("1k")
+def _npn_switch(d: Any, base_r: str, pulldown_r: str) -> Any:
+    """GPIO -> base resistor, base pull-down, 2N3904 with grounded emitter;
+    returns the transistor so the caller draws its collector load."""
+    d += elm.Resistor().right(3).label(base_r)
     d += elm.Dot()
     d.push()
-    d += elm.Resistor().down(2.5).label("10k", loc="bottom")
+    d += elm.Resistor().down(2.5).label(pulldown_r, loc="bottom")
     _gnd(d)
     d.pop()
     d += elm.Line().right(1)
     q = elm.BjtNpn().anchor("base").label("2N3904", loc="right")
     d += q
     d += elm.Ground().at(q.emitter)
-    top = q.collector
+    return q
+
+
+def _low_side(d: Any, load: str, flyback: bool = False) -> None:
+    top = _npn_switch(d, "1k", "10k").collector
     if load == "buzzer":
         d += elm.RBox().up(3).at(top).label("BZ 5V", loc="bottom")
         d.push()
@@ -89,16 +95,7 @@ def _low_side(d: Any, load: str, flyback: bool = False) -> None:
 
 
 def _modem_reset(d: Any) -> None:
-    d += elm.Resistor().right(3).label("4.7k")
-    d += elm.Dot()
-    d.push()
-    d += elm.Resistor().down(2.5).label("4.7k", loc="bottom")
-    _gnd(d)
-    d.pop()
-    d += elm.Line().right(1)
-    q = elm.BjtNpn().anchor("base").label("2N3904", loc="right")
-    d += q
-    d += elm.Ground().at(q.emitter)
+    q = _npn_switch(d, "4.7k", "4.7k")
     d += elm.Line().up(1.5).at(q.collector)
     d += _tag("MODEM_RST (modem RST)", 9).right()
 
