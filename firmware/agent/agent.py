@@ -350,6 +350,8 @@ class Agent:
         now = time.monotonic()
         if now < self.refused_until:
             self._next_faults = min(self._next_faults, now)
+        if self.link.check(now):
+            self._on_link("disconnected", "link dead (no answer within the keepalive)")
         self.outbox.pump(self.link.connected)
         self.profile.tick(now)
         if now >= self._next_faults:

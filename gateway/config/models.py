@@ -148,10 +148,18 @@ class DispatchSettings(Strict):
     lease_s: float = Field(60.0, gt=0, title="How long one instance holds a claimed delivery")
 
 
+#: the one description of the default MQTT client id (gateway.ingest.default_client_id)
+CLIENT_ID_DEFAULT = "gateway-<instance_id>-<host>-<pid>, or gateway-<host>-<pid> without instance_id"
+
+
 class IngestSettings(Strict):
     batch_max: int = Field(500, ge=1, le=1000, title="Most messages in one group commit")
     queue_max: int = Field(20000, ge=100, title="In-process queue bound (messages)")
-    client_id: str | None = Field(None, title="MQTT client id (default: gateway-<host>-<pid>)")
+    client_id: str | None = Field(
+        None, title=f"MQTT client id (default: {CLIENT_ID_DEFAULT})",
+        description="Unique per process by default, so two gateways on one host from one site "
+                    "file never take each other's session over; set it only to give one process "
+                    "a fixed id")
     receive_maximum: int = Field(
         1000, ge=1, le=65535, title="MQTT 5 receive maximum: unacked messages the broker may send",
         description="The broker's max_inflight_messages caps it too (QoS 1 is PUBACKed only "
