@@ -265,7 +265,8 @@ class Agent:
             self._apply_acks()
             item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
                                     "connected": self.link.connected,
-                                    "faults": self.health.faults()}))
+                                    "faults": self.health.faults(),
+                                    "leds": {k: bool(v.is_lit) for k, v in self.hw.leds.items()}}))
 
     def _on_link(self, what: str, detail: Any) -> None:
         if what == "connected":
