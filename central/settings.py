@@ -105,12 +105,15 @@ class CentralSettings(_Strict):
         default_factory=lambda: BrokerSettings(username="admin"),
         title="How central's admin client reaches the broker",
     )
-    unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings)
+    unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings,
+                                            title="The broker as units reach it (written into bundles)")
     mosquitto: SiteBrokerConfig = Field(
         default_factory=SiteBrokerConfig, title="The site's Mosquitto (what `broker gen-config` writes)")
-    reload: ReloadSettings = Field(default_factory=ReloadSettings)
-    health: HealthSettings = Field(default_factory=HealthSettings)
-    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    reload: ReloadSettings = Field(default_factory=ReloadSettings,
+                                   title="How the broker is told to re-read passwd and acl")
+    health: HealthSettings = Field(default_factory=HealthSettings, title="Thresholds of the health watch")
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings,
+                                       title="Where fault and recovery notices go")
     command_timeout_s: float = Field(10.0, gt=0, le=600, title="Default command timeout")
     gateway_db_url: str | None = Field(
         None, title="Gateway database URL: when set, the device registry lives there, so "
