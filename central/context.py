@@ -41,11 +41,11 @@ class Central:
         """``create=False`` (read-only commands): a missing database file is
         :class:`StateMissing`, not a new empty file. The gateway's registry is
         checked first, so a refused command leaves no ``central.db`` behind."""
-        if not create and not settings.db_path.exists():
-            raise StateMissing(f"basis data pusat belum ada / central database does not exist: "
-                               f"{settings.db_path}")
         registry = open_registry(None, settings.gateway_db_url) if settings.gateway_db_url else None
         try:
+            if not create and not settings.db_path.exists():
+                raise StateMissing(f"basis data pusat belum ada / central database does not exist: "
+                                   f"{settings.db_path}")
             db = Database(settings.db_path)
         except BaseException:
             if registry is not None:
