@@ -17,7 +17,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -171,7 +170,9 @@ def main() -> int:
     args = ap.parse_args()
     import logging
     logging.basicConfig(level=logging.WARNING)
-    tmp = Path(tempfile.mkdtemp(prefix="siaga-agent-bench-"))
+    from central.broker.files import broker_tempdir
+
+    tmp = broker_tempdir(prefix="siaga-agent-bench-")  # the broker drops to mosquitto as root
     print(f"unit agent bench ({os.cpu_count()} cores, {sys.version.split()[0]})", flush=True)
     if args.only in (None, "latency"):
         bench_latency(tmp, args.presses)

@@ -21,7 +21,6 @@ import json
 import multiprocessing as mp
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -227,7 +226,9 @@ def main() -> None:
     import logging
 
     logging.basicConfig(level=logging.ERROR)
-    tmp = Path(tempfile.mkdtemp(prefix="siaga-bench-"))
+    from central.broker.files import broker_tempdir
+
+    tmp = broker_tempdir(prefix="siaga-bench-")  # the broker drops to mosquitto as root
     broker = Broker(tmp / "broker", max_inflight_messages=args.broker_inflight)
     broker.start()
     opd = OpdServer()

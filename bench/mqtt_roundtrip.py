@@ -8,12 +8,14 @@ Measures the project's own pieces: the broker config from
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from central.broker.files import broker_tempdir
 from central.broker.process import MosquittoProcess
 from protocol.mqtt import BrokerSettings, connect, make_client
 
@@ -58,7 +60,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", type=int, default=300, help="round trips per variant")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    tmp = broker_tempdir(prefix="siaga-rtt-")  # the broker drops to mosquitto as root
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, tmp, True)
         fast = MosquittoProcess(Path(tmp) / "nodelay")
         fast.start()
         slow = MosquittoProcess(Path(tmp) / "nagle")

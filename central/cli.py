@@ -36,7 +36,7 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON 
 
     Daring/luring, terakhir terlihat, gangguan, konfigurasi / online or offline, last seen,
     open faults, config drift."""
-    c = open_central()
+    c = open_central(readonly=True)
     try:
         rows = [c.device_row(d) for d in c.registry.list()]
     finally:
@@ -55,7 +55,7 @@ def faults(device: Annotated[str | None, typer.Option(help="Hanya perangkat ini 
            all_: Annotated[bool, typer.Option("--all", help="Termasuk yang sudah pulih / include closed")]
            = False) -> None:
     """Episode gangguan / fault episodes (open by default)."""
-    c = open_central()
+    c = open_central(readonly=True)
     try:
         rows = c.health.faults(device, limit=500) if all_ else c.health.open_faults(device)
     finally:
@@ -122,7 +122,7 @@ def config_set(
 @config_app.command("show")
 def config_show(device_id: Annotated[str, typer.Argument(help="Id perangkat / device id")]) -> None:
     """Diinginkan vs dilaporkan / desired vs reported, and drift."""
-    c = open_central()
+    c = open_central(readonly=True)
     try:
         c.registry.get(device_id)
         desired, reported, drift = (c.config.desired(device_id), c.config.reported(device_id),
@@ -226,7 +226,7 @@ def commands(device: Annotated[str | None,
                                typer.Option(help="Hanya perangkat ini / only this device")] = None,
              limit: Annotated[int, typer.Option(help="Jumlah baris / rows")] = 30) -> None:
     """Riwayat perintah dan statusnya / command history and states."""
-    c = open_central()
+    c = open_central(readonly=True)
     try:
         rows = [r.as_dict() for r in c.commands.list(device=device, limit=limit)]
     finally:

@@ -22,13 +22,24 @@ def broker_gen_config() -> None:
     try:
         cfg = c.settings.mosquitto
         conf = write_broker_config(cfg, c.settings.site_dir)
-        paths = write_auth_files(c.db, c.registry, c.settings.site_dir)
+        paths = write_auth_files(c.db, c.registry, c.settings.site_dir, broker_user=cfg.run_as_user)
     finally:
         c.close()
     typer.echo(f"Ditulis / written: {conf}, {paths.passwd}, {paths.acl}")
+    _warn_unreadable(cfg.run_as_user, [paths.passwd, paths.acl])
     if not (cfg.tls_cert and cfg.tls_key):
         typer.echo("PERINGATAN / WARNING: tanpa TLS / no TLS listener (set mosquitto.tls_cert/tls_key)",
                    err=True)
+
+
+def _warn_unreadable(user: str | None, files: list[Path]) -> None:
+    """The broker reads these after dropping to ``user``: say so if it cannot."""
+    from central.broker.files import unreadable_by
+
+    bad = unreadable_by(user, files) if user else []
+    if bad:
+        typer.echo(f"PERINGATAN / WARNING: pengguna broker {user} tidak dapat membaca / the broker's "
+                   f"user {user} cannot read: {', '.join(map(str, bad))}", err=True)
 
 
 @broker_app.command("user")
@@ -37,6 +48,8 @@ def broker_user(
     access: Annotated[str, typer.Option(help="read | write | readwrite on siaga/v1/#")] = "readwrite",
     password_file: Annotated[Path | None, typer.Option(help="Tulis sandi ke berkas ini (0600) / write the "
                                                             "password to this file")] = None,
+    reload: Annotated[bool, typer.Option("--reload/--no-reload", help=(
+        "Muat ulang broker / reload the broker (skipped, and said so, when none runs)"))] = True,
 ) -> None:
     """Buat/atur ulang pengguna layanan / create or reset a service user."""
     if access not in ("read", "write", "readwrite"):
@@ -54,7 +67,7 @@ def broker_user(
             typer.echo(f"Sandi ditulis / password written: {password_file}")
         else:
             typer.echo(pw)
-        apply_broker(c)
+        apply_broker(c, reload=reload)
     finally:
         c.close()
 

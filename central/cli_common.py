@@ -29,16 +29,19 @@ def fail(msg: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def open_central() -> Any:
+def open_central(*, readonly: bool = False) -> Any:
+    """Central for one command. ``readonly`` commands never create a database
+    file: a missing one is an error naming its path."""
     from central.context import Central
-    from central.errors import BadSetting, RegistryUnavailable
+    from central.errors import BadSetting, RegistryUnavailable, StateMissing
     from central.settings import load_settings
 
     try:
-        return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}")
+        return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}",
+                            create=not readonly)
     except BadSetting as exc:
         raise fail(f"Konfigurasi tidak sah / invalid config: {exc}") from None
-    except RegistryUnavailable as exc:
+    except (RegistryUnavailable, StateMissing) as exc:
         raise fail(str(exc), 1) from None
 
 
@@ -77,15 +80,17 @@ def parse_duration(text: str) -> timedelta:
 
 def apply_broker(c: Any, reload: bool = True) -> None:
     """Write passwd + ACL, reload; a failed reload is exit 1 with the files kept."""
-    from central.broker.site import write_auth_files
-    from central.errors import BrokerReloadError
+    from central.errors import BrokerNotRunning, BrokerReloadError
 
     if not reload:
-        write_auth_files(c.db, c.registry, c.settings.site_dir)
+        c.prov.write_files()
         typer.echo("Broker: berkas ditulis, tidak dimuat ulang / files written, not reloaded")
         return
     try:
         typer.echo(f"Broker: {c.prov.apply()}")
+    except BrokerNotRunning as exc:
+        typer.echo(f"Broker: berkas ditulis; broker tidak berjalan, tidak dimuat ulang / files "
+                   f"written; no broker running, reload skipped ({exc})")
     except BrokerReloadError as exc:
         raise fail(f"Berkas ditulis, broker tidak dimuat ulang / files written, broker not "
                     f"reloaded: {exc}", 1) from None

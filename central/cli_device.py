@@ -132,7 +132,7 @@ def device_show(device_id: Annotated[str, typer.Argument(help="Id perangkat / de
     """Rincian satu perangkat / one device in detail."""
     from central.errors import UnknownDevice
 
-    c = open_central()
+    c = open_central(readonly=True)
     try:
         row = c.device_row(c.registry.get(device_id))
         row["presence"] = c.health.presence(device_id)

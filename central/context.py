@@ -8,6 +8,7 @@ from typing import Any
 from central.commands import CommandService
 from central.db import Database
 from central.desired import ConfigService
+from central.errors import StateMissing
 from central.health import HealthWatch
 from central.notify import make_notifier
 from central.provision import Provisioner
@@ -35,9 +36,22 @@ class Central:
                                   make_notifier(self.settings.notifier))
 
     @classmethod
-    def open(cls, settings: CentralSettings, *, actor: str | None = None) -> Central:
-        db = Database(settings.db_path)
-        return cls(settings, db, open_registry(db, settings.gateway_db_url), actor=actor)
+    def open(cls, settings: CentralSettings, *, actor: str | None = None,
+             create: bool = True) -> Central:
+        """``create=False`` (read-only commands): a missing database file is
+        :class:`StateMissing`, not a new empty file. The gateway's registry is
+        checked first, so a refused command leaves no ``central.db`` behind."""
+        registry = open_registry(None, settings.gateway_db_url) if settings.gateway_db_url else None
+        try:
+            if not create and not settings.db_path.exists():
+                raise StateMissing(f"basis data pusat belum ada / central database does not exist: "
+                                   f"{settings.db_path}")
+            db = Database(settings.db_path)
+        except BaseException:
+            if registry is not None:
+                registry.close()  # type: ignore[attr-defined]
+            raise
+        return cls(settings, db, registry or open_registry(db), actor=actor)
 
     def close(self) -> None:
         close = getattr(self.registry, "close", None)

@@ -35,6 +35,15 @@ class BrokerReloadError(CentralError, RuntimeError):
     """The broker could not be told to re-read its password file and ACL."""
 
 
+class BrokerNotRunning(BrokerReloadError):
+    """No broker process to reload (no pid file, or its pid is gone): the
+    files are written and a broker started later reads them."""
+
+
+class StateMissing(CentralError, FileNotFoundError):
+    """Central's database does not exist yet; a read-only command does not create it."""
+
+
 class BrokerUnavailable(CentralError, ConnectionError):
     """The admin client could not connect to the broker."""
 

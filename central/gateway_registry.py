@@ -24,6 +24,19 @@ def _device(d: Any) -> Device:
                   created_at=d.created_at)
 
 
+def _missing_sqlite_file(url: str) -> str | None:
+    """The SQLite file ``url`` names when it does not exist (else None)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:" \
+            or u.database.startswith("file:"):
+        return None
+    return None if Path(u.database).exists() else u.database
+
+
 class GatewayRegistry:
     """:class:`central.registry.Registry` over ``gateway.store.devices``."""
 
@@ -31,6 +44,11 @@ class GatewayRegistry:
         from gateway.store.db import Database as GatewayDatabase
         from gateway.store.db import current_revision
 
+        missing = _missing_sqlite_file(url)
+        if missing and not migrate:  # opening it would leave an empty file behind
+            raise RegistryUnavailable(
+                f"basis data gateway belum dimigrasi / gateway database not migrated (no file "
+                f"{missing}): run `siaga gateway migrate` first")
         self.gdb = GatewayDatabase(url)
         self._owned = True
         if migrate:  # tests and a first install; normally the gateway migrates its own schema

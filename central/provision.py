@@ -60,9 +60,14 @@ class Provisioner:
                        iso(utcnow())))
 
     # -- broker side -------------------------------------------------------
+    def write_files(self) -> None:
+        """Rewrite passwd + ACL, readable by the user the broker runs as."""
+        write_auth_files(self.db, self.registry, self.settings.site_dir,
+                         broker_user=self.settings.mosquitto.run_as_user)
+
     def apply(self) -> str:
         """Rewrite passwd + ACL and reload the broker; returns what reload did."""
-        write_auth_files(self.db, self.registry, self.settings.site_dir)
+        self.write_files()
         return reload_broker(self.settings.reload)
 
     def _set_hash(self, user: str, kind: str, password: str, access: str | None = None) -> None:

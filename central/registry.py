@@ -79,10 +79,11 @@ class LocalRegistry:
         return self.get(device_id)
 
 
-def open_registry(db: Database, gateway_db_url: str | None = None) -> Registry:
+def open_registry(db: Database | None, gateway_db_url: str | None = None) -> Registry:
     """The gateway's registry when its URL is configured, else the local one."""
     if gateway_db_url:
         from central.gateway_registry import GatewayRegistry
 
         return GatewayRegistry(gateway_db_url)
+    assert db is not None, "the local registry lives in central's database"
     return LocalRegistry(db)

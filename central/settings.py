@@ -83,7 +83,14 @@ class SiteBrokerConfig(BrokerConfig):
 
     persistence_dir: Path | None = Field(Path("/var/lib/mosquitto"),
                                          title="Where the broker keeps sessions on disk")
-    pid_file: Path | None = Field(Path("/run/mosquitto/mosquitto.pid"), title="Pid file")
+    pid_file: Path | None = Field(Path("/run/mosquitto/mosquitto.pid"), title="Pid file",
+                                  description="Written by the broker after it dropped to run_as_user: "
+                                  "its folder must be writable by that user (Debian's "
+                                  "mosquitto.service creates /run/mosquitto for it)")
+    run_as_user: str | None = Field(
+        "mosquitto", title="User the broker drops to when started as root",
+        description="Written as `user` in mosquitto.conf; passwd and acl are created group-readable "
+                    "by this user's group (0640) and keep their owner and mode on every rewrite")
     # the largest payload plus MQTT headers and properties
     max_packet_size: int = Field(2 * MAX_PAYLOAD_BYTES, ge=1024, title="Largest packet accepted")
 
@@ -98,12 +105,15 @@ class CentralSettings(_Strict):
         default_factory=lambda: BrokerSettings(username="admin"),
         title="How central's admin client reaches the broker",
     )
-    unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings)
+    unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings,
+                                            title="The broker as units reach it (written into bundles)")
     mosquitto: SiteBrokerConfig = Field(
         default_factory=SiteBrokerConfig, title="The site's Mosquitto (what `broker gen-config` writes)")
-    reload: ReloadSettings = Field(default_factory=ReloadSettings)
-    health: HealthSettings = Field(default_factory=HealthSettings)
-    notifier: NotifierSettings = Field(default_factory=NotifierSettings)
+    reload: ReloadSettings = Field(default_factory=ReloadSettings,
+                                   title="How the broker is told to re-read passwd and acl")
+    health: HealthSettings = Field(default_factory=HealthSettings, title="Thresholds of the health watch")
+    notifier: NotifierSettings = Field(default_factory=NotifierSettings,
+                                       title="Where fault and recovery notices go")
     command_timeout_s: float = Field(10.0, gt=0, le=600, title="Default command timeout")
     gateway_db_url: str | None = Field(
         None, title="Gateway database URL: when set, the device registry lives there, so "
@@ -118,14 +128,16 @@ def _describe(err: ValidationError) -> str:
 
 def load_settings(path: Path | None = None) -> CentralSettings:
     """Settings from ``path``, else ``$SIAGA_CENTRAL_CONFIG``, else
-    ``/etc/siaga/central.yaml`` when it exists, else defaults. Relative paths
-    resolve against the file's folder."""
+    ``/etc/siaga/central.yaml`` when it exists; no file at all is an error
+    naming what was tried (defaults would put a ``central.db`` wherever the
+    command happened to run). Relative paths resolve against the file's folder."""
     if path is None and os.environ.get(ENV_CONFIG):
         path = Path(os.environ[ENV_CONFIG])
     if path is None and DEFAULT_PATH.exists():
         path = DEFAULT_PATH
     if path is None:
-        return CentralSettings()
+        raise BadSetting(f"tidak ada berkas konfigurasi / no config file: tried --config, "
+                         f"${ENV_CONFIG} and {DEFAULT_PATH}")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -136,13 +148,23 @@ def load_settings(path: Path | None = None) -> CentralSettings:
         s = CentralSettings.model_validate(data)
     except ValidationError as exc:
         raise BadSetting(f"{path}: {_describe(exc)}") from None
-    base = path.parent
-    for name in ("db_path", "site_dir", "bundle_dir"):
-        p = getattr(s, name)
-        if not p.is_absolute():
-            setattr(s, name, base / p)
-    if s.reload.pid_file and not s.reload.pid_file.is_absolute():
-        s.reload.pid_file = base / s.reload.pid_file
-    if s.broker.password_file and not s.broker.password_file.is_absolute():
-        s.broker.password_file = base / s.broker.password_file
+    _absolute(s, path.absolute().parent)
     return s
+
+
+#: every path setting (section, key) that is taken relative to the file's folder
+_PATHS = [(None, "db_path"), (None, "site_dir"), (None, "bundle_dir"), ("reload", "pid_file"),
+          ("broker", "password_file"), ("broker", "ca_file")] + [
+    ("mosquitto", k) for k in ("password_file", "acl_file", "persistence_dir", "log_file", "pid_file",
+                               "tls_cert", "tls_key", "tls_ca")]
+
+
+def _absolute(s: CentralSettings, base: Path) -> None:
+    """Relative paths resolve against the config file's folder, so what is
+    written into generated files (mosquitto.conf) is absolute whatever the
+    working directory of `siaga admin -c relative.yaml` was."""
+    for section, key in _PATHS:
+        obj = getattr(s, section) if section else s
+        p = getattr(obj, key)
+        if p is not None and not p.is_absolute():
+            setattr(obj, key, base / p)

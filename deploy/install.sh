@@ -288,10 +288,8 @@ install_gateway() {
   if [ -z "$SITE" ] && [ ! -f "$R/etc/siaga/site.yaml" ]; then
     die "--site wajib pada pemasangan pertama / --site is required on the first install"
   fi
-  if [ -n "$SECRETS" ]; then
-    [ -f "$SECRETS/broker.password" ] || die "$SECRETS/broker.password tidak ada / missing"
-  elif [ ! -f "$R/etc/siaga/gateway/broker.password" ]; then
-    die "--secrets wajib pada pemasangan pertama / --secrets is required on the first install"
+  if [ -n "$SECRETS" ] && [ ! -d "$SECRETS" ]; then
+    die "--secrets $SECRETS bukan folder / is not a directory"
   fi
   apt_install python3-venv mosquitto
   put "$HERE/files/sysusers-siaga-gateway.conf" /etc/sysusers.d/siaga-gateway.conf 0644
@@ -311,11 +309,18 @@ install_gateway() {
       fi
     done
   fi
+  # the gateway's database folder (systemd's StateDirectory= makes the same), so that
+  # `sudo -u siaga-gateway siaga gateway migrate` works before the first start
+  ensure_dir /var/lib/siaga-gateway 0750 siaga-gateway siaga-gateway
   put "$REPO/systemd/siaga-gateway.service" /etc/systemd/system/siaga-gateway.service 0644
   put "$REPO/systemd/mosquitto.service.d/siaga.conf" /etc/systemd/system/mosquitto.service.d/siaga.conf 0644
   systemctl_root enable siaga-gateway.service
   docs
   venv_install gateway
+  if [ ! -f "$R/etc/siaga/gateway/broker.password" ]; then
+    say "CATATAN / NOTE: /etc/siaga/gateway/broker.password belum ada / not there yet: the next"
+    say "  step of docs/install.md creates it (siaga admin broker user gateway --password-file ...)"
+  fi
   start_service siaga-gateway.service
 }
 

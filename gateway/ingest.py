@@ -13,6 +13,7 @@ messages the broker hands us, which also bounds the queue.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import socket
 import threading
@@ -47,14 +48,14 @@ class _Item:
 
 
 class MqttIngest:
-    def __init__(self, cfg: SiteConfig, intake: Intake, metrics: Metrics, *, instance: str,
+    def __init__(self, cfg: SiteConfig, intake: Intake, metrics: Metrics, *, instance: str | None,
                  on_commit: threading.Event | None = None) -> None:
         self.cfg = cfg
         self.intake = intake
         self.metrics = metrics
         self.settings = cfg.gateway.ingest
         self.on_commit = on_commit
-        self.client_id = self.settings.client_id or f"gateway-{instance}"
+        self.client_id = self.settings.client_id or default_client_id(instance)
         self.queue: queue.Queue[_Item] = queue.Queue(maxsize=self.settings.queue_max)
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -208,3 +209,11 @@ def _device_of(topic: str) -> str | None:
 
 def default_instance() -> str:
     return socket.gethostname().split(".")[0].lower() or "gateway"
+
+
+def default_client_id(instance_id: str | None) -> str:
+    """Unique per gateway process: two processes on one host from one site
+    file must never share a client id, or the broker hands the session back
+    and forth between them (each CONNECT takes the other's session over)."""
+    parts = [p for p in (instance_id, default_instance(), str(os.getpid())) if p]
+    return "gateway-" + "-".join(parts)

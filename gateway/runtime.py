@@ -78,8 +78,8 @@ class Gateway:
         intake = Intake(self.db, self.cfg, self.metrics)
         checks = {}
         if self.use_mqtt:
-            self.ingest = MqttIngest(self.cfg, intake, self.metrics, instance=self.cfg.gateway.instance_id
-                                     or default_instance(), on_commit=self.wake)
+            self.ingest = MqttIngest(self.cfg, intake, self.metrics, instance=self.cfg.gateway.instance_id,
+                                     on_commit=self.wake)
             checks["mqtt"] = self.ingest.subscribed.is_set
         self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
                                      mqtt_publish=self.ingest.publish if self.ingest else None)

@@ -37,7 +37,11 @@ class BrokerSettings(BaseModel):
     )
     tls: bool = Field(False, title="Use TLS")
     ca_file: Path | None = Field(None, title="CA certificate to trust for TLS")
-    keepalive_s: int = Field(30, ge=5, le=3600, title="MQTT keepalive, seconds")
+    keepalive_s: int = Field(
+        30, ge=5, le=3600, title="MQTT keepalive, seconds",
+        description="The broker drops a client silent for 1.5x this; a unit agent notices a dead "
+                    "link within it (a probe after keepalive/2 of silence, unanswered for another "
+                    "keepalive/2)")
     session_expiry_s: int = Field(
         7 * 24 * 3600, ge=0, title="MQTT 5 session expiry: how long the broker keeps our queue"
     )

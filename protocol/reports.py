@@ -29,8 +29,8 @@ class Source(enum.StrEnum):
 
 
 class Location(Wire):
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
+    lat: float | None = Field(None, ge=-90, le=90, description="Latitude, WGS 84 degrees")
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude, WGS 84 degrees")
     label: ShortText | None = Field(None, description="Human-readable place, e.g. 'Jl. Pahlawan 12'")
     area: ShortText | None = Field(None, description="Kecamatan / kelurahan used by routing rules")
 

@@ -37,6 +37,13 @@ if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto
   # The demo and the tests start their own broker; the packaged system service is not needed.
 fi
+# Started as root, the broker drops to user mosquitto (Debian's package creates
+# it; a broker installed otherwise may lack it): the tests run it that way too.
+if [ "$(id -u)" = 0 ] && ! getent passwd mosquitto >/dev/null; then
+  say "Membuat pengguna / creating user mosquitto"
+  useradd --system --user-group --no-create-home --home-dir /var/lib/mosquitto \
+    --shell /usr/sbin/nologin mosquitto
+fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   apt_install systemd
 fi

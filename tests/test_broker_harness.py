@@ -132,3 +132,73 @@ def test_revoked_user_refused_after_reload(secure_broker):
     c2 = TestClient(secure_broker, "box-r2", username="box-r", password="pw-r")
     assert c2.try_start().is_failure
     c2.stop()
+
+
+def _uid_of(pid: int) -> int:
+    from pathlib import Path
+
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(ln for ln in status if ln.startswith("Uid:")).split()[2])  # effective uid
+
+
+def test_broker_runs_as_its_own_user_on_group_readable_files(secure_broker):
+    """As in production: `user mosquitto` in the config; started as root it
+    drops to that user, which reads passwd and acl through its group."""
+    import os
+    import stat
+
+    from central.broker.files import DEFAULT_BROKER_USER, broker_ids
+
+    assert f"user {DEFAULT_BROKER_USER}" in secure_broker.conf_path.read_text().splitlines()
+    if os.geteuid() != 0:
+        pytest.skip("only root starts a broker that drops privileges")  # the non-root run is the rest
+    uid, gid = broker_ids(DEFAULT_BROKER_USER)
+    assert _uid_of(secure_broker.proc.pid) == uid
+    for name in ("passwd", "acl"):
+        st = (secure_broker.workdir / name).stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, gid, 0o640), name
+
+
+def test_rewrite_keeps_owner_and_mode(tmp_path):
+    """An operator's chown/chmod survives every rewrite (`siaga admin device add`)."""
+    import os
+    import stat
+
+    from central.broker.files import DEFAULT_BROKER_USER, broker_ids, write_broker_file
+    from central.broker.passwords import write_password_file
+
+    p = tmp_path / "passwd"
+    write_password_file(p, {"a": hash_password("x")}, broker_user=DEFAULT_BROKER_USER)
+    st = p.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    ids = broker_ids(DEFAULT_BROKER_USER)
+    if os.geteuid() == 0:
+        assert st.st_gid == ids[1]
+        os.chown(p, ids[0], ids[1])  # the operator hands it to the broker's user
+    p.chmod(0o600)
+    write_password_file(p, {"a": hash_password("x"), "b": hash_password("y")},
+                        broker_user=DEFAULT_BROKER_USER)
+    st2 = p.stat()
+    assert stat.S_IMODE(st2.st_mode) == 0o600 and (st2.st_uid, st2.st_gid) == (p.stat().st_uid, st.st_gid)
+    if os.geteuid() == 0:
+        assert st2.st_uid == ids[0]
+    assert sorted(line.split(":")[0] for line in p.read_text().split()) == ["a", "b"]
+    write_broker_file(tmp_path / "acl", "x\n", user=DEFAULT_BROKER_USER)
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
+
+
+def test_password_file_unreadable_to_the_broker_user_is_named(broker_dir):
+    """Root-only 0600 (what the old code wrote) cannot be read once the broker
+    dropped to its user: the harness says which file, before Mosquitto fails."""
+    import os
+
+    from central.broker.process import BrokerStartError
+    from tests.support.broker import Broker
+
+    if os.geteuid() != 0:
+        pytest.skip("only root starts a broker that drops privileges")
+    b = Broker(broker_dir / "b", secure=True, users={"gateway": "pw"}, services={"gateway": "readwrite"})
+    os.chown(b.workdir / "passwd", 0, 0)
+    (b.workdir / "passwd").chmod(0o600)
+    with pytest.raises(BrokerStartError, match=r"cannot read.*passwd"):
+        b.start()

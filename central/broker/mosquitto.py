@@ -27,16 +27,19 @@ class BrokerConfig(BaseModel):
     acl_file: Path | None = Field(None, title="Mosquitto ACL file")
     persistence_dir: Path | None = Field(None, title="Where the broker keeps sessions on disk")
     log_file: Path | None = Field(None, title="Broker log file (default: stderr)")
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_ca: Path | None = None
+    tls_cert: Path | None = Field(None, title="TLS server certificate (PEM)",
+                                  description="With tls_key: the listener speaks TLS")
+    tls_key: Path | None = Field(None, title="TLS private key (PEM)",
+                                 description="Read after the broker dropped to run_as_user: make it "
+                                             "readable by that user's group (0640 root:mosquitto)")
+    tls_ca: Path | None = Field(None, title="CA certificate offered to clients (PEM)")
     max_queued_messages: int = Field(100_000, ge=1000, title="Per-client QoS 1 queue")
     max_queued_bytes: int = Field(0, ge=0, title="Per-client queue bytes (0: no limit)")
-    max_inflight_messages: int = Field(100, ge=1)
+    max_inflight_messages: int = Field(100, ge=1, title="QoS 1 messages in flight per client")
     max_packet_size: int = Field(2 * 1024 * 1024, ge=1024, title="Largest packet accepted")
     run_as_user: str | None = Field(
-        None, title="User the broker drops to when started as root (Mosquitto's default: mosquitto)"
-    )
+        None, title="User the broker drops to when started as root (Mosquitto's default: mosquitto)",
+        description="Written as `user` in mosquitto.conf")
     pid_file: Path | None = Field(None, title="Pid file (what `siaga admin` signals to reload)")
     tls_version: str = Field("tlsv1.2", pattern=r"^tlsv1\.[23]$", title="Lowest TLS version")
 

@@ -44,12 +44,12 @@ def new_password() -> str:
     return secrets.token_urlsafe(24)
 
 
-def write_password_file(path: Path, users: dict[str, str]) -> None:
-    """Write ``{user: $7$ hash}`` atomically with mode 0600."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(f"{u}:{h}\n" for u, h in sorted(users.items())))
-    tmp.chmod(0o600)
-    tmp.replace(path)
+def write_password_file(path: Path, users: dict[str, str], *, broker_user: str | None = None) -> None:
+    """Write ``{user: $7$ hash}`` atomically, readable by ``broker_user``'s
+    group (0640) when new, keeping owner and mode when it exists."""
+    from central.broker.files import write_broker_file
+
+    write_broker_file(path, "".join(f"{u}:{h}\n" for u, h in sorted(users.items())), user=broker_user)
 
 
 def read_password_file(path: Path) -> dict[str, str]:

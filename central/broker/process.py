@@ -1,7 +1,11 @@
 """Run a Mosquitto 2.x process from a generated configuration.
 
 Used by `siaga demo` (a private broker for the demo site) and by the test
-suite (a private broker per test that it can stop, restart and reload).
+suite (a private broker per test that it can stop, restart and reload). It
+runs the broker as production does: started as root, Mosquitto drops to its
+user (``mosquitto``), so the files it reads are group-readable by that user
+(:mod:`central.broker.files`) and what it writes (pid file, log, sessions)
+lives in ``var/``, owned by it. There is no run-as-root special case.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from central.broker.files import DEFAULT_BROKER_USER, broker_ids, unreadable_by, write_broker_file
 from central.broker.mosquitto import BrokerConfig, render_acl, render_config
 from central.broker.passwords import hash_password, write_password_file
 from central.errors import CentralError
@@ -66,31 +71,57 @@ class MosquittoProcess:
         self.users = dict(users or {})
         self.services = dict(services or {})
         self.conf_path = workdir / "mosquitto.conf"
-        self.log_path = workdir / "mosquitto.log"
+        self.var_dir = workdir / "var"  # what the broker writes: pid file, log, sessions
+        self.log_path = self.var_dir / "mosquitto.log"
+        self.pid_path = self.var_dir / "mosquitto.pid"
         self.proc: subprocess.Popen[bytes] | None = None
-        (workdir / "data").mkdir(exist_ok=True)
         settings: dict[str, object] = {
             "port": self.port,
             "bind": self.host,
             "anonymous": not secure,
             "password_file": workdir / "passwd" if secure else None,
             "acl_file": workdir / "acl" if secure else None,
-            "persistence_dir": workdir / "data",
+            "persistence_dir": self.var_dir / "data",
             "log_file": self.log_path,
-            # started as root, mosquitto drops to user "mosquitto", who cannot read workdir
-            "run_as_user": "root" if os.geteuid() == 0 else None,
+            "pid_file": self.pid_path,
+            # as production: named in the config; Mosquitto uses it only when started as root
+            "run_as_user": DEFAULT_BROKER_USER,
         }
         settings.update(overrides)
         self.config = BrokerConfig.model_validate(settings)
+        self._prepare_dirs()
         self.write_files()
+
+    def _prepare_dirs(self) -> None:
+        """``var/`` (and the sessions folder) belong to the user the broker drops to."""
+        (self.var_dir / "data").mkdir(parents=True, exist_ok=True)
+        ids = broker_ids(self.config.run_as_user)
+        if os.geteuid() == 0 and ids is not None:
+            for d in (self.var_dir, self.var_dir / "data"):
+                os.chown(d, *ids)
+                d.chmod(0o750)
 
     def write_files(self) -> None:
         """(Re)write config, password file and ACL from the current users."""
-        self.conf_path.write_text(render_config(self.config))
+        user = self.config.run_as_user
+        write_broker_file(self.conf_path, render_config(self.config), user=user, mode=0o644)
         if self.secure:
             write_password_file(self.workdir / "passwd",
-                                {u: hash_password(p) for u, p in self.users.items()})
-            (self.workdir / "acl").write_text(render_acl(services=self.services))
+                                {u: hash_password(p) for u, p in self.users.items()}, broker_user=user)
+            write_broker_file(self.workdir / "acl", render_acl(services=self.services), user=user)
+
+    def check_readable(self) -> None:
+        """Started as root, the broker reads its files as ``run_as_user``:
+        say which one it could not read, before it fails with a vaguer line."""
+        user = self.config.run_as_user
+        if os.geteuid() != 0 or not user:
+            return
+        files = [p for p in (self.config.password_file, self.config.acl_file) if p is not None]
+        bad = unreadable_by(user, files)
+        if bad:
+            raise BrokerStartError(
+                f"pengguna broker {user} tidak dapat membaca / the broker's user {user} cannot "
+                f"read: {', '.join(map(str, bad))} (a folder on the way or the file itself)")
 
     def add_user(self, user: str, password: str, *, service: str | None = None) -> None:
         """Add a user (``service``: its access on ``siaga/v1/#``); then reload()."""
@@ -107,6 +138,7 @@ class MosquittoProcess:
     def start(self, timeout: float = 10.0) -> None:
         if self.running:
             return
+        self.check_readable()
         self.proc = subprocess.Popen(
             [find_mosquitto(), "-c", str(self.conf_path)],
             stdout=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 
-from central.errors import BrokerReloadError
+from central.errors import BrokerNotRunning, BrokerReloadError
 from central.settings import ReloadSettings
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 def reload_broker(settings: ReloadSettings) -> str:
     """Reload as configured; returns what was done, for the CLI to print.
-    Raises BrokerReloadError when a configured target cannot be reached."""
+    Raises BrokerNotRunning when the pid file names no live process (a first
+    install: the broker starts later on the written files), BrokerReloadError
+    when a configured target cannot be reached."""
     if settings.command:
         try:
             r = subprocess.run(settings.command, capture_output=True, text=True, timeout=30)
@@ -32,6 +34,8 @@ def reload_broker(settings: ReloadSettings) -> str:
         log.info("broker reloaded by command %s", settings.command[0])
         return f"command {' '.join(settings.command)}"
     if settings.pid_file:
+        if not settings.pid_file.exists():
+            raise BrokerNotRunning(f"no pid file {settings.pid_file}")
         try:
             pid = int(settings.pid_file.read_text().strip())
         except (OSError, ValueError) as exc:
@@ -39,8 +43,7 @@ def reload_broker(settings: ReloadSettings) -> str:
         try:
             os.kill(pid, signal.SIGHUP)
         except ProcessLookupError:
-            raise BrokerReloadError(f"no broker process with pid {pid} "
-                                    f"(stale {settings.pid_file}?)") from None
+            raise BrokerNotRunning(f"no process with pid {pid} (stale {settings.pid_file})") from None
         except PermissionError:
             raise BrokerReloadError(f"not allowed to signal broker pid {pid}") from None
         log.info("broker reloaded: SIGHUP to pid %d", pid)

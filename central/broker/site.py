@@ -3,7 +3,9 @@
 The password file holds every service user and every *enabled, unrevoked*
 unit: a disabled unit is simply absent, so after a reload the broker refuses
 (and disconnects) it. Files are replaced atomically so a broker reading them
-mid-write never sees half a file.
+mid-write never sees half a file, and keep their owner and mode, so the
+broker's user (``mosquitto.run_as_user``) can still read them after a
+rewrite (:mod:`central.broker.files`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from central.broker.files import write_broker_file
 from central.broker.mosquitto import BrokerConfig, render_acl, render_config
 from central.broker.passwords import write_password_file
 from central.db import Database
@@ -28,14 +31,6 @@ class SitePaths:
         return cls(conf=site_dir / "mosquitto.conf", passwd=site_dir / "passwd", acl=site_dir / "acl")
 
 
-def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.chmod(mode)
-    tmp.replace(path)
-
-
 def broker_users(db: Database, registry: Registry) -> tuple[dict[str, str], dict[str, str]]:
     """(``{user: hash}`` allowed on the broker, ``{service user: access}``)."""
     enabled = {d.id for d in registry.list() if d.enabled}
@@ -50,22 +45,29 @@ def broker_users(db: Database, registry: Registry) -> tuple[dict[str, str], dict
     return users, services
 
 
-def write_auth_files(db: Database, registry: Registry, site_dir: Path) -> SitePaths:
-    """(Re)write ``passwd`` and ``acl`` under ``site_dir``."""
-    paths = SitePaths.under(site_dir)
+def write_auth_files(db: Database, registry: Registry, site_dir: Path, *,
+                     broker_user: str | None = None) -> SitePaths:
+    """(Re)write ``passwd`` and ``acl`` under ``site_dir``, readable by
+    ``broker_user`` (the user the broker drops to)."""
+    paths = SitePaths.under(site_dir.absolute())
     users, services = broker_users(db, registry)
-    paths.passwd.parent.mkdir(parents=True, exist_ok=True)
-    write_password_file(paths.passwd, users)
-    _atomic_write(paths.acl, render_acl(services=services))
+    write_password_file(paths.passwd, users, broker_user=broker_user)
+    write_broker_file(paths.acl, render_acl(services=services), user=broker_user)
     return paths
 
 
 def write_broker_config(cfg: BrokerConfig, site_dir: Path) -> Path:
-    """Write ``mosquitto.conf``; password file and ACL default to the site's."""
-    paths = SitePaths.under(site_dir)
-    if cfg.password_file is None:
-        cfg = cfg.model_copy(update={"password_file": paths.passwd})
-    if cfg.acl_file is None:
-        cfg = cfg.model_copy(update={"acl_file": paths.acl})
-    _atomic_write(paths.conf, render_config(cfg))
+    """Write ``mosquitto.conf``; password file and ACL default to the site's.
+    Every path in it is absolute: the broker does not run in our folder."""
+    paths = SitePaths.under(site_dir.absolute())
+    update: dict[str, object] = {}
+    for name in ("password_file", "acl_file", "persistence_dir", "log_file", "pid_file",
+                 "tls_cert", "tls_key", "tls_ca"):
+        value = getattr(cfg, name)
+        if value is not None:
+            update[name] = Path(value).absolute()
+    update.setdefault("password_file", paths.passwd)
+    update.setdefault("acl_file", paths.acl)
+    cfg = cfg.model_copy(update=update)
+    write_broker_file(paths.conf, render_config(cfg), user=cfg.run_as_user, mode=0o644)
     return paths.conf

@@ -265,7 +265,8 @@ class Agent:
             self._apply_acks()
             item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
                                     "connected": self.link.connected,
-                                    "faults": self.health.faults()}))
+                                    "faults": self.health.faults(),
+                                    "leds": {k: bool(v.is_lit) for k, v in self.hw.leds.items()}}))
 
     def _on_link(self, what: str, detail: Any) -> None:
         if what == "connected":
@@ -350,6 +351,8 @@ class Agent:
         now = time.monotonic()
         if now < self.refused_until:
             self._next_faults = min(self._next_faults, now)
+        if self.link.check(now):
+            self._on_link("disconnected", "link dead (no answer within the keepalive)")
         self.outbox.pump(self.link.connected)
         self.profile.tick(now)
         if now >= self._next_faults:

@@ -121,8 +121,10 @@ class UnitConfig(_Section):
     self_test_daily_at: str | None = Field(
         None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Daily self-test time HH:MM (local)",
     )
-    timings: Timings = Field(default_factory=Timings)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
+    timings: Timings = Field(default_factory=Timings,
+                             title="Debounce, hold, feedback, retry and loop timings")
+    storage: StorageSettings = Field(default_factory=StorageSettings,
+                                     title="The local SQLite file and what it keeps")
     reboot_command: list[str] = Field(
         default_factory=lambda: ["systemctl", "reboot"], min_length=1, title="Command run by `reboot`",
         description="Tests set a harmless command; the machine is never rebooted by a test",

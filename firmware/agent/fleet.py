@@ -14,12 +14,12 @@ import contextlib
 import json
 import logging
 import re
-import subprocess
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from firmware.agent.spawn import spawn_reaped
 from protocol.codec import decode, encode
 from protocol.errors import PayloadError
 from protocol.fleet import (
@@ -219,7 +219,7 @@ class Fleet:
         if name == CommandName.REBOOT:
             cmd = a.cfg.reboot_command
             log.warning("Reboot diminta / reboot requested: %s", " ".join(cmd))
-            return {"running": cmd}, lambda: subprocess.Popen(cmd)
+            return {"running": cmd}, lambda: spawn_reaped(cmd)
         if name == CommandName.RESTART_AGENT:
             return {"exit_code": a.cfg.restart_exit_code}, lambda: a.request_stop(a.cfg.restart_exit_code)
         if name == CommandName.MODEM_RESET:

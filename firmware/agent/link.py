@@ -5,6 +5,15 @@ Why: a paho callback that blocks stalls the network thread (paho #177,
 The session is persistent (``clean_start=False`` + session expiry) so acks
 and commands sent while the unit was away are delivered when it returns.
 The retained ``offline`` status is the will.
+
+A dead link (a cut cable, a cell that stopped forwarding) closes no socket,
+and paho notices only after up to two keepalives (it pings after one idle
+keepalive and gives up after another). :meth:`Link.check` notices within
+one: after ``keepalive/2`` with nothing from the broker it sends a probe
+that always gets a reply (an UNSUBSCRIBE of a topic never subscribed: the
+broker answers UNSUBACK, nothing else changes), and when that reply has not
+come after another ``keepalive/2`` it shuts the socket down, so paho reports
+the disconnect and reconnects as usual.
 """
 
 from __future__ import annotations
@@ -12,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import socket
 import threading
+import time
 from typing import Any
 
 from protocol.codec import encode
@@ -45,13 +56,27 @@ class Link:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
+        self.client.on_unsubscribe = self._on_unsubscribe
         self.publish_failures = 0
+        self.keepalive_s = broker.keepalive_s
+        #: monotonic time of the last packet from the broker (written by paho's thread)
+        self.last_inbound = time.monotonic()
+        self._probe_at: float | None = None
+        self.probes = 0
+        self.dead_links = 0
         #: set once the broker has acknowledged our subscriptions (tests wait on it)
         self.subscribed = threading.Event()
 
     # -- callbacks: enqueue only -----------------------------------------
 
+    def _heard(self) -> None:
+        self.last_inbound = time.monotonic()
+
+    def _on_unsubscribe(self, *_a: Any) -> None:
+        self._heard()  # the probe's answer
+
     def _on_connect(self, _c: Any, _u: Any, flags: Any, reason_code: Any, _props: Any) -> None:
+        self._heard()
         if reason_code.is_failure:
             self.events.put(("link", "refused", str(reason_code)))
         else:
@@ -62,17 +87,20 @@ class Link:
         self.events.put(("link", "disconnected", str(reason_code)))
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reason_codes: Any, _props: Any) -> None:
+        self._heard()
         self.subscribed.set()
         refused = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
         if refused:
             self.events.put(("link", "subscribe_refused", refused))
 
     def _on_publish(self, _c: Any, _u: Any, _mid: Any, reason_code: Any, _props: Any) -> None:
+        self._heard()
         # MQTT 5 PUBACK reason: "Not authorized" when the ACL refuses the topic
         if getattr(reason_code, "is_failure", False):
             self.events.put(("link", "publish_refused", str(reason_code)))
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+        self._heard()
         self.events.put(("message", msg.topic, bytes(msg.payload), msg.properties, msg.retain))
 
     # -- main-loop side ---------------------------------------------------
@@ -80,6 +108,33 @@ class Link:
     def start(self) -> None:
         connect(self.client, self.broker, clean_start=False)
         self.client.loop_start()
+
+    def check(self, now: float) -> bool:
+        """Probe a quiet link; True when it is dead (the caller marks it down).
+        Called from the main loop at least every ``timings.loop_tick_s``."""
+        if not self.connected:
+            self._probe_at = None
+            return False
+        half = self.keepalive_s / 2
+        if self._probe_at is not None and self.last_inbound >= self._probe_at:
+            self._probe_at = None  # answered
+        if self._probe_at is None:
+            if now - self.last_inbound >= half:
+                self._probe_at = now  # before sending: the answer may come at once
+                self.probes += 1
+                self.client.unsubscribe(f"{self.topic(DeviceTopic.STATUS)}/probe")
+            return False
+        if now - self._probe_at < half:
+            return False
+        self._probe_at = None
+        self.dead_links += 1
+        log.warning("Tautan mati / link dead: nothing from the broker for %.1f s (keepalive %d s)",
+                    now - self.last_inbound, self.keepalive_s)
+        sock = self.client.socket()
+        if sock is not None:  # paho sees EOF, reports the disconnect, and reconnects
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        return True
 
     def topic(self, kind: DeviceTopic) -> str:
         return device_topic(self.device_id, kind)

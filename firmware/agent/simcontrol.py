@@ -10,7 +10,7 @@ listens on that Unix socket; one line per request, one line per reply:
     ``ignored -`` once the agent has handled the press (``recorded`` is said
     only after the durable commit, exactly when the LED would light).
 ``drive <role> low|high``  -> sets a sense input's mock pin (door_tamper...).
-``state``                  -> JSON: outbox depth, connected, faults.
+``state``                  -> JSON: outbox depth, connected, faults, LEDs lit.
 
 Nothing drives real pins: the agent refuses to start it on real hardware.
 """

@@ -148,10 +148,18 @@ class DispatchSettings(Strict):
     lease_s: float = Field(60.0, gt=0, title="How long one instance holds a claimed delivery")
 
 
+#: the one description of the default MQTT client id (gateway.ingest.default_client_id)
+CLIENT_ID_DEFAULT = "gateway-<instance_id>-<host>-<pid>, or gateway-<host>-<pid> without instance_id"
+
+
 class IngestSettings(Strict):
     batch_max: int = Field(500, ge=1, le=1000, title="Most messages in one group commit")
     queue_max: int = Field(20000, ge=100, title="In-process queue bound (messages)")
-    client_id: str | None = Field(None, title="MQTT client id (default: gateway-<host>-<pid>)")
+    client_id: str | None = Field(
+        None, title=f"MQTT client id (default: {CLIENT_ID_DEFAULT})",
+        description="Unique per process by default, so two gateways on one host from one site "
+                    "file never take each other's session over; set it only to give one process "
+                    "a fixed id")
     receive_maximum: int = Field(
         1000, ge=1, le=65535, title="MQTT 5 receive maximum: unacked messages the broker may send",
         description="The broker's max_inflight_messages caps it too (QoS 1 is PUBACKed only "
@@ -176,9 +184,10 @@ class GatewaySettings(Strict):
         description="Four slashes for an absolute SQLite path: "
                     "sqlite:////var/lib/siaga-gateway/gateway.db (the gateway unit's StateDirectory)",
     )
-    http: HttpSettings = Field(default_factory=HttpSettings)
-    ingest: IngestSettings = Field(default_factory=IngestSettings)
-    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings, title="The HTTP API and pages")
+    ingest: IngestSettings = Field(default_factory=IngestSettings, title="MQTT ingest of unit records")
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings,
+                                       title="Delivery of dispatches to OPDs (outbox, retries)")
     sla_check_s: float = Field(15.0, gt=0, le=600, title="How often SLA timers are checked")
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
     fleet_config: Path | None = Field(
@@ -200,12 +209,13 @@ class SiteConfig(Strict):
     """The whole site file."""
 
     mode: Mode = Field(Mode.PRODUCTION, title="production or demo")
-    site: Site
+    site: Site = Field(title="The city: name, case number prefix, time zone")
     broker: BrokerSettings = Field(default_factory=BrokerSettings, title="MQTT broker")
-    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings,
+                                     title="How this gateway process runs (not what the city is)")
     opds: list[OpdConfig] = Field(min_length=1, title="The city's OPDs")
-    routing: Routing = Field(default_factory=Routing)
-    escalation: Escalation = Field(default_factory=Escalation)
+    routing: Routing = Field(default_factory=Routing, title="Which OPDs get which cases, SLAs")
+    escalation: Escalation = Field(default_factory=Escalation, title="Who is told when an SLA runs out")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:

@@ -20,7 +20,6 @@ from siaga.demo.units import FIELD_BOXES, PANELS
 
 def provision(central_yaml: Path, gateway_db_url: str) -> str:
     """Provision units and the gateway user; return the gateway's password."""
-    from central.broker.site import write_auth_files
     from central.context import Central
     from central.settings import load_settings
     from gateway.store.db import Database
@@ -39,7 +38,7 @@ def provision(central_yaml: Path, gateway_db_url: str) -> str:
             with contextlib.suppress(DeviceExists):
                 central.prov.add_device(device_id, profile=profile, location=location, reload=False)
         # passwd + acl under site_dir; no reload: the broker starts on them next
-        write_auth_files(central.db, central.registry, central.settings.site_dir)
+        central.prov.write_files()
     finally:
         central.close()
     return password

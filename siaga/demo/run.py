@@ -74,8 +74,7 @@ class Demo:
             set_broker_password(path, gw_password)
         site_dir = self.state / "central-site"
         self.broker = MosquittoProcess(self.state / "broker", port=broker_port, anonymous=False,
-                                       password_file=site_dir / "passwd", acl_file=site_dir / "acl",
-                                       pid_file=self.state / "broker" / "mosquitto.pid")
+                                       password_file=site_dir / "passwd", acl_file=site_dir / "acl")
         self.broker.start()
 
         say("3/5 Gateway pusat / central gateway ...")
@@ -151,6 +150,20 @@ class Demo:
         return (f"[demo] tekan/presses={sc.presses if sc else 0} panggilan/calls={sc.calls if sc else 0} "
                 f"kasus/cases={total} ({parts}) webhook OPD={len(self.opds.received) if self.opds else 0}")
 
+    def vital_failure(self) -> str | None:
+        """What died of what the demo cannot go on without, or None."""
+        if self.broker and not self.broker.running:
+            rc = self.broker.proc.returncode if self.broker.proc else None
+            return (f"broker MQTT mati / the MQTT broker died (exit {rc}); "
+                    f"log: {self.broker.log_path}")
+        if self.gateway and not self.gateway.alive():
+            return "gateway berhenti / a gateway worker thread stopped"
+        for unit in self.units:
+            if unit.proc and unit.proc.poll() is not None:
+                return (f"unit {unit.device_id} mati / died (exit {unit.proc.returncode}); "
+                        f"log: {unit.workdir / 'agent.log'}")
+        return None
+
     def stop(self) -> None:
         if self.scenario:
             self.scenario.stop()
@@ -190,8 +203,16 @@ def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh:
         demo.start()
         print(demo.summary(), flush=True)
         deadline = time.monotonic() + duration_s if duration_s else None
-        while not stop.wait(10 if not deadline else min(10, max(0.1, deadline - time.monotonic()))):
-            print(demo.progress(), flush=True)
+        next_progress = time.monotonic() + 10
+        # wake every second to watch the children; progress every 10 s
+        while not stop.wait(1.0 if not deadline else min(1.0, max(0.1, deadline - time.monotonic()))):
+            dead = demo.vital_failure()
+            if dead:
+                print(f"Demo berhenti / demo stopped: {dead}", flush=True)
+                return 1
+            if time.monotonic() >= next_progress:
+                next_progress += 10
+                print(demo.progress(), flush=True)
             if deadline and time.monotonic() >= deadline:
                 break
         print(demo.progress(), flush=True)

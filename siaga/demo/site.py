@@ -49,7 +49,7 @@ def demo_site(state: Path, *, broker_port: int, http_port: int, webhook_url: Any
         "unit_broker": {"host": "127.0.0.1", "port": broker_port, "tls": False},
         "health": {"heartbeat_default_s": 15},
         # `siaga admin --config <state>/central.yaml device disable ...` reloads the demo broker
-        "reload": {"pid_file": str(state / "broker" / "mosquitto.pid")},
+        "reload": {"pid_file": str(state / "broker" / "var" / "mosquitto.pid")},
     }
     (state / "central.yaml").write_text(yaml.safe_dump(central, sort_keys=False))
     gw["fleet_config"] = str(state / "central.yaml")

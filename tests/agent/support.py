@@ -147,7 +147,10 @@ class AgentThread:
 class AgentProcess:
     """`python -m siaga unit --config ...` as a real subprocess with mock pins."""
 
-    def __init__(self, config_path: Path, sock: Path, log_path: Path, *, lean: bool = False) -> None:
+    def __init__(self, config_path: Path, sock: Path, log_path: Path, *, lean: bool = False,
+                 wrap: list[str] | None = None) -> None:
+        # wrap: a command prefix, e.g. ["ip", "netns", "exec", "ns1"] (test_dead_link)
+        self.wrap = list(wrap or [])
         # lean: `python -m firmware.agent` (same runner, no Typer) instead of `python -m siaga unit`
         self.lean = lean
         self.config_path = config_path
@@ -163,7 +166,7 @@ class AgentProcess:
             self.sock.unlink()
         self.logf = open(self.log_path, "ab")  # noqa: SIM115
         entry = ["firmware.agent"] if self.lean else ["siaga", "unit"]
-        argv = [sys.executable, "-m", *entry, "--config", str(self.config_path)]
+        argv = [*self.wrap, sys.executable, "-m", *entry, "--config", str(self.config_path)]
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
         deadline = time.monotonic() + timeout
         while True:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from central.broker.site import write_auth_files
 from central.db import Database
 from central.provision import Provisioner
 from central.registry import LocalRegistry
@@ -33,22 +32,22 @@ class Site:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    site_dir = tmp_path / "site"
-    broker = Broker(site_dir, secure=True, pid_file=site_dir / "mosquitto.pid")
+def site(tmp_path: Path, broker_dir: Path) -> Iterator[Site]:
+    site_dir = broker_dir / "site"
+    broker = Broker(site_dir, secure=True)
     settings = CentralSettings(
         db_path=tmp_path / "central.db",
         site_dir=site_dir,
         bundle_dir=tmp_path / "bundles",
         unit_broker=UnitBrokerSettings(host=broker.host, port=broker.port, tls=False),
-        reload=ReloadSettings(pid_file=site_dir / "mosquitto.pid"),
+        reload=ReloadSettings(pid_file=broker.pid_path),
     )
     db = Database(settings.db_path)
     registry = LocalRegistry(db)
     prov = Provisioner(db, registry, settings)
     admin_pw = prov.add_service("admin", reload=False)
     gw_pw = prov.add_service("gateway", reload=False)
-    write_auth_files(db, registry, site_dir)  # central's passwd + acl replace the harness's
+    prov.write_files()  # central's passwd + acl replace the harness's
     settings.broker = BrokerSettings(host=broker.host, port=broker.port, username="admin",
                                      password=admin_pw, session_expiry_s=0)
     broker.start()

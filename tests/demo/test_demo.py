@@ -3,15 +3,18 @@ flow from simulated units to stand-in OPDs and back."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 from central.broker.process import free_port
 
 
-def test_demo_runs_end_to_end(tmp_path):
-    state = tmp_path / "demo"
+def test_demo_runs_end_to_end(broker_dir):
+    state = broker_dir / "demo"  # its broker drops to user mosquitto when run as root
     r = subprocess.run(
         [sys.executable, "-m", "siaga", "demo", "--duration", "18", "--interval", "1.5",
          "--state", str(state), "--port", str(free_port())],
@@ -37,3 +40,37 @@ def test_demo_runs_end_to_end(tmp_path):
                      "panel-desk-01"]
     assert "pattern write siaga/v1/dev/%u/incident" in (state / "central-site" / "acl").read_text()
     assert "allow_anonymous false" in (state / "broker" / "mosquitto.conf").read_text()
+
+
+def test_demo_stops_with_one_line_when_its_broker_dies(broker_dir):
+    """A vital child gone (here the broker, SIGKILLed): the demo says so once
+    and exits 1, instead of looping on failed events."""
+    state = broker_dir / "demo"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siaga", "demo", "--duration", "300", "--interval", "1",
+         "--state", str(state), "--port", str(free_port())],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # until the demo says it runs
+            lines.append(line)
+            if "demo berjalan / is running" in line:
+                break
+        else:
+            raise AssertionError("".join(lines)[-3000:])
+        pid = int((state / "broker" / "var" / "mosquitto.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        rest, _ = proc.communicate(timeout=60)
+        took = time.monotonic() - killed_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = "".join(lines) + rest
+    assert proc.returncode == 1, out[-3000:]
+    stopped = [ln for ln in out.splitlines() if ln.startswith("Demo berhenti / demo stopped:")]
+    assert len(stopped) == 1 and "broker" in stopped[0], out[-3000:]
+    assert "Errno 2" not in out, out[-3000:]
+    assert took < 45, took  # it noticed within a second; stopping the units takes the rest
