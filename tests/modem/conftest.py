@@ -57,6 +57,11 @@ def until(pred, timeout: float = WAIT, step: float = 0.01) -> bool:
     return bool(pred())
 
 
+def sweep_done(sim: ModemSimulator) -> bool:
+    """The driver's stored-SMS sweep (PDU-mode listing, then back to text mode) is over."""
+    return "AT+CMGL=4" in sim.commands and sim.s["cmgf"] == 1
+
+
 @pytest.fixture(params=["sim800", "sim7600"])
 def profile(request) -> str:
     return request.param
@@ -73,7 +78,7 @@ def sim(request) -> ModemSimulator:
 
 @pytest.fixture
 def modem(sim):
-    m = modem_for(sim.url, sim.profile.name)
+    m = modem_for(sim.url, sim.profile.driver)
     m.start()
     yield m
     m.close()
