@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 _EXT = re.compile(r"^([+*&][A-Z0-9]+)(=\?|\?|=)?(.*)$", re.IGNORECASE)
 _ALL_ONLY = frozenset().union(*(p.only for p in PROFILES.values()))
 _INT_SETTINGS = {
+    "+CMGF": ("cmgf", (0, 1)),
     "+CMEE": ("cmee", (0, 1, 2)),
     "+CLIP": ("clip", (0, 1)),
-    "+CMGF": ("cmgf", (0, 1)),
     "+CSDH": ("csdh", (0, 1)),
     "+CREG": ("creg", (0, 1, 2)),
     "+CGREG": ("cgreg", (0, 1, 2)),
@@ -74,9 +74,9 @@ class AtInterpreter:
         kind = {"": "exec", "?": "read", "=?": "test", "=": "set"}[op]
         if kind == "test":
             return sim.reply([], "OK")
-        if name in _INT_SETTINGS:
-            return self._int_setting(name, kind, args)
         handler = getattr(self, "c_" + name[1:].replace("&", "_"), None)
+        if name in _INT_SETTINGS and handler is None:
+            return self._int_setting(name, kind, args)
         if handler is None:
             return sim.error(100, "unknown")
         return handler(kind, args)
@@ -240,10 +240,17 @@ class AtInterpreter:
             return sim.error(3, "operation not allowed")
         if not sim.registered:
             return sim.reply([], "NO DIALTONE")
-        sim.reply([], "OK")
+        if not sim.atd_waits:
+            sim.reply([], "OK")
         sim._start_dial(number)
 
     # ---- SMS ------------------------------------------------------------------------
+    def c_CMGF(self, kind: str, args: str) -> None:
+        sim = self.sim
+        if kind == "set" and split_fields(args)[0] == "0" and not sim.pdu_mode:
+            return sim.error(303, sms=True)  # a text-only modem
+        self._int_setting("+CMGF", kind, args)
+
     def c_CMGS(self, kind: str, args: str) -> None:
         sim = self.sim
         sim._data_mode = None

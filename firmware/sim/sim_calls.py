@@ -75,6 +75,8 @@ class CallSide:
             self.urc("VOICE CALL: BEGIN")
         if self.profile.end_report == "huawei":
             self.urc("^CONN:1,0")
+        if c["dir"] == 0 and self.atd_waits:
+            self.reply([], "CONNECT")  # the final of the ATD still waiting
         self._clcc(0)
 
     def _alert(self) -> None:

@@ -48,6 +48,8 @@ class ModemSimulator(CallSide, SmsSide):
         reset_hold: float = 0.05,
         clcc_before_final: bool = False,
         seed: int | None = None,
+        pdu_mode: bool = True,
+        atd_waits: bool = False,
     ) -> None:
         if profile not in PROFILES:
             raise SimulatorError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -57,6 +59,9 @@ class ModemSimulator(CallSide, SmsSide):
         self.alert_delay = alert_delay
         self.reset_hold = reset_hold
         self.clcc_before_final = clcc_before_final
+        self.pdu_mode = pdu_mode  # False: AT+CMGF=0 is refused (a text-only modem)
+        self.atd_waits = atd_waits  # True: ATD's final comes when the far end answers (CONNECT)
+        self.ignore_commands: set[str] = set()  # commands (prefixes) never answered
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._wlock = threading.Lock()
@@ -176,7 +181,8 @@ class ModemSimulator(CallSide, SmsSide):
                 try:
                     if kind == "cmd":
                         self.commands.append(str(item))
-                        self._at.execute(str(item))
+                        if not str(item).upper().startswith(tuple(self.ignore_commands)):
+                            self._at.execute(str(item))
                     elif kind == "data":
                         mode, payload, send = item
                         self._at.finish_data(mode, payload, send)
