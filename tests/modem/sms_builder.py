@@ -63,6 +63,7 @@ def stamp(when: datetime) -> bytes:
 class Built:
     tpdu: bytes
     text: str  # the part's text (8-bit: latin-1 of its octets)
+    ud: bytes = b""  # the user data (header included), as text mode prints it in hex
 
     @property
     def hex_with_smsc(self) -> str:
@@ -87,7 +88,7 @@ def deliver(sender: str, text: str, when: datetime, *, coding: str = "gsm7",
         ud, udl = udh + body, len(udh) + len(body)
     dcs = {"gsm7": 0x00, "8bit": 0x04, "ucs2": 0x08}[coding]
     tpdu = bytes([first]) + originator(sender) + bytes([0x00, dcs]) + stamp(when) + bytes([udl]) + ud
-    return Built(tpdu, text)
+    return Built(tpdu, text, ud)
 
 
 def long_message(sender: str, chunks: list[str], when: datetime, *, coding: str = "gsm7",
