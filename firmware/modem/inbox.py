@@ -144,7 +144,8 @@ class Inbox:
             msg = pdu.decode(hexdata)
         except pdu.PduError as exc:
             self.counters["sms_undecodable"] += 1
-            log.warning("SMS PDU tidak terbaca / undecodable SMS PDU (%s): %.60s", exc, hexdata)
+            # the slot is deleted (else every sweep would read it again): the log keeps it
+            log.warning("SMS PDU tidak terbaca / undecodable SMS PDU (%s): %s", exc, hexdata)
             return
         self.accept(msg)
 
@@ -153,7 +154,8 @@ class Inbox:
             msg = textmode.decode(fields, body, charset=charset)
         except pdu.PduError as exc:
             self.counters["sms_undecodable"] += 1
-            log.warning("SMS teks tidak terbaca / undecodable text-mode SMS (%s)", exc)
+            log.warning("SMS teks tidak terbaca / undecodable text-mode SMS (%s): %s / %s",
+                        exc, ",".join(fields), body)
             return
         self.accept(msg)
 

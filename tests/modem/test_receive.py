@@ -171,3 +171,32 @@ def test_stored_status_report_neither_stalls_nor_skips(pdu_mode):
     finally:
         m.close()
         sim.stop()
+
+
+def test_parts_joined_across_cmti_and_cmt():
+    """One part stored (+CMTI, read in PDU mode), the others pushed as text-mode +CMT."""
+    sim = ModemSimulator("sim800", **FAST)
+    sim.start_pty()
+    m = modem_for(sim.url)
+    m.start()
+    try:
+        assert until(lambda: sweep_done(sim))
+        parts = b.long_message("+628555", GSM_PARTS, WHEN, ref=200)
+        sim.deliver_pdu(parts[1].tpdu)
+        assert until(lambda: not sim.storage)  # read and deleted, waiting for its siblings
+        m.at("AT+CNMI=2,2,0,0,0")
+        _deliver(sim, [parts[2], parts[0]])
+        assert wait_for(m.events, SmsReceived).text == "".join(GSM_PARTS)
+    finally:
+        m.close()
+        sim.stop()
+
+
+@pytest.mark.parametrize("rx", ["stored-pdu", "cmt-pdu"], indirect=True)
+def test_undecodable_pdu_is_counted_and_the_next_message_still_comes(rx):
+    """(In text mode the modem itself decodes the PDU: nothing undecodable reaches us.)"""
+    sim, m, _ = rx
+    sim.deliver_pdu(bytes.fromhex("440B91"))  # SMS-DELIVER cut inside the sender address
+    sim.deliver_pdu(b.deliver("+628666", "Masih jalan", WHEN).tpdu)
+    assert wait_for(m.events, SmsReceived).text == "Masih jalan"
+    assert m._inbox.counters["sms_undecodable"] == 1
