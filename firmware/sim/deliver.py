@@ -1,10 +1,11 @@
 """The simulated network's SMS-DELIVER and SMS-STATUS-REPORT (3GPP TS 23.040).
 
-Deliberately separate from the driver's decoder (``firmware.modem.pdu``):
+The builder is separate code from the driver's decoder (``firmware.modem.pdu``):
 the simulator builds what a network sends and prints it as real modems do,
 in PDU mode (SMSC + TPDU hex) or text mode (hex user data whenever the
-coding or a header says so, GSM 7-bit still packed). Only the GSM alphabet
-tables, which are data, come from the driver.
+coding or a header says so, GSM 7-bit still packed). The text-mode view of
+a plain GSM 7-bit body borrows the driver's septet reader; the tests check
+every PDU against an independent decoder (``smspdudecoder``) instead.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from firmware.modem.pdu import GSM7_EXT
+from firmware.modem.pdu import GSM7_EXT, gsm7_to_text, unpack_septets
 from firmware.modem.sms import GSM7_BASIC
 
 SMSC = "+62816124"
@@ -132,24 +133,6 @@ def with_smsc(tpdu: bytes) -> str:
     return (bytes([len(a) - 1]) + a[1:] + tpdu).hex().upper()
 
 
-def _unpack(data: bytes, count: int, skip: int = 0) -> list[int]:
-    value = int.from_bytes(data, "little")
-    return [(value >> (skip + 7 * i)) & 0x7F for i in range(count)]
-
-
-def _text(septets: list[int]) -> str:
-    out, esc = [], False
-    for s in septets:
-        if esc:
-            out.append(GSM7_EXT.get(s, GSM7_BASIC[s]))
-            esc = False
-        elif s == 0x1B:
-            esc = True
-        else:
-            out.append(GSM7_BASIC[s])
-    return "".join(out)
-
-
 def _stamp(raw: bytes) -> str:
     d = [(b & 0x0F) * 10 + (b >> 4) for b in raw[:6]]
     q = (raw[6] & 0x07) * 10 + (raw[6] >> 4)
@@ -161,7 +144,7 @@ def _read_address(tpdu: bytes, pos: int) -> tuple[str, int, int]:
     n, toa = tpdu[pos], tpdu[pos + 1]
     raw = tpdu[pos + 2 : pos + 2 + (n + 1) // 2]
     if toa & 0x70 == 0x50:
-        return _text(_unpack(raw, n * 4 // 7)), toa, pos + 2 + len(raw)
+        return gsm7_to_text(unpack_septets(raw, n * 4 // 7)), toa, pos + 2 + len(raw)
     digits = "".join(f"{b & 0x0F:X}{b >> 4:X}" for b in raw)[:n]
     return ("+" if toa & 0x70 == 0x10 else "") + digits, toa, pos + 2 + len(raw)
 
@@ -185,7 +168,7 @@ def text_mode(tpdu: bytes, *, csdh: bool, ucs2: bool) -> tuple[str, str | None]:
     if fo & 0x40 or alphabet in (1, 2):  # a header, 8-bit or UCS2: hex of the user data
         body, length = ud.hex().upper(), len(ud)
     else:
-        text = _text(_unpack(ud, udl))
+        text = gsm7_to_text(unpack_septets(ud, udl))
         length = len(text)
         body = enc(text) if ucs2 else text.encode("ascii", errors="replace").decode("ascii")
     fields = f'"{enc(oa)}","","{stamp}"'

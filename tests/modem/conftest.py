@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -55,6 +57,19 @@ def until(pred, timeout: float = WAIT, step: float = 0.01) -> bool:
             return True
         time.sleep(step)
     return bool(pred())
+
+
+@contextlib.contextmanager
+def running(sim: ModemSimulator, profile: str | None = None, **kw) -> Iterator[Modem]:
+    """Start the simulator on a pty and a driver on it; stop both afterwards."""
+    sim.start_pty()
+    m = modem_for(sim.url, profile or sim.profile.driver, **kw)
+    m.start()
+    try:
+        yield m
+    finally:
+        m.close()
+        sim.stop()
 
 
 def sweep_done(sim: ModemSimulator) -> bool:

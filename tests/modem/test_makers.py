@@ -15,7 +15,7 @@ import pytest
 
 from firmware.modem.events import CallActive, CallEnded, CallState, EndReason, Ringing
 from firmware.sim import ModemSimulator
-from tests.modem.conftest import FAST, modem_for, until, wait_for
+from tests.modem.conftest import FAST, running, until, wait_for
 
 CALLER = "+6281234567890"
 
@@ -25,12 +25,8 @@ def maker(request):
     """(sim, modem) for a profile given as the parameter; extra driver options in ``opts``."""
     profile, opts = request.param
     sim = ModemSimulator(profile, **FAST)
-    sim.start_pty()
-    m = modem_for(sim.url, sim.profile.driver, **opts)
-    m.start()
-    yield sim, m
-    m.close()
-    sim.stop()
+    with running(sim, **opts) as m:
+        yield sim, m
 
 
 def _answered_call(sim, m) -> None:
@@ -100,10 +96,7 @@ def test_call_nobody_ends_is_ended_by_the_limit(maker):
 
 def test_connect_after_atd_is_an_answered_call():
     sim = ModemSimulator("sim800", atd_waits=True, **FAST)
-    sim.start_pty()
-    m = modem_for(sim.url)
-    m.start()
-    try:
+    with running(sim) as m:
         t = threading.Thread(target=m.dial, args=("+628777",))
         t.start()
         assert until(lambda: sim.call_state == "alerting")
@@ -113,9 +106,6 @@ def test_connect_after_atd_is_an_answered_call():
         assert active.direction == "outgoing" and m.call_state is CallState.ACTIVE
         m.hang_up()
         assert wait_for(m.events, CallEnded).reason is EndReason.LOCAL_HANGUP
-    finally:
-        m.close()
-        sim.stop()
 
 
 @pytest.mark.parametrize("maker", [("wavecom", {})], indirect=True)
@@ -132,13 +122,7 @@ def test_init_without_ok_after_cpin_succeeds_and_self_test_names_it(maker):
 def test_optional_step_that_times_out_does_not_abort_init():
     sim = ModemSimulator("sim800", **FAST)
     sim.ignore_commands = {"AT+CSDH"}
-    sim.start_pty()
-    m = modem_for(sim.url, command_timeout=0.5)
-    m.start()
-    try:
+    with running(sim, command_timeout=0.5) as m:
         assert m.init_report["AT+CSDH=1"] == "timeout"
         assert m.init_report["AT+CNMI=2,1,0,0,0"] == "ok"  # init went on after it
         assert "AT+CSDH=1: timeout" in m.self_test()["quirks"]
-    finally:
-        m.close()
-        sim.stop()

@@ -17,7 +17,7 @@ from smspdudecoder.easy import read_incoming_sms
 from firmware.modem.events import SmsReceived
 from firmware.sim import ModemSimulator
 from tests.modem import sms_builder as b
-from tests.modem.conftest import FAST, modem_for, sweep_done, until, wait_for
+from tests.modem.conftest import FAST, modem_for, running, sweep_done, until, wait_for
 
 WIB = timezone(timedelta(hours=7))
 MINUS_0330 = timezone(-timedelta(hours=3, minutes=30))  # quarter hours with the sign bit
@@ -96,22 +96,14 @@ def test_sixteen_bit_reference(rx):
     assert wait_for(m.events, SmsReceived).text == "Bagian satu; bagian dua."
 
 
-def test_eight_bit_message(rx):
+@pytest.mark.parametrize(("coding", "text"), [("8bit", BIT8_TEXT), ("ucs2", UCS2_TEXT)])
+def test_eight_bit_and_ucs2_messages(rx, coding, text):
     sim, m, _ = rx
-    built = b.deliver("+628111", BIT8_TEXT, WHEN, coding="8bit")
-    cross_check(built, "8bit")
+    built = b.deliver("+628111", text, WHEN, coding=coding)
+    cross_check(built, coding)
     sim.deliver_pdu(built.tpdu)
     ev = wait_for(m.events, SmsReceived)
-    assert (ev.text, ev.encoding) == (BIT8_TEXT, "8bit")
-
-
-def test_ucs2_message(rx):
-    sim, m, _ = rx
-    built = b.deliver("+628111", UCS2_TEXT, WHEN, coding="ucs2")
-    cross_check(built, "ucs2")
-    sim.deliver_pdu(built.tpdu)
-    ev = wait_for(m.events, SmsReceived)
-    assert (ev.text, ev.encoding) == (UCS2_TEXT, "ucs2")
+    assert (ev.text, ev.encoding) == (text, coding)
 
 
 def test_alphanumeric_sender_with_negative_time_zone(rx):
@@ -154,13 +146,10 @@ def test_stored_status_report_neither_stalls_nor_skips(pdu_mode):
     """A delivery report on the SIM between two messages: both messages come out,
     no command times out, the report is counted and deleted."""
     sim = ModemSimulator("sim800", pdu_mode=pdu_mode, **FAST)
-    sim.start_pty()
     sim.deliver_pdu(b.deliver("+628444", "Pesan A", WHEN).tpdu)
     sim.store_status_report("+628444", mr=9)
     sim.deliver_pdu(b.deliver("+628444", "Pesan B", WHEN).tpdu)
-    m = modem_for(sim.url)
-    m.start()
-    try:
+    with running(sim) as m:
         got = {wait_for(m.events, SmsReceived).text for _ in range(2)}
         assert got == {"Pesan A", "Pesan B"}
         assert until(lambda: not sim.storage)
@@ -168,18 +157,12 @@ def test_stored_status_report_neither_stalls_nor_skips(pdu_mode):
         assert m._channel.counters["timeouts"] == 0
         sim.store_status_report("+628444", mr=10, notify=True)  # +CDSI: read, counted, deleted
         assert until(lambda: m._inbox.counters["sms_status_reports"] == 2 and not sim.storage)
-    finally:
-        m.close()
-        sim.stop()
 
 
 def test_parts_joined_across_cmti_and_cmt():
     """One part stored (+CMTI, read in PDU mode), the others pushed as text-mode +CMT."""
     sim = ModemSimulator("sim800", **FAST)
-    sim.start_pty()
-    m = modem_for(sim.url)
-    m.start()
-    try:
+    with running(sim) as m:
         assert until(lambda: sweep_done(sim))
         parts = b.long_message("+628555", GSM_PARTS, WHEN, ref=200)
         sim.deliver_pdu(parts[1].tpdu)
@@ -187,9 +170,6 @@ def test_parts_joined_across_cmti_and_cmt():
         m.at("AT+CNMI=2,2,0,0,0")
         _deliver(sim, [parts[2], parts[0]])
         assert wait_for(m.events, SmsReceived).text == "".join(GSM_PARTS)
-    finally:
-        m.close()
-        sim.stop()
 
 
 @pytest.mark.parametrize("rx", ["stored-pdu", "cmt-pdu"], indirect=True)
