@@ -13,7 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from firmware.modem.errors import ModemError
+from firmware.modem.errors import ModemCommandError, ModemError
 from firmware.modem.events import CallState, EndReason
 from firmware.modem.parser import split_fields
 
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from firmware.modem.driver import Modem
 
 log = logging.getLogger(__name__)
+
+#: consecutive refused polls after which polling is switched off for good
+REFUSALS_TO_STOP = 3
 
 
 class CallWatch:
@@ -30,6 +33,7 @@ class CallWatch:
         self.max_call = max_call  # seconds from the start of a call; 0: no limit
         self._next_poll = 0.0
         self.polls = 0
+        self.refused = 0
         self.poll_time = 0.0  # seconds spent in AT+CLCC round trips (for the overhead figure)
 
     def tick(self) -> None:
@@ -55,12 +59,19 @@ class CallWatch:
         started = time.monotonic()
         try:
             resp = self._m.at("AT+CLCC", expect="+CLCC:")
+        except ModemCommandError as exc:
+            self.refused += 1
+            if self.refused >= REFUSALS_TO_STOP:  # a modem without AT+CLCC: stop asking
+                self.poll_interval = 0
+                log.warning("AT+CLCC ditolak / refused (%s): polling off", exc.result)
+            return
         except ModemError as exc:  # the watchdog looks after a silent modem
             log.info("AT+CLCC poll failed: %s", exc)
             return
         finally:
             self.polls += 1
             self.poll_time += time.monotonic() - started
+        self.refused = 0
         voice = []
         for item in resp.info("+CLCC:"):
             f = split_fields(item)

@@ -69,7 +69,7 @@ class Inbox:
         with self._mode_lock:
             entries, text = self._read(f"AT+CMGR={index}", "+CMGR:", listing=False)
             if not entries:
-                log.warning("SMS %d: empty slot", index)
+                log.info("SMS %d: empty slot (already swept)", index)
             for header, body in entries:
                 self._handle(split_fields(header)[1:], body, text)
             self._delete(index)

@@ -62,6 +62,7 @@ class ModemSimulator(CallSide, SmsSide):
         self.pdu_mode = pdu_mode  # False: AT+CMGF=0 is refused (a text-only modem)
         self.atd_waits = atd_waits  # True: ATD's final comes when the far end answers (CONNECT)
         self.ignore_commands: set[str] = set()  # commands (prefixes) never answered
+        self.refuse_commands: set[str] = set()  # commands (prefixes) answered with ERROR
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._wlock = threading.Lock()
@@ -181,7 +182,10 @@ class ModemSimulator(CallSide, SmsSide):
                 try:
                     if kind == "cmd":
                         self.commands.append(str(item))
-                        if not str(item).upper().startswith(tuple(self.ignore_commands)):
+                        cmd = str(item).upper()
+                        if cmd.startswith(tuple(self.refuse_commands)):
+                            self.reply([], "ERROR")
+                        elif not cmd.startswith(tuple(self.ignore_commands)):
                             self._at.execute(str(item))
                     elif kind == "data":
                         mode, payload, send = item

@@ -94,6 +94,18 @@ def test_call_nobody_ends_is_ended_by_the_limit(maker):
     assert m.counters["calls_over_limit"] == 1
 
 
+def test_modem_without_clcc_stops_being_polled_and_the_limit_still_ends_the_call():
+    sim = ModemSimulator("phone", **FAST)
+    sim.refuse_commands = {"AT+CLCC"}
+    with running(sim, clcc_poll=0.1, max_call=2.0) as m:
+        _answered_call(sim, m)
+        assert until(lambda: m._callwatch.poll_interval == 0)  # three refusals: polling off
+        polls = sim.commands.count("AT+CLCC")
+        assert polls == 3 and m.call_state is CallState.ACTIVE
+        assert wait_for(m.events, CallEnded).reason is EndReason.MAX_DURATION
+        assert sim.commands.count("AT+CLCC") == polls
+
+
 def test_connect_after_atd_is_an_answered_call():
     sim = ModemSimulator("sim800", atd_waits=True, **FAST)
     with running(sim) as m:
