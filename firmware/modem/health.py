@@ -122,6 +122,8 @@ class Supervisor:
             except ModemError as exc:
                 self._m.counters["sms_read_errors"] += 1
                 log.warning("Gagal membaca SMS / could not read SMS %s: %s", arg, exc)
+                if not self._stop.is_set():
+                    self.submit("sweep_sms", None)  # the message is still on the SIM: list again
         elif kind == "sweep_sms":
             try:
                 self._m._inbox.sweep()

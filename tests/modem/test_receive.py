@@ -180,3 +180,15 @@ def test_undecodable_pdu_is_counted_and_the_next_message_still_comes(rx):
     sim.deliver_pdu(b.deliver("+628666", "Masih jalan", WHEN).tpdu)
     assert wait_for(m.events, SmsReceived).text == "Masih jalan"
     assert m._inbox.counters["sms_undecodable"] == 1
+
+
+def test_a_read_that_times_out_is_retried_by_a_sweep():
+    """The message stays on the SIM when ``AT+CMGR`` gets no answer: a sweep finds it."""
+    sim = ModemSimulator("sim800", **FAST)
+    with running(sim, command_timeout=0.5) as m:
+        assert until(lambda: sweep_done(sim))
+        sim.ignore_commands = {"AT+CMGR"}
+        sim.deliver_pdu(b.deliver("+628777", "Kirim ambulans", WHEN).tpdu)
+        assert wait_for(m.events, SmsReceived).text == "Kirim ambulans"
+        assert m.counters["sms_read_errors"] == 1 and sim.commands.count("AT+CMGL=4") == 2
+        assert until(lambda: not sim.storage)
