@@ -51,6 +51,10 @@ class CallTracker:
         self._ring_seen_at: float | None = None
         self._disconnect_at: float | None = None
         self._local_hangup = False
+        self._hangup_reason = EndReason.LOCAL_HANGUP
+        self.started_at: float | None = None  # when the current call began (for the length limit)
+        self.generation = 0  # +1 per call: a CLCC answer about an older call is ignored
+        self.ended_by_poll = 0
 
     # ---- incoming ---------------------------------------------------------
     def on_ring(self) -> None:
@@ -89,9 +93,7 @@ class CallTracker:
                 if self.state is CallState.IDLE:
                     self.dialling(number or "")
             elif stat == 3:  # alerting
-                if self.state is CallState.DIALLING:
-                    self.state = CallState.ALERTING
-                    self._emit(Alerting(at=self._clock()))
+                self.on_alerting()
             elif stat == 0:  # active
                 if self.state in (CallState.RINGING, CallState.DIALLING, CallState.ALERTING):
                     self.activate()
@@ -100,6 +102,36 @@ class CallTracker:
                     self._disconnect_at = self._clock()
                 else:
                     self.remote_end()
+
+    def on_alerting(self) -> None:
+        with self._lock:
+            if self.state is CallState.DIALLING:
+                self.state = CallState.ALERTING
+                self._emit(Alerting(at=self._clock()))
+
+    def on_clcc_list(self, voice: list[list[str]], generation: int) -> None:
+        """The answer to a polled ``AT+CLCC`` (voice calls only): the ground truth.
+
+        No call listed (or only a disconnected one) ends ours; an active one
+        activates it. An answer about an earlier call, or during our own
+        hang-up, changes nothing.
+        """
+        with self._lock:
+            if generation != self.generation or self.state is CallState.IDLE or self._local_hangup:
+                return
+            stats = []
+            for f in voice:
+                try:
+                    stats.append(int(f[2]))
+                except (ValueError, IndexError):
+                    continue
+            if not stats or all(st == 6 for st in stats):
+                self.ended_by_poll += 1
+                self.remote_end()
+            elif 0 in stats and self.state is not CallState.ACTIVE:
+                self.activate()
+            elif 3 in stats:
+                self.on_alerting()
 
     # ---- finals that arrive as URCs (ATD returns OK at once) ---------------
     def on_final(self, final: Final) -> None:
@@ -143,14 +175,17 @@ class CallTracker:
             self._disconnect_at = None
             self._emit(CallActive(at=self.answered_at, number=self.number, direction=self.direction))
 
-    def begin_local_hangup(self) -> None:
+    def begin_local_hangup(self, reason: EndReason = EndReason.LOCAL_HANGUP) -> None:
+        """We are hanging up (``reason``: ours, or the length limit): an end
+        report that comes meanwhile is ours, not the far end's."""
         with self._lock:
             self._local_hangup = True
+            self._hangup_reason = reason
 
     def local_hangup(self) -> None:
         with self._lock:
             if self.state is not CallState.IDLE:
-                self._end(EndReason.LOCAL_HANGUP)
+                self._end(self._hangup_reason)
             self._local_hangup = False
 
     def remote_end(self) -> None:
@@ -159,7 +194,7 @@ class CallTracker:
             if self.state is CallState.IDLE:
                 return
             if self._local_hangup:
-                reason = EndReason.LOCAL_HANGUP
+                reason = self._hangup_reason
             elif self.state is CallState.RINGING:
                 reason = EndReason.ABANDONED
             elif self.state is CallState.ACTIVE:
@@ -200,6 +235,9 @@ class CallTracker:
         self._ring_seen_at = None
         self._disconnect_at = None
         self._local_hangup = False
+        self._hangup_reason = EndReason.LOCAL_HANGUP
+        self.started_at = self._clock()
+        self.generation += 1
 
     def _announce(self) -> None:
         self._announced = True
@@ -223,5 +261,7 @@ class CallTracker:
         self.answered_at = None
         self._disconnect_at = None
         self._local_hangup = False
+        self._hangup_reason = EndReason.LOCAL_HANGUP
+        self.started_at = None
         self.last_ended = ev
         self._emit(ev)

@@ -39,6 +39,7 @@ class Response:
     command: str
     lines: list[str]
     final: str
+    missing_final: bool = False  # complete info answer, no OK: accepted after the grace
 
     def info(self, prefix: str) -> list[str]:
         """Payloads of the lines that start with ``prefix`` (e.g. ``+CSQ:``)."""
@@ -55,8 +56,11 @@ class _Pending:
     expect: str | None
     call: bool  # ATD/ATA: NO CARRIER, BUSY... end it instead of being URCs
     data: bytes | None
-    body_after: bool  # an ``expect`` line is followed by one raw data line (+CMGR)
+    body_after: bool | Callable[[str], bool]  # an ``expect`` line is followed by one raw
+    # data line (+CMGR); a callable decides per ``expect`` line (a status report has none)
     require: bool = False  # an OK before the ``expect`` line is a stale one, not ours
+    grace: float | None = None  # accept a missing final this long after the ``expect`` line
+    info_at: float | None = None  # when the (last) ``expect`` line came
     aborted: bool = False  # the channel was closed under it
     lines: list[str] = field(default_factory=list)
     final: str | None = None
@@ -200,7 +204,9 @@ class AtChannel:
                 return
             if p.expect and line.startswith(p.expect):
                 p.lines.append(line)
-                self._take_body = p.body_after
+                body = p.body_after
+                self._take_body = body(line) if callable(body) else body
+                p.info_at = time.monotonic()
                 return
             if kind is not None or is_urc(line):
                 self._route_urc(line)
@@ -236,9 +242,10 @@ class AtChannel:
         expect: str | None = None,
         call: bool = False,
         data: bytes | None = None,
-        body_after: bool = False,
+        body_after: bool | Callable[[str], bool] = False,
         check: bool = True,
         require: bool = False,
+        grace: float | None = None,
     ) -> Response:
         """Send one command and wait for its final result code.
 
@@ -247,22 +254,25 @@ class AtChannel:
         is written after the ``> `` prompt, then Ctrl-Z. A failure result code
         raises :class:`ModemCommandError` unless ``check`` is false. ``require``:
         the ``expect`` line must come before the OK (a query that always has one).
+        ``grace``: if the ``expect`` line came but no final result code followed
+        within this many seconds, the answer is taken as complete (Wavecom's
+        ``+CPIN: READY`` has no OK); ``Response.missing_final`` says so.
         """
         with self._cmd_lock:
             if self._dirty:
                 self._resync(timeout)
-            return self._run(command, timeout, expect, call, data, body_after, check, require)
+            return self._run(command, timeout, expect, call, data, body_after, check, require, grace)
 
     def _resync(self, timeout: float) -> None:
         """After a timeout the modem may still answer the old command, and its
         late OK would pass for the next one's. A query whose answer has its own
         info line tells old from new: only the OK after ``+CMEE:`` is ours."""
-        self._run("AT+CMEE?", timeout, "+CMEE:", False, None, False, False, True)
+        self._run("AT+CMEE?", timeout, "+CMEE:", False, None, False, False, True, None)
         self._dirty = False
         self.counters["resyncs"] += 1
 
-    def _run(self, command, timeout, expect, call, data, body_after, check, require) -> Response:
-        p = _Pending(command, expect, call, data, body_after, require)
+    def _run(self, command, timeout, expect, call, data, body_after, check, require, grace) -> Response:
+        p = _Pending(command, expect, call, data, body_after, require, grace)
         with self._state_lock:
             if self._stop.is_set():  # close() has begun: it may not see this command
                 raise ModemPortError(f"{self.url} is closing")
@@ -277,7 +287,7 @@ class AtChannel:
                     raise self._timed_out(command, timeout, "no > prompt")
                 if not p.done.is_set():
                     self._write(data + b"\x1a")
-            if not p.done.wait(max(0.0, deadline - time.monotonic())):
+            if not self._wait_final(p, deadline):
                 raise self._timed_out(command, timeout, "no final result")
         finally:
             with self._state_lock:
@@ -285,11 +295,32 @@ class AtChannel:
                 self._take_body = False
         if p.aborted:
             raise ModemPortError(f"{self.url} closed during {command!r}")
-        resp = Response(command, p.lines, p.final or "")
+        if p.final is None:  # the grace accepted an answer without its final code
+            self.counters["missing_finals"] += 1
+            self._dirty = True  # a late OK must not pass for the next command's
+            return Response(command, p.lines, "", missing_final=True)
+        resp = Response(command, p.lines, p.final)
         if check and p.final_kind not in (Final.OK, Final.CONNECT):
             code = error_number(resp.final) if p.final_kind in (Final.CME, Final.CMS) else None
             raise ModemCommandError(command, resp.final, code)
         return resp
+
+    def _wait_final(self, p: _Pending, deadline: float) -> bool:
+        """True when the final came, or the info answer did and the grace ran out."""
+        while True:
+            left = deadline - time.monotonic()
+            if p.grace is None:
+                return p.done.wait(max(0.0, left))
+            if p.done.wait(max(0.0, min(left, 0.02))):
+                return True
+            if p.info_at is not None and time.monotonic() - p.info_at >= p.grace:
+                with self._state_lock:
+                    if p.final is None:
+                        p.done.set()  # late lines now go the URC way
+                        return True
+                return True
+            if left <= 0:
+                return False
 
     def _timed_out(self, command: str, timeout: float, what: str) -> ModemTimeout:
         self.counters["timeouts"] += 1

@@ -14,8 +14,9 @@ import time
 from collections import Counter
 from datetime import datetime
 
-from firmware.modem import info
+from firmware.modem import info, init
 from firmware.modem.calls import CallTracker
+from firmware.modem.callwatch import CallWatch
 from firmware.modem.channel import AtChannel
 from firmware.modem.errors import ModemCommandError, ModemError, ModemStateError, ModemTimeout
 from firmware.modem.events import (
@@ -28,32 +29,19 @@ from firmware.modem.events import (
     RegistrationChanged,
 )
 from firmware.modem.health import Supervisor
-from firmware.modem.messaging import TEXT_CSMP, Messaging
-from firmware.modem.parser import final_code, payload, split_fields
+from firmware.modem.inbox import CONCAT_TTL, Inbox
+from firmware.modem.messaging import Messaging
+from firmware.modem.parser import Final, final_code, payload, split_fields
 from firmware.modem.sms import NUMBER_RE, decode_number
 
 log = logging.getLogger(__name__)
 
-PROFILES = ("sim800", "sim7600")
+#: AT dialects: SIMCom 2G, SIMCom 4G (A7670 alike), and "generic" for other
+#: makers (Huawei, ZTE, Quectel, Wavecom, phones): 27.007 only, no vendor init
+PROFILES = ("sim800", "sim7600", "generic")
 
-#: (command, required) run after every (re)start; optional ones may fail on some firmware
-INIT_COMMON = [
-    ("ATE0", True),
-    ("AT+CMEE=2", False),  # verbose errors: +CME ERROR: <text>
-    ("AT+CLIP=1", True),  # caller id
-    ("AT+CLCC=1", False),  # call state URCs
-    ("AT+CMGF=1", True),  # SMS text mode
-    ('AT+CSCS="IRA"', True),
-    (TEXT_CSMP, False),
-    ("AT+CSDH=1", False),  # show dcs/fo in +CMGR, to tell UCS2 and multipart apart
-    ("AT+CNMI=2,1,0,0,0", True),  # new SMS -> +CMTI, stored
-    ("AT+CREG=1", True),  # registration URCs
-    ("AT+CGREG=1", False),
-]
-INIT_PROFILE = {
-    "sim800": [("AT+CLTS=1", False)],  # network time -> *PSUTTZ
-    "sim7600": [("AT+CTZU=1", False), ("AT+CTZR=1", False)],
-}
+#: Huawei ^CEND call control causes (24.008 10.5.4.11) that name the reason
+_CEND_CAUSES = {"17": Final.BUSY, "18": Final.NO_ANSWER, "19": Final.NO_ANSWER}
 
 _FAULT_URCS = {
     "UNDER-VOLTAGE WARNNING": ("under_voltage", False),
@@ -84,6 +72,10 @@ class Modem:
         reset_pulse: float = 1.2,
         backoff: tuple[float, float] = (1.0, 60.0),
         clip_wait: float = 0.3,
+        clcc_poll: float = 2.0,
+        max_call: float = 4 * 3600.0,
+        concat_timeout: float = CONCAT_TTL,
+        final_grace: float = init.FINAL_GRACE,
     ) -> None:
         if profile not in PROFILES:
             raise ModemStateError(f"Profil modem tidak dikenal / unknown modem profile: {profile!r}")
@@ -102,6 +94,12 @@ class Modem:
         self._sms = Messaging(
             self._channel, self._emit, command_timeout=command_timeout, sms_timeout=sms_timeout
         )
+        self._inbox = Inbox(self._channel, self._emit, command_timeout=command_timeout,
+                            mode_lock=self._sms.mode_lock, concat_timeout=concat_timeout)
+        self._callwatch = CallWatch(self, poll_interval=clcc_poll, max_call=max_call)
+        self.final_grace = final_grace
+        self.init_report: dict[str, str] = {}
+        self._no_final: set[str] = set()  # queries answered without OK (a maker's quirk)
         self._supervisor = Supervisor(
             self,
             interval=watchdog_interval,
@@ -137,24 +135,39 @@ class Modem:
         self.close()
 
     def initialise(self) -> None:
-        """Run the init sequence; raises ModemError if a required step fails."""
-        self.sync(attempts=3)
-        for cmd, required in INIT_COMMON + INIT_PROFILE[self.profile]:
-            try:
-                self.at(cmd)
-            except ModemCommandError as exc:
-                if required:
-                    raise ModemError(f"init failed at {cmd}: {exc.result}") from exc
-                log.info("optional init step %s refused: %s", cmd, exc.result)
+        """Run the init sequence; raises ModemError only if a required step fails.
+        Each step's outcome lands in ``init_report`` (and the self-test)."""
+        report = init.run(self)
         try:
             if not self._sim_ready():
                 self._fault("sim_not_ready", "SIM tidak siap / SIM not ready")
+            report["AT+CPIN?"] = self._outcome("AT+CPIN?")
         except ModemCommandError as exc:
+            report["AT+CPIN?"] = f"refused: {exc.result}"
             self._fault("sim_missing", exc.result)
-        self.registration()
+        except ModemTimeout:
+            report["AT+CPIN?"] = "timeout"
+            self._fault("sim_not_ready", "AT+CPIN? tidak dijawab / not answered")
+        try:
+            self.registration()
+            report["AT+CREG?"] = self._outcome("AT+CREG?")
+        except ModemError as exc:
+            report["AT+CREG?"] = "timeout" if isinstance(exc, ModemTimeout) else f"refused: {exc}"
+
+    def _outcome(self, cmd: str) -> str:
+        return "ok (no final result code)" if cmd in self._no_final else "ok"
+
+    def _query(self, cmd: str, prefix: str) -> str | None:
+        """A query that always has an info line; a missing OK after it is tolerated."""
+        resp = self.at(cmd, expect=prefix, require=True, grace=self.final_grace)
+        if resp.missing_final:
+            if cmd not in self._no_final:
+                log.warning("Modem tidak mengirim OK setelah / modem sent no OK after %s", cmd)
+            self._no_final.add(cmd)
+        return resp.first(prefix)
 
     def _sim_ready(self) -> bool:
-        return self.at("AT+CPIN?", expect="+CPIN:", require=True).first("+CPIN:") == "READY"
+        return self._query("AT+CPIN?", "+CPIN:") == "READY"
 
     def sync(self, attempts: int = 3, timeout: float | None = None) -> None:
         """Plain ``AT`` until the modem answers (wakes autobaud, flushes junk)."""
@@ -199,16 +212,27 @@ class Modem:
             c.on_voice_begin()
         elif line.startswith("VOICE CALL: END"):
             c.on_voice_end(info.parse_duration(line.rpartition(":")[2]))
-        elif line.startswith("MISSED_CALL:"):
-            c.remote_end()
-        elif line.startswith("+CMTI:"):
+        elif line.startswith("^CEND:"):
+            f = split_fields(payload(line))  # ^CEND:<id>,<duration>,<end status>,<cc cause>
+            c.on_final(_CEND_CAUSES.get(f[3] if len(f) > 3 else "", Final.NO_CARRIER))
+        elif line.startswith(("MISSED_CALL:", "HANGUP:")):
+            c.remote_end()  # SIM800 missed call / ZTE, Qualcomm call end
+        elif line.startswith("^CONN:"):
+            c.on_voice_begin()  # Huawei: call connected
+        elif line.startswith("^CONF:"):
+            c.on_alerting()  # Huawei: ringback, the far end rings
+        elif line.startswith("^ORIG:"):
+            pass  # Huawei: our ATD started a call (the tracker knows already)
+        elif line.startswith(("+CMTI:", "+CDSI:")):
             f = split_fields(payload(line))
             try:
                 self._supervisor.submit("read_sms", int(f[1]))
             except (ValueError, IndexError):
                 self.counters["bad_urc"] += 1
         elif line.startswith("+CMT:"):
-            self._sms.on_cmt(line, body or "")
+            self._inbox.on_cmt(line, body or "")
+        elif line.startswith("+CDS:"):
+            self._inbox.on_status_report()
         elif line.startswith("+CREG:"):
             text = payload(line)
             self._set_registration(info.creg_state(text, query=info.creg_is_query_answer(text)))
@@ -230,7 +254,8 @@ class Modem:
             self._set_time(info.parse_psuttz(payload(line)))
         elif line.startswith(("+CTZV:", "DST:")):
             self._supervisor.submit("sync_time", None)
-        elif line in ("Call Ready", "SMS Ready", "SMS DONE", "PB DONE") or line.startswith("+CFUN:"):
+        elif line in ("Call Ready", "SMS Ready", "SMS DONE", "PB DONE") or line.startswith(
+                ("+CFUN:", "+WIND:")):
             log.info("modem: %s", line)
         else:
             self.counters["unknown_lines"] += 1
@@ -266,7 +291,7 @@ class Modem:
         if self._calls.state is not CallState.RINGING:
             raise ModemStateError("Tidak ada panggilan masuk / no call is ringing")
         resp = self.at("ATA", call=True, check=False, timeout=max(self.command_timeout, 10.0))
-        if resp.final == "OK" or resp.final.startswith("CONNECT"):
+        if _connected(resp.final):
             self._calls.activate()
             return True
         self._calls.remote_end()
@@ -276,10 +301,16 @@ class Modem:
         """End (or reject) the current call; a no-op when idle."""
         self._calls.begin_local_hangup()
         try:
-            cmd = "AT+CHUP" if self.profile == "sim7600" else "ATH"
-            self.at(cmd, check=False)
+            self._hang_up_command()
         finally:
             self._calls.local_hangup()
+
+    def _hang_up_command(self) -> None:
+        """``AT+CHUP`` where the profile prefers it, ``ATH`` otherwise; the other if refused."""
+        first, other = ("ATH", "AT+CHUP") if self.profile == "sim800" else ("AT+CHUP", "ATH")
+        final = self.at(first, check=False).final
+        if final == "ERROR" or final.startswith("+CME ERROR"):
+            self.at(other, check=False)
 
     def dial(self, number: str) -> None:
         """Start a voice call; progress comes as Alerting / CallActive / CallEnded."""
@@ -297,6 +328,9 @@ class Modem:
         kind = final_code(resp.final)
         if resp.final == "OK":
             return
+        if _connected(resp.final):  # modems that answer ATD only once the far end picks up
+            self._calls.activate()
+            return
         if kind is not None:
             self._calls.on_final(kind)
         else:
@@ -310,11 +344,11 @@ class Modem:
 
     # ---- status ---------------------------------------------------------------
     def signal(self) -> int | None:
-        got = self.at("AT+CSQ", expect="+CSQ:", require=True).first("+CSQ:")
+        got = self._query("AT+CSQ", "+CSQ:")
         return info.csq_to_dbm(got) if got is not None else None
 
     def registration(self) -> str:
-        got = self.at("AT+CREG?", expect="+CREG:", require=True).first("+CREG:")
+        got = self._query("AT+CREG?", "+CREG:")
         state = info.creg_state(got, query=True) if got is not None else "unknown"
         self._set_registration(state)
         return state
@@ -323,7 +357,7 @@ class Modem:
         """Network time: the modem clock if the network set it, else the last
         time URC advanced by the host's monotonic clock; None if neither."""
         try:
-            got = self.at("AT+CCLK?", expect="+CCLK:", require=True).first("+CCLK:")
+            got = self._query("AT+CCLK?", "+CCLK:")
         except ModemCommandError:
             got = None
         when = info.parse_clock(got) if got else None
@@ -360,6 +394,14 @@ class Modem:
                 out["errors"].append(f"{key}: {exc}")
         out["registered"] = out["registration"] in ("home", "roaming")
         out["call_state"] = str(self.call_state)
-        out["counters"] = dict(self.counters + self._channel.counters)
+        out["init"] = dict(self.init_report)
+        out["quirks"] = init.quirks(self.init_report) + sorted(
+            f"{cmd}: {self._outcome(cmd)}" for cmd in self._no_final if cmd not in self.init_report)
+        out["counters"] = dict(self.counters + self._channel.counters + self._inbox.counters)
         out["garbage_bytes"] = self._channel.garbage
         return out
+
+
+def _connected(final: str) -> bool:
+    """``OK`` or ``CONNECT [<text>]`` after ATA / ATD: the call is up."""
+    return final == "OK" or final.startswith("CONNECT")

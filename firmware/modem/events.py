@@ -31,6 +31,7 @@ class EndReason(enum.StrEnum):
     NO_CARRIER = "no_carrier"
     NO_DIALTONE = "no_dialtone"
     MODEM_RESET = "modem_reset"  # modem rebooted / was reset mid-call
+    MAX_DURATION = "max_duration"  # neither side ended it: the driver's limit did
     ERROR = "error"
 
 
@@ -73,9 +74,25 @@ class CallEnded(ModemEvent):
 
 @dataclass(frozen=True, slots=True)
 class SmsReceived(ModemEvent):
+    """One received message, its parts joined.
+
+    ``number`` is the sender: ``+62...`` (international), digits, or a name
+    (alphanumeric senders such as ``TELKOMSEL``). ``sent_at`` is the SMS
+    centre's time stamp with its own time zone. ``parts`` is how many parts
+    the sender announced; ``missing`` the sequence numbers that never came
+    (then ``complete`` is False and ``text`` joins what did, in order).
+    """
+
     number: str = ""
     text: str = ""
     sent_at: datetime | None = None
+    parts: int = 1
+    missing: tuple[int, ...] = ()
+    encoding: str = "gsm7"  # gsm7 | 8bit | ucs2 (of the first part)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
 
 
 @dataclass(frozen=True, slots=True)

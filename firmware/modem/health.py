@@ -109,7 +109,8 @@ class Supervisor:
                     ch.suspect.clear()
                     next_probe = time.monotonic() + self.interval
                     self._probe()
-                self._m._sms.expire_partial()
+                self._m._inbox.expire_partial()
+                self._m._callwatch.tick()
             except Exception:
                 self._m.counters["supervisor_errors"] += 1
                 log.exception("modem supervisor task %s failed", kind)
@@ -117,14 +118,15 @@ class Supervisor:
     def _do(self, kind: str, arg: Any) -> None:
         if kind == "read_sms":
             try:
-                self._m._sms.read_stored(int(arg))
+                self._m._inbox.read_stored(int(arg))
             except ModemError as exc:
                 self._m.counters["sms_read_errors"] += 1
                 log.warning("Gagal membaca SMS / could not read SMS %s: %s", arg, exc)
+                if not self._stop.is_set():
+                    self.submit("sweep_sms", None)  # the message is still on the SIM: list again
         elif kind == "sweep_sms":
             try:
-                for index in self._m._sms.stored_indexes():
-                    self._m._sms.read_stored(index)
+                self._m._inbox.sweep()
             except ModemError as exc:
                 log.warning("Gagal menyapu SMS tersimpan / stored SMS sweep failed: %s", exc)
         elif kind == "sync_time":

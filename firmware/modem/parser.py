@@ -125,7 +125,8 @@ URC_EXACT = frozenset({
 URC_PREFIXES = (
     "+CLIP:", "+CLCC:", "+CMTI:", "+CMT:", "+CREG:", "+CGREG:", "+CEREG:", "+CPIN:",
     "+CFUN:", "*PSUTTZ:", "+CTZV:", "DST:", "VOICE CALL: END", "MISSED_CALL:", "+CUSD:",
-    "+CDS:", "+CBM:", "+CRING:",
+    "+CDS:", "+CDSI:", "+CBM:", "+CRING:", "^CEND:", "^CONN:", "^CONF:", "^ORIG:", "HANGUP:",
+    "+WIND:",
 )
 
 #: URCs followed by one more line that belongs to them (text mode SMS body)
@@ -137,6 +138,9 @@ def is_urc(line: str) -> bool:
 
 
 def urc_needs_body(line: str) -> bool:
+    """``+CMT`` (both modes) and a PDU-mode ``+CDS: <length>`` carry a second line."""
+    if line.startswith("+CDS:"):
+        return payload(line).isdigit()
     return line.startswith(URC_WITH_BODY)
 
 

@@ -24,7 +24,8 @@ def _root() -> None:
 def modem(
     pty: bool = typer.Option(False, "--pty", help="Buka pseudo-terminal / serve on a pseudo-terminal."),
     tcp: int | None = typer.Option(None, "--tcp", help="Port TCP / serve on this TCP port (0 = any)."),
-    profile: str = typer.Option("sim800", "--profile", help="sim800 | sim7600"),
+    profile: str = typer.Option(
+        "sim800", "--profile", help="sim800 | sim7600 | huawei | zte | phone | wavecom"),
     control: int | None = typer.Option(
         None, "--control", help="Port kendali baris / line control port on 127.0.0.1 (0 = any)."
     ),

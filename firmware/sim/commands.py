@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from firmware.modem import sms as smscodec
 from firmware.modem.parser import split_fields
+from firmware.sim import deliver
 from firmware.sim.pdu import PduError, decode_submit
 from firmware.sim.profiles import PROFILES
 
@@ -22,9 +23,9 @@ if TYPE_CHECKING:
 _EXT = re.compile(r"^([+*&][A-Z0-9]+)(=\?|\?|=)?(.*)$", re.IGNORECASE)
 _ALL_ONLY = frozenset().union(*(p.only for p in PROFILES.values()))
 _INT_SETTINGS = {
+    "+CMGF": ("cmgf", (0, 1)),
     "+CMEE": ("cmee", (0, 1, 2)),
     "+CLIP": ("clip", (0, 1)),
-    "+CMGF": ("cmgf", (0, 1)),
     "+CSDH": ("csdh", (0, 1)),
     "+CREG": ("creg", (0, 1, 2)),
     "+CGREG": ("cgreg", (0, 1, 2)),
@@ -33,6 +34,9 @@ _INT_SETTINGS = {
     "+CTZU": ("ctzu", (0, 1)),
     "+CTZR": ("ctzr", (0, 1, 2)),
 }
+
+
+_STAT = ("REC UNREAD", "REC READ", "STO UNSENT", "STO SENT")
 
 
 class AtInterpreter:
@@ -70,9 +74,9 @@ class AtInterpreter:
         kind = {"": "exec", "?": "read", "=?": "test", "=": "set"}[op]
         if kind == "test":
             return sim.reply([], "OK")
-        if name in _INT_SETTINGS:
-            return self._int_setting(name, kind, args)
         handler = getattr(self, "c_" + name[1:].replace("&", "_"), None)
+        if name in _INT_SETTINGS and handler is None:
+            return self._int_setting(name, kind, args)
         if handler is None:
             return sim.error(100, "unknown")
         return handler(kind, args)
@@ -114,7 +118,7 @@ class AtInterpreter:
     def c_CPIN(self, kind: str, args: str) -> None:
         if not self.sim.sim_present:
             return self.sim.error(10, "SIM not inserted")
-        self.sim.reply(["+CPIN: READY"], "OK")
+        self.sim.reply(["+CPIN: READY"], "OK" if self.sim.profile.cpin_ok else None)
 
     def c_CSQ(self, kind: str, args: str) -> None:
         self.sim.reply([f"+CSQ: {self.sim.rssi},0"], "OK")
@@ -191,7 +195,10 @@ class AtInterpreter:
     def c_CLCC(self, kind: str, args: str) -> None:
         sim = self.sim
         if kind == "set":
-            sim.s["clcc"] = 1 if split_fields(args)[0] == "1" else 0
+            on = split_fields(args)[0] == "1"
+            if on and not sim.profile.clcc_urc:
+                return sim.error(4, "operation not supported")
+            sim.s["clcc"] = 1 if on else 0
             return sim.reply([], "OK")
         if kind == "read":
             return sim.reply([f"+CLCC: {sim.s['clcc']}"], "OK")
@@ -233,10 +240,17 @@ class AtInterpreter:
             return sim.error(3, "operation not allowed")
         if not sim.registered:
             return sim.reply([], "NO DIALTONE")
-        sim.reply([], "OK")
+        if not sim.atd_waits:
+            sim.reply([], "OK")
         sim._start_dial(number)
 
     # ---- SMS ------------------------------------------------------------------------
+    def c_CMGF(self, kind: str, args: str) -> None:
+        sim = self.sim
+        if kind == "set" and split_fields(args)[0] == "0" and not sim.pdu_mode:
+            return sim.error(303, sms=True)  # a text-only modem
+        self._int_setting("+CMGF", kind, args)
+
     def c_CMGS(self, kind: str, args: str) -> None:
         sim = self.sim
         sim._data_mode = None
@@ -277,32 +291,22 @@ class AtInterpreter:
             sim.record_submit(sub.number, sub.text, sub.concat, text)
         sim.reply([f"+CMGS: {sim.next_mr()}"], "OK")
 
-    def _header_and_body(self, msg: dict) -> tuple[str, str]:
+    def _stored(self, msg: dict) -> tuple[str, str | None]:
+        """``(header fields, body)`` of a stored message in the current mode."""
         sim = self.sim
-        when = msg["when"]
-        q = int((when.utcoffset().total_seconds()) // 900) if when.utcoffset() is not None else 0
-        scts = f"{when:%y/%m/%d,%H:%M:%S}{q:+03d}"
-        num = msg["number"]
-        fields = f'"{sim.enc(num)}","","{scts}"'
-        fo = 0x04 | (0x40 if msg["concat"] else 0)
-        if msg["concat"]:
-            ref, total, seq = msg["concat"]
-            ud = bytes([5, 0, 3, ref, total, seq]) + msg["text"].encode("utf-16-be")
-            body = ud.hex().upper()
-        elif msg["dcs"] == 8 or sim.s["cscs"] == "UCS2":
-            body = smscodec.ucs2_hex(msg["text"])
-        else:
-            body = msg["text"].encode("ascii", errors="replace").decode("ascii")
-        if sim.s["csdh"]:
-            octets = len(body) // 2 if msg["dcs"] == 8 or msg["concat"] else len(msg["text"])
-            fields += f',{145 if num.startswith("+") else 129},{fo},0,{msg["dcs"]},'
-            fields += f'"{sim.enc("+62816124")}",145,{octets}'
-        return fields, body
+        if sim.s["cmgf"] == 0:
+            return f",{len(msg['tpdu'])}", deliver.with_smsc(msg["tpdu"])
+        return deliver.text_mode(msg["tpdu"], csdh=bool(sim.s["csdh"]), ucs2=sim.s["cscs"] == "UCS2")
 
-    def deliver_cmt(self, msg: dict) -> None:
-        fields, body = self._header_and_body(msg)
-        self.sim.urc(f"+CMT: {fields}")
-        self.sim._write(body.encode("ascii") + b"\r\n")
+    def deliver_cmt(self, tpdu: bytes) -> None:
+        sim = self.sim
+        if sim.s["cmgf"] == 0:
+            sim.urc(f"+CMT: ,{len(tpdu)}")
+            body: str | None = deliver.with_smsc(tpdu)
+        else:
+            fields, body = deliver.text_mode(tpdu, csdh=bool(sim.s["csdh"]), ucs2=sim.s["cscs"] == "UCS2")
+            sim.urc(f"+CMT: {fields}")
+        sim._write((body or "").encode("ascii") + b"\r\n")
 
     def c_CMGR(self, kind: str, args: str) -> None:
         sim = self.sim
@@ -313,25 +317,29 @@ class AtInterpreter:
         msg = sim.storage.get(idx)
         if msg is None:
             return sim.reply([], "OK")  # empty slot: SIM800 answers a bare OK
-        if sim.s["cmgf"] == 0:
-            return sim.error(303, sms=True)  # PDU-mode reading is not simulated
-        fields, body = self._header_and_body(msg)
+        fields, body = self._stored(msg)
         status = msg["status"]
         msg["status"] = "REC READ"
-        sim.reply([f'+CMGR: "{status}",{fields}', body], "OK")
+        stat = str(_STAT.index(status)) if sim.s["cmgf"] == 0 else f'"{status}"'
+        sim.reply([f"+CMGR: {stat},{fields}"] + ([body] if body is not None else []), "OK")
 
     def c_CMGL(self, kind: str, args: str) -> None:
         sim = self.sim
-        if sim.s["cmgf"] == 0:
-            return sim.error(303, sms=True)  # PDU-mode listing is not simulated
-        want = sim.dec(split_fields(args)[0]).upper() if args else "REC UNREAD"
+        arg = split_fields(args)[0] if args else ""
+        if sim.s["cmgf"] == 0:  # PDU mode: <stat> is a number, 4 = all
+            if arg and not arg.isdigit():
+                return sim.error(304, sms=True)
+            want = _STAT[int(arg)] if arg and int(arg) < 4 else ("ALL" if arg else "REC UNREAD")
+        else:
+            want = sim.dec(arg).upper() if arg else "REC UNREAD"
         lines = []
         for idx in sorted(sim.storage):
             msg = sim.storage[idx]
             if want != "ALL" and msg["status"] != want:
                 continue
-            fields, body = self._header_and_body(msg)
-            lines += [f'+CMGL: {idx},"{msg["status"]}",{fields}', body]
+            fields, body = self._stored(msg)
+            stat = str(_STAT.index(msg["status"])) if sim.s["cmgf"] == 0 else f'"{msg["status"]}"'
+            lines += [f"+CMGL: {idx},{stat},{fields}"] + ([body] if body is not None else [])
             msg["status"] = "REC READ"
         sim.reply(lines, "OK")
 

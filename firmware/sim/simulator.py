@@ -1,4 +1,4 @@
-"""A simulated SIM800 / SIM7600 modem on a pseudo-terminal or TCP socket.
+"""A simulated GSM modem (SIMCom and other makers' profiles) on a pty or TCP socket.
 
 The driver under test talks real bytes to it through pyserial; tests and
 the demo steer the "network" through the control API (incoming call, remote
@@ -14,24 +14,19 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from firmware.errors import FirmwareError
 from firmware.modem import sms as smscodec
 from firmware.sim.profiles import PROFILES, Profile
 from firmware.sim.scheduler import Scheduler
+from firmware.sim.sim_calls import CallSide, SimulatorError
+from firmware.sim.sim_sms import STORAGE_SLOTS, WIB, SmsSide
 from firmware.sim.transport import PtyEndpoint, TcpEndpoint
 
 log = logging.getLogger(__name__)
 
-STORAGE_SLOTS = 30
-WIB = timezone(timedelta(hours=7))  # Western Indonesia Time
-
-
-class SimulatorError(FirmwareError, RuntimeError):
-    """Misuse of the simulator's control API."""
+__all__ = ["STORAGE_SLOTS", "WIB", "ModemSimulator", "SimulatorError"]
 
 
 def _defaults() -> dict:
@@ -42,7 +37,7 @@ def _defaults() -> dict:
     }
 
 
-class ModemSimulator:
+class ModemSimulator(CallSide, SmsSide):
     def __init__(
         self,
         profile: str = "sim800",
@@ -53,6 +48,8 @@ class ModemSimulator:
         reset_hold: float = 0.05,
         clcc_before_final: bool = False,
         seed: int | None = None,
+        pdu_mode: bool = True,
+        atd_waits: bool = False,
     ) -> None:
         if profile not in PROFILES:
             raise SimulatorError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
@@ -62,6 +59,10 @@ class ModemSimulator:
         self.alert_delay = alert_delay
         self.reset_hold = reset_hold
         self.clcc_before_final = clcc_before_final
+        self.pdu_mode = pdu_mode  # False: AT+CMGF=0 is refused (a text-only modem)
+        self.atd_waits = atd_waits  # True: ATD's final comes when the far end answers (CONNECT)
+        self.ignore_commands: set[str] = set()  # commands (prefixes) never answered
+        self.refuse_commands: set[str] = set()  # commands (prefixes) answered with ERROR
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
         self._wlock = threading.Lock()
@@ -181,7 +182,11 @@ class ModemSimulator:
                 try:
                     if kind == "cmd":
                         self.commands.append(str(item))
-                        self._at.execute(str(item))
+                        cmd = str(item).upper()
+                        if cmd.startswith(tuple(self.refuse_commands)):
+                            self.reply([], "ERROR")
+                        elif not cmd.startswith(tuple(self.ignore_commands)):
+                            self._at.execute(str(item))
                     elif kind == "data":
                         mode, payload, send = item
                         self._at.finish_data(mode, payload, send)
@@ -205,6 +210,8 @@ class ModemSimulator:
                 time.sleep(self._rng.choice((0, 0, 0.001)))
 
     def urc(self, line: str) -> None:
+        if not line:
+            return  # a profile without that report
         self._write(b"\r\n" + line.encode("ascii", errors="replace") + b"\r\n")
 
     def reply(self, lines: list[str], final: str | None) -> None:
@@ -260,149 +267,6 @@ class ModemSimulator:
                 self.urc("DST: 0")
             elif self.profile.name == "sim7600" and self.s["ctzr"]:
                 self.urc(f"+CTZV: {q:+d}")
-
-    # ---- calls (network side) -------------------------------------------------------
-    @property
-    def call_state(self) -> str:
-        with self._lock:
-            return self._call["state"] if self._call else "idle"
-
-    def _clcc(self, stat: int) -> None:
-        c = self._call
-        if c and self.s["clcc"]:
-            num = c["number"] or ""
-            toa = 145 if num.startswith("+") else 129
-            self.urc(f'+CLCC: 1,{c["dir"]},{stat},0,0,"{self.enc(num)}",{toa}')
-
-    def incoming_call(self, number: str | None) -> None:
-        """The network offers a call from ``number`` (None: caller id withheld)."""
-        with self._lock:
-            if self._call is not None:
-                raise SimulatorError(f"a call is already {self._call['state']}")
-            self._call = {"state": "ringing", "number": number, "dir": 1, "answered": None}
-            self._clcc(4)
-            self._ring()
-
-    def _ring(self) -> None:
-        with self._lock:
-            if not self._call or self._call["state"] != "ringing":
-                return
-            self.urc("RING")
-            if self.s["clip"]:
-                num = self._call["number"]
-                if num:
-                    toa = 145 if num.startswith("+") else 129
-                    self.urc(f'+CLIP: "{self.enc(num)}",{toa},"",0,"",0')
-                else:
-                    self.urc('+CLIP: "",128,"",0,"",0')
-            self._ring_job = self._sched.later(self.ring_interval, self._ring)
-
-    def remote_answer(self) -> None:
-        """The called party picks up our outgoing call."""
-        with self._lock:
-            c = self._call
-            if not c or c["dir"] != 0 or c["state"] not in ("dialling", "alerting"):
-                raise SimulatorError("no outgoing call to answer")
-            self._activate()
-
-    def _activate(self) -> None:
-        c = self._call
-        if c is None:
-            return
-        c["state"] = "active"
-        c["answered"] = time.monotonic()
-        self._sched.cancel(self._ring_job)
-        if self.profile.voice_urcs:
-            self.urc("VOICE CALL: BEGIN")
-        self._clcc(0)
-
-    def _alert(self) -> None:
-        with self._lock:
-            c = self._call
-            if c and c["state"] == "dialling":
-                c["state"] = "alerting"
-                self._clcc(3)
-
-    def remote_hangup(self) -> None:
-        """The far end hangs up (or the caller gives up while it rings)."""
-        self._end_call("NO CARRIER")
-
-    def remote_busy(self) -> None:
-        self._end_call("BUSY")
-
-    def remote_no_answer(self) -> None:
-        self._end_call("NO ANSWER")
-
-    def _end_call(self, final: str | None, *, local: bool = False) -> None:
-        with self._lock:
-            c = self._call
-            if not c:
-                raise SimulatorError("no call")
-            self._sched.cancel(self._ring_job)
-            events: list[Callable[[], None]] = []
-            if self.profile.voice_urcs and c["answered"] is not None:
-                d = int(time.monotonic() - c["answered"])
-                hhmmss = f"{d // 3600:02d}{d % 3600 // 60:02d}{d % 60:02d}"
-                events.append(lambda: self.urc(f"VOICE CALL: END: {hhmmss}"))
-            clcc = [lambda: self._clcc(6)]
-            fin = [lambda: self.urc(final)] if final and not local else []
-            events += (clcc + fin) if self.clcc_before_final else (fin + clcc)
-            for ev in events:
-                ev()  # _clcc reads self._call, so it is cleared only afterwards
-            self._call = None
-
-    def _start_dial(self, number: str) -> None:
-        self.dialled.append(number)
-        self._call = {"state": "dialling", "number": number, "dir": 0, "answered": None}
-        self._clcc(2)
-        self._sched.later(self.alert_delay, self._alert)
-
-    # ---- SMS (network side) ---------------------------------------------------------
-    def receive_sms(self, number: str, text: str, sent_at: datetime | None = None) -> list[int]:
-        """The network delivers an SMS; long ones arrive as UCS2 parts. Returns slots."""
-        when = sent_at or self.now_local() or datetime(2026, 11, 23, 14, 0, tzinfo=WIB)
-        parts: list[tuple[str, int, tuple[int, int, int] | None]]
-        if smscodec.is_gsm7(text) and len(text) <= smscodec.SINGLE_GSM7:
-            parts = [(text, 0, None)]
-        elif len(text.encode("utf-16-be")) // 2 <= smscodec.SINGLE_UCS2:
-            parts = [(text, 8, None)]
-        else:
-            chunks = smscodec._split_units(text, smscodec.PART_UCS2)
-            ref = self._rng.randrange(256)
-            parts = [(ch, 8, (ref, len(chunks), i + 1)) for i, ch in enumerate(chunks)]
-        slots = []
-        with self._lock:
-            for body, dcs, concat in parts:
-                slot = next((i for i in range(1, STORAGE_SLOTS + 1) if i not in self.storage), None)
-                msg = {"number": number, "text": body, "dcs": dcs, "concat": concat, "when": when,
-                       "status": "REC UNREAD"}
-                if self.s["cnmi_mt"] == 2:
-                    self._at.deliver_cmt(msg)
-                    continue
-                if slot is None:
-                    self.urc("+CIEV: \"MESSAGE\",0")  # storage full: the real modem also goes quiet
-                    continue
-                self.storage[slot] = msg
-                slots.append(slot)
-                if self.s["cnmi_mt"] == 1:
-                    self.urc(f'+CMTI: "SM",{slot}')
-        return slots
-
-    def record_submit(self, number: str, text: str, concat: tuple[int, int, int] | None, raw: str) -> None:
-        self.sent_parts.append({"number": number, "text": text, "concat": concat, "raw": raw})
-        if concat is None:
-            self.sent_sms.append((number, text))
-            return
-        ref, total, seq = concat
-        entry = self._concat.setdefault((number, ref), {"total": total, "parts": {}})
-        entry["parts"][seq] = text
-        if len(entry["parts"]) >= entry["total"]:
-            del self._concat[(number, ref)]
-            self.sent_sms.append((number, "".join(entry["parts"][k] for k in sorted(entry["parts"]))))
-
-    def next_mr(self) -> int:
-        self._mr = (self._mr + 1) % 256
-        return self._mr
 
     # ---- network and faults -------------------------------------------------------
     def set_registered(self, registered: bool, *, roaming: bool = False) -> None:

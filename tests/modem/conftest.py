@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -57,6 +59,24 @@ def until(pred, timeout: float = WAIT, step: float = 0.01) -> bool:
     return bool(pred())
 
 
+@contextlib.contextmanager
+def running(sim: ModemSimulator, profile: str | None = None, **kw) -> Iterator[Modem]:
+    """Start the simulator on a pty and a driver on it; stop both afterwards."""
+    sim.start_pty()
+    m = modem_for(sim.url, profile or sim.profile.driver, **kw)
+    m.start()
+    try:
+        yield m
+    finally:
+        m.close()
+        sim.stop()
+
+
+def sweep_done(sim: ModemSimulator) -> bool:
+    """The driver's stored-SMS sweep (PDU-mode listing, then back to text mode) is over."""
+    return "AT+CMGL=4" in sim.commands and sim.s["cmgf"] == 1
+
+
 @pytest.fixture(params=["sim800", "sim7600"])
 def profile(request) -> str:
     return request.param
@@ -73,7 +93,7 @@ def sim(request) -> ModemSimulator:
 
 @pytest.fixture
 def modem(sim):
-    m = modem_for(sim.url, sim.profile.name)
+    m = modem_for(sim.url, sim.profile.driver)
     m.start()
     yield m
     m.close()

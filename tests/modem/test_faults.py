@@ -19,7 +19,7 @@ from firmware.modem.events import (
     SmsReceived,
 )
 from firmware.sim import ModemSimulator
-from tests.modem.conftest import FAST, modem_for, until, wait_for
+from tests.modem.conftest import FAST, modem_for, sweep_done, until, wait_for
 
 WIB = timezone(timedelta(hours=7))
 
@@ -42,7 +42,7 @@ def gpio():
 def _fast_modem(sim, **kw):
     opts = {"command_timeout": 0.3, "watchdog_interval": 0.3, "boot_timeout": 0.5}
     opts.update(kw)
-    return modem_for(sim.url, sim.profile.name, **opts)
+    return modem_for(sim.url, sim.profile.driver, **opts)
 
 
 def test_silent_modem_mid_call_is_noticed_and_recovered(sim):
@@ -110,6 +110,7 @@ def test_under_voltage_warning_is_a_fault_event(pair):
 
 
 def test_garbage_bytes_are_survived_and_counted(modem, sim):
+    assert until(lambda: sweep_done(sim))  # an injected line must come between commands
     sim.inject(b"\xff\xfe\x00\x13garb\x80age\r\n\x00\x00")
     sim.incoming_call("+628123")
     assert wait_for(modem.events, Ringing).number == "+628123"
@@ -157,7 +158,7 @@ def test_slow_replies(sim):
     m.start()
     try:
         # let the start-up SMS sweep finish, so only this test's commands are slowed
-        assert until(lambda: 'AT+CMGL="ALL"' in sim.commands)
+        assert until(lambda: sweep_done(sim))
         assert m.signal() == -73
         sim.set_reply_delay(0.3)
         assert m.signal() == -73  # slow but within the timeout
@@ -298,7 +299,7 @@ def test_sms_that_arrived_while_the_modem_was_hung_is_not_lost(sim):
     m = _fast_modem(sim)
     m.start()
     try:
-        assert until(lambda: 'AT+CMGL="ALL"' in sim.commands)  # start-up sweep done
+        assert until(lambda: sweep_done(sim))  # start-up sweep done
         sim.go_silent(True)
         sim.receive_sms("+628777", "Kirim ambulans ke Desa Sukamaju")  # its +CMTI is lost
         wait_for(m.events, ModemFault, where=lambda e: e.code == "modem_silent")

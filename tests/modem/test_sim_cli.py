@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from firmware.modem import pdu
 from firmware.modem.events import CallEnded, EndReason, Ringing
-from firmware.sim import ModemSimulator
+from firmware.sim import ModemSimulator, deliver
 from firmware.sim.control import run_command
 from tests.modem.conftest import FAST, modem_for, wait_for
 
@@ -74,7 +75,8 @@ def test_control_language():
         assert run_command(sim, "hangup") == "ok"
         assert run_command(sim, "sms +628123").startswith("error")
         assert run_command(sim, "sms +628123 Banjir di RT 05") == "ok"
-        assert sim.storage[1]["text"] == "Banjir di RT 05"
+        stored = pdu.decode(deliver.with_smsc(sim.storage[1]["tpdu"]))
+        assert (stored.sender, stored.text) == ("+628123", "Banjir di RT 05")
         assert run_command(sim, "reg off") == "ok" and not sim.registered
         assert run_command(sim, "signal x").startswith("error")
         assert run_command(sim, "").startswith("ok")

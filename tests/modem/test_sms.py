@@ -84,7 +84,7 @@ def test_received_long_sms_is_reassembled_into_one_event(modem, sim):
     ev = wait_for(modem.events, SmsReceived)
     assert ev.text == LONG_ID
     assert until(lambda: not sim.storage)
-    assert modem._sms.counters["sms_received"] == 1
+    assert modem._inbox.counters["sms_received"] == 1
 
 
 def test_received_sms_that_looks_like_a_result_code(modem, sim):

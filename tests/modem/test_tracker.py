@@ -22,7 +22,11 @@ STEPS = st.sampled_from([
     ("clcc", ["1", "1", "6", "0", "0", "+628123", "145"]),
     ("clcc", ["x"]), ("final", Final.NO_CARRIER), ("final", Final.BUSY),
     ("final", Final.NO_ANSWER), ("begin",), ("end", 5.0), ("dial", "112"), ("activate",),
-    ("local",), ("reset",), ("tick",),
+    ("local",), ("reset",), ("tick",), ("alerting",), ("limit",),
+    # a polled AT+CLCC answer (the call list), current or about an earlier call
+    ("list", [], True), ("list", [["1", "1", "0", "0", "0"]], True),
+    ("list", [["1", "0", "3", "0", "0"]], True), ("list", [["1", "1", "6", "0", "0"]], True),
+    ("list", [], False), ("list", [["x"]], True),
 ])
 
 
@@ -57,6 +61,13 @@ def test_any_report_sequence_keeps_the_call_story_consistent(steps):
             t.local_hangup()
         elif kind == "reset":
             t.fail(EndReason.MODEM_RESET)
+        elif kind == "alerting":
+            t.on_alerting()
+        elif kind == "limit":
+            t.begin_local_hangup(EndReason.MAX_DURATION)
+            t.local_hangup()
+        elif kind == "list":
+            t.on_clcc_list([list(f) for f in step[1]], t.generation if step[2] else t.generation - 1)
         else:
             t.tick()
     now[0] += 1.0
