@@ -38,6 +38,26 @@ class Registration(enum.StrEnum):
     ROAMING = "roaming"
 
 
+class UpdateState(enum.StrEnum):
+    """Where a unit is with a software update (docs/updates.md)."""
+
+    OFFERED = "offered"  # accepted, waiting to start (or for a call to end)
+    DOWNLOADING = "downloading"
+    INSTALLED = "installed"  # verified and installed in the inactive slot, about to switch
+    CONFIRMED = "confirmed"  # the new version runs and passed its health check
+    ROLLED_BACK = "rolled_back"  # the new version failed its health check; the old one runs
+    FAILED = "failed"  # refused or interrupted before the switch; the old version runs
+
+
+class UpdateReport(Wire):
+    """The unit's last update, repeated in every heartbeat until the next one."""
+
+    version: Annotated[str, StringConstraints(max_length=32)]
+    state: UpdateState
+    error: ShortText | None = None
+    at: datetime | None = None
+
+
 class Telemetry(DeviceMessage):
     """Heartbeat (QoS 0): lateness of the next one is how offline is noticed."""
 
@@ -52,6 +72,8 @@ class Telemetry(DeviceMessage):
     faults: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         default_factory=list, max_length=32
     )
+    firmware: ShortText | None = Field(None, description="Software version running")
+    update: UpdateReport | None = None
 
 
 class LogLevel(enum.StrEnum):
@@ -101,6 +123,7 @@ class CommandName(enum.StrEnum):
     SET_LOG_LEVEL = "set_log_level"
     LOGS = "logs"
     FLUSH_OUTBOX = "flush_outbox"
+    UPDATE = "update"  # args: version, url (docs/updates.md)
 
 
 class Command(Wire):

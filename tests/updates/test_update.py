@@ -1,0 +1,84 @@
+"""Done-when: real agent processes under a restarting supervisor, a real
+broker, a real HTTP server: v1 -> v2 confirmed; a v3 whose self-test fails
+rolls back to v2 by itself and says why; the unit keeps delivering."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from firmware.agent import bootguard as bg
+from tests.updates.support import (
+    BROKEN_SELF_TEST,
+    Supervisor,
+    ask,
+    factory_install,
+    state,
+    unit_config,
+    wait_for,
+)
+
+DEV = "box-001"
+
+
+def press_delivered(tmp: Path, responder: Any) -> str:
+    """Press the fire button; the incident must reach the centre and be acked."""
+    reply = wait_for(lambda: _press(tmp), 30, what="press recorded")
+    ref = reply.split()[1]
+    wait_for(lambda: ref in responder.stored, 30, what=f"incident {ref} at the centre")
+    return ref
+
+
+def _press(tmp: Path) -> str | None:
+    try:
+        r = ask(tmp / "ctl.sock", "press fire", timeout=10)
+    except OSError:
+        return None
+    return r if r.startswith("recorded") else None
+
+
+def test_v1_to_v2_confirmed_then_failing_v3_rolls_back(tmp_path: Path, broker: Any, release: Any,
+                                                        centre: Any, responder: Any) -> None:
+    release.publish("1.0.0")
+    release.publish("2.0.0")
+    release.publish("3.0.0", patches={"firmware/agent/health.py": BROKEN_SELF_TEST})
+    upd = tmp_path / "update"
+    factory_install(release, upd, "1.0.0")
+    cfg = unit_config(tmp_path, broker, release, confirm_s=8)
+    sup = Supervisor(cfg, upd, tmp_path / "agent.log").start()
+    try:
+        wait_for(lambda: centre.firmware(DEV) == "1.0.0", 60, what="v1 online")
+        press_delivered(tmp_path, responder)
+
+        t0 = time.monotonic()
+        res = centre.command(DEV, "update", {"version": "2.0.0"})
+        assert res.status == "ok", res
+        assert res.result["accepted"] == "2.0.0"
+        wait_for(lambda: centre.update_state(DEV) == ("2.0.0", "confirmed", None), 120,
+                 what="v2 confirmed")
+        took = time.monotonic() - t0
+        assert centre.firmware(DEV) == "2.0.0"
+        states = [s for d, v, s, _ in centre.updates if v == "2.0.0"]
+        assert states.index("downloading") < states.index("installed") < states.index("confirmed")
+        v2_slot = bg.current_target(upd)
+        assert v2_slot == (upd / "slots" / "b").resolve()
+        press_delivered(tmp_path, responder)
+        print(f"update v1 -> v2 confirmed in {took:.1f} s")
+
+        res = centre.command(DEV, "update", {"version": "3.0.0"})
+        assert res.status == "ok", res
+        wait_for(lambda: (centre.update_state(DEV) or ("", "", ""))[:2] == ("3.0.0", "rolled_back"), 120,
+                 what="v3 rolled back")
+        _, _, error = centre.update_state(DEV)
+        assert "self-test failed" in error and "broken_build" in error
+        wait_for(lambda: centre.firmware(DEV) == "2.0.0", 60, what="v2 running again")
+        assert bg.current_target(upd) == v2_slot
+        assert state(upd)["phase"] == "rolled_back"
+        press_delivered(tmp_path, responder)
+        # v3 really ran (and failed its check) before the rollback: not refused up front
+        assert "3.0.0" in [v for _, v, s, _ in centre.updates if s == "installed"]
+    finally:
+        sup.stop()
+    assert os.path.realpath(upd / "current") == str(v2_slot)
