@@ -1,6 +1,7 @@
 """Done-when: real agent processes under a restarting supervisor, a real
-broker, a real HTTP server: v1 -> v2 confirmed; a v3 whose self-test fails
-rolls back to v2 by itself and says why; the unit keeps delivering."""
+broker, a real HTTP server: v1 -> v2 confirmed (its download cut halfway and
+resumed with Range); a v3 whose self-test fails rolls back to v2 by itself
+and says why; the unit keeps delivering."""
 
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ def test_v1_to_v2_confirmed_then_failing_v3_rolls_back(tmp_path: Path, broker: A
         wait_for(lambda: centre.firmware(DEV) == "1.0.0", 60, what="v1 online")
         press_delivered(tmp_path, responder)
 
+        wheel2 = "siaga112-2.0.0-py3-none-any.whl"
+        release.handler.cut_once.add(wheel2)  # the first download of v2 is cut halfway
         t0 = time.monotonic()
         res = centre.command(DEV, "update", {"version": "2.0.0"})
         assert res.status == "ok", res
@@ -59,6 +62,9 @@ def test_v1_to_v2_confirmed_then_failing_v3_rolls_back(tmp_path: Path, broker: A
         wait_for(lambda: centre.update_state(DEV) == ("2.0.0", "confirmed", None), 120,
                  what="v2 confirmed")
         took = time.monotonic() - t0
+        # the cut download resumed where it stopped, with an HTTP Range request
+        gets = [rng for path, rng in release.handler.log if path.endswith(wheel2)]
+        assert gets[0] is None and len(gets) == 2 and gets[1].startswith("bytes=") and gets[1] != "bytes=0-"
         assert centre.firmware(DEV) == "2.0.0"
         states = [s for d, v, s, _ in centre.updates if v == "2.0.0"]
         assert states.index("downloading") < states.index("installed") < states.index("confirmed")
