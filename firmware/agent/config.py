@@ -107,7 +107,10 @@ class UpdateSettings(_Section):
     download_timeout_s: float = Field(30.0, gt=0, le=600, title="Per-request network timeout")
     download_retries: int = Field(20, ge=0, le=1000, title="Resumed attempts after a cut")
     python: Path | None = Field(None, title="Interpreter for new slots (default: the running one's base)")
-    system_site_packages: bool = Field(False, title="Create slot venvs with --system-site-packages")
+    system_site_packages: bool = Field(
+        True, title="Create slot venvs with --system-site-packages",
+        description="As deploy/install.sh does: lgpio comes from Debian's python3-lgpio on a Pi",
+    )
     shared_site_packages: list[Path] = Field(
         default_factory=list, title="Directories of pre-installed dependencies added to every slot",
         description="Production leaves this empty (a bundle carries every wheel); tests point it at "
