@@ -8,6 +8,7 @@ make ``pip download`` fetch the binary wheels of the Pi's architecture.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,34 @@ def _pip(args: list[str]) -> None:
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         raise ReleaseError(f"pip {args[0]} gagal / failed: {(p.stderr or p.stdout).strip()[-600:]}")
+
+
+_MISSING = re.compile(r"No matching distribution found for ([A-Za-z0-9._-]+)")
+
+
+def _download_for(out: Path, reqs: list[str], platform: str | None, python_version: str | None) -> None:
+    """``pip download --only-binary`` for another platform. A dependency that
+    exists only as an sdist is built here with ``pip wheel --no-deps`` and
+    accepted if that gives a pure-Python (``none-any``) wheel; then retry."""
+    args = ["download", "--dest", str(out), "--find-links", str(out), "--only-binary=:all:",
+            *(["--platform", platform] if platform else []),
+            *(["--python-version", python_version] if python_version else []), *reqs]
+    for _ in range(10):
+        try:
+            _pip(args)
+            return
+        except ReleaseError as exc:
+            m = _MISSING.search(str(exc))
+            if not m:
+                raise
+            name = m.group(1)
+            _pip(["wheel", "--no-deps", "--wheel-dir", str(out), name])
+            norm = name.replace("-", "_").lower()
+            built = [p for p in out.glob("*.whl") if p.name.lower().startswith(norm + "-")]
+            if not built or not all(p.name.endswith("-none-any.whl") for p in built):
+                raise ReleaseError(f"{name}: tidak ada wheel untuk platform / no wheel for {platform} and "
+                                   "it is not pure Python; build it on the target and pass --wheel") from None
+    raise ReleaseError("terlalu banyak dependensi tanpa wheel / too many sdist-only dependencies")
 
 
 def build(repo: Path, version: str, *, project: Path | None = None, wheels: list[Path] | None = None,
@@ -64,9 +93,7 @@ def build(repo: Path, version: str, *, project: Path | None = None, wheels: list
         # pip itself too: the next slot is installed by this slot's pip
         reqs = [f"{PROJECT}[firmware]=={version}", "pip"]
         if platform or python_version:
-            _pip(["download", "--dest", str(out), "--find-links", str(out), "--only-binary=:all:",
-                  *(["--platform", platform] if platform else []),
-                  *(["--python-version", python_version] if python_version else []), *reqs])
+            _download_for(out, reqs, platform, python_version)
         else:
             _pip(["wheel", "--wheel-dir", str(out), "--find-links", str(out), *reqs])
     return sorted(p for p in out.iterdir() if p.is_file() and p.name != "targets.json")

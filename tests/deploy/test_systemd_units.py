@@ -57,8 +57,9 @@ def test_hardening_exposure_is_low(name: str, tmp_path: Path) -> None:
 
 def test_unit_agent_contract() -> None:
     d = directives((SYSTEMD_DIR / "siaga-unit.service").read_text())
-    assert d["Service.ExecStart"] == ["/usr/bin/python3 -I /opt/siaga/bootguard.py --state /var/lib/siaga/update "
-                                      "--fallback /opt/siaga/venv -- -m firmware.agent --config /etc/siaga/unit.yaml"]
+    assert d["Service.ExecStart"] == [
+        "/usr/bin/python3 -I /opt/siaga/bootguard.py --state /var/lib/siaga/update "
+        "--fallback /opt/siaga/venv -- -m firmware.agent --config /etc/siaga/unit.yaml"]
     assert d["Service.Type"] == ["notify"]
     assert d["Service.Restart"] == ["always"]
     assert int(d["Service.WatchdogSec"][0]) >= 10

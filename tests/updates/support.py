@@ -73,9 +73,23 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def make_wheel(version: str, out: Path, *, patches: dict[str, str] | None = None) -> Path:
+def _requires() -> str:
+    """Requires-Dist lines of the project and its ``[firmware]`` extra (pyproject.toml)."""
+    import tomllib
+    proj = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    lines = [f"Requires-Dist: {r}" for r in proj["dependencies"]]
+    for r in proj["optional-dependencies"]["firmware"]:
+        req, _, marker = r.partition(";")
+        cond = f'({marker.strip()}) and extra == "firmware"' if marker else 'extra == "firmware"'
+        lines.append(f"Requires-Dist: {req.strip()}; {cond}")
+    return "".join(line + "\n" for line in lines)
+
+
+def make_wheel(version: str, out: Path, *, patches: dict[str, str] | None = None,
+               requires: bool = False) -> Path:
     """``siaga112-<version>-py3-none-any.whl`` from this checkout's sources;
-    ``patches`` appends text to files (e.g. a broken self-test)."""
+    ``patches`` appends text to files (e.g. a broken self-test); ``requires``
+    declares the real dependencies (for a full bundle)."""
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"siaga112-{version}-py3-none-any.whl"
     info = f"siaga112-{version}.dist-info"
@@ -96,7 +110,7 @@ def make_wheel(version: str, out: Path, *, patches: dict[str, str] | None = None
                     data += patches[rel].encode()
                 add(rel, data)
         add(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: siaga112\nVersion: {version}\n"
-                                f"Provides-Extra: firmware\n".encode())
+                                f"Provides-Extra: firmware\n{_requires() if requires else ''}".encode())
         add(f"{info}/WHEEL", b"Wheel-Version: 1.0\nGenerator: siaga-tests\nRoot-Is-Purelib: true\n"
                              b"Tag: py3-none-any\n")
         z.writestr(f"{info}/RECORD", "\n".join([*records, f"{info}/RECORD,,"]) + "\n")
