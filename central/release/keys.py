@@ -21,6 +21,7 @@ from central.errors import ReleaseError
 from firmware.agent.updfetch import sha256_file
 from firmware.agent.updsig import (
     DEFAULT_STORE_COMPAT,
+    UpdateRefused,
     canonical,
     parse_version,
     public_hex,
@@ -100,8 +101,8 @@ def sign_root(repo: Path, root_key: Path, targets_pubs: list[str], *, version: i
               "root_key": public_hex(key)}
     doc = sign_envelope(signed, [key])
     repo.mkdir(parents=True, exist_ok=True)
-    write_json(current, doc)
     verify_root(canonical(doc), [public_hex(key)])
+    write_json(current, doc)
     return doc
 
 
@@ -129,7 +130,10 @@ def sign_release(repo: Path, version: str, targets_key: Path, *, expires_days: f
     if not root_path.exists():
         raise ReleaseError(f"{root_path} missing: sign the delegation first (`release delegate`)")
     root_doc = json.loads(root_path.read_text())
-    root = verify_root(root_path.read_bytes(), [root_doc["signed"]["root_key"]])
-    verify_targets(canonical(doc), root)
+    try:
+        root = verify_root(root_path.read_bytes(), [root_doc["signed"]["root_key"]])
+        verify_targets(canonical(doc), root)
+    except UpdateRefused as exc:  # e.g. a targets key the root does not delegate to
+        raise ReleaseError(f"tanda tangan ditolak / a unit would refuse this: {exc}") from None
     write_json(rel / "targets.json", doc)
     return doc
