@@ -94,6 +94,10 @@ class UnitSettings(Wire):
     centre_number: PhoneNumber | None = None
     log_level: LogLevel | None = None
     self_test_daily_at: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+    firmware_version: Annotated[str, StringConstraints(pattern=r"^\d{1,6}(\.\d{1,6}){0,3}$")] | None = Field(
+        None, description="Software version to run; a change starts a signed update (docs/updates.md)")
+    firmware_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=300)] | None = Field(
+        None, description="Release repository for firmware_version (default: the unit's updates.base_url)")
 
 
 class DesiredConfig(Wire):

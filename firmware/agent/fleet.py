@@ -142,6 +142,8 @@ class Fleet:
         except ValidationError as exc:
             self.publish_reported(refused=desired.version, error=str(exc)[:200])
             return
+        wanted = new.firmware_version
+        start_update = wanted is not None and wanted != a.settings.firmware_version
         with a.store.db.atomic():
             a.store._set_meta("config_version", desired.version)
             a.store._set_meta("config_settings", new.model_dump_json())
@@ -149,6 +151,8 @@ class Fleet:
         a.event("config_applied", {"version": desired.version})
         log.info("Konfigurasi v%d diterapkan / config v%d applied", desired.version, desired.version)
         self.publish_reported()
+        if start_update and wanted != a.version:  # a new target: the same path as the `update` command
+            a.updater.request(wanted, new.firmware_url)
 
     # -- commands ---------------------------------------------------------
 

@@ -126,6 +126,18 @@ class Updater:
         self._thread.start()
         return {"accepted": version, "running": self.a.version}
 
+    def request(self, version: str, url: str | None) -> None:
+        """From the desired config: like the command, but a refusal is recorded
+        (and reported in the heartbeat) instead of replied; a running update wins."""
+        try:
+            self.command(version, url)
+        except UpdateRefused as exc:
+            log.warning("Pembaruan dari konfigurasi ditolak / update %s from desired config refused: %s",
+                        version, exc)
+            self.a.event("update_refused", {"version": version, "error": str(exc)}, level="WARNING")
+            if exc.reason != "busy":
+                self._save(phase="failed", version=version, error=str(exc)[:200], at=time.time())
+
     def _work(self, version: str, base: str) -> None:
         try:
             targets, slot = self._prepare(version, base)
