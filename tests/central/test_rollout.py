@@ -9,6 +9,7 @@ contract is covered in ``tests/updates``.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -20,6 +21,8 @@ from central.api import make_router
 from central.context import Central
 from protocol.fleet import Command
 from tests.central.conftest import provision, wait_for
+from tests.central.test_cli import admin_inproc
+from tests.central.test_real_agent import central_yaml
 from tests.central.unit_double import UnitDouble
 
 URL = "https://gw.example/updates"
@@ -75,7 +78,7 @@ def api(site, fleet):
         yield client
 
 
-def test_rollout_stops_after_first_wave_over_threshold_then_a_good_one_completes(site, fleet, api):
+def test_rollout_stops_after_first_wave_over_threshold_then_a_good_one_completes(site, fleet, api, tmp_path):
     devices = [f"box-{i:02d}" for i in range(10)]
     pws = {d: provision(site, d, groups=["taman"]) for d in devices}
     r = api.post("/api/fleet/rollouts", json={"version": "2.0.0", "url": URL, "group": "taman",
@@ -102,12 +105,20 @@ def test_rollout_stops_after_first_wave_over_threshold_then_a_good_one_completes
         rows = {x["id"]: x for x in api.get("/api/fleet/devices").json()}
         assert rows[first[0]]["firmware"] == "1.0.0" and rows[first[0]]["update"]["state"] == "rolled_back"
 
-        # a fixed release goes to everyone, wave after wave
+        conf = central_yaml(site, tmp_path)
+        shown = admin_inproc(conf, "rollout", "show", r["id"])
+        assert shown.returncode == 0 and "aborted" in shown.stdout and "rolled_back" in shown.stdout
+        listed = admin_inproc(conf, "devices")
+        assert re.search(rf"{first[2]}\s.*2\.0\.0", listed.stdout), listed.stdout
+
+        # a fixed release goes to everyone, wave after wave (started from the CLI this time)
         for u in units.values():
             u.fate = "confirmed"
-        r2 = api.post("/api/fleet/rollouts", json={"version": "2.0.1", "url": URL, "group": "taman",
-                                                   "waves": [30, 100], "abort_pct": 20}).json()
-        done = wait_for(lambda: (x := api.get(f"/api/fleet/rollouts/{r2['id']}").json())["state"] != "running"
+        started = admin_inproc(conf, "rollout", "start", "2.0.1", "--url", URL, "--group", "taman",
+                               "--waves", "30,100", "--abort-pct", "20")
+        assert started.returncode == 0, started.stderr
+        rid = started.stdout.split()[1].rstrip(":")
+        done = wait_for(lambda: (x := api.get(f"/api/fleet/rollouts/{rid}").json())["state"] != "running"
                         and x, 30)
         assert done["state"] == "done", done
         assert done["counts"]["confirmed"] == 10
