@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from firmware.agent import bootguard as bg
 from firmware.agent.store import STORE_COMPAT
-from firmware.agent.updfetch import download, fetch_small, install_slot
+from firmware.agent.updfetch import download, fetch_small, install_slot, sha256_file
 from firmware.agent.updsig import Targets, UpdateRefused, parse_version, verify_root, verify_targets
 from protocol.fleet import UpdateReport, UpdateState
 
@@ -168,7 +169,6 @@ class Updater:
         dl.mkdir(parents=True, exist_ok=True)
         for old in (self.root / "download").iterdir():
             if old.name != version and old.is_dir():
-                import shutil
                 shutil.rmtree(old, ignore_errors=True)
         for name, info in targets.files.items():
             download(f"{base}/{version}/{name}", dl / name, info, timeout=timeout,
@@ -176,7 +176,6 @@ class Updater:
                      on_retry=lambda n, err, name=name: log.warning("unduhan / download %s: retry %d (%s)",
                                                                     name, n, err))
         self._phase("verifying")
-        from firmware.agent.updfetch import sha256_file
         for name, info in targets.files.items():  # again, on the finished files, right before use
             path = dl / name
             if path.stat().st_size != info.length or sha256_file(path) != info.sha256:

@@ -21,12 +21,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING, Any
 
 from firmware.errors import FirmwareError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 #: metadata documents are small; anything bigger is refused while reading
 METADATA_MAX_BYTES = 64 * 1024
@@ -49,8 +49,10 @@ def canonical(obj: Any) -> bytes:
 
 
 def public_hex(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
-    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     return pub.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
@@ -73,6 +75,10 @@ def sign_envelope(signed: dict[str, Any], keys: list[Ed25519PrivateKey]) -> dict
 
 
 def _verify_envelope(raw: bytes, trusted: list[str], threshold: int, kind: str) -> dict[str, Any]:
+    # imported here: the agent starts (often, after every power cut) without loading cryptography
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     if len(raw) > METADATA_MAX_BYTES:
         raise UpdateRefused("too_big", f"{kind}: {len(raw)} bytes > {METADATA_MAX_BYTES}")
     try:
