@@ -165,6 +165,7 @@ class Updater:
         if parse_version(targets.version) <= parse_version(self.a.version):
             raise UpdateRefused("rollback", f"{targets.version} is not above the running {self.a.version}")
         self._save(root_version=root.version)
+        self._check_space(targets)
         dl = self.root / "download" / version
         dl.mkdir(parents=True, exist_ok=True)
         for old in (self.root / "download").iterdir():
@@ -190,6 +191,18 @@ class Updater:
                      system_site_packages=cfg.system_site_packages, shared=list(cfg.shared_site_packages))
         self._phase("installed", target=str(slot))
         return targets, slot
+
+    def _check_space(self, targets: Targets) -> None:
+        """Downloads plus an installed slot (wheels unpack to ~4x) must leave the
+        store its own floor (``storage.min_free_mb``): an update never takes
+        the space incidents need."""
+        size_mb = sum(f.length for f in targets.files.values()) / 1e6
+        need = size_mb * 5 + self.a.cfg.storage.min_free_mb
+        self.root.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.root).free / 1e6
+        if free < need:
+            raise UpdateRefused("no_space", f"ruang kurang / {free:.0f} MB free, {need:.0f} MB needed "
+                                            f"(bundle {size_mb:.1f} MB + storage.min_free_mb)")
 
     def inactive_slot(self) -> Path:
         running = Path(sys.prefix).resolve()

@@ -51,3 +51,23 @@ def test_desired_firmware_version_starts_the_update_path(tmp_path: Path, broker:
         assert agent.updater.state["at"] == at and agent.settings.firmware_version == "0.0.1"
     finally:
         run.stop()
+
+
+def test_an_update_never_takes_the_space_the_store_needs(tmp_path: Path, broker: Any, mock_pins: Any,
+                                                         release: Any, centre: Any) -> None:
+    release.publish("2.0.0")
+    cfg = base_config(tmp_path, broker, device_id=DEV, heartbeat_s=5,
+                      updates={"dir": str(tmp_path / "update"), "root_keys": [release.root_pub],
+                               "base_url": release.url})
+    cfg["storage"]["min_free_mb"] = 10_000_000  # more than this disk has: the store's floor wins
+    agent = Agent(UnitConfig.model_validate(cfg))
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        assert centre.command(DEV, "update", {"version": "2.0.0"}).status == "ok"
+        wait_for(lambda: centre.update_state(DEV) and centre.update_state(DEV)[:2] == ("2.0.0", "failed"), 30,
+                 what="refused for space")
+        assert "no_space" in centre.update_state(DEV)[2]
+        assert not any(p.name.endswith(".whl") for p in (tmp_path / "update").rglob("*"))
+    finally:
+        run.stop()
