@@ -171,7 +171,8 @@ class RolloutService:
             self._set_unit(rid, u["device"], "offered", None, now, command_id=cmd.id, offered_at=iso(now))
         units = self.db.query("SELECT * FROM rollout_units WHERE rollout=? AND wave=?", (rid, wave))
         states = [self._observe(r, u, now) for u in units]
-        started = min((parse_iso(u["offered_at"]) for u in units if u["offered_at"]), default=now) or now
+        offered = [t for u in units if (t := parse_iso(u["offered_at"])) is not None]
+        started = min(offered, default=now)
         if any(s not in FINAL for s in states):
             if now - started < timedelta(seconds=r["wave_timeout_s"]):
                 return

@@ -23,7 +23,7 @@ _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 class RangeHandler(http.server.SimpleHTTPRequestHandler):
     """GET/HEAD of files only (no directory listings), single byte ranges."""
 
-    def list_directory(self, path: str | os.PathLike[str]) -> None:  # type: ignore[override]
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
         self.send_error(404, "no listing")
         return None
 

@@ -151,7 +151,7 @@ class Fleet:
         a.event("config_applied", {"version": desired.version})
         log.info("Konfigurasi v%d diterapkan / config v%d applied", desired.version, desired.version)
         self.publish_reported()
-        if start_update and wanted != a.version:  # a new target: the same path as the `update` command
+        if start_update and wanted and wanted != a.version:  # a new target: as the `update` command
             a.updater.request(wanted, new.firmware_url)
 
     # -- commands ---------------------------------------------------------

@@ -172,10 +172,10 @@ class Updater:
             if old.name != version and old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
         for name, info in targets.files.items():
+            def on_retry(n: int, err: str, name: str = name) -> None:
+                log.warning("unduhan / download %s: retry %d (%s)", name, n, err)
             download(f"{base}/{version}/{name}", dl / name, info, timeout=timeout,
-                     retries=cfg.download_retries, ca_file=cfg.ca_file,
-                     on_retry=lambda n, err, name=name: log.warning("unduhan / download %s: retry %d (%s)",
-                                                                    name, n, err))
+                     retries=cfg.download_retries, ca_file=cfg.ca_file, on_retry=on_retry)
         self._phase("verifying")
         for name, info in targets.files.items():  # again, on the finished files, right before use
             path = dl / name

@@ -129,7 +129,7 @@ def install_slot(slot: Path, wheels: Path, requirement: str, *, python: Path | N
     so every slot can install the next one."""
     if slot.exists():
         shutil.rmtree(slot)
-    base = str(python or getattr(sys, "_base_executable", sys.executable))
+    base = str(python) if python else str(getattr(sys, "_base_executable", sys.executable))
     flags = ["--without-pip", *(["--system-site-packages"] if system_site_packages else [])]
     _run([base, "-m", "venv", *flags, str(slot)], timeout)
     if shared:
