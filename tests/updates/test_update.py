@@ -88,3 +88,33 @@ def test_v1_to_v2_confirmed_then_failing_v3_rolls_back(tmp_path: Path, broker: A
     finally:
         sup.stop()
     assert os.path.realpath(upd / "current") == str(v2_slot)
+
+
+#: appended to firmware/agent/main.py in a build that dies at every start
+CRASH_AT_START = '''
+
+def run(config, *, check=False):
+    raise SystemExit("broken build: exits before the agent starts")
+'''
+
+
+def test_a_version_that_crashes_at_start_is_rolled_back_by_the_boot_guard(
+        tmp_path: Path, broker: Any, release: Any, centre: Any, responder: Any) -> None:
+    release.publish("1.0.0")
+    release.publish("2.0.0", patches={"firmware/agent/main.py": CRASH_AT_START})
+    upd = tmp_path / "update"
+    v1_slot = factory_install(release, upd, "1.0.0").resolve()
+    cfg = unit_config(tmp_path, broker, release, confirm_s=120, max_attempts=2)
+    sup = Supervisor(cfg, upd, tmp_path / "agent.log").start()
+    try:
+        wait_for(lambda: centre.firmware(DEV) == "1.0.0", 60, what="v1 online")
+        assert centre.command(DEV, "update", {"version": "2.0.0"}).status == "ok"
+        # v2 never gets to say anything; the guard counts its starts and gives up after two
+        wait_for(lambda: (centre.update_state(DEV) or ("", ""))[:2] == ("2.0.0", "rolled_back"), 120,
+                 what="2.0.0 rolled back")
+        assert "did not confirm in 2 start(s)" in centre.update_state(DEV)[2]
+        assert centre.firmware(DEV) == "1.0.0" and bg.current_target(upd) == v1_slot
+        assert "broken build" in sup.tail()
+        press_delivered(tmp_path, responder)
+    finally:
+        sup.stop()
