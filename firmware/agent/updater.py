@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 from firmware.agent import bootguard as bg
 from firmware.agent.store import STORE_COMPAT
-from firmware.agent.updfetch import download, fetch_small, install_slot, sha256_file
 from firmware.agent.updsig import Targets, UpdateRefused, parse_version, verify_root, verify_targets
 from protocol.fleet import UpdateReport, UpdateState
 
@@ -154,6 +153,9 @@ class Updater:
         self.a.q.put(("update_ready", targets, slot))
 
     def _prepare(self, version: str, base: str) -> tuple[Targets, Path]:
+        # imported here: urllib/ssl cost ~40 ms at every agent start, needed only while updating
+        from firmware.agent.updfetch import download, fetch_small, install_slot, sha256_file
+
         cfg, timeout = self.cfg, self.cfg.download_timeout_s
         self._phase("downloading")
         raw_root = fetch_small(f"{base}/root.json", timeout=timeout, ca_file=cfg.ca_file)
