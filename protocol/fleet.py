@@ -38,6 +38,26 @@ class Registration(enum.StrEnum):
     ROAMING = "roaming"
 
 
+class UpdateState(enum.StrEnum):
+    """Where a unit is with a software update (docs/updates.md)."""
+
+    OFFERED = "offered"  # accepted, waiting to start (or for a call to end)
+    DOWNLOADING = "downloading"
+    INSTALLED = "installed"  # verified and installed in the inactive slot, about to switch
+    CONFIRMED = "confirmed"  # the new version runs and passed its health check
+    ROLLED_BACK = "rolled_back"  # the new version failed its health check; the old one runs
+    FAILED = "failed"  # refused or interrupted before the switch; the old version runs
+
+
+class UpdateReport(Wire):
+    """The unit's last update, repeated in every heartbeat until the next one."""
+
+    version: Annotated[str, StringConstraints(max_length=32)]
+    state: UpdateState
+    error: ShortText | None = None
+    at: datetime | None = None
+
+
 class Telemetry(DeviceMessage):
     """Heartbeat (QoS 0): lateness of the next one is how offline is noticed."""
 
@@ -52,6 +72,8 @@ class Telemetry(DeviceMessage):
     faults: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
         default_factory=list, max_length=32
     )
+    firmware: ShortText | None = Field(None, description="Software version running")
+    update: UpdateReport | None = None
 
 
 class LogLevel(enum.StrEnum):
@@ -72,6 +94,10 @@ class UnitSettings(Wire):
     centre_number: PhoneNumber | None = None
     log_level: LogLevel | None = None
     self_test_daily_at: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+    firmware_version: Annotated[str, StringConstraints(pattern=r"^\d{1,6}(\.\d{1,6}){0,3}$")] | None = Field(
+        None, description="Software version to run; a change starts a signed update (docs/updates.md)")
+    firmware_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=300)] | None = Field(
+        None, description="Release repository for firmware_version (default: the unit's updates.base_url)")
 
 
 class DesiredConfig(Wire):
@@ -101,6 +127,7 @@ class CommandName(enum.StrEnum):
     SET_LOG_LEVEL = "set_log_level"
     LOGS = "logs"
     FLUSH_OUTBOX = "flush_outbox"
+    UPDATE = "update"  # args: version, url (docs/updates.md)
 
 
 class Command(Wire):

@@ -88,6 +88,40 @@ class StorageSettings(_Section):
     )
 
 
+class UpdateSettings(_Section):
+    """Signed software updates with A/B slots (docs/updates.md)."""
+
+    dir: Path = Field(Path("/var/lib/siaga/update"), title="Slots, downloads and the updater state")
+    base_url: str | None = Field(
+        None, pattern=r"^https?://", title="Release repository URL",
+        description="e.g. https://gateway.kota.go.id/updates/ ; an `update` command may name another "
+                    "(the signatures, not the URL, decide what runs)",
+    )
+    ca_file: Path | None = Field(None, title="CA certificate for an HTTPS repository (the site CA)")
+    root_keys: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list, title="Pinned root public keys (Ed25519, hex)",
+        description="Empty: the unit refuses every update",
+    )
+    confirm_s: float = Field(180.0, gt=0, le=3600, title="A new version must be healthy within this")
+    max_attempts: int = Field(3, ge=1, le=20, title="Starts of a new version before it is rolled back")
+    download_timeout_s: float = Field(30.0, gt=0, le=600, title="Per-request network timeout")
+    download_retries: int = Field(20, ge=0, le=1000, title="Resumed attempts after a cut")
+    python: Path | None = Field(None, title="Interpreter for new slots (default: the running one's base)")
+    system_site_packages: bool = Field(
+        True, title="Create slot venvs with --system-site-packages",
+        description="As deploy/install.sh does: lgpio comes from Debian's python3-lgpio on a Pi",
+    )
+    shared_site_packages: list[Path] = Field(
+        default_factory=list, title="Directories of pre-installed dependencies added to every slot",
+        description="Production leaves this empty (a bundle carries every wheel); tests point it at "
+                    "the dev venv so a bundle can be the project's wheel alone",
+    )
+    test_pause_s: float = Field(
+        0.0, ge=0, le=30, title="TEST ONLY: pause in each updater step",
+        description="So a test can SIGKILL inside a step; refused unless GPIOZERO_PIN_FACTORY=mock",
+    )
+
+
 def _check_pin_role(role: str) -> str:
     if not re.fullmatch(r"(button|led|buzzer|modem_reset|door_tamper|mains_ok|battery_low)"
                         r"(_[a-z0-9_]+)?", role):
@@ -125,6 +159,8 @@ class UnitConfig(_Section):
                              title="Debounce, hold, feedback, retry and loop timings")
     storage: StorageSettings = Field(default_factory=StorageSettings,
                                      title="The local SQLite file and what it keeps")
+    updates: UpdateSettings = Field(default_factory=UpdateSettings,
+                                    title="Signed software updates (A/B slots)")
     reboot_command: list[str] = Field(
         default_factory=lambda: ["systemctl", "reboot"], min_length=1, title="Command run by `reboot`",
         description="Tests set a harmless command; the machine is never rebooted by a test",

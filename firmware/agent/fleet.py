@@ -57,11 +57,16 @@ class _LevelArgs(_NoArgs):
     level: LogLevel
 
 
+class _UpdateArgs(_NoArgs):
+    version: str = Field(pattern=r"^\d{1,6}(\.\d{1,6}){0,3}$", max_length=32)
+    url: str | None = Field(None, pattern=r"^https?://", max_length=300)
+
+
 ARGS: dict[str, type[BaseModel]] = {
     CommandName.PING: _NoArgs, CommandName.SELF_TEST: _NoArgs, CommandName.REBOOT: _NoArgs,
     CommandName.RESTART_AGENT: _NoArgs, CommandName.MODEM_RESET: _NoArgs,
     CommandName.SET_LOG_LEVEL: _LevelArgs, CommandName.LOGS: _LogsArgs,
-    CommandName.FLUSH_OUTBOX: _NoArgs,
+    CommandName.FLUSH_OUTBOX: _NoArgs, CommandName.UPDATE: _UpdateArgs,
 }
 
 
@@ -137,6 +142,8 @@ class Fleet:
         except ValidationError as exc:
             self.publish_reported(refused=desired.version, error=str(exc)[:200])
             return
+        wanted = new.firmware_version
+        start_update = wanted is not None and wanted != a.settings.firmware_version
         with a.store.db.atomic():
             a.store._set_meta("config_version", desired.version)
             a.store._set_meta("config_settings", new.model_dump_json())
@@ -144,6 +151,8 @@ class Fleet:
         a.event("config_applied", {"version": desired.version})
         log.info("Konfigurasi v%d diterapkan / config v%d applied", desired.version, desired.version)
         self.publish_reported()
+        if start_update and wanted and wanted != a.version:  # a new target: as the `update` command
+            a.updater.request(wanted, new.firmware_url)
 
     # -- commands ---------------------------------------------------------
 
@@ -243,6 +252,8 @@ class Fleet:
         if name == CommandName.FLUSH_OUTBOX:
             a.outbox.flush()
             return {"outbox_depth": a.store.outbox_depth()}, None
+        if name == CommandName.UPDATE:  # UpdateRefused -> an error reply with the reason
+            return a.updater.command(args.version, args.url), None
         raise ValueError(f"unknown command {name!r}")  # ARGS and this list agree; kept explicit
 
     def _reply(self, topic: str, correlation: bytes | None, cmd_id: str, status: CommandStatus, *,

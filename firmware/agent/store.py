@@ -36,6 +36,19 @@ M = TypeVar("M", bound=DeviceMessage)
 
 migrations = Migrations("siaga-unit")
 
+#: The store format level this code writes and can read. Migrations are
+#: forward-compatible (they only add tables, or columns that are nullable or
+#: have a default; nothing is renamed, dropped or given a new meaning), so an
+#: older version reads what a newer one wrote -- the rollback guarantee. A
+#: change that breaks this rule must raise STORE_COMPAT; the updater then
+#: switches only with an empty outbox, and an older version refuses to open
+#: the file rather than misread it (docs/updates.md).
+STORE_COMPAT = 1
+
+
+class StoreTooNew(FirmwareError):
+    """The file was written in a store format this version cannot read."""
+
 
 class StorageFull(FirmwareError, OSError):
     """A write was refused because the disk is (nearly) full."""
@@ -115,7 +128,18 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        written = self.db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
+        if written:
+            row = self.db.execute("SELECT value FROM meta WHERE key='store_compat'").fetchone()
+            if row and int(row[0]) > STORE_COMPAT:
+                self.db.close()
+                raise StoreTooNew(f"penyimpanan dari versi lebih baru / store format {row[0]} is newer "
+                                  f"than this version reads ({STORE_COMPAT}): {self.path}")
         migrations.apply(self.db)
+        with self.db.conn:
+            self.db.conn.execute("INSERT INTO meta (key, value) VALUES ('store_compat', ?) ON CONFLICT(key) "
+                                 "DO UPDATE SET value=excluded.value WHERE CAST(value AS INTEGER) < ?",
+                                 [str(STORE_COMPAT), STORE_COMPAT])
         # the event log: same file, no fsync per row
         self.logdb = sqlite3.connect(str(self.path), check_same_thread=False)
         self.logdb.execute("PRAGMA synchronous=NORMAL")
