@@ -1,0 +1,77 @@
+"""One KPI snapshot shared by every viewer.
+
+Each open dashboard polls ``/api/kpis`` every 3 s; computing the KPIs once
+per poll per viewer multiplied the database's work by the number of
+screens. Here a snapshot per period asked for (the default "last 30 days",
+or an explicit ``since``/``until``) is served to everyone until it is
+``max_age_s`` old. Then the next request recomputes it once (single-flight):
+others get the previous snapshot meanwhile, and wait only when there is
+none yet, for that one computation rather than one of their own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+Key = tuple[datetime | None, datetime | None]
+
+
+@dataclass
+class _Entry(Generic[T]):
+    value: T | None = None
+    at: float = float("-inf")  # monotonic time the value was computed
+    running: Future[T] | None = None
+    #: the value has been computed at least once
+    ready: bool = False
+
+
+@dataclass
+class SnapshotCache(Generic[T]):
+    """Values by key, recomputed at most every ``max_age_s`` (0: every call)."""
+
+    max_age_s: float
+    max_keys: int = 32
+    _entries: OrderedDict[Key, _Entry[T]] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: computations run (for tests and metrics)
+    computed: int = 0
+
+    def get(self, key: Key, compute: Callable[[], T]) -> T:
+        with self._lock:
+            e = self._entries.get(key)
+            if e is None:
+                e = self._entries[key] = _Entry()
+                while len(self._entries) > self.max_keys:
+                    self._entries.popitem(last=False)
+            self._entries.move_to_end(key)
+            if e.ready and time.monotonic() - e.at < self.max_age_s:
+                return e.value  # type: ignore[return-value]
+            running = e.running
+            if running is not None and e.ready:
+                return e.value  # type: ignore[return-value]  # being refreshed: the last one
+            mine = running is None
+            if mine:
+                running = e.running = Future()
+        if not mine:
+            return running.result()  # type: ignore[union-attr]  # the first one: wait for it
+        started = time.monotonic()
+        try:
+            value = compute()
+        except BaseException as exc:
+            with self._lock:
+                e.running = None
+            running.set_exception(exc)  # type: ignore[union-attr]
+            raise
+        with self._lock:
+            e.value, e.at, e.ready, e.running = value, started, True, None
+            self.computed += 1
+        running.set_result(value)  # type: ignore[union-attr]
+        return value
