@@ -6,8 +6,9 @@ both read and then fail to upgrade to the write lock, SQLITE_BUSY without
 waiting; IMMEDIATE makes them queue on ``busy_timeout`` instead).
 ``Database.read_session()`` only reads: on SQLite a deferred ``BEGIN`` on a
 second, ``query_only`` engine, so in WAL mode a reader sees a snapshot and
-never holds or waits for the write lock; on PostgreSQL ``SET TRANSACTION
-READ ONLY``. Readers therefore never delay the ingest's commits.
+never holds or waits for the write lock; on PostgreSQL a ``REPEATABLE READ,
+READ ONLY`` transaction (one snapshot too, and no row locks). Readers
+therefore never delay the ingest's commits.
 
 SQLite is opened in WAL mode with ``synchronous=FULL`` (an acked incident
 survives a power cut). Transactions are kept short (never around I/O).
@@ -114,7 +115,9 @@ class Database:
             return
         with self._read_factory() as s:  # closing rolls the transaction back
             if self.read_engine.dialect.name == "postgresql":
-                s.execute(text("SET TRANSACTION READ ONLY"))
+                # one snapshot for all its queries, as on SQLite (a read-only
+                # transaction never fails to serialize)
+                s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
             yield s
 
     def new_session(self) -> Session:
