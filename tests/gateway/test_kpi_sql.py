@@ -121,7 +121,8 @@ def expected(cfg, incs, asgs, calls, since: datetime, until: datetime, now: date
                      "ack_median_s": middle(acks), "ack_p90_s": nearest_rank(acks, 90),
                      "resolve_median_s": middle(ress), "resolve_p90_s": nearest_rank(ress, 90),
                      "ack_sla_compliance": ack_share, "resolve_sla_compliance": res_share,
-                     "escalations": len([a for a in rows if a["ack_escalated_at"] or a["resolve_escalated_at"]])})
+                     "escalations": len([a for a in rows
+                                         if a["ack_escalated_at"] or a["resolve_escalated_at"]])})
     inc_calls = [c for c in calls if since <= c["received_at"] < until and c["direction"] == "incoming"]
     ans = [c["answer_s"] for c in inc_calls if c["answer_s"] is not None]
     w15 = len([a for a in ans if a <= 15]) / len(ans) if ans else None

@@ -48,7 +48,7 @@ def test_reader_sees_a_snapshot_and_never_blocks_a_writer(db):
 
 
 def test_a_read_session_cannot_write(db):
-    with pytest.raises(DBAPIError, match="(?i)readonly|read-only"), db.read_session() as r:
+    with pytest.raises(DBAPIError, match=r"(?i)readonly|read-only"), db.read_session() as r:
         devices.add(r, "box-09", profile="field")
         r.flush()
     with db.read_session() as r:
