@@ -4,7 +4,9 @@ Each open dashboard polls ``/api/kpis`` every 3 s; computing the KPIs once
 per poll per viewer multiplied the database's work by the number of
 screens. Here a snapshot per period asked for (the default "last 30 days",
 or an explicit ``since``/``until``) is served to everyone until it is
-``max_age_s`` old. Then the next request recomputes it once (single-flight):
+``max_age_s`` old (counted from the end of its computation, so on a long
+history the database rests at least that long between two computations).
+Then the next request recomputes it once (single-flight):
 others get the previous snapshot meanwhile, and wait only when there is
 none yet, for that one computation rather than one of their own.
 """
@@ -27,7 +29,7 @@ Key = tuple[datetime | None, datetime | None]
 @dataclass
 class _Entry(Generic[T]):
     value: T | None = None
-    at: float = float("-inf")  # monotonic time the value was computed
+    at: float = float("-inf")  # monotonic time the value's computation ended
     running: Future[T] | None = None
     #: the value has been computed at least once
     ready: bool = False
@@ -62,7 +64,6 @@ class SnapshotCache(Generic[T]):
                 running = e.running = Future()
         if not mine:
             return running.result()  # type: ignore[union-attr]  # the first one: wait for it
-        started = time.monotonic()
         try:
             value = compute()
         except BaseException as exc:
@@ -71,7 +72,7 @@ class SnapshotCache(Generic[T]):
             running.set_exception(exc)  # type: ignore[union-attr]
             raise
         with self._lock:
-            e.value, e.at, e.ready, e.running = value, started, True, None
+            e.value, e.at, e.ready, e.running = value, time.monotonic(), True, None
             self.computed += 1
         running.set_result(value)  # type: ignore[union-attr]
         return value
