@@ -8,11 +8,13 @@ For each history size: a fresh database is seeded straight through the
 store (bulk inserts: a month of cases with OPD assignments, acks,
 resolutions and calls), then a real gateway process (``siaga gateway``)
 runs on a real Mosquitto started here. A unit publishes one incident every
-``--gap-ms`` and times publish -> the gateway's Ack, first with no viewers,
-then while ``--dashboards`` dashboards poll ``GET /api/kpis`` and
+``--gap-ms`` and times publish -> the gateway's Ack, with no viewers
+and while ``--dashboards`` dashboards poll ``GET /api/kpis`` and
 ``--consoles`` consoles poll ``GET /api/incidents?limit=50`` every
 ``--poll-s`` seconds (as the pages do; logged in with a session cookie; in a
-process of their own so their threads do not slow the unit's timing).
+process of their own so their threads do not slow the unit's timing); the
+two phases alternate in ``--rounds`` rounds, so load from elsewhere on the
+machine does not fall on one side only.
 Also printed: KPI and list request times, the gateway's CPU, and one
 uncached KPI computation. Done-when targets (issue 22, 20,000 cases): ack
 p99 with viewers <= 1.5 x quiet p99; KPI request p50 <= 500 ms.
@@ -102,7 +104,8 @@ def seed(db: Database, n: int, rnd: random.Random) -> float:
             if not junk and rnd.random() < 0.7:
                 d = at + timedelta(seconds=rnd.uniform(5, 120))
                 ack = d + timedelta(seconds=rnd.expovariate(1 / 240)) if rnd.random() < 0.9 else None
-                res = ack + timedelta(seconds=rnd.expovariate(1 / 3000)) if ack and rnd.random() < 0.8 else None
+                done = ack is not None and rnd.random() < 0.8
+                res = ack + timedelta(seconds=rnd.expovariate(1 / 3000)) if done else None
                 asgs.append({"incident_pk": pk, "opd": rnd.choice(OPDS), "dispatched_at": d,
                              "acknowledged_at": ack, "resolved_at": res, "sla_ack_min": 5.0,
                              "sla_resolve_min": 60.0})
@@ -167,7 +170,8 @@ class Unit:
         while time.monotonic() < end:
             self.seq += 1
             m = IncidentMsg(device=UNIT, seq=self.seq, category="other", source=Source.FIELD_BUTTON,
-                            description="Tombol ditekan", location=Location(lat=-7.6, lon=111.5, area="Taman"))
+                            description="Tombol ditekan",
+                            location=Location(lat=-7.6, lon=111.5, area="Taman"))
             self.sent[m.id] = time.perf_counter()
             self.c.publish(device_topic(UNIT, DeviceTopic.INCIDENT), encode(m), qos=1)
             ids.append(m.id)
@@ -185,27 +189,31 @@ class Unit:
         self.c.loop_stop()
 
 
-def _viewer(url: str, path: str, poll_s: float, offset: float, stop, out, logged: list) -> None:
+def _viewer(url: str, path: str, poll_s: float, offset: float, active, halt, out, logged: list) -> None:
+    """One page: logs in, then polls ``path`` every ``poll_s`` while ``active``."""
     with httpx.Client(base_url=url, timeout=120) as api:
         api.post("/api/auth/login", json={"username": "walikota", "password": PASSWORD}).raise_for_status()
         logged.append(path)
-        time.sleep(offset)
-        while not stop.is_set():
-            t0 = time.perf_counter()
-            r = api.get(path)
-            out.append((path, (time.perf_counter() - t0) * 1000, r.status_code))
-            stop.wait(max(0.0, poll_s - (time.perf_counter() - t0)))
+        while not halt.is_set():
+            if not active.wait(0.2):
+                continue
+            halt.wait(offset)  # the pages were opened at different moments
+            while active.is_set() and not halt.is_set():
+                t0 = time.perf_counter()
+                r = api.get(path)
+                out.append((path, (time.perf_counter() - t0) * 1000, r.status_code))
+                halt.wait(max(0.0, poll_s - (time.perf_counter() - t0)))
 
 
-def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, ready, stop, q) -> None:
+def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, ready, active, stop, q) -> None:
     """Runs in its own process: the viewers' threads (``ready`` once all are
-    logged in), results to ``q`` at the end."""
+    logged in; they poll while ``active``), results to ``q`` at the end."""
     paths = ["/api/kpis"] * dashboards + ["/api/incidents?limit=50"] * consoles
     out: list[tuple[str, float, int]] = []
     logged: list[str] = []
     halt = threading.Event()
-    threads = [threading.Thread(target=_viewer, args=(url, p, poll_s, poll_s * i / len(paths), halt, out,
-                                                      logged))
+    threads = [threading.Thread(target=_viewer, args=(url, p, poll_s, poll_s * i / len(paths), active, halt,
+                                                      out, logged))
                for i, p in enumerate(paths)]
     for t in threads:
         t.start()
@@ -245,8 +253,9 @@ def run_size(n: int, args: argparse.Namespace) -> None:
     compute_ms = (time.perf_counter() - t0) * 1000
     db.dispose()
     url = f"http://127.0.0.1:{port}"
+    log = (tmp / "gateway.log").open("wb")
     gw = subprocess.Popen([str(Path(sys.executable).with_name("siaga")), "gateway", "--config", str(site)],
-                          stdout=subprocess.DEVNULL, stderr=open(tmp / "gateway.log", "wb"))
+                          stdout=subprocess.DEVNULL, stderr=log)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -259,21 +268,27 @@ def run_size(n: int, args: argparse.Namespace) -> None:
                 raise RuntimeError(f"gateway not ready; see {tmp / 'gateway.log'}")
             time.sleep(0.2)
         unit = Unit(broker)
-        unit.run(2, args.gap_ms / 1000)  # warm-up
-        c0 = cpu_s(gw.pid)
-        quiet = unit.run(args.seconds, args.gap_ms / 1000)
-        cpu_quiet = (cpu_s(gw.pid) - c0) / args.seconds
         ctx = mp.get_context("fork")
-        ready, stop, q = ctx.Event(), ctx.Event(), ctx.Queue()
+        ready, active, stop, q = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
         proc = ctx.Process(target=_viewers_proc, args=(url, args.dashboards, args.consoles, args.poll_s,
-                                                       ready, stop, q))
+                                                       ready, active, stop, q))
         proc.start()
         if not ready.wait(180):
             raise RuntimeError("viewers could not log in")
-        time.sleep(args.poll_s + 1)  # every viewer polling
-        c0 = cpu_s(gw.pid)
-        busy = unit.run(args.seconds, args.gap_ms / 1000)
-        cpu_busy = (cpu_s(gw.pid) - c0) / args.seconds
+        unit.run(2, args.gap_ms / 1000)  # warm-up
+        # quiet and busy phases take turns, so a load spike from elsewhere on
+        # the machine does not land on one side only
+        quiet: list[float] = []
+        busy: list[float] = []
+        cpu = {"quiet": 0.0, "busy": 0.0}
+        part = args.seconds / args.rounds
+        for _ in range(args.rounds):
+            for name, acks in (("quiet", quiet), ("busy", busy)):
+                active.set() if name == "busy" else active.clear()
+                c0 = cpu_s(gw.pid)
+                acks += unit.run(part, args.gap_ms / 1000)
+                cpu[name] += (cpu_s(gw.pid) - c0) / args.seconds
+        active.clear()
         stop.set()
         views = q.get(timeout=240)
         proc.join(60)
@@ -281,7 +296,9 @@ def run_size(n: int, args: argparse.Namespace) -> None:
     finally:
         gw.terminate()
         gw.wait(30)
+        log.close()
         broker.stop()
+    cpu_quiet, cpu_busy = cpu["quiet"], cpu["busy"]
     kpis = [ms for p, ms, _ in views if p == "/api/kpis"]
     lists = [ms for p, ms, _ in views if p != "/api/kpis"]
     bad = sum(1 for *_x, code in views if code != 200)
@@ -305,7 +322,9 @@ def run_size(n: int, args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", type=int, nargs="+", default=[20_000, 200_000])
-    ap.add_argument("--seconds", type=float, default=30.0, help="length of each measured phase")
+    ap.add_argument("--seconds", type=float, default=30.0,
+                    help="measured time with and without viewers, each")
+    ap.add_argument("--rounds", type=int, default=3, help="quiet and busy phases alternate this many times")
     ap.add_argument("--gap-ms", type=float, default=50.0, help="pause between the unit's incidents")
     ap.add_argument("--dashboards", type=int, default=5)
     ap.add_argument("--consoles", type=int, default=20)
@@ -314,7 +333,8 @@ def main() -> None:
     ap.add_argument("--database-url", help="PostgreSQL to use instead of a SQLite file "
                                            "(its public schema is dropped)")
     args = ap.parse_args()
-    print(f"unit: one incident every {args.gap_ms:g} ms for {args.seconds:g} s per phase; viewers poll "
+    print(f"unit: one incident every {args.gap_ms:g} ms, {args.seconds:g} s without and "
+          f"{args.seconds:g} s with viewers in {args.rounds} alternating rounds; viewers poll "
           f"every {args.poll_s:g} s; kpi_snapshot_s {args.snapshot_s:g}; {os.cpu_count()} CPUs "
           f"(load average {os.getloadavg()[0]:.1f})", flush=True)
     for n in args.cases:
