@@ -142,3 +142,60 @@ def test_snapshot_failure_reaches_the_waiters_and_is_not_kept():
     assert cache.get((None, None), lambda: 7) == 7
     assert cache.get((None, None), boom) == 7  # fresh for 60 s: not recomputed
     assert cache.computed == 1
+
+
+def test_sla_sweep_looks_in_a_read_session_and_writes_in_short_chunks(db, tmp_path):
+    """Nothing due: the sweep finishes while a writer holds the lock; 450
+    overdue cases: each escalated once, in transactions of 200."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from gateway import sla
+    from gateway.clock import utcnow
+    from gateway.metrics import Metrics
+    from gateway.store.models import Assignment, Incident, Transition
+
+    cfg = site_config(tmp_path, NO_BROKER, db_url=db.url)
+    old = utcnow() - timedelta(hours=3)
+    with db.session() as s:
+        s.execute(insert(Incident), [
+            {"pk": pk, "id": f"{pk:026d}", "case_no": f"MDN-2026-{pk:06d}", "category": "fire",
+             "source": "field_button", "priority": 1, "status": "dispatched", "received_at": old,
+             "updated_at": old} for pk in range(1, 451)])
+        s.execute(insert(Assignment), [
+            {"incident_pk": pk, "opd": "damkar", "dispatched_at": old, "sla_ack_min": 5.0,
+             "sla_resolve_min": 60.0} for pk in range(1, 451)])
+    metrics = Metrics()
+    writes = []
+    real = db.session
+
+    def counting():
+        writes.append(1)
+        return real()
+
+    db.session = counting  # type: ignore[method-assign]
+    assert sla.check(db, cfg, metrics) == 450  # the ack limit first
+    assert len(writes) == 3  # 200 + 200 + 50
+    assert sla.check(db, cfg, metrics) == 450  # then the resolve limit
+    writes.clear()
+    db.session = real  # type: ignore[method-assign]
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with db.session():
+            holding.set()
+            release.wait(60)
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        assert holding.wait(10)
+        assert sla.check(db, cfg, metrics) == 0  # all escalated: no write session needed
+        assert not release.is_set()
+    finally:
+        release.set()
+        t.join(30)
+    with db.read_session() as s:
+        n = s.scalar(select(func.count()).select_from(Transition).where(Transition.event == "escalation"))
+        assert n == 900
