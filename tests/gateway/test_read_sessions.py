@@ -131,6 +131,16 @@ def test_snapshot_single_flight_and_refresh():
         assert refreshing.result(10) == 2
 
 
+def test_snapshots_are_computed_at_lower_cpu_priority():
+    import os
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    cache: SnapshotCache[int] = SnapshotCache(max_age_s=0)
+    nice = cache.get((None, None), lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    assert nice == min(19, base + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller's is kept
+
+
 def test_snapshot_failure_reaches_the_waiters_and_is_not_kept():
     cache: SnapshotCache[int] = SnapshotCache(max_age_s=60)
 
