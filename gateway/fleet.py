@@ -37,10 +37,10 @@ class FleetHost:
     def mount(self, app: FastAPI) -> None:
         """``/api/fleet/...`` for admins and supervisors (read and act)."""
         from central.api import make_router
-        from gateway.api.deps import short_lived_guard
+        from gateway.api.deps import require
         from gateway.auth import Role
 
-        guard: Any = Depends(short_lived_guard(Role.ADMIN, Role.SUPERVISOR))
+        guard: Any = Depends(require(Role.ADMIN, Role.SUPERVISOR))
         app.include_router(make_router(self.central, service=self.service), dependencies=[guard])
 
     def start(self) -> None:

@@ -189,6 +189,11 @@ class GatewaySettings(Strict):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings,
                                        title="Delivery of dispatches to OPDs (outbox, retries)")
     sla_check_s: float = Field(15.0, gt=0, le=600, title="How often SLA timers are checked")
+    kpi_snapshot_s: float = Field(
+        5.0, ge=0, le=300, title="Seconds one KPI snapshot is shared by all viewers",
+        description="GET /api/kpis recomputes a period's KPIs at most this often, once for all "
+                    "dashboards (0: on every request)",
+    )
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
     fleet_config: Path | None = Field(
         None, title="central.yaml of the site's fleet admin",

@@ -1,10 +1,17 @@
 """Engine and sessions for SQLite (default) and PostgreSQL.
 
+Two kinds of transaction. ``Database.session()`` may write: on SQLite it
+starts with ``BEGIN IMMEDIATE`` (pysqlite's deferred BEGIN lets two threads
+both read and then fail to upgrade to the write lock, SQLITE_BUSY without
+waiting; IMMEDIATE makes them queue on ``busy_timeout`` instead).
+``Database.read_session()`` only reads: on SQLite a deferred ``BEGIN`` on a
+second, ``query_only`` engine, so in WAL mode a reader sees a snapshot and
+never holds or waits for the write lock; on PostgreSQL a ``REPEATABLE READ,
+READ ONLY`` transaction (one snapshot too, and no row locks). Readers
+therefore never delay the ingest's commits.
+
 SQLite is opened in WAL mode with ``synchronous=FULL`` (an acked incident
-survives a power cut) and every transaction starts with ``BEGIN IMMEDIATE``:
-pysqlite's deferred BEGIN lets two threads both read and then fail to upgrade
-to a write lock (SQLITE_BUSY without waiting); IMMEDIATE makes them queue on
-``busy_timeout`` instead. Transactions are kept short (never around I/O).
+survives a power cut). Transactions are kept short (never around I/O).
 """
 
 from __future__ import annotations
@@ -15,14 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, *, readonly: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -31,22 +38,26 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        if readonly:  # a write by mistake fails at once instead of taking the lock
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the SQLite file's folder when missing."""
+def make_engine(url: str, *, readonly: bool = False) -> Engine:
+    """An engine for ``url``; creates the SQLite file's folder when missing.
+    ``readonly`` (SQLite): deferred, ``query_only`` transactions for readers."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        size = 16 if readonly else 8  # readers do not queue on each other
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=8, max_overflow=8)
-        _sqlite_setup(engine)
+                               pool_size=size, max_overflow=size)
+        _sqlite_setup(engine, readonly=readonly)
         return engine
     if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
         url = str(u.set(drivername="postgresql+psycopg"))
@@ -54,9 +65,10 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    """An engine plus a session factory; ``db.session()`` is one transaction.
+    """An engine plus a session factory; ``db.session()`` is one writing
+    transaction, ``db.read_session()`` one read-only transaction.
 
-    On SQLite, transactions of this process also queue on a Python lock:
+    On SQLite, writing transactions of this process also queue on a Python lock:
     SQLite's busy handler polls with sleeps of up to 100 ms, which under
     contention (ingest, dispatcher, API) added hundreds of milliseconds to
     publish-to-webhook latency; a lock hands over at once. Other processes
@@ -68,7 +80,14 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
-        self._lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._lock = threading.Lock() if sqlite else None
+        # SQLite: readers get their own engine (deferred BEGIN, query_only); an
+        # in-memory database is private to its connection, so it reads through
+        # the one engine there
+        memory = sqlite and make_url(url).database in (None, "", ":memory:")
+        self.read_engine = make_engine(url, readonly=True) if sqlite and not memory else self.engine
+        self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -85,6 +104,22 @@ class Database:
         finally:
             self._lock.release()
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction, rolled back at the end: it never takes
+        (or waits for) the write lock, so it never delays a writer. Writing
+        in it fails (SQLite ``query_only``, PostgreSQL ``READ ONLY``)."""
+        if self.read_engine is self.engine and self._lock is not None:  # SQLite in memory
+            with self.session() as s:
+                yield s
+            return
+        with self._read_factory() as s:  # closing rolls the transaction back
+            if self.read_engine.dialect.name == "postgresql":
+                # one snapshot for all its queries, as on SQLite (a read-only
+                # transaction never fails to serialize)
+                s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            yield s
+
     def new_session(self) -> Session:
         return self._factory()
 
@@ -94,6 +129,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def alembic_config(engine: Engine | None = None) -> Any:

@@ -128,7 +128,8 @@ class Assignment(Base):
     """One case given to one OPD: the clock the OPD's KPIs are measured on."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("incident_pk", "opd"), Index("ix_assignments_opd", "opd"))
+    __table_args__ = (UniqueConstraint("incident_pk", "opd"), Index("ix_assignments_opd", "opd"),
+                      Index("ix_assignments_dispatched", "dispatched_at"))
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"))

@@ -7,19 +7,26 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 
 from gateway import kpi
-from gateway.api.deps import SessionDep, StateDep, SupervisorUser
+from gateway.api.deps import StateDep, SupervisorUser
 from gateway.api.routers.incidents import ERR
 
 router = APIRouter(prefix="/api", tags=["kpis"])
 
 
 @router.get("/kpis", response_model=kpi.KpiReport, responses=ERR,
-            summary="Per-OPD times, SLA compliance, call answer times, volumes (default: last 30 days)")
-def kpis(session: SessionDep, gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
+            summary="Per-OPD times, SLA compliance, call answer times, volumes (default: last 30 days)",
+            description="A snapshot shared by all viewers, at most `gateway.kpi_snapshot_s` old "
+                        "(`computed_at`); computed in a read-only transaction.")
+def kpis(gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
          until: datetime | None = None) -> kpi.KpiReport:
     from gateway.clock import as_utc
 
     since, until = as_utc(since), as_utc(until)
     if since and until and since >= until:
         raise HTTPException(422, "since harus sebelum until / since must be before until")
-    return kpi.compute(session, gw.cfg, since, until)
+
+    def compute() -> kpi.KpiReport:
+        with gw.db.read_session() as s:
+            return kpi.compute(s, gw.cfg, since, until)
+
+    return gw.kpis.get((since, until), compute)
