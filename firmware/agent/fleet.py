@@ -11,7 +11,6 @@ document is re-read on every reconnect by the subscription itself.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import subprocess
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from protocol.codec import decode, encode
+from protocol.codec import decode, encode, peek
 from protocol.errors import PayloadError
 from protocol.fleet import (
     Command,
@@ -258,8 +257,5 @@ class Fleet:
 
 
 def _peek(payload: bytes, key: str) -> Any:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data.get(key) if isinstance(data, dict) else None
+    """A field of a refused payload (to name it in the reply); never raises."""
+    return peek(payload, key)

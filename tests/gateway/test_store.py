@@ -53,7 +53,7 @@ def test_device_registry_api(db):
 
 def test_migrations_are_at_head_and_rerunnable(db):
     db.migrate()
-    assert current_revision(db.engine) == head_revision() == "0001"
+    assert current_revision(db.engine) == head_revision() == "0002_poison"
 
 
 def test_sqlite_runs_wal_with_full_sync(tmp_path):
@@ -91,7 +91,7 @@ opds: [{{id: damkar, name: Damkar}}]
     r = subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "0001" in r.stdout
+    assert "0002_poison" in r.stdout
     pw = tmp_path / "pw"
     pw.write_text("damkar-password-1\n")
     r = subprocess.run([SIAGA, "gateway", "--config", str(site), "create-user", "damkar1", "--role", "opd",
