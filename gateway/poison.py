@@ -64,8 +64,9 @@ class PoisonGuard:
     def triage(self, batch: list[Raw]) -> Triage:
         keys = {message_key(m) for m in batch} - self._finished
         with self.db.session() as s:
-            prior = dict(s.execute(select(IngestAttempt.key, IngestAttempt.attempts)
-                                   .where(IngestAttempt.key.in_(keys))).tuples()) if keys else {}
+            rows = s.execute(select(IngestAttempt.key, IngestAttempt.attempts)
+                             .where(IngestAttempt.key.in_(keys))) if keys else []
+            prior = {k: n for k, n in rows}
         t = Triage()
         for m in batch:
             n = 0 if message_key(m) in self._finished else prior.get(message_key(m), 0)
