@@ -147,7 +147,8 @@ opds: [{{id: damkar, name: Damkar}}]
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        assert ready is not None and ready.json()["checks"] == {"database": True, "mqtt": True, "workers": True}
+        assert ready is not None
+        assert ready.json()["checks"] == {"database": True, "mqtt": True, "workers": True}
         # systemd protocol: READY=1 once serving, then watchdog pings
         got = [notify_sock.recv(100).decode() for _ in range(2)]
         assert got == ["READY=1", "WATCHDOG=1"]
