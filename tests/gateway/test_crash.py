@@ -55,7 +55,11 @@ def site_file(tmp_path: Path, broker, port: int) -> Path:
 mode: demo
 site: {{name: X, case_prefix: XX}}
 broker: {{host: {broker.host}, port: {broker.port}}}
-gateway: {{database_url: "sqlite:///{tmp_path / 'gw.db'}", http: {{port: {port}}}, instance_id: crash}}
+gateway:
+  database_url: "sqlite:///{tmp_path / 'gw.db'}"
+  http: {{port: {port}}}
+  instance_id: crash
+  ingest: {{client_id: gateway-crash}}  # the same broker session across restarts
 opds: [{{id: damkar, name: Damkar}}]
 """)
     (tmp_path / "launch.py").write_text(LAUNCHER)
