@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from protocol.base import MAX_COUNT
 from protocol.codec import decode, encode, peek
 from protocol.errors import PayloadError
 from protocol.fleet import (
@@ -113,8 +114,8 @@ class Fleet:
             version = _peek(payload, "version")
             log.warning("Konfigurasi ditolak / desired config refused: %s", exc)
             a.event("config_refused", str(exc), level="WARNING")
-            self.publish_reported(refused=version if isinstance(version, int) and version >= 0 else None,
-                                  error=f"{exc.reason}: {exc}")
+            ok = type(version) is int and 0 <= version <= MAX_COUNT  # anything may be in there
+            self.publish_reported(refused=version if ok else None, error=f"{exc.reason}: {exc}")
             return
         if desired.version <= a.config_version:
             if desired.version < a.config_version:

@@ -57,7 +57,9 @@ def test_hostile_commands_and_config_are_refused_and_the_agent_goes_on(tmp_path,
 
         desired = json.loads(encode(DesiredConfig(version=2, settings=UnitSettings(volume=7))))
         documents = [*hostile_documents(desired), json.dumps({**desired, "version": "3"}).encode(),
-                     json.dumps({**desired, "version": 3.0}).encode()]
+                     json.dumps({**desired, "version": 3.0}).encode(),
+                     json.dumps({**desired, "version": True}).encode(),
+                     json.dumps({**desired, "version": 10**30}).encode()]
         for payload in documents:
             central.publish(_topic(DeviceTopic.CONFIG_DESIRED), payload, retain=True)
         wait_for(lambda: agent.fleet.rejected_configs == len(documents), what="configs refused")

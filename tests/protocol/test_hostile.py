@@ -194,7 +194,7 @@ def hostile(draw, kind: DeviceTopic) -> bytes:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzz_every_decoder(kind, data):
     payload = data.draw(hostile(kind))
