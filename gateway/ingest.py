@@ -46,6 +46,7 @@ class _Item:
     payload: bytes
     mid: int
     qos: int
+    dup: bool = False  # a re-delivery of a message we got and did not PUBACK
 
 
 class MqttIngest:
@@ -92,7 +93,7 @@ class MqttIngest:
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         try:
-            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos))
+            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.dup)))
         except queue.Full:
             # only QoS 0 telemetry can get here: QoS 1 is bounded by the receive
             # maximum (< queue_max), and an unacked QoS 1 would be redelivered
@@ -159,10 +160,6 @@ class MqttIngest:
             log.critical("Pekerja ingest mati / ingest worker died; nothing more is stored "
                          "until the gateway restarts", exc_info=True)
             return
-        try:
-            self.guard.flush()
-        except Exception:
-            log.warning("could not clear finished ingest attempts (harmless)", exc_info=True)
 
     def alive(self) -> bool:
         return self._worker is not None and self._worker.is_alive()
@@ -177,24 +174,25 @@ class MqttIngest:
             result = BatchResult()
             self._reject_to_unit(result, item, "poison")
             self._finish([item], result)
-        for item in tri.suspects:
-            self._process([item])
+        for item in tri.suspects:  # re-delivered: it may have killed us; alone, attempt first
+            self._durable(lambda item=item: self.guard.mark(item))
+            result = self._stored([item])
+            self._durable(lambda item=item: self.guard.forget(item))
+            self._finish([item], result)
         if tri.clean:
-            self._process(tri.clean)
+            self._finish(tri.clean, self._stored(tri.clean))
 
-    def _process(self, items: list[Any]) -> None:
-        self._durable(lambda: self.guard.mark(items))
+    def _stored(self, items: list[Any]) -> BatchResult:
         result = self._store(items)
         if result is None:
             raise _Stopping
-        self._finish(items, result)
+        return result
 
     def _finish(self, items: list[Any], result: BatchResult) -> None:
         self._send_acks(result)
         for i in items:
             if i.qos:
                 self.client.ack(i.mid, i.qos)
-        self.guard.finished(items)
         if self.on_commit is not None and result.dispatches:
             self.on_commit.set()
 

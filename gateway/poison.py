@@ -3,13 +3,17 @@
 Why: the gateway PUBACKs a QoS 1 message only after it is stored, so the
 broker hands an unfinished message to the restarted gateway. A message that
 kills processing every time would restart the gateway forever while nothing
-else is stored. So before a batch is processed, its messages' keys (SHA-256
-of topic and payload) are committed with an attempt count in a small
-transaction of their own, and removed once the batch is acked. A message met
-again with an unfinished attempt was in flight when the process died: it is
-processed alone (an innocent neighbour is not blamed for a killer in its
-batch). One met with :data:`POISON_AFTER` unfinished attempts is stored in
-``poison_messages`` for a human, rejected as ``poison`` and PUBACKed.
+else is stored.
+
+How, at no cost in normal operation: the broker marks a re-delivery of a
+message it had sent us and got no PUBACK for (MQTT DUP flag). The first
+delivery is the first attempt. A re-delivered message is a suspect: its
+attempt is committed first (``ingest_attempts``, by SHA-256 of topic and
+payload, in a small transaction of its own), then it is processed alone, so
+an innocent batch neighbour of a killer is never blamed. A re-delivered
+message whose earlier suspect attempt never finished has killed processing
+:data:`POISON_AFTER` times: it is stored in ``poison_messages`` for a human,
+rejected as ``poison`` and PUBACKed.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ class Raw(Protocol):
     payload: bytes
 
 
+def redelivered(m: Raw) -> bool:
+    return bool(getattr(m, "dup", False))
+
+
 def message_key(m: Raw) -> str:
     return hashlib.sha256(m.topic.encode("utf-8", "replace") + b"\0" + bytes(m.payload)).hexdigest()
 
@@ -49,8 +57,8 @@ def topic_device(topic: str) -> str | None:
 
 @dataclass
 class Triage:
-    poison: list[tuple[Raw, int]] = field(default_factory=list)  # (message, unfinished attempts)
-    suspects: list[Raw] = field(default_factory=list)  # one unfinished attempt: process alone
+    poison: list[tuple[Raw, int]] = field(default_factory=list)  # (message, attempts that died)
+    suspects: list[Raw] = field(default_factory=list)  # re-delivered once: process alone
     clean: list[Raw] = field(default_factory=list)
 
 
@@ -59,50 +67,42 @@ class PoisonGuard:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._finished: set[str] = set()  # deleted with the next mark (saves a commit)
 
     def triage(self, batch: list[Raw]) -> Triage:
-        keys = {message_key(m) for m in batch} - self._finished
-        with self.db.session() as s:
-            rows = s.execute(select(IngestAttempt.key, IngestAttempt.attempts)
-                             .where(IngestAttempt.key.in_(keys))) if keys else []
-            prior = {k: n for k, n in rows}
-        t = Triage()
-        for m in batch:
-            n = 0 if message_key(m) in self._finished else prior.get(message_key(m), 0)
+        """First deliveries are clean (no database work); re-deliveries are
+        suspects, or poison when a suspect attempt of theirs never finished."""
+        again = [m for m in batch if redelivered(m)]
+        prior: dict[str, int] = {}
+        if again:
+            keys = {message_key(m) for m in again}
+            with self.db.session() as s:
+                prior = {k: n for k, n in s.execute(select(IngestAttempt.key, IngestAttempt.attempts)
+                                                    .where(IngestAttempt.key.in_(keys)))}
+        t = Triage(clean=[m for m in batch if not redelivered(m)])
+        for m in again:
+            n = 1 + prior.get(message_key(m), 0)  # the first delivery was an attempt too
             if n >= POISON_AFTER:
                 t.poison.append((m, n))
-            elif n:
-                t.suspects.append(m)
             else:
-                t.clean.append(m)
+                t.suspects.append(m)
         return t
 
-    def mark(self, batch: list[Raw]) -> None:
-        """Commit one more attempt for each message, before processing it."""
+    def mark(self, m: Raw) -> None:
+        """Commit one more attempt for a suspect, before processing it."""
         now = utcnow()
-        rows = {message_key(m): dict(key=message_key(m), topic=m.topic[:255], attempts=1,
-                                     first_at=now, last_at=now) for m in batch}
-        done, self._finished = self._finished - set(rows), set()
         insert = pg_insert if self.db.engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(IngestAttempt).values(list(rows.values()))
+        stmt = insert(IngestAttempt).values(key=message_key(m), topic=m.topic[:255], attempts=1,
+                                            first_at=now, last_at=now)
         stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={
             "attempts": IngestAttempt.attempts + 1, "last_at": stmt.excluded.last_at})
         with self.db.session() as s:
-            if done:
-                s.execute(delete(IngestAttempt).where(IngestAttempt.key.in_(done)))
             s.execute(stmt)
 
-    def finished(self, batch: list[Raw]) -> None:
-        """These messages are stored and acked: forget their attempts."""
-        self._finished.update(message_key(m) for m in batch)
-
-    def flush(self) -> None:
-        """Forget the finished attempts now (on a clean stop)."""
-        done, self._finished = self._finished, set()
-        if done:
-            with self.db.session() as s:
-                s.execute(delete(IngestAttempt).where(IngestAttempt.key.in_(done)))
+    def forget(self, m: Raw) -> None:
+        """The suspect is stored: its attempt is finished (before its PUBACK,
+        so a re-delivery after a crash is a suspect again, not poison)."""
+        with self.db.session() as s:
+            s.execute(delete(IngestAttempt).where(IngestAttempt.key == message_key(m)))
 
     def dead_letter(self, m: Raw, reason: str, attempts: int) -> None:
         """Keep the message for a human and forget its attempts."""
@@ -113,4 +113,3 @@ class PoisonGuard:
                                 reason=reason, attempts=attempts, size=len(payload),
                                 payload=payload[:MAX_PAYLOAD_BYTES], received_at=utcnow()))
             s.execute(delete(IngestAttempt).where(IngestAttempt.key == key))
-        self._finished.discard(key)

@@ -91,6 +91,8 @@ def _text(payload: bytes | str) -> str:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError("malformed_json", f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    if payload.count(b"[") + payload.count(b"{") <= MAX_DEPTH:
+        return text  # cannot nest deeper (the common case: no scan)
     depth = 0
     for m in _BRACKET.finditer(_STRING.sub('""', text)):
         depth += 1 if m.group() in "[{" else -1
