@@ -35,13 +35,13 @@ def main(ctx: typer.Context, config: ConfigOpt = None) -> None:
     if ctx.invoked_subcommand is not None:
         ctx.obj = config
         return
-    from gateway.errors import InsecureConfig
+    from gateway.errors import InsecureConfig, WorkerDied
     from gateway.runtime import run
 
     cfg = _load(config)
     try:
         run(cfg)
-    except InsecureConfig as exc:
+    except (InsecureConfig, WorkerDied) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
 

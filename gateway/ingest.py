@@ -17,19 +17,21 @@ import os
 import queue
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.config.models import SiteConfig
 from gateway.intake import BatchResult, DeviceAck, Intake, Message, payload_id
 from gateway.metrics import Metrics
+from gateway.poison import PoisonGuard, topic_device
 from protocol.codec import encode
-from protocol.ids import is_device_id
 from protocol.mqtt import connect_properties, make_client
 from protocol.reports import Ack, Rejection
 from protocol.topics import DeviceTopic, device_filter, device_topic
 
 log = logging.getLogger("gateway.ingest")
+T = TypeVar("T")
 
 #: (kind, QoS, shared). Status is not shared: a shared subscription gets no
 #: retained messages (MQTT 5), and the retained status is how a restarted
@@ -45,6 +47,7 @@ class _Item:
     payload: bytes
     mid: int
     qos: int
+    dup: bool = False  # a re-delivery of a message we got and did not PUBACK
 
 
 class MqttIngest:
@@ -53,6 +56,7 @@ class MqttIngest:
         self.cfg = cfg
         self.intake = intake
         self.metrics = metrics
+        self.guard = PoisonGuard(intake.db)
         self.settings = cfg.gateway.ingest
         self.on_commit = on_commit
         self.client_id = self.settings.client_id or default_client_id(instance)
@@ -90,7 +94,7 @@ class MqttIngest:
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         try:
-            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos))
+            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.dup)))
         except queue.Full:
             # only QoS 0 telemetry can get here: QoS 1 is bounded by the receive
             # maximum (< queue_max), and an unacked QoS 1 would be redelivered
@@ -141,20 +145,84 @@ class MqttIngest:
         return batch
 
     def _run(self) -> None:
+        """The worker. An exception escaping a batch is a bug: the worker
+        stops (``alive`` turns false, ``/readyz`` answers 503, ``siaga
+        gateway`` exits non-zero and systemd restarts it; the unfinished
+        messages come back from the broker and the poison guard judges them)."""
+        try:
+            while not self._stop.is_set():
+                batch = self._take_batch()
+                self.metrics.queue_depth.set(self.queue.qsize())
+                if batch:
+                    self._handle(batch)
+        except _Stopping:
+            pass
+        except BaseException:
+            log.critical("Pekerja ingest mati / ingest worker died; nothing more is stored "
+                         "until the gateway restarts", exc_info=True)
+            return
+
+    def alive(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def _handle(self, batch: list[_Item]) -> None:
+        """Dead-letter the poison, process suspects alone and the rest as one
+        batch (raises _Stopping when the gateway stops meanwhile)."""
+        tri = self._durable(lambda: self.guard.triage(batch))
+        for item, attempts in tri.poison:
+            self._dead_letter(item, "poison", attempts,
+                              f"{item.topic}: processing died {attempts} times on it")
+            result = BatchResult()
+            self._reject_to_unit(result, item, "poison")
+            self._finish([item], result)
+        for item in tri.suspects:  # re-delivered: it may have killed us; alone, attempt first
+            self._durable(lambda item=item: self.guard.mark(item))
+            result = self._stored([item])
+            self._durable(lambda item=item: self.guard.forget(item))
+            self._finish([item], result)
+        if tri.clean:
+            self._finish(tri.clean, self._stored(tri.clean))
+
+    def _stored(self, items: list[Any]) -> BatchResult:
+        result = self._store(items)
+        if result is None:
+            raise _Stopping
+        return result
+
+    def _finish(self, items: list[Any], result: BatchResult) -> None:
+        self._send_acks(result)
+        for i in items:
+            if i.qos:
+                self.client.ack(i.mid, i.qos)
+        if self.on_commit is not None and result.dispatches:
+            self.on_commit.set()
+
+    def _durable(self, fn: Callable[[], T]) -> T:
+        """``fn()`` retried while the database is down (raises _Stopping on
+        stop); an error with the database up is a bug and propagates."""
+        delay = 0.5
         while not self._stop.is_set():
-            batch = self._take_batch()
-            self.metrics.queue_depth.set(self.queue.qsize())
-            if not batch:
-                continue
-            result = self._store(batch)
-            if result is None:
-                break
-            self._send_acks(result)
-            for i in batch:
-                if i.qos:
-                    self.client.ack(i.mid, i.qos)
-            if self.on_commit is not None and result.dispatches:
-                self.on_commit.set()
+            try:
+                return fn()
+            except Exception:
+                if self.intake.database_ok():
+                    raise
+            log.error("Basis data tidak tersedia / database unavailable; retrying in %.1f s", delay)
+            self._stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+        raise _Stopping
+
+    def _dead_letter(self, item: Any, reason: str, attempts: int, detail: str) -> None:
+        self._durable(lambda: self.guard.dead_letter(item, reason, attempts))
+        self.metrics.dead_lettered.labels(reason=reason).inc()
+        self.metrics.reject(reason, topic_device(item.topic), detail)
+
+    def _reject_to_unit(self, result: BatchResult, item: Any, reason: str) -> None:
+        """Tell the unit, for the kinds it waits an ack for."""
+        device = topic_device(item.topic)
+        if device and item.topic.rsplit("/", 1)[-1] in (DeviceTopic.INCIDENT, DeviceTopic.CALL):
+            result.acks.setdefault(device, DeviceAck()).rejected.append(
+                Rejection(id=payload_id(item.payload), reason=reason))
 
     def _store(self, batch: list[_Item]) -> BatchResult | None:
         """Store the batch, retrying while the database is unavailable: nothing
@@ -162,8 +230,9 @@ class MqttIngest:
 
         When a batch fails, its messages are tried one by one. If the
         database answers but some message still fails (a bug meeting an odd
-        payload), that message is rejected as ``internal_error`` and
-        PUBACKed, so one poison message cannot stop the ingest for everyone."""
+        payload), that message is rejected as ``internal_error``, kept in the
+        dead-letter table and PUBACKed, so one poison message cannot stop the
+        ingest for everyone."""
         msgs = [Message(i.topic, i.payload) for i in batch]
         delay = 0.5
         while not self._stop.is_set():
@@ -179,12 +248,9 @@ class MqttIngest:
                     failed.append(m)
             if len(failed) < len(msgs) or self.intake.database_ok():
                 for m in failed:
-                    device = _device_of(m.topic)
-                    self.metrics.reject("internal_error", device,
-                                        f"storing failed on {m.topic}; see the error logged above")
-                    if device and is_device_id(device):
-                        merged.acks.setdefault(device, DeviceAck()).rejected.append(
-                            Rejection(id=payload_id(m.payload), reason="internal_error"))
+                    self._dead_letter(m, "internal_error", 1,
+                                      f"storing failed on {m.topic}; see the error logged above")
+                    self._reject_to_unit(merged, m, "internal_error")
                 return merged
             log.error("Basis data tidak tersedia / database unavailable; retrying in %.1f s", delay)
             self._stop.wait(delay)
@@ -202,9 +268,8 @@ class MqttIngest:
             self.client.publish(device_topic(device, DeviceTopic.ACK), encode(ack), qos=1)
 
 
-def _device_of(topic: str) -> str | None:
-    parts = topic.split("/")
-    return parts[3] if len(parts) > 3 else None
+class _Stopping(Exception):
+    """The gateway is stopping while waiting for the database."""
 
 
 def default_instance() -> str:

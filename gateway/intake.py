@@ -8,7 +8,6 @@ no MQTT: the ingest loop publishes the returned acks after the commit.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import defaultdict
@@ -28,7 +27,7 @@ from gateway.metrics import Metrics
 from gateway.store.db import Database
 from gateway.store.models import Assignment, Call, Device, Incident, Outbox, Transition
 from protocol.categories import CATALOGUE
-from protocol.codec import decode_device_message
+from protocol.codec import decode_device_message, peek
 from protocol.errors import ProtocolError
 from protocol.fleet import Status, Telemetry
 from protocol.ids import ULID_PATTERN, new_id
@@ -74,11 +73,9 @@ def case_number(prefix: str, year: int, pk: int) -> str:
 
 
 def payload_id(payload: bytes) -> str | None:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    v = data.get("id") if isinstance(data, dict) else None
+    """The ULID ``id`` of a payload to name in a rejection, or None; never
+    raises (the payload may be anything)."""
+    v = peek(payload, "id")
     return v if isinstance(v, str) and _ulid.match(v) else None
 
 

@@ -26,6 +26,10 @@ class Metrics:
                                     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)
         self.deliveries = Counter("siaga_gateway_delivery_attempts_total",
                                   "Dispatch delivery attempts", ["channel", "result"], registry=r)
+        self.dead_lettered = Counter(
+            "siaga_gateway_ingest_dead_letters_total",
+            "Messages kept in the ingest's dead-letter table, by reason (poison, internal_error)",
+            ["reason"], registry=r)
         self.dead = Counter("siaga_gateway_dead_letters_total", "Deliveries that gave up", registry=r)
         self.escalations = Counter("siaga_gateway_escalations_total", "SLA escalations", ["kind"],
                                    registry=r)

@@ -25,7 +25,7 @@ from typing import Any
 
 from gateway.config.models import Mode, SiteConfig
 from gateway.dispatch.worker import Dispatcher
-from gateway.errors import InsecureConfig
+from gateway.errors import InsecureConfig, WorkerDied
 from gateway.ingest import MqttIngest, default_instance
 from gateway.intake import Intake
 from gateway.metrics import Metrics
@@ -34,6 +34,8 @@ from gateway.sla import SlaWatch
 from gateway.store.db import Database
 
 log = logging.getLogger("gateway")
+#: exit status when a worker died and the clean stop hung (systemd restarts on any failure)
+WORKER_DIED_EXIT = 70
 
 
 class Gateway:
@@ -81,6 +83,7 @@ class Gateway:
             self.ingest = MqttIngest(self.cfg, intake, self.metrics, instance=self.cfg.gateway.instance_id,
                                      on_commit=self.wake)
             checks["mqtt"] = self.ingest.subscribed.is_set
+        checks["workers"] = self.alive
         self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
@@ -142,10 +145,15 @@ class Gateway:
         return f"http://{self.cfg.gateway.http.host}:{self.port}"
 
     def alive(self) -> bool:
-        """Every worker thread still runs (for the systemd watchdog)."""
+        """Every worker thread still runs (``/readyz``, the systemd watchdog,
+        and :func:`run`, which exits when one has died)."""
         threads = [getattr(x, "_worker", None) for x in (self.ingest,)] + [
             getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None)]
         return all(t is None or t.is_alive() for t in threads)
+
+    def started_workers(self) -> bool:
+        return any(t is not None for t in (getattr(self.ingest, "_worker", None),
+                                            getattr(self.dispatcher, "_thread", None)))
 
     def stop(self) -> None:
         if self._server is not None:
@@ -180,10 +188,25 @@ def _notify_when_serving(server: Any, watchdog: Watchdog) -> None:
         watchdog.start()
 
 
+def _exit_when_a_worker_dies(gw: Gateway, server: Any, died: threading.Event) -> None:
+    """A dead worker must not hide behind a live HTTP server: stop serving,
+    so :func:`run` raises WorkerDied and systemd restarts the process."""
+    while not server.should_exit:
+        if gw.started_workers() and not gw.alive():
+            log.critical("Pekerja mati / a worker thread died: stopping so systemd restarts the gateway")
+            died.set()
+            server.should_exit = True
+            # a wedged shutdown must not keep a dead gateway up
+            threading.Timer(60, os._exit, args=(WORKER_DIED_EXIT,)).start()
+            return
+        time.sleep(0.5)
+
+
 def run(cfg: SiteConfig) -> None:
     """Run in the foreground until SIGINT/SIGTERM, then stop every part
     cleanly and return (uvicorn's own handlers would re-raise the signal and
-    kill the process before the ingest and dispatcher are stopped)."""
+    kill the process before the ingest and dispatcher are stopped). Raises
+    WorkerDied when a worker thread died (the CLI exits non-zero)."""
     import contextlib
     import signal
 
@@ -209,6 +232,9 @@ def run(cfg: SiteConfig) -> None:
     watchdog = Watchdog(gw.alive)
     ready = threading.Thread(target=_notify_when_serving, args=(server, watchdog), daemon=True)
     ready.start()
+    died = threading.Event()
+    threading.Thread(target=_exit_when_a_worker_dies, args=(gw, server, died), name="worker-watch",
+                     daemon=True).start()
     try:
         server.run()
     finally:
@@ -219,3 +245,5 @@ def run(cfg: SiteConfig) -> None:
         gw._server = None
         gw.stop()
         log.info("Gateway berhenti / stopped")
+    if died.is_set():
+        raise WorkerDied("Pekerja mati / a worker thread died; see the log above")

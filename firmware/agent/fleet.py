@@ -11,7 +11,6 @@ document is re-read on every reconnect by the subscription itself.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from firmware.agent.spawn import spawn_reaped
-from protocol.codec import decode, encode
+from protocol.base import MAX_COUNT
+from protocol.codec import decode, encode, peek
 from protocol.errors import PayloadError
 from protocol.fleet import (
     Command,
@@ -119,8 +119,8 @@ class Fleet:
             version = _peek(payload, "version")
             log.warning("Konfigurasi ditolak / desired config refused: %s", exc)
             a.event("config_refused", str(exc), level="WARNING")
-            self.publish_reported(refused=version if isinstance(version, int) and version >= 0 else None,
-                                  error=f"{exc.reason}: {exc}")
+            ok = type(version) is int and 0 <= version <= MAX_COUNT  # anything may be in there
+            self.publish_reported(refused=version if ok else None, error=f"{exc.reason}: {exc}")
             return
         if desired.version <= a.config_version:
             if desired.version < a.config_version:
@@ -269,8 +269,5 @@ class Fleet:
 
 
 def _peek(payload: bytes, key: str) -> Any:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data.get(key) if isinstance(data, dict) else None
+    """A field of a refused payload (to name it in the reply); never raises."""
+    return peek(payload, key)

@@ -228,7 +228,8 @@ def test_readyz_reports_database_and_mqtt(broker, tmp_path, start_gateway):
     gw = start_gateway(site_config(tmp_path, broker))
     with api_client(gw.url) as api:
         r = api.get("/readyz")
-        assert r.status_code == 200 and r.json()["checks"] == {"database": True, "mqtt": True}
+        assert r.status_code == 200
+        assert r.json()["checks"] == {"database": True, "mqtt": True, "workers": True}
         broker.kill()
         from tests.gateway.support import wait_for
 

@@ -43,7 +43,8 @@ def test_bad_payloads_rejected_counted_and_gateway_keeps_running(broker, tmp_pat
     unit.publish(device_topic("box-off", DeviceTopic.INCIDENT), encode(incident("box-off")))
     # malformed JSON, schema violation, and 1 MB
     unit.publish(device_topic("box-good", DeviceTopic.INCIDENT), b"{not json")
-    unit.publish(device_topic("box-good", DeviceTopic.CALL), json.dumps({"v": 1, "what": 1}))
+    unit.publish(device_topic("box-good", DeviceTopic.CALL),
+                 json.dumps({"v": 1, "id": "01KAQ40D3M2E8W6ZK1P7R9T5QH", "what": 1}))
     unit.publish(device_topic("box-good", DeviceTopic.INCIDENT), b"x" * (1024 * 1024))
 
     expected = {"device_mismatch": 3, "unknown_device": 1, "device_disabled": 1, "malformed_json": 1,
