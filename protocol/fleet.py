@@ -64,7 +64,7 @@ class UpdateReport(Wire):
     version: Annotated[str, StringConstraints(max_length=32)]
     state: UpdateState
     error: ShortText | None = None
-    at: datetime | None = None
+    at: WireTime | None = None
 
 
 class Telemetry(DeviceMessage):
@@ -112,7 +112,8 @@ class UnitSettings(Wire):
     log_level: LogLevel | None = None
     self_test_daily_at: Annotated[
         str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
-    firmware_version: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$")] | None = Field(
+    firmware_version: Annotated[
+        str, StringConstraints(pattern=r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$")] | None = Field(
         None, description="Software version to run; a change starts a signed update (docs/updates.md)")
     firmware_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=300)] | None = Field(
         None, description="Release repository for firmware_version (default: the unit's updates.base_url)")
