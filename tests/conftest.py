@@ -1,4 +1,5 @@
-"""Shared fixtures: a private Mosquitto per test, anonymous or secured."""
+"""Shared fixtures: a private Mosquitto per test, anonymous or secured; a
+private PostgreSQL cluster per test session with a fresh database per test."""
 
 from __future__ import annotations
 
@@ -9,15 +10,64 @@ import pytest
 
 from central.broker.process import BrokerNotFound
 from tests.support.broker import Broker, find_mosquitto
+from tests.support.postgres import PostgresCluster, PostgresNotFound, find_pg_bin
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Fail the whole run with one clear line when mosquitto is missing:
-    the suite never skips broker tests silently."""
+    """Fail the whole run with one clear line when mosquitto or PostgreSQL
+    is missing: the suite never skips broker or database tests silently."""
     try:
         find_mosquitto()
-    except BrokerNotFound as exc:
+        find_pg_bin()
+    except (BrokerNotFound, PostgresNotFound) as exc:
         raise pytest.UsageError(str(exc)) from None
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """The run's own PostgreSQL (Unix socket only, password auth), started
+    on first use and stopped at the end of the session."""
+    c = PostgresCluster().start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+class PgDatabases:
+    """Databases made for one test, dropped when it ends (after the
+    gateways: fixtures that start gateways depend on this one)."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+        self._cluster: PostgresCluster | None = None
+        self.names: list[str] = []
+
+    @property
+    def cluster(self) -> PostgresCluster:
+        """Started on first use: a run without database tests starts none."""
+        if self._cluster is None:
+            self._cluster = self._request.getfixturevalue("pg_cluster")
+        return self._cluster
+
+    def new(self, *, driver: str = "postgresql+psycopg") -> str:
+        """The URL of a new empty database (password + Unix socket)."""
+        name = self.cluster.create_database()
+        self.names.append(name)
+        return self.cluster.url(name, driver=driver)
+
+
+@pytest.fixture
+def pg_databases(request: pytest.FixtureRequest) -> Iterator[PgDatabases]:
+    reg = PgDatabases(request)
+    yield reg
+    leaks = []
+    for name in reg.names:
+        n = reg.cluster.connections(name)
+        if n:
+            leaks.append(f"{name}: {n}")
+        reg.cluster.drop_database(name)
+    assert not leaks, f"connections still open at teardown (a gateway or engine not stopped): {leaks}"
 
 
 @pytest.fixture

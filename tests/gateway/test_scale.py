@@ -54,6 +54,9 @@ def test_two_instances_share_the_load_without_doubling(broker, tmp_path, opd_ser
     assert sorted(delivered) == sorted(m.id for m in msgs)  # each dispatched exactly once
     per_instance = [gw.metrics.stored.labels(kind="incident")._value.get() for gw in (a, b)]
     assert all(n > 0 for n in per_instance), per_instance
+    assert sum(per_instance) == len(msgs)  # new records only: the re-deliveries are duplicates
+    dups = sum(gw.metrics.duplicates.labels(kind="incident")._value.get() for gw in (a, b))
+    assert dups == len(msgs)
     # every message acked to its unit (stored or duplicate)
     for u, d in zip(units, devices, strict=True):
         items = []
