@@ -31,7 +31,7 @@ from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.notify import Watchdog, notify
 from gateway.sla import SlaWatch
-from gateway.store.db import Database
+from gateway.store.db import Database, safe_url
 
 log = logging.getLogger("gateway")
 
@@ -73,6 +73,7 @@ class Gateway:
 
         self.check_secrets()
         self.db = Database(self.cfg.gateway.database_url)
+        log.info("Basis data / database: %s", safe_url(self.db.url))
         if self.do_migrate:
             self.db.migrate()
         intake = Intake(self.db, self.cfg, self.metrics)

@@ -196,12 +196,30 @@ class Site(Strict):
     timezone: str = Field("Asia/Jakarta", title="IANA time zone for hour-of-day KPIs")
 
 
+class GatewayBrokerSettings(BrokerSettings):
+    """The broker as the gateway uses it: a short session and keepalive, so a
+    dead gateway's share of the shared subscription comes back quickly even
+    when no peer takes its session over (docs/gateway.md, Several instances)."""
+
+    keepalive_s: int = Field(
+        10, ge=5, le=3600, title="MQTT keepalive, seconds",
+        description="The broker declares a silent gateway (host down, cable cut) dead after 1.5 x this",
+    )
+    session_expiry_s: int = Field(
+        10, ge=0, le=7 * 24 * 3600, title="MQTT 5 session expiry, seconds",
+        description="How long the broker keeps queuing for a stopped gateway. Normally a peer takes "
+                    "a dead gateway's session over at once; this bounds it when none can. A lone "
+                    "gateway restarted within it gets the queue; after it, the units' re-send "
+                    "brings the rest (within their ack_timeout_s + retry_max_s)",
+    )
+
+
 class SiteConfig(Strict):
     """The whole site file."""
 
     mode: Mode = Field(Mode.PRODUCTION, title="production or demo")
     site: Site
-    broker: BrokerSettings = Field(default_factory=BrokerSettings, title="MQTT broker")
+    broker: GatewayBrokerSettings = Field(default_factory=GatewayBrokerSettings, title="MQTT broker")
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     opds: list[OpdConfig] = Field(min_length=1, title="The city's OPDs")
     routing: Routing = Field(default_factory=Routing)

@@ -90,11 +90,18 @@ class OpdServer:
             return [json.loads(h.body) for h in self.hits]
 
 
-def site_config(tmp_path: Path, broker: Any, *, hooks: dict[str, str] | None = None,
-                extra: str = "", mode: str = "demo", username: str | None = None,
-                password: str | None = None, sla: str = "", port: int = 0,
-                instance: str = "gw-test", db_url: str | None = None) -> SiteConfig:
+def site_config(tmp_path: Path, broker: Any, **kw: Any) -> SiteConfig:
     """A site with damkar, dinkes, bpbd, polres; ``hooks`` maps OPD -> webhook URL."""
+    return parse_config(site_yaml(tmp_path, broker, **kw), filename="test-site.yaml")
+
+
+def site_yaml(tmp_path: Path, broker: Any, *, hooks: dict[str, str] | None = None,
+              extra: str = "", mode: str = "demo", username: str | None = None,
+              password: str | None = None, sla: str = "", port: int = 0,
+              instance: str = "gw-test", db_url: str | None = None,
+              dispatch: str = "max_attempts: 3, backoff_initial_s: 0.2, backoff_max_s: 0.5, poll_s: 0.1"
+              ) -> str:
+    """The text of :func:`site_config`'s site file (for ``siaga gateway`` processes)."""
     hooks = hooks or {}
     db_url = db_url or f"sqlite:///{tmp_path / 'gateway.db'}"
 
@@ -117,7 +124,7 @@ gateway:
   database_url: "{db_url}"
   instance_id: {instance}
   http: {{host: 127.0.0.1, port: {port}}}
-  dispatch: {{max_attempts: 3, backoff_initial_s: 0.2, backoff_max_s: 0.5, poll_s: 0.1}}
+  dispatch: {{{dispatch}}}
   sla_check_s: 0.2
 opds:
 {opd("damkar", "Dinas Pemadam Kebakaran")}
@@ -135,7 +142,7 @@ routing:
 {sla or "    fire: {ack_min: 5, resolve_min: 60}"}
 {extra}
 """
-    return parse_config(text, filename="test-site.yaml")
+    return text
 
 
 def wait_for(fn: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
