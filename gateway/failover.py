@@ -130,8 +130,13 @@ class Adoption(threading.Thread):
 
     # -- called by the ingest worker after the commit ---------------------------
     def ack(self, mid: int, qos: int, client: Any = None) -> None:
+        """PUBACK on the adopted session (never raises into the ingest worker:
+        if the session was taken back meanwhile, its owner gets the message again)."""
         if qos:
-            (client or self.client).ack(mid, qos)
+            try:
+                (client or self.client).ack(mid, qos)
+            except Exception as exc:
+                log.info("PUBACK on adopted session %s failed: %s", self.peer, exc)
         with self._lock:
             self.acked += 1
             self._last = time.monotonic()

@@ -50,11 +50,11 @@ class PgDatabases:
             self._cluster = self._request.getfixturevalue("pg_cluster")
         return self._cluster
 
-    def new(self, *, driver: str = "postgresql+psycopg") -> str:
-        """The URL of a new empty database (password + Unix socket)."""
+    def new(self, *, driver: str = "postgresql+psycopg", password: bool = True) -> str:
+        """The URL of a new empty database (Unix socket; with a password by default)."""
         name = self.cluster.create_database()
         self.names.append(name)
-        return self.cluster.url(name, driver=driver)
+        return self.cluster.url(name, driver=driver, password=password)
 
 
 @pytest.fixture

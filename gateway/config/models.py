@@ -202,7 +202,7 @@ class GatewayBrokerSettings(BrokerSettings):
     when no peer takes its session over (docs/gateway.md, Several instances)."""
 
     keepalive_s: int = Field(
-        10, ge=5, le=3600, title="MQTT keepalive, seconds",
+        5, ge=5, le=3600, title="MQTT keepalive, seconds",
         description="The broker declares a silent gateway (host down, cable cut) dead after 1.5 x this",
     )
     session_expiry_s: int = Field(

@@ -80,13 +80,16 @@ def test_passwords_are_argon2_and_roles_checked(db):
         assert auth.authenticate(s, "ghost", "long-enough-pw") is None
 
 
-@pytest.mark.parametrize("form", ["sqlite", "postgresql", "postgresql+psycopg"])
+@pytest.mark.parametrize("form", ["sqlite", "postgresql", "postgresql+psycopg", "socket-no-password"])
 def test_cli_migrate_and_create_user(tmp_path, form, pg_databases):
     """Every documented URL form works through the CLI; PostgreSQL over a Unix
     socket (``?host=<dir>``) with a password that needs escaping (@ : / %),
-    which never shows in the output."""
+    which never shows in the output, or without one (local trust/peer)."""
     if form == "sqlite":
         url, secret = f"sqlite:///{tmp_path / 'cli.db'}", None
+    elif form == "socket-no-password":
+        url, secret = pg_databases.new(driver="postgresql", password=False), None
+        assert url.startswith("postgresql://siaga_local@/") and "?host=/" in url
     else:
         url, secret = pg_databases.new(driver=form), pg_databases.cluster.password
         assert url.startswith(f"{form}://") and "%40" in url and "%25" in url and "?host=/" in url

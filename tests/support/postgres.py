@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 USER = "siaga"
+LOCAL_USER = "siaga_local"
 
 
 class PostgresNotFound(FileNotFoundError):
@@ -88,6 +89,10 @@ class PostgresCluster:
         pwfile.unlink()
         if r.returncode != 0:
             raise RuntimeError(f"initdb failed: {r.stderr.strip()}")
+        # one role may log in over the socket without a password (the
+        # "local server, peer/trust" URL form); everyone else needs it
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"local all {LOCAL_USER} trust\n" + hba.read_text())
         opts = (f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=300")
@@ -97,6 +102,7 @@ class PostgresCluster:
             log = self.log.read_text() if self.log.exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {r.stderr.strip()}\n{log[-2000:]}")
         self.running = True
+        self._admin(f"CREATE ROLE {LOCAL_USER} LOGIN SUPERUSER")
         return self
 
     def stop(self) -> None:
@@ -105,9 +111,12 @@ class PostgresCluster:
             self.running = r.returncode != 0
         shutil.rmtree(self.root, ignore_errors=True)
 
-    def url(self, database: str = "postgres", *, driver: str = "postgresql+psycopg") -> str:
-        """``driver://siaga:<escaped password>@/<database>?host=<socket dir>``."""
-        return f"{driver}://{USER}:{quote(self.password, safe='')}@/{database}?host={self.socket_dir}"
+    def url(self, database: str = "postgres", *, driver: str = "postgresql+psycopg",
+            password: bool = True) -> str:
+        """``driver://siaga:<escaped password>@/<database>?host=<socket dir>``, or
+        without a password as the role allowed to log in over the socket without one."""
+        user = f"{USER}:{quote(self.password, safe='')}" if password else LOCAL_USER
+        return f"{driver}://{user}@/{database}?host={self.socket_dir}"
 
     def _admin(self, sql: str) -> None:
         import psycopg
