@@ -100,8 +100,9 @@ def test_incident_stored_once_acked_routed_signed_and_acknowledged(
     unit.stop()
 
 
-def test_opd_callback_signed_with_webhook_secret_moves_case(broker, tmp_path, opd_server, start_gateway):
-    cfg = site_config(tmp_path, broker, hooks={"damkar": opd_server.url})
+def test_opd_callback_signed_with_webhook_secret_moves_case(broker, tmp_path, opd_server, start_gateway,
+                                                            db_url):
+    cfg = site_config(tmp_path, broker, db_url=db_url, hooks={"damkar": opd_server.url})
     gw = start_gateway(cfg)
     register(gw.db, "box-02")
     unit = TestClient(broker, "box-02").start()

@@ -84,9 +84,10 @@ def test_production_gateway_on_secured_broker(secure_broker, tmp_path, start_gat
     unit.stop()
 
 
-def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tmp_path, start_gateway):
+def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tmp_path, start_gateway,
+                                                                      db_url):
     """The gateway's persistent MQTT session keeps its share of the queue."""
-    cfg = site_config(tmp_path, broker)
+    cfg = site_config(tmp_path, broker, db_url=db_url)
     gw = start_gateway(cfg)
     register(gw.db, "box-01")
     gw.stop()
@@ -95,7 +96,7 @@ def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tm
     msgs = [incident("box-01", i) for i in range(5)]
     for m in msgs:
         unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(m))
-    start_gateway(site_config(tmp_path, broker))
+    start_gateway(site_config(tmp_path, broker, db_url=db_url))
     items = []
     while len(items) < 5:
         items += decode(Ack, unit.get(timeout=15).payload).stored
@@ -103,12 +104,12 @@ def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tm
     unit.stop()
 
 
-def test_a_cleanly_stopped_instance_leaves_nothing_in_its_session(broker, tmp_path, start_gateway):
+def test_a_cleanly_stopped_instance_leaves_nothing_in_its_session(broker, tmp_path, start_gateway, db_url):
     """Stopping one of two instances (an upgrade) sends its will: the other
     takes its session over and ends it, so nothing waits there for a unit's
     re-send (which this test's unit never does)."""
-    a = start_gateway(site_config(tmp_path, broker, instance="gw-a"))
-    b = start_gateway(site_config(tmp_path, broker, instance="gw-b"))
+    a = start_gateway(site_config(tmp_path, broker, db_url=db_url, instance="gw-a"))
+    b = start_gateway(site_config(tmp_path, broker, db_url=db_url, instance="gw-b"))
     register(a.db, "box-01")
     b.stop()
     unit = TestClient(broker, "box-01").start()
