@@ -30,6 +30,7 @@ from gateway.ingest import MqttIngest, default_instance
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.notify import Watchdog, notify
+from gateway.roles import Roles
 from gateway.sla import SlaWatch
 from gateway.store.db import Database, safe_url
 
@@ -55,6 +56,7 @@ class Gateway:
         self.sla: SlaWatch | None = None
         self.app: Any = None
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
+        self.roles: Roles | None = None
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -93,6 +95,17 @@ class Gateway:
 
             self.fleet = FleetHost(self.cfg.gateway.fleet_config, self.db)
             self.fleet.mount(self.app)
+        # the SLA watch and the fleet watch run on one instance of the site
+        self.roles = Roles(self.db, check_s=self.cfg.gateway.role_check_s)
+        self.roles.add("sla", self.sla.start, self.sla.stop)
+        if self.fleet is not None:
+            self.roles.add("fleet", self.fleet.start, self.fleet.stop_watch, once=True)
+        self.app.state.gw.roles = self.held_roles
+
+    def held_roles(self) -> list[str]:
+        """What this instance runs now (``/readyz``)."""
+        shared = (["ingest"] if self.ingest else []) + ["dispatch"]
+        return sorted(shared + (self.roles.held() if self.roles else []))
 
     def start(self, timeout: float = 20.0) -> Gateway:
         self.build()
@@ -100,9 +113,8 @@ class Gateway:
         if self.ingest:
             self.ingest.start()
         self.dispatcher.start()
-        self.sla.start()
-        if self.fleet:
-            self.fleet.start()
+        assert self.roles
+        self.roles.start()
         if self.use_http:
             self._start_http(timeout)
         if self.ingest and not self.ingest.subscribed.wait(timeout):
@@ -144,8 +156,9 @@ class Gateway:
 
     def alive(self) -> bool:
         """Every worker thread still runs (for the systemd watchdog)."""
+        sla = self.roles is not None and "sla" in self.roles.held()
         threads = [getattr(x, "_worker", None) for x in (self.ingest,)] + [
-            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None)]
+            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None) if sla else None]
         return all(t is None or t.is_alive() for t in threads)
 
     def stop(self) -> None:
@@ -155,8 +168,8 @@ class Gateway:
                 self._http_thread.join(10)
         if self.ingest:
             self.ingest.stop()
-        if self.sla:
-            self.sla.stop()
+        if self.roles:
+            self.roles.stop()  # stops the SLA and fleet watches it runs, frees the roles
         if self.fleet:
             self.fleet.stop()
             self.fleet = None

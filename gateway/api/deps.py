@@ -32,6 +32,8 @@ class AppState:
     wake: threading.Event = field(default_factory=threading.Event)
     #: extra readiness checks (e.g. "mqtt": ingest.connected.is_set)
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    #: the roles this instance holds now (gateway.roles), for /readyz
+    roles: Callable[[], list[str]] | None = None
     #: wrong-password counter per user name (429 after too many)
     throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
 

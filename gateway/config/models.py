@@ -180,6 +180,11 @@ class GatewaySettings(Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     sla_check_s: float = Field(15.0, gt=0, le=600, title="How often SLA timers are checked")
+    role_check_s: float = Field(
+        2.0, gt=0, le=60, title="How often singleton roles are checked",
+        description="The SLA watch and the fleet watch run on one instance of the site; a survivor "
+                    "takes a dead holder's role within this many seconds (gateway.roles)",
+    )
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
     fleet_config: Path | None = Field(
         None, title="central.yaml of the site's fleet admin",

@@ -126,6 +126,7 @@ gateway:
   http: {{host: 127.0.0.1, port: {port}}}
   dispatch: {{{dispatch}}}
   sla_check_s: 0.2
+  role_check_s: 0.2
 opds:
 {opd("damkar", "Dinas Pemadam Kebakaran")}
 {opd("dinkes", "Dinas Kesehatan / PSC 119")}

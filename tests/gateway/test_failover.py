@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from urllib.parse import quote
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -33,11 +34,20 @@ from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
 from tests.gateway.support import incident, register, site_yaml, wait_for
 from tests.gateway.test_store import SIAGA
+from tests.support.broker import free_port
 from tests.support.mqtt import TestClient
 
 RATE = 40.0  # incidents per second, all units together
 BEFORE_S, AFTER_S = 6.0, 16.0  # stream length before and after the kill
 UNITS = [f"box-{i:02d}" for i in range(4)]
+
+
+def roles_at(port: int) -> list[str]:
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+    except httpx.HTTPError:
+        return []
+    return r.json().get("roles", []) if r.status_code == 200 else []
 
 
 def p99(xs: list[float]) -> float:
@@ -81,9 +91,10 @@ class Units:
             c.stop()
 
 
-def _gateway(tmp_path, broker, opd_url: str, db_url: str, name: str) -> subprocess.Popen:
+def _gateway(tmp_path, broker, opd_url: str, db_url: str, name: str, port: int) -> subprocess.Popen:
     site = tmp_path / f"{name}.yaml"
     site.write_text(site_yaml(tmp_path, broker, hooks={"damkar": opd_url}, instance=name, db_url=db_url,
+                              port=port,
                               dispatch="max_attempts: 8, backoff_initial_s: 0.5, backoff_max_s: 2, "
                                        "poll_s: 0.2, lease_s: 5"))
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
@@ -100,24 +111,36 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
     register(db, *UNITS)
     watch = TestClient(broker, "test-watch").start()
     watch.subscribe(STATE_FILTER)
-    procs = {n: _gateway(tmp_path, broker, opd_server.url, db_url, n) for n in ("gw-a", "gw-b")}
+    ports = {"gw-a": free_port(), "gw-b": free_port()}
+
+    def roles(name: str) -> list[str]:
+        return roles_at(ports[name])
+
+    procs: dict[str, subprocess.Popen] = {}
     units = None
     try:
         online: set[str] = set()
 
-        def both_online() -> bool:
+        def is_online(*names: str) -> bool:
             while not watch.messages.empty():
                 st = parse_state(watch.messages.get().payload)
                 if st and st[1] == "online":
                     online.add(st[0])
-            return online >= {"gateway-gw-a", "gateway-gw-b"}
+            return online >= {f"gateway-{n}" for n in names}
 
-        wait_for(both_online, timeout=60)
+        # b first, so it holds the singleton roles that must move when it dies
+        procs["gw-b"] = _gateway(tmp_path, broker, opd_server.url, db_url, "gw-b", ports["gw-b"])
+        wait_for(lambda: is_online("gw-b") and "sla" in roles("gw-b"), timeout=60)
+        procs["gw-a"] = _gateway(tmp_path, broker, opd_server.url, db_url, "gw-a", ports["gw-a"])
+        wait_for(lambda: is_online("gw-a", "gw-b") and roles("gw-a"), timeout=60)
+        assert roles("gw-a") == ["dispatch", "ingest"]
         units = Units(broker)
         n = units.stream(BEFORE_S, 0)
         killed_at = time.monotonic()
         killed_wall = time.time()
         procs["gw-b"].send_signal(signal.SIGKILL)
+        wait_for(lambda: "sla" in roles("gw-a"), timeout=5)  # role_check_s 0.2 s here
+        sla_moved_s = time.monotonic() - killed_at
         n += units.stream(AFTER_S, n)
         # every incident acked, none re-sent by a unit
         wait_for(lambda: len(units.acked) == len(units.sent), timeout=60)
@@ -164,7 +187,8 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
               f"{takeover_s:.2f} s after the kill ({m.group(1)} messages through the dead session); "
               f"publish->ack p99 before {p99(before) * 1000:.0f} ms, after {p99(after) * 1000:.0f} ms, "
               f"> 10 s after {p99(late) * 1000:.0f} ms (max {max(after) * 1000:.0f} ms); "
-              f"acks per id max {max(units.ack_count.values())}; webhooks repeated {len(repeated)}")
+              f"acks per id max {max(units.ack_count.values())}; webhooks repeated {len(repeated)}; "
+              f"SLA role on the survivor {sla_moved_s:.2f} s after the kill")
     finally:
         if units:
             units.stop()
