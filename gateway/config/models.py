@@ -188,8 +188,8 @@ class GatewaySettings(Strict):
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
     fleet_config: Path | None = Field(
         None, title="central.yaml of the site's fleet admin",
-        description="When set, this gateway also runs the fleet health watch and serves "
-                    "/api/fleet (run it in exactly one instance per site)",
+        description="When set, this gateway serves /api/fleet and may run the fleet health watch: "
+                    "of the instances that set it, one runs the watch (the fleet role, /readyz)",
     )
 
 
