@@ -4,9 +4,10 @@ paho's callbacks never block: ``on_message`` only puts the message on a
 bounded queue. A worker thread takes everything waiting (up to
 ``batch_max``), stores it in one transaction (:class:`gateway.intake.Intake`),
 then publishes one ``Ack`` per device and only then PUBACKs the QoS 1
-messages (manual acks): a gateway killed before the commit gets the
-messages again from the broker's persistent session, and the unit's own
-retry covers the rest. The MQTT 5 receive maximum bounds how many unacked
+messages (manual acks): what a gateway killed before the commit held stays
+unacked in its persistent session, which it resumes when it restarts or a
+surviving instance takes over (gateway.failover); the unit's own retry
+covers the rest. The MQTT 5 receive maximum bounds how many unacked
 messages the broker hands us, which also bounds the queue.
 """
 

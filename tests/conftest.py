@@ -109,3 +109,23 @@ def mock_pins() -> Iterator[object]:
     finally:
         factory.reset()
         Device.pin_factory = old
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line naming both database engines, so a quiet (-q) run shows that
+    the database tests ran on SQLite and on PostgreSQL."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(rep, "nodeid", "")
+            if getattr(rep, "when", "call") != "call" and outcome != "error":
+                continue
+            params = nodeid[nodeid.find("[") + 1:] if "[" in nodeid else ""
+            engine = "postgresql" if "postgresql" in params else "sqlite" if "sqlite" in params else None
+            if engine:
+                counts.setdefault(engine, {}).setdefault(outcome, 0)
+                counts[engine][outcome] += 1
+    if counts:
+        parts = [f"{engine}: " + ", ".join(f"{n} {o}" for o, n in sorted(c.items()))
+                 for engine, c in sorted(counts.items())]
+        terminalreporter.write_line("database engines: " + "; ".join(parts))

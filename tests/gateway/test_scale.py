@@ -91,17 +91,27 @@ def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tm
     gw = start_gateway(cfg)
     register(gw.db, "box-01")
     gw.stop()
-    unit = TestClient(broker, "box-01").start()
-    unit.subscribe(device_topic("box-01", DeviceTopic.ACK))
-    msgs = [incident("box-01", i) for i in range(5)]
-    for m in msgs:
-        unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(m))
+    unit, msgs = publish_incidents(broker, "box-01", 5)
     start_gateway(site_config(tmp_path, broker, db_url=db_url))
-    items = []
-    while len(items) < 5:
-        items += decode(Ack, unit.get(timeout=15).payload).stored
-    assert [i.id for i in items] == [m.id for m in msgs]
+    assert [i.id for i in acked_items(unit, 5, timeout=15)] == [m.id for m in msgs]
     unit.stop()
+
+
+def publish_incidents(broker, device: str, n: int) -> tuple[TestClient, list]:
+    """A unit listening to its acks that has published ``n`` incidents (and never re-sends)."""
+    unit = TestClient(broker, device).start()
+    unit.subscribe(device_topic(device, DeviceTopic.ACK))
+    msgs = [incident(device, i) for i in range(n)]
+    for m in msgs:
+        unit.publish(device_topic(device, DeviceTopic.INCIDENT), encode(m))
+    return unit, msgs
+
+
+def acked_items(unit: TestClient, n: int, timeout: float) -> list:
+    items: list = []
+    while len(items) < n:
+        items += decode(Ack, unit.get(timeout=timeout).payload).stored
+    return items
 
 
 def test_a_cleanly_stopped_instance_leaves_nothing_in_its_session(broker, tmp_path, start_gateway, db_url):
@@ -112,14 +122,8 @@ def test_a_cleanly_stopped_instance_leaves_nothing_in_its_session(broker, tmp_pa
     b = start_gateway(site_config(tmp_path, broker, db_url=db_url, instance="gw-b"))
     register(a.db, "box-01")
     b.stop()
-    unit = TestClient(broker, "box-01").start()
-    unit.subscribe(device_topic("box-01", DeviceTopic.ACK))
-    msgs = [incident("box-01", i) for i in range(20)]
-    for m in msgs:
-        unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(m))
-    items = []
-    while len(items) < len(msgs):
-        items += decode(Ack, unit.get(timeout=8).payload).stored  # well within b's 10 s session
+    unit, msgs = publish_incidents(broker, "box-01", 20)
+    items = acked_items(unit, len(msgs), timeout=8)  # well within b's 10 s session
     assert sorted(i.id for i in items) == sorted(m.id for m in msgs)
     done = wait_for(lambda: a.ingest.peers.done)
     assert [(d.peer, d.result) for d in done] == [("gateway-gw-b", "ended")]

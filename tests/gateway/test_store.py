@@ -80,6 +80,19 @@ def test_passwords_are_argon2_and_roles_checked(db):
         assert auth.authenticate(s, "ghost", "long-enough-pw") is None
 
 
+def cli_migrate(tmp_path: Path, url: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A minimal site file on ``url`` and the result of ``siaga gateway migrate`` on it."""
+    site = tmp_path / "site.yaml"
+    site.write_text(f"""
+mode: demo
+site: {{name: X, case_prefix: XX}}
+gateway: {{database_url: "{url}"}}
+opds: [{{id: damkar, name: Damkar}}]
+""")
+    return site, subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
+                                text=True, timeout=60)
+
+
 @pytest.mark.parametrize("form", ["sqlite", "postgresql", "postgresql+psycopg", "socket-no-password"])
 def test_cli_migrate_and_create_user(tmp_path, form, pg_databases):
     """Every documented URL form works through the CLI; PostgreSQL over a Unix
@@ -93,15 +106,7 @@ def test_cli_migrate_and_create_user(tmp_path, form, pg_databases):
     else:
         url, secret = pg_databases.new(driver=form), pg_databases.cluster.password
         assert url.startswith(f"{form}://") and "%40" in url and "%25" in url and "?host=/" in url
-    site = tmp_path / "site.yaml"
-    site.write_text(f"""
-mode: demo
-site: {{name: X, case_prefix: XX}}
-gateway: {{database_url: "{url}"}}
-opds: [{{id: damkar, name: Damkar}}]
-""")
-    r = subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
-                       text=True, timeout=60)
+    site, r = cli_migrate(tmp_path, url)
     assert r.returncode == 0, r.stderr
     assert "0001" in r.stdout
     pw = tmp_path / "pw"
@@ -129,15 +134,7 @@ opds: [{{id: damkar, name: Damkar}}]
 def test_cli_migrate_with_a_wrong_password_fails_clearly(tmp_path, pg_databases):
     good = pg_databases.new()
     url = good.replace("p%40ss", "wrong%40ss")
-    site = tmp_path / "site.yaml"
-    site.write_text(f"""
-mode: demo
-site: {{name: X, case_prefix: XX}}
-gateway: {{database_url: "{url}"}}
-opds: [{{id: damkar, name: Damkar}}]
-""")
-    r = subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
-                       text=True, timeout=60)
+    _, r = cli_migrate(tmp_path, url)
     assert r.returncode == 1
     assert "password authentication failed" in r.stderr and "siaga:***@" in r.stderr
     assert "wrong%40ss" not in r.stderr and "wrong@ss" not in r.stderr
