@@ -146,6 +146,47 @@ routing:
     return text
 
 
+def central_yaml(tmp_path: Path, broker: Any) -> Path:
+    """A central.yaml for ``gateway.fleet_config`` sharing the test gateway's SQLite file."""
+    import yaml
+
+    path = tmp_path / "central.yaml"
+    path.write_text(yaml.safe_dump({
+        "db_path": str(tmp_path / "central.db"), "site_dir": str(tmp_path / "site"),
+        "bundle_dir": str(tmp_path / "bundles"),
+        "gateway_db_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+        "broker": {"host": broker.host, "port": broker.port},
+        "health": {"heartbeat_default_s": 5},
+    }))
+    return path
+
+
+def fleet_row(api: httpx.Client, device: str) -> dict[str, Any] | None:
+    """The device's row in ``/api/fleet/devices`` (None while absent)."""
+    return next((r for r in api.get("/api/fleet/devices").json() if r["id"] == device), None)
+
+
+def fleet_watch_sees(broker: Any, admin: httpx.Client, device: str,
+                     between: Callable[[], None] | None = None) -> None:
+    """A unit announces itself online, then its will fires: the fleet watch
+    must show it online, then offline with an ``offline`` fault episode."""
+    from protocol.codec import encode
+    from protocol.fleet import Status
+    from protocol.topics import device_topic
+    from tests.support.mqtt import TestClient
+
+    unit = TestClient(broker, device).start()
+    unit.publish(device_topic(device, "status"),
+                 encode(Status(device=device, state="online", profile="field")), retain=True)
+    assert wait_for(lambda: (r := fleet_row(admin, device)) and r["online"])
+    if between:
+        between()
+    unit.publish(device_topic(device, "status"),
+                 encode(Status(device=device, state="offline", reason="will")), retain=True)
+    assert wait_for(lambda: (r := fleet_row(admin, device)) and not r["online"] and "offline" in r["faults"])
+    unit.stop()
+
+
 def wait_for(fn: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
     """Poll until ``fn()`` is truthy; return its value or raise TimeoutError."""
     deadline = time.monotonic() + timeout

@@ -50,26 +50,14 @@ def test_a_lost_database_connection_gives_the_role_up(db_url, pg_databases):
 
 
 def test_fleet_watch_runs_on_one_instance_and_moves_to_a_survivor(tmp_path, broker, start_gateway):
-    import yaml
+    from protocol.fleet import Profile
+    from tests.gateway.support import api_client, central_yaml, fleet_watch_sees, make_user
 
-    from protocol.codec import encode
-    from protocol.fleet import Profile, Status
-    from protocol.topics import device_topic
-    from tests.gateway.support import api_client, make_user
-    from tests.support.mqtt import TestClient
-
-    central_yaml = tmp_path / "central.yaml"
-    central_yaml.write_text(yaml.safe_dump({
-        "db_path": str(tmp_path / "central.db"), "site_dir": str(tmp_path / "site"),
-        "bundle_dir": str(tmp_path / "bundles"),
-        "gateway_db_url": f"sqlite:///{tmp_path / 'gateway.db'}",
-        "broker": {"host": broker.host, "port": broker.port},
-        "health": {"heartbeat_default_s": 5},
-    }))
+    central = central_yaml(tmp_path, broker)
     gws = []
     for name in ("gw-a", "gw-b"):
         cfg = site_config(tmp_path, broker, instance=name)
-        cfg.gateway.fleet_config = central_yaml
+        cfg.gateway.fleet_config = central
         gws.append(start_gateway(cfg))
     a, b = gws
     assert "fleet" in roles_of(a) and "fleet" not in roles_of(b)
@@ -78,17 +66,5 @@ def test_fleet_watch_runs_on_one_instance_and_moves_to_a_survivor(tmp_path, brok
     wait_for(lambda: "fleet" in roles_of(b), timeout=5)
     # the survivor's watch is live: a unit going offline opens a fault there
     admin = api_client(b.url, make_user(b.db, "adm", "admin"))
-    unit = TestClient(broker, "box-9").start()
-    unit.publish(device_topic("box-9", "status"),
-                 encode(Status(device="box-9", state="online", profile="field")), retain=True)
-
-    def row():
-        rows = admin.get("/api/fleet/devices").json()
-        return next((r for r in rows if r["id"] == "box-9"), None)
-
-    assert wait_for(lambda: (r := row()) and r["online"])
-    unit.publish(device_topic("box-9", "status"),
-                 encode(Status(device="box-9", state="offline", reason="will")), retain=True)
-    assert wait_for(lambda: (r := row()) and not r["online"] and "offline" in r["faults"])
-    unit.stop()
+    fleet_watch_sees(broker, admin, "box-9")
     admin.close()
