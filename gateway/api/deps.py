@@ -48,7 +48,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that acts
+# on a 201 (or 200) always finds its write (PostgreSQL has no lock to queue on)
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False,
                      description="API token (POST /api/auth/tokens or `siaga gateway create-user --token`)")

@@ -259,3 +259,14 @@ def test_operator_incident_follows_auto_dispatch_and_police_handoff(broker, tmp_
 
     wait_for(lambda: opd_server.hits)
     assert opd_server.bodies()[0]["case"] == fire["case_no"]
+
+
+def test_a_write_is_visible_as_soon_as_it_is_answered(gw):
+    """The transaction commits before the response leaves: on PostgreSQL a
+    commit after the response let the next request miss the write."""
+    admin = make_user(gw.db, "admin", "admin")
+    with api_client(gw.url, admin) as api:
+        for i in range(40):
+            dev = f"box-{i:02d}"
+            assert api.post("/api/devices", json={"id": dev, "profile": "field"}).status_code == 201
+            assert api.get(f"/api/devices/{dev}").status_code == 200, dev
