@@ -5,9 +5,10 @@ The hand-written units here never re-send: whatever the killed gateway held
 (received but not PUBACKed, or queued for it in its session) must reach the
 survivor through the broker alone (gateway.failover), stored once, acked,
 and dispatched once per delivery id to a real HTTP server standing in for
-the OPD. The numbers (takeover time, publish -> ack p99 before and after the
-kill) are printed for the closing note; the test asserts the documented
-bounds only.
+the OPD; every case escalates once (no OPD acknowledges), and the SLA and
+fleet roles the killed gateway held move to the survivor. The numbers
+(takeover time, publish -> ack p99 before and after the kill) are printed
+for the closing note; the test asserts the documented bounds only.
 """
 
 from __future__ import annotations
