@@ -47,6 +47,10 @@ class FleetHost:
         self.service.start()
         log.info("Pengawas armada aktif / fleet watch running")
 
+    def stop_watch(self) -> None:
+        """Stop the watch only (the "fleet" role moved away); the API stays."""
+        self.service.stop()
+
     def stop(self) -> None:
         self.service.stop()
         self.central.close()

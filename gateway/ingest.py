@@ -4,9 +4,10 @@ paho's callbacks never block: ``on_message`` only puts the message on a
 bounded queue. A worker thread takes everything waiting (up to
 ``batch_max``), stores it in one transaction (:class:`gateway.intake.Intake`),
 then publishes one ``Ack`` per device and only then PUBACKs the QoS 1
-messages (manual acks): a gateway killed before the commit gets the
-messages again from the broker's persistent session, and the unit's own
-retry covers the rest. The MQTT 5 receive maximum bounds how many unacked
+messages (manual acks): what a gateway killed before the commit held stays
+unacked in its persistent session, which it resumes when it restarts or a
+surviving instance takes over (gateway.failover); the unit's own retry
+covers the rest. The MQTT 5 receive maximum bounds how many unacked
 messages the broker hands us, which also bounds the queue.
 """
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from gateway.config.models import SiteConfig
+from gateway.failover import STATE_FILTER, STATE_PREFIX, PeerWatch, state_payload, state_topic
 from gateway.intake import BatchResult, DeviceAck, Intake, Message, payload_id
 from gateway.metrics import Metrics
 from gateway.poison import PoisonGuard, topic_device
@@ -48,6 +50,7 @@ class _Item:
     mid: int
     qos: int
     dup: bool = False  # a re-delivery of a message we got and did not PUBACK
+    owner: Any = None  # an Adoption when it came through a dead peer's session
 
 
 class MqttIngest:
@@ -65,8 +68,17 @@ class MqttIngest:
         self.subscribed = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self.instance = instance
         self.client = make_client(self.client_id, cfg.broker, max_inflight=200)
         self.client.manual_ack_set(True)
+        # the broker says "offline" for us the moment our connection dies, so a
+        # peer takes over our session (gateway.failover)
+        self.state_topic = state_topic(self.client_id)
+        self.client.will_set(self.state_topic, state_payload(self.client_id, instance, "offline"),
+                             qos=1, retain=True)
+        self.peers = PeerWatch(self.client_id, cfg.broker, self.settings.receive_maximum,
+                               [device_filter(k, shared=sh) for k, _q, sh in SUBSCRIPTIONS],
+                               self._enqueue_adopted)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -78,7 +90,10 @@ class MqttIngest:
             log.error("Broker menolak / broker refused the gateway: %s", rc)
             return
         self.connected.set()
-        client.subscribe([(device_filter(k, shared=sh), q) for k, q, sh in SUBSCRIPTIONS])
+        client.subscribe([(device_filter(k, shared=sh), q) for k, q, sh in SUBSCRIPTIONS]
+                         + [(STATE_FILTER, 1)])
+        client.publish(self.state_topic, state_payload(self.client_id, self.instance, "online"),
+                       qos=1, retain=True)
         log.info("Terhubung ke broker / connected to broker as %s", self.client_id)
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, codes: Any, _p: Any) -> None:
@@ -92,7 +107,12 @@ class MqttIngest:
         self.connected.clear()
         self.subscribed.clear()
 
-    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+    def _on_message(self, client: Any, _u: Any, msg: Any) -> None:
+        if msg.topic.startswith(STATE_PREFIX + "/"):
+            self.peers.on_state(msg.payload)
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+            return
         try:
             self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.dup)))
         except queue.Full:
@@ -113,11 +133,20 @@ class MqttIngest:
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
         self._worker.start()
 
+    def _enqueue_adopted(self, topic: str, payload: bytes, mid: int, qos: int, owner: Any) -> None:
+        self.queue.put(_Item(topic, payload, mid, qos, owner=owner))  # bounded by the receive maximum
+
     def stop(self) -> None:
+        """Stop taking in; what is received but not committed stays unacked in
+        our session, and the will goes out so a peer takes the session over."""
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.reasoncodes import ReasonCode
+
+        self.peers.stop()
         self._stop.set()
         if self._worker:
             self._worker.join(10)
-        self.client.disconnect()
+        self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
         self.client.loop_stop()
 
     def publish(self, topic: str, payload: bytes, timeout: float) -> None:
@@ -192,7 +221,9 @@ class MqttIngest:
     def _finish(self, items: list[Any], result: BatchResult) -> None:
         self._send_acks(result)
         for i in items:
-            if i.qos:
+            if i.owner is not None:  # came through a dead peer's adopted session
+                i.owner.ack(i.mid, i.qos)
+            elif i.qos:
                 self.client.ack(i.mid, i.qos)
         if self.on_commit is not None and result.dispatches:
             self.on_commit.set()

@@ -87,7 +87,7 @@ class _Tally:
         self.received: list[str] = []
         self.stored: list[str] = []
         self.rejects: list[tuple[str, str | None, str]] = []
-        self.duplicates = 0
+        self.duplicates: list[str] = []
 
     def reject(self, reason: str, device: str | None, detail: str) -> None:
         self.rejects.append((reason, device, detail))
@@ -99,8 +99,8 @@ class _Tally:
             m.stored.labels(kind=k).inc()
         for r in self.rejects:
             m.reject(*r)
-        if self.duplicates:
-            m.duplicates.inc(self.duplicates)
+        for k in self.duplicates:
+            m.duplicates.labels(kind=k).inc()
 
 
 class Intake:
@@ -189,7 +189,6 @@ class Intake:
                         acks[device].rejected.append(Rejection(id=msg.id, reason="id_conflict"))
                         continue
                     if prior is not None or msg.id in new:
-                        t.duplicates += 1
                         item = AckItem(id=msg.id, seq=msg.seq, case=prior[1] if prior else None,
                                        duplicate=True)
                     else:
@@ -198,8 +197,15 @@ class Intake:
                     if item.case is None:
                         to_fill.append(item)
                     acks[device].stored.append(item)
+                    if item.duplicate:
+                        t.duplicates.append(kind.value)  # stored_total counts new records only
+                        continue
                 elif isinstance(msg, CallRecord):
-                    acks[device].stored.append(self._call(s, msg, known_calls, now, t))
+                    item = self._call(s, msg, known_calls, now)
+                    acks[device].stored.append(item)
+                    if item.duplicate:
+                        t.duplicates.append(kind.value)
+                        continue
                 elif isinstance(msg, Status):
                     dev.last_status = msg.state
                     dev.status_at = now
@@ -296,9 +302,8 @@ class Intake:
         res.dispatches += len(outbox)
         return cases
 
-    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime, t: _Tally) -> AckItem:
+    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime) -> AckItem:
         if msg.id in known:
-            t.duplicates += 1
             return AckItem(id=msg.id, seq=msg.seq, duplicate=True)
         row = Call(id=msg.id, device_id=msg.device, seq=msg.seq, direction=msg.direction.value,
                    number=msg.number, ring_at=msg.ring_at, answered_at=msg.answered_at,

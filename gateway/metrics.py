@@ -18,10 +18,12 @@ class Metrics:
                                 ["kind"], registry=r)
         self.rejected = Counter("siaga_gateway_rejected_total", "Messages rejected, by reason",
                                 ["reason"], registry=r)
-        self.stored = Counter("siaga_gateway_stored_total", "Records stored, by kind", ["kind"],
-                              registry=r)
+        self.stored = Counter("siaga_gateway_stored_total",
+                              "New records stored (or device rows updated), by kind; re-deliveries "
+                              "are in siaga_gateway_duplicates_total", ["kind"], registry=r)
         self.duplicates = Counter("siaga_gateway_duplicates_total",
-                                  "Re-delivered incidents/calls (acked again, stored once)", registry=r)
+                                  "Re-delivered incidents/calls, by kind (acked again, stored once)",
+                                  ["kind"], registry=r)
         self.batch_size = Histogram("siaga_gateway_commit_batch_size", "Messages per group commit",
                                     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)
         self.deliveries = Counter("siaga_gateway_delivery_attempts_total",

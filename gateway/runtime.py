@@ -30,8 +30,9 @@ from gateway.ingest import MqttIngest, default_instance
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.notify import Watchdog, notify
+from gateway.roles import Roles
 from gateway.sla import SlaWatch
-from gateway.store.db import Database
+from gateway.store.db import Database, safe_url
 
 log = logging.getLogger("gateway")
 #: exit status when a worker died and the clean stop hung (systemd restarts on any failure)
@@ -57,6 +58,7 @@ class Gateway:
         self.sla: SlaWatch | None = None
         self.app: Any = None
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
+        self.roles: Roles | None = None
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -75,6 +77,7 @@ class Gateway:
 
         self.check_secrets()
         self.db = Database(self.cfg.gateway.database_url)
+        log.info("Basis data / database: %s", safe_url(self.db.url))
         if self.do_migrate:
             self.db.migrate()
         intake = Intake(self.db, self.cfg, self.metrics)
@@ -95,6 +98,17 @@ class Gateway:
 
             self.fleet = FleetHost(self.cfg.gateway.fleet_config, self.db)
             self.fleet.mount(self.app)
+        # the SLA watch and the fleet watch run on one instance of the site
+        self.roles = Roles(self.db, check_s=self.cfg.gateway.role_check_s)
+        self.roles.add("sla", self.sla.start, self.sla.stop)
+        if self.fleet is not None:
+            self.roles.add("fleet", self.fleet.start, self.fleet.stop_watch, once=True)
+        self.app.state.gw.roles = self.held_roles
+
+    def held_roles(self) -> list[str]:
+        """What this instance runs now (``/readyz``)."""
+        shared = (["ingest"] if self.ingest else []) + ["dispatch"]
+        return sorted(shared + (self.roles.held() if self.roles else []))
 
     def start(self, timeout: float = 20.0) -> Gateway:
         self.build()
@@ -102,9 +116,8 @@ class Gateway:
         if self.ingest:
             self.ingest.start()
         self.dispatcher.start()
-        self.sla.start()
-        if self.fleet:
-            self.fleet.start()
+        assert self.roles
+        self.roles.start()
         if self.use_http:
             self._start_http(timeout)
         if self.ingest and not self.ingest.subscribed.wait(timeout):
@@ -147,8 +160,9 @@ class Gateway:
     def alive(self) -> bool:
         """Every worker thread still runs (``/readyz``, the systemd watchdog,
         and :func:`run`, which exits when one has died)."""
+        sla = self.roles is not None and "sla" in self.roles.held()
         threads = [getattr(x, "_worker", None) for x in (self.ingest,)] + [
-            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None)]
+            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None) if sla else None]
         return all(t is None or t.is_alive() for t in threads)
 
     def started_workers(self) -> bool:
@@ -162,8 +176,8 @@ class Gateway:
                 self._http_thread.join(10)
         if self.ingest:
             self.ingest.stop()
-        if self.sla:
-            self.sla.stop()
+        if self.roles:
+            self.roles.stop()  # stops the SLA and fleet watches it runs, frees the roles
         if self.fleet:
             self.fleet.stop()
             self.fleet = None

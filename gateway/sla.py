@@ -104,6 +104,7 @@ class SlaWatch:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._stop.clear()  # restartable: the "sla" role may come back (gateway.roles)
         self._thread = threading.Thread(target=self._run, name="sla-watch", daemon=True)
         self._thread.start()
 

@@ -69,7 +69,11 @@ class Timings(_Section):
     )
     ack_timeout_s: float = Field(10.0, gt=0, title="Resend an outbox item after this long unacked")
     retry_base_s: float = Field(1.0, gt=0, title="First retry backoff")
-    retry_max_s: float = Field(120.0, gt=0, title="Longest retry backoff")
+    retry_max_s: float = Field(
+        60.0, gt=0, le=600, title="Longest retry backoff",
+        description="An unacked item is re-sent at most ack_timeout_s + retry_max_s after its "
+                    "previous send (70 s by default), however long the gateway was away",
+    )
     inflight_max: int = Field(32, ge=1, le=1000, title="Outbox items in flight at once")
     reconnect_max_s: float = Field(15.0, ge=1, le=600, title="Longest wait between broker reconnects")
     loop_tick_s: float = Field(0.5, gt=0, le=5, title="Main-loop wake-up period when idle")

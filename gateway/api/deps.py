@@ -33,6 +33,8 @@ class AppState:
     wake: threading.Event = field(default_factory=threading.Event)
     #: extra readiness checks (e.g. "mqtt": ingest.connected.is_set)
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    #: the roles this instance holds now (gateway.roles), for /readyz
+    roles: Callable[[], list[str]] | None = None
     #: wrong-password counter per user name (429 after too many)
     throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     #: the KPI snapshots all dashboards share (``gateway.kpi_snapshot_s``)
@@ -60,7 +62,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that acts
+# on a 201 (or 200) always finds its write (PostgreSQL has no lock to queue on)
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False,
                      description="API token (POST /api/auth/tokens or `siaga gateway create-user --token`)")

@@ -241,6 +241,9 @@ class TokenPublic(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "not_ready"]
     checks: dict[str, bool] = Field(default_factory=dict)
+    roles: list[str] = Field(
+        default_factory=list, description="What this instance runs now: ingest and dispatch on every "
+        "instance; sla and fleet on exactly one instance of the site")
 
 
 class Problem(BaseModel):

@@ -194,11 +194,16 @@ class GatewaySettings(Strict):
         description="GET /api/kpis recomputes a period's KPIs at most this often, once for all "
                     "dashboards (0: on every request)",
     )
+    role_check_s: float = Field(
+        2.0, gt=0, le=60, title="How often singleton roles are checked",
+        description="The SLA watch and the fleet watch run on one instance of the site; a survivor "
+                    "takes a dead holder's role within this many seconds (gateway.roles)",
+    )
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
     fleet_config: Path | None = Field(
         None, title="central.yaml of the site's fleet admin",
-        description="When set, this gateway also runs the fleet health watch and serves "
-                    "/api/fleet (run it in exactly one instance per site)",
+        description="When set, this gateway serves /api/fleet and may run the fleet health watch: "
+                    "of the instances that set it, one runs the watch (the fleet role, /readyz)",
     )
 
 
@@ -210,12 +215,30 @@ class Site(Strict):
     timezone: str = Field("Asia/Jakarta", title="IANA time zone for hour-of-day KPIs")
 
 
+class GatewayBrokerSettings(BrokerSettings):
+    """The broker as the gateway uses it: a short session and keepalive, so a
+    dead gateway's share of the shared subscription comes back quickly even
+    when no peer takes its session over (docs/gateway.md, Several instances)."""
+
+    keepalive_s: int = Field(
+        5, ge=5, le=3600, title="MQTT keepalive, seconds",
+        description="The broker declares a silent gateway (host down, cable cut) dead after 1.5 x this",
+    )
+    session_expiry_s: int = Field(
+        10, ge=0, le=7 * 24 * 3600, title="MQTT 5 session expiry, seconds",
+        description="How long the broker keeps queuing for a stopped gateway. Normally a peer takes "
+                    "a dead gateway's session over at once; this bounds it when none can. A lone "
+                    "gateway restarted within it gets the queue; after it, the units' re-send "
+                    "brings the rest (within their ack_timeout_s + retry_max_s)",
+    )
+
+
 class SiteConfig(Strict):
     """The whole site file."""
 
     mode: Mode = Field(Mode.PRODUCTION, title="production or demo")
     site: Site = Field(title="The city: name, case number prefix, time zone")
-    broker: BrokerSettings = Field(default_factory=BrokerSettings, title="MQTT broker")
+    broker: GatewayBrokerSettings = Field(default_factory=GatewayBrokerSettings, title="MQTT broker")
     gateway: GatewaySettings = Field(default_factory=GatewaySettings,
                                      title="How this gateway process runs (not what the city is)")
     opds: list[OpdConfig] = Field(min_length=1, title="The city's OPDs")

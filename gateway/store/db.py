@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -47,21 +47,38 @@ def _sqlite_setup(engine: Engine, *, readonly: bool = False) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, *, readonly: bool = False) -> Engine:
+def database_url(url: str | URL) -> URL:
+    """``url`` parsed, with ``postgresql://`` meaning psycopg 3 (the driver we
+    ship). Kept as a :class:`URL` object from here on: ``str(URL)`` masks the
+    password as ``***`` in SQLAlchemy 2, so a string round trip would log in
+    with the wrong password."""
+    u = make_url(url)
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+def safe_url(url: str | URL) -> str:
+    """``url`` for a log line or an error message: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def make_engine(url: str | URL, *, readonly: bool = False) -> Engine:
     """An engine for ``url``; creates the SQLite file's folder when missing.
     ``readonly`` (SQLite): deferred, ``query_only`` transactions for readers."""
-    u = make_url(url)
+    u = database_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         size = 16 if readonly else 8  # readers do not queue on each other
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+        engine = create_engine(u, connect_args={"check_same_thread": False, "timeout": 30},
                                pool_size=size, max_overflow=size)
         _sqlite_setup(engine, readonly=readonly)
         return engine
-    if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
-        url = str(u.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    return create_engine(u, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
 class Database:
@@ -76,8 +93,8 @@ class Database:
     RLock: FastAPI may enter and leave a dependency in different threads.)
     """
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str | URL) -> None:
+        self.url = database_url(url)
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
         sqlite = self.engine.dialect.name == "sqlite"
@@ -138,7 +155,10 @@ def alembic_config(engine: Engine | None = None) -> Any:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
-        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # ConfigParser interpolates "%": an escaped password or socket path
+        # (%40, %2F) must be doubled, or Alembic fails on "invalid interpolation"
+        full = engine.url.render_as_string(hide_password=False)
+        cfg.set_main_option("sqlalchemy.url", full.replace("%", "%%"))
         cfg.attributes["engine"] = engine
     return cfg
 
