@@ -144,7 +144,8 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
                 st = parse_state(watch.messages.get().payload)
                 if st and st[1] == "online":
                     online.add(st[0])
-            return online >= {f"gateway-{n}" for n in names}
+            # client ids are gateway-<instance>-<host>-<pid> (unique per process)
+            return all(any(c.startswith(f"gateway-{n}-") for c in online) for n in names)
 
         # b first, so it holds the singleton roles that must move when it dies
         procs["gw-b"] = _gateway(tmp_path, broker, urls, "gw-b", ports["gw-b"])
@@ -203,7 +204,7 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
 
         # the survivor took the session over; the password never reached a log
         survivor_log = (tmp_path / "gw-a.log").read_text()
-        m = re.search(r"took over session gateway-gw-b: ended, (\d+) messages, [\d.]+ s "
+        m = re.search(r"took over session gateway-gw-b-\S+: ended, (\d+) messages, [\d.]+ s "
                       r"\(unsubscribed at ([\d.]+)\)", survivor_log)
         assert m, survivor_log[-3000:]
         takeover_s = float(m.group(2)) - killed_wall

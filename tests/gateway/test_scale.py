@@ -126,5 +126,5 @@ def test_a_cleanly_stopped_instance_leaves_nothing_in_its_session(broker, tmp_pa
     items = acked_items(unit, len(msgs), timeout=8)  # well within b's 10 s session
     assert sorted(i.id for i in items) == sorted(m.id for m in msgs)
     done = wait_for(lambda: a.ingest.peers.done)
-    assert [(d.peer, d.result) for d in done] == [("gateway-gw-b", "ended")]
+    assert [(d.peer, d.result) for d in done] == [(b.ingest.client_id, "ended")]
     unit.stop()
