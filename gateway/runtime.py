@@ -55,6 +55,7 @@ class Gateway:
         self.sla: SlaWatch | None = None
         self.app: Any = None
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
+        self.sms: Any = None  # gateway.sms.service.SmsService when the site config has `sms`
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -85,6 +86,12 @@ class Gateway:
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
         self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
+        if self.cfg.sms is not None:
+            from gateway.sms.intake import SmsIntake
+            from gateway.sms.service import SmsService
+
+            self.sms = SmsService(self.cfg, SmsIntake(self.db, self.cfg, self.metrics,
+                                                      on_dispatch=self.wake.set))
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
         if self.cfg.gateway.fleet_config is not None:
@@ -100,6 +107,8 @@ class Gateway:
             self.ingest.start()
         self.dispatcher.start()
         self.sla.start()
+        if self.sms:
+            self.sms.start()
         if self.fleet:
             self.fleet.start()
         if self.use_http:
@@ -156,6 +165,8 @@ class Gateway:
             self.ingest.stop()
         if self.sla:
             self.sla.stop()
+        if self.sms:
+            self.sms.stop()
         if self.fleet:
             self.fleet.stop()
             self.fleet = None
