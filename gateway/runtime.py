@@ -88,10 +88,13 @@ class Gateway:
         self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
         if self.cfg.sms is not None:
             from gateway.sms.intake import SmsIntake
+            from gateway.sms.opd import handle_reply
             from gateway.sms.service import SmsService
 
-            self.sms = SmsService(self.cfg, SmsIntake(self.db, self.cfg, self.metrics,
-                                                      on_dispatch=self.wake.set))
+            self.sms = SmsService(self.cfg, SmsIntake(
+                self.db, self.cfg, self.metrics, on_dispatch=self.wake.set,
+                replies=lambda s, number, text: handle_reply(self.cfg, s, number, text)))
+            self.dispatcher.sms_send = self.sms.send
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
         if self.cfg.gateway.fleet_config is not None:

@@ -76,7 +76,11 @@ class Channels(Strict):
     mqtt_terminal: bool = Field(
         False, title="MQTT terminal", description="Publish on siaga/v1/opd/{opd}/dispatch (QoS 1)"
     )
-    sms: list[Phone] = Field(default_factory=list, title="SMS numbers (recorded; sent by a panel modem)")
+    sms: list[Phone] = Field(
+        default_factory=list, title="SMS numbers of duty phones",
+        description="Each gets the dispatch by SMS through the centre's modem (site `sms` section; "
+                    "without it they are only listed); replies TERIMA/TIBA/SELESAI/TOLAK <code> from "
+                    "these numbers move the OPD's part of the case")
 
 
 class OpdConfig(Strict):
