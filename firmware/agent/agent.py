@@ -259,6 +259,8 @@ class Agent:
             if self.modem.call_state in (None, "idle", "ended"):
                 ok = self.modem.dial(item[1])
                 self.event("dial", {"number": item[1], "ok": ok})
+                if not ok:  # no call: the id made for it must not go to a later one
+                    self.profile.calls.next_outgoing_id = None
         elif kind == "sms_result":
             self.sms.on_result(*item[1:])
         elif kind == "sim_press":
