@@ -122,3 +122,46 @@ def test_control_port_serves_modems_and_steers_the_network():
     finally:
         server.close()
         host.close()
+
+
+def test_siaga_sim_network_serves_modems_that_text_each_other():
+    """The CLI as separate processes use it: drivers on two of its modems."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    siaga = shutil.which("siaga") or str(Path(sys.executable).parent / "siaga")
+    proc = subprocess.Popen([siaga, "sim", "network", "--modem", BOX, "--modem", f"{CENTRE}=sim7600",
+                             "--control", "0", "--sms-delay", "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        urls = {}
+        for _ in range(2):
+            line = proc.stdout.readline().strip()  # "modem +62...: socket://..."
+            number, url = line.removeprefix("modem ").split(": ", 1)
+            urls[number] = url
+        host, port = proc.stdout.readline().strip().split(": ", 1)[1].split(":")
+        box, centre = modem_for(urls[BOX]), modem_for(urls[CENTRE], "sim7600")
+        box.start()
+        centre.start()
+        try:
+            box.send_sms(CENTRE, "SG1 dari proses lain")
+            assert wait_for(centre.events, ev.SmsReceived).text == "SG1 dari proses lain"
+            with socket.create_connection((host, int(port)), timeout=10) as c, c.makefile("rw") as f:
+                f.write(f"sms +6285700000001 {BOX} halo\n")
+                f.flush()
+                assert f.readline().strip() == "ok"
+            assert wait_for(box.events, ev.SmsReceived).number == "+6285700000001"
+        finally:
+            box.close()
+            centre.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0
