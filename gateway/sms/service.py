@@ -59,12 +59,25 @@ class SmsService:
             if not isinstance(e, ev.SmsReceived):
                 continue
             self.received += 1
+            out = self._handle(e.number, e.text)
+            if out is not None:
+                log.info("SMS dari / from %s: %s %s", e.number, out.result, out.case or "")
+
+    def _handle(self, number: str, text: str):
+        """Retry while the database is down (the modem already took the SMS off
+        the SIM, so this thread is its only copy); bad input never raises."""
+        delay = 0.5
+        while not self._stop.is_set():
             try:
-                out = self.intake.handle(e.number, e.text)
-            except Exception:  # the database is down: logged, the SMS stays in the log line
-                log.exception("SMS tidak tersimpan / SMS not stored: from %s: %r", e.number, e.text[:160])
-                continue
-            log.info("SMS dari / from %s: %s %s", e.number, out.result, out.case or "")
+                return self.intake.handle(number, text)
+            except Exception:
+                log.exception("SMS belum tersimpan, dicoba lagi / SMS not stored yet, retrying in "
+                              "%.0f s: from %s", delay, number)
+                self._stop.wait(delay)
+                delay = min(30.0, delay * 2)
+        log.error("Berhenti dengan SMS belum tersimpan / stopping with an SMS not stored: from %s: %r",
+                  number, text[:160])
+        return None
 
     def send(self, number: str, text: str) -> None:
         """Send one SMS (raises the driver's error; the dispatcher retries)."""
