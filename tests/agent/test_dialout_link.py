@@ -38,12 +38,13 @@ def test_dial_out_rings_the_panel_and_the_call_record_links_to_the_case(tmp_path
         assert panel_sim._call["number"] == BOX_NO
         inc_id = wait_for(lambda: agent._press_results["medical"], what="press")[0][1]
         net.hung_up(PANEL_NO)  # the panel rejects the call (its ATH): the box hears NO CARRIER
-        wait_for(lambda: agent.store.outbox_depth() == 0 and agent.store.rows("calls"),
+        wait_for(lambda: agent.store.outbox_depth() == 0 and agent.store.one("SELECT id FROM calls"),
                  timeout=30, what="incident and call record acked")
+        (call_id,) = agent.store.one("SELECT id FROM calls")
         token = make_user(gw.db, "op1", "operator")
         with api_client(gw.url, token) as c:
             detail = wait_for(lambda: (d := c.get(f"/api/incidents/{inc_id}").json()).get("call") and d)
-        assert detail["call_id"] == detail["call"]["id"] == agent.store.rows("calls")[0]["id"]
+        assert detail["call_id"] == detail["call"]["id"] == call_id
         assert detail["call"]["direction"] == "outgoing" and detail["call"]["number"] == PANEL_NO
     finally:
         run.stop()

@@ -99,3 +99,50 @@ def test_press_with_ip_down_becomes_one_case_by_sms_then_merges(tmp_path, broker
         box_sim.stop()
         centre_sim.stop()
         net.close()
+
+
+def test_no_coverage_retries_later_and_still_sends_only_once(tmp_path, broker, mock_pins):
+    """The box's modem has no coverage when the SMS is due: the modem refuses,
+    the mark is taken back, and the SMS goes once coverage returns; a restart
+    of the agent afterwards sends nothing again (the mark is durable)."""
+    net = GsmNetwork(sms_delay_s=0.05, call_delay_s=0.05)
+    box_sim = net.attach(BOX_NO, ModemSimulator("sim800", **FAST))
+    phone = net.phone(CENTRE_NO)  # the centre's number, as a handset that keeps what it gets
+    box_url = box_sim.start_tcp()
+    key_file = tmp_path / "sms.key"
+    key_file.write_text(wire.device_key(MASTER.encode(), "box-nc").hex())
+    cfg = base_config(tmp_path, broker, device_id="box-nc",
+                      modem={"url": box_url, "watchdog_interval_s": 30},
+                      sms_fallback={"numbers": [CENTRE_NO], "key_file": str(key_file), "after_s": 0.5},
+                      timings={"same_incident_s": 0})
+    cfg["broker"].update(port=1)  # no broker at all: the link never comes up
+    net.set_coverage(BOX_NO, False)
+    agent = Agent(UnitConfig.model_validate(cfg))
+    run = AgentThread(agent).start()
+    try:
+        wait_for(lambda: not box_sim.registered, what="no coverage")
+        pin = mock_pins.pin(FIELD["button_fire"])
+        pin.drive_low()
+        pin.drive_high()
+        wait_for(lambda: agent.sms.failed >= 1, timeout=30, what="the modem refused the SMS")
+        assert phone.texts() == []
+        net.set_coverage(BOX_NO, True)
+        wait_for(lambda: phone.texts(), timeout=40, what="SMS after coverage returned")
+        text = phone.texts()[0]
+        assert wire.verify(text, bytes.fromhex(key_file.read_text().strip())).device == "box-nc"
+    finally:
+        run.stop()
+    again = Agent(UnitConfig.model_validate(cfg))
+    run = AgentThread(again).start()
+    try:
+        wait_for(lambda: again.modem.present, what="modem up after the restart")
+        first = time.monotonic()
+        wait_for(lambda: again.sms._next_check > first + 0.5, what="a fallback check after the restart")
+        (mark,) = again.store.one("SELECT sms_sent_at FROM incidents")
+        assert mark is not None  # durable: nothing is due again
+        assert again.store.one("SELECT count(*) FROM incidents WHERE sms_sent_at IS NULL") == (0,)
+        assert len(phone.texts()) == 1 and again.sms.sent == 0
+    finally:
+        run.stop()
+        box_sim.stop()
+        net.close()
