@@ -31,7 +31,7 @@ from protocol.codec import decode_device_message, peek
 from protocol.errors import ProtocolError
 from protocol.fleet import Status, Telemetry
 from protocol.ids import ULID_PATTERN, new_id
-from protocol.reports import AckItem, CallRecord, Rejection
+from protocol.reports import AckItem, CallRecord, Rejection, Source
 from protocol.reports import Incident as IncidentMsg
 from protocol.topics import DeviceTopic, parse_device_topic
 
@@ -168,6 +168,7 @@ class Intake:
             now = utcnow()
             new: dict[str, IncidentMsg] = {}
             to_fill: list[AckItem] = []  # ack items whose case number the insert assigns
+            merge: list[IncidentMsg] = []
             for device, kind, msg in decoded:
                 dev = devs.get(device)
                 if dev is None or not dev.enabled:
@@ -189,6 +190,8 @@ class Intake:
                         acks[device].rejected.append(Rejection(id=msg.id, reason="id_conflict"))
                         continue
                     if prior is not None or msg.id in new:
+                        if prior is not None and msg.source is not Source.SMS:
+                            merge.append(msg)  # a case first taken in by SMS gets its full copy
                         item = AckItem(id=msg.id, seq=msg.seq, case=prior[1] if prior else None,
                                        duplicate=True)
                     else:
@@ -219,6 +222,10 @@ class Intake:
                 cases = self._store_incidents(s, list(new.values()), devs, now, res)
                 for item in to_fill:
                     item.case = cases[item.id]
+            if merge:
+                from gateway.sms.intake import merge_full_copies
+
+                merge_full_copies(s, merge, self.metrics)
         t.apply(self.metrics)
         self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)

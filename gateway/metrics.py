@@ -35,6 +35,10 @@ class Metrics:
         self.dead = Counter("siaga_gateway_dead_letters_total", "Deliveries that gave up", registry=r)
         self.escalations = Counter("siaga_gateway_escalations_total", "SLA escalations", ["kind"],
                                    registry=r)
+        self.sms = Counter("siaga_gateway_sms_total",
+                           "SMS taken in by the centre's modem, by result (accepted, report, merged, "
+                           "or the refusal reason: forged, replayed, truncated, ...)", ["result"],
+                           registry=r)
         self.queue_depth = Gauge("siaga_gateway_ingest_queue", "Messages waiting to be stored",
                                  registry=r)
         self._logged: set[tuple[str, str]] = set()

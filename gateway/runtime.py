@@ -59,6 +59,7 @@ class Gateway:
         self.app: Any = None
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
         self.roles: Roles | None = None
+        self.sms: Any = None  # gateway.sms.service.SmsService when the site config has `sms`
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -91,6 +92,15 @@ class Gateway:
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
         self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
+        if self.cfg.sms is not None:
+            from gateway.sms.intake import SmsIntake
+            from gateway.sms.opd import handle_reply
+            from gateway.sms.service import SmsService
+
+            self.sms = SmsService(self.cfg, SmsIntake(
+                self.db, self.cfg, self.metrics, on_dispatch=self.wake.set,
+                replies=lambda s, number, text: handle_reply(self.cfg, s, number, text)))
+            self.dispatcher.sms_send = self.sms.send
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
         if self.cfg.gateway.fleet_config is not None:
@@ -118,6 +128,8 @@ class Gateway:
         self.dispatcher.start()
         assert self.roles
         self.roles.start()
+        if self.sms:
+            self.sms.start()
         if self.use_http:
             self._start_http(timeout)
         if self.ingest and not self.ingest.subscribed.wait(timeout):
@@ -178,6 +190,8 @@ class Gateway:
             self.ingest.stop()
         if self.roles:
             self.roles.stop()  # stops the SLA and fleet watches it runs, frees the roles
+        if self.sms:
+            self.sms.stop()
         if self.fleet:
             self.fleet.stop()
             self.fleet = None

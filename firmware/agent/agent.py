@@ -29,6 +29,7 @@ from firmware.agent.link import Link
 from firmware.agent.modem import ModemPort
 from firmware.agent.outbox import Outbox
 from firmware.agent.panel import PanelProfile
+from firmware.agent.smsfallback import SmsFallback
 from firmware.agent.store import OutboxItem, StorageFull, Store
 from firmware.agent.updater import Updater
 from firmware.modem import events as mev
@@ -79,6 +80,7 @@ class Agent:
         self.fleet = Fleet(self)
         self.health = Health(self)
         self.updater = Updater(self)
+        self.sms = SmsFallback(self)
         self.health.last_daily = self.store.get_meta("self_test_daily_last")
         self.boot_id = new_id()
         kboot = kernel_boot_id()
@@ -260,6 +262,10 @@ class Agent:
             if self.modem.call_state in (None, "idle", "ended"):
                 ok = self.modem.dial(item[1])
                 self.event("dial", {"number": item[1], "ok": ok})
+                if not ok:  # no call: the id made for it must not go to a later one
+                    self.profile.calls.next_outgoing_id = None
+        elif kind == "sms_result":
+            self.sms.on_result(*item[1:])
         elif kind == "sim_press":
             results = self._press_results[item[1]]
             status, ref = results.popleft() if results else ("ignored", None)
@@ -272,7 +278,7 @@ class Agent:
             self._apply_acks()
             item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
                                     "connected": self.link.connected,
-                                    "faults": self.health.faults(),
+                                    "faults": self.health.faults(), "sms": self.sms.stats(),
                                     "leds": {k: bool(v.is_lit) for k, v in self.hw.leds.items()}}))
 
     def _on_link(self, what: str, detail: Any) -> None:
@@ -361,6 +367,7 @@ class Agent:
         if self.link.check(now):
             self._on_link("disconnected", "link dead (no answer within the keepalive)")
         self.outbox.pump(self.link.connected)
+        self.sms.tick(now)
         self.profile.tick(now)
         self.updater.tick(now)
         if now >= self._next_faults:

@@ -46,6 +46,42 @@ class ModemSettings(_Section):
     watchdog_interval_s: float = Field(10.0, gt=0, le=600, title="Modem liveness probe period")
 
 
+class SmsFallbackSettings(_Section):
+    """Send an unacknowledged urgent incident by SMS while the broker link is down."""
+
+    numbers: list[PhoneNumber] = Field(
+        default_factory=list, title="Centre numbers",
+        description="The centre modem's number(s); each gets the SMS. Empty: no SMS fallback",
+    )
+    key_file: Path | None = Field(
+        None, title="SMS key file",
+        description="The unit's own SMS signing key (64 hex characters), written by "
+                    "`siaga admin device add`; a bare name is a systemd credential",
+    )
+    max_priority: int = Field(
+        2, ge=1, le=4, title="Most urgent priorities only",
+        description="Incidents of this priority or more urgent (1 = critical) may go by SMS",
+    )
+    after_s: float = Field(
+        30.0, ge=0, le=3600, title="Wait before SMS",
+        description="Seconds an incident must stay unacknowledged, with the broker link down, "
+                    "before its SMS is sent",
+    )
+
+    def key(self) -> bytes | None:
+        """The key bytes, or None when unset or unreadable (logged by the agent)."""
+        if self.key_file is None:
+            return None
+        path = self.key_file
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds and "/" not in str(path):
+            path = Path(creds) / path
+        try:
+            return bytes.fromhex(path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+
 class Timings(_Section):
     """Debounce, hold, feedback, retry and loop timings."""
 
@@ -153,6 +189,10 @@ class UnitConfig(_Section):
         description="Button name (pin role without 'button_') -> category; defaults per profile",
     )
     centre_number: PhoneNumber | None = Field(None, title="Number a field box dials after a press")
+    sms_fallback: SmsFallbackSettings = Field(
+        default_factory=SmsFallbackSettings, title="SMS fallback",
+        description="Urgent incidents by signed SMS to the centre when IP is down",
+    )
     heartbeat_s: int = Field(60, ge=5, le=3600, title="Telemetry period, seconds")
     volume: int = Field(100, ge=0, le=100, title="Buzzer volume (0 mutes)")
     log_level: LogLevel = Field(LogLevel.INFO, title="Log level")

@@ -94,6 +94,12 @@ def m002_command_results(db: Database) -> None:
     db.execute("ALTER TABLE commands ADD COLUMN result TEXT")
 
 
+@migrations()
+def m003_sms_fallback(db: Database) -> None:
+    """When an incident went out by SMS: one SMS per incident, across restarts."""
+    db.execute("ALTER TABLE incidents ADD COLUMN sms_sent_at REAL")
+
+
 #: outbox kind -> the table holding the record itself
 RECORD_TABLES = {"incident": "incidents", "call": "calls"}
 
@@ -325,6 +331,28 @@ class Store:
                                  [now, msg_id])
                 done.append((kind, msg_id))
         return done
+
+    def sms_due(self, created_before: float, categories: Iterable[str]) -> list[tuple[str, str]]:
+        """``(id, payload)`` of undelivered incidents of these categories, made
+        before ``created_before`` (wall time) and never sent by SMS."""
+        cats = list(categories)
+        if not cats:
+            return []
+        marks = ", ".join("?" for _ in cats)
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT id, payload FROM incidents WHERE state = 'recorded' AND sms_sent_at IS NULL "  # noqa: S608
+            f"AND created_at <= ? AND category IN ({marks}) ORDER BY seq", [created_before, *cats])]
+
+    def mark_sms_sent(self, msg_id: str) -> None:
+        """Durable (FULL) before the SMS goes out: a power cut then costs at
+        most one lost SMS (the MQTT copy still follows), never a second one."""
+        with self.db.atomic():
+            self.db.execute("UPDATE incidents SET sms_sent_at = ? WHERE id = ?", [time.time(), msg_id])
+
+    def clear_sms_mark(self, msg_id: str) -> None:
+        """The modem said the SMS did not go out: it may be tried again."""
+        with self.db.atomic():
+            self.db.execute("UPDATE incidents SET sms_sent_at = NULL WHERE id = ?", [msg_id])
 
     def mark_rejected(self, msg_id: str, reason: str) -> bool:
         with self.logdb:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from gateway.config.sms import SmsModemSettings
 from protocol.categories import CATALOGUE, Category
 from protocol.ids import OPD_ID_PATTERN
 from protocol.mqtt import BrokerSettings
@@ -75,7 +76,11 @@ class Channels(Strict):
     mqtt_terminal: bool = Field(
         False, title="MQTT terminal", description="Publish on siaga/v1/opd/{opd}/dispatch (QoS 1)"
     )
-    sms: list[Phone] = Field(default_factory=list, title="SMS numbers (recorded; sent by a panel modem)")
+    sms: list[Phone] = Field(
+        default_factory=list, title="SMS numbers of duty phones",
+        description="Each gets the dispatch by SMS through the centre's modem (site `sms` section; "
+                    "without it they are only listed); replies TERIMA/TIBA/SELESAI/TOLAK <code> from "
+                    "these numbers move the OPD's part of the case")
 
 
 class OpdConfig(Strict):
@@ -207,6 +212,23 @@ class GatewaySettings(Strict):
     )
 
 
+class SmsSettings(Strict):
+    """The centre's modem: signed SMS from units, SMS reports from citizens."""
+
+    modem: SmsModemSettings = Field(title="The centre's GSM modem",
+                                    description="Port and AT dialect of the modem on the gateway host")
+    master_key: Secret = Field(
+        title="SMS master secret",
+        description="Each unit's SMS key is HMAC-SHA256(master, 'siaga-sms-v1/' + device id); "
+                    "`siaga admin` writes it into the unit's bundle",
+    )
+    window_s: int = Field(
+        21600, ge=60, le=7 * 86400, title="Time window, seconds",
+        description="A unit SMS whose (synced) creation time is further than this from the "
+                    "gateway's clock is refused as stale",
+    )
+
+
 class Site(Strict):
     name: str = Field(title="City name", max_length=100)
     case_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,5}$")] = Field(
@@ -244,6 +266,11 @@ class SiteConfig(Strict):
     opds: list[OpdConfig] = Field(min_length=1, title="The city's OPDs")
     routing: Routing = Field(default_factory=Routing, title="Which OPDs get which cases, SLAs")
     escalation: Escalation = Field(default_factory=Escalation, title="Who is told when an SLA runs out")
+    sms: SmsSettings | None = Field(
+        None, title="Centre modem (SMS)",
+        description="Signed SMS fallback from units and SMS reports from citizens; "
+                    "absent: the gateway has no modem",
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:
@@ -290,6 +317,8 @@ class SiteConfig(Strict):
             check(f"opds[{i}].callback_token", o.callback_token)
         if self.escalation.webhook:
             check("escalation.webhook.secret", self.escalation.webhook.secret)
+        if self.sms is not None:
+            check("sms.master_key", self.sms.master_key)
         if self.broker.username is None:
             bad.append("broker.username: anonymous broker access is only allowed in demo mode")
         else:

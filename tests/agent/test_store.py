@@ -29,7 +29,8 @@ def test_wal_full_sync_and_migrations_recorded(tmp_path):
     s.close()
     s = Store(path)  # re-opening applies nothing twice
     rows = s.db.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-    assert rows == [("siaga-unit", "m001_initial"), ("siaga-unit", "m002_command_results")]
+    assert rows == [("siaga-unit", "m001_initial"), ("siaga-unit", "m002_command_results"),
+                    ("siaga-unit", "m003_sms_fallback")]
     s.close()
 
 

@@ -44,6 +44,10 @@ async function api(path, options = {}) {
 const fmtTime = (s) => (s ? new Date(s).toLocaleString("id-ID", { hour12: false }) : "–");
 const fmtDur = (s) => (s === null || s === undefined ? "–" : s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${(s / 60).toFixed(1)} mnt` : `${(s / 3600).toFixed(1)} jam`);
 const fmtPct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
+// an SMS from a citizen's phone (no device) is an "SMS report"; a unit's SMS fallback names the box;
+// a field box's dial-out is linked to its case by call_id
+const source = (i) => (i.source === "sms" ? (i.device_id ? "sms (unit)" : "Laporan SMS / SMS report") : i.source)
+  + (i.call_id ? " \u260E" : "");
 const place = (i) => [i.location_label, i.area].filter(Boolean).join(", ") || i.device_id || "–";
 
 function fillRows(tbody, rows) {
@@ -107,7 +111,8 @@ async function refreshConsole() {
   fillRows(document.querySelector("#incidents tbody"), pageData.items.map((i) => el("tr", { "data-id": i.id, class: `st-${i.status}${i.escalated ? " escalated" : ""}` },
     el("td", {}, i.case_no || i.id.slice(-6)),
     el("td", {}, el("span", { class: "badge" }, i.status)),
-    el("td", {}, i.category), el("td", {}, i.source), el("td", {}, place(i)),
+    el("td", {}, i.category), el("td", { class: "source", title: i.call_id ? `panggilan / call ${i.call_id}` : "" }, source(i)),
+    el("td", {}, place(i)),
     el("td", {}, i.assignments.map((a) => a.opd).join(", ") || "–"),
     el("td", {}, fmtTime(i.received_at)),
     el("td", {}, ...actionButtons(i, NEXT_STEPS[i.status] || [])))));
