@@ -61,9 +61,9 @@ def parse_state(payload: bytes) -> tuple[str, str] | None:
         return None
 
 
-#: enqueue(topic, payload, mid, qos, client): hand a message to the ingest worker,
+#: enqueue(topic, payload, mid, qos, client, dup): hand a message to the ingest worker,
 #: which stores it, acks the unit, then PUBACKs it on ``client``
-Enqueue = Callable[[str, bytes, int, int, Any], None]
+Enqueue = Callable[[str, bytes, int, int, Any, bool], None]
 
 
 class Adoption(threading.Thread):
@@ -120,7 +120,8 @@ class Adoption(threading.Thread):
         if msg.topic.startswith(STATE_PREFIX + "/"):
             self.ack(msg.mid, msg.qos, client)  # the peer's own watch: nothing to store
             return
-        self.enqueue(msg.topic, msg.payload, msg.mid, msg.qos, self)
+        # dup: the dead peer was sent it and never PUBACKed it (the poison guard's clue)
+        self.enqueue(msg.topic, msg.payload, msg.mid, msg.qos, self, bool(msg.dup))
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         if self.result == "running":

@@ -133,8 +133,9 @@ class MqttIngest:
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
         self._worker.start()
 
-    def _enqueue_adopted(self, topic: str, payload: bytes, mid: int, qos: int, owner: Any) -> None:
-        self.queue.put(_Item(topic, payload, mid, qos, owner=owner))  # bounded by the receive maximum
+    def _enqueue_adopted(self, topic: str, payload: bytes, mid: int, qos: int, owner: Any,
+                         dup: bool = False) -> None:
+        self.queue.put(_Item(topic, payload, mid, qos, dup, owner=owner))  # bounded by the receive maximum
 
     def stop(self) -> None:
         """Stop taking in; what is received but not committed stays unacked in

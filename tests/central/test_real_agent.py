@@ -222,7 +222,13 @@ def test_frozen_agent_process_goes_offline_by_heartbeat_then_back(site, fleet, t
         assert fleet.health.presence("box-6")["status_reason"] == "heartbeat_late"
         os.kill(proc.proc.pid, signal.SIGCONT)
         assert wait_for(lambda: fleet.health.presence("box-6")["online"] == 1, timeout=30)
-        offline = [f for f in fleet.health.faults("box-6") if f["fault"] == "offline"]
+        # presence and the fault episode are two writes: wait for the episode to close too
+
+        def offline_faults() -> list[dict]:
+            return [f for f in fleet.health.faults("box-6") if f["fault"] == "offline"]
+
+        assert wait_for(lambda: all(f["closed_at"] for f in offline_faults()), timeout=15)
+        offline = offline_faults()
         assert len(offline) == 1 and offline[0]["closed_at"] and "heartbeat late" in offline[0]["detail"]
     finally:
         with contextlib.suppress(ProcessLookupError):
