@@ -42,9 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import httpx  # noqa: E402
-from dashboard_load import PASSWORD, UNIT, _viewers_proc, cpu_s, pct, seed  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from dashboard_load import PASSWORD, UNIT, _viewers_proc, cpu_s, pct, seed, wait_ready  # noqa: E402
+from sqlalchemy import bindparam, text  # noqa: E402
 
 from central.broker.files import broker_tempdir  # noqa: E402
 from central.broker.process import MosquittoProcess, free_port  # noqa: E402
@@ -191,17 +190,8 @@ def start_gateways(tmp: Path, broker: MosquittoProcess, db_url: str, hook: str, 
         procs.append(subprocess.Popen([SIAGA, "gateway", "--config", str(site)],
                                       stdout=subprocess.DEVNULL, stderr=log))
         urls.append(f"http://127.0.0.1:{port}")
-    for url, p in zip(urls, procs, strict=True):
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or p.poll() is not None:
-                raise RuntimeError(f"gateway not ready; see {tmp}/gateway-*.log")
-            time.sleep(0.2)
+    for i, (url, p) in enumerate(zip(urls, procs, strict=True)):
+        wait_ready(url, p, tmp / f"gateway-{i}.log", timeout=120)
     return procs, urls
 
 
@@ -213,7 +203,7 @@ def count_stored(db_url: str, ids: list[str]) -> tuple[int, int]:
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
             q = text("SELECT count(*), count(DISTINCT id) FROM incidents WHERE id IN :ids").bindparams(
-                __import__("sqlalchemy").bindparam("ids", expanding=True))
+                bindparam("ids", expanding=True))
             r, d = s.execute(q, {"ids": part}).one()
             rows, distinct = rows + r, distinct + d
     db.dispose()
