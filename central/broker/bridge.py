@@ -106,7 +106,7 @@ def render_bridge(cfg: BridgeConfig) -> list[str]:
         f"restart_timeout {cfg.restart_base_s} {max(cfg.restart_cap_s, cfg.restart_base_s)}",
         f"keepalive_interval {cfg.keepalive_s}",
         "try_private true",
-        # the link's state ($SYS/broker/connection/<name>/state) for the city's own monitoring only
+        # the link's state ($SYS/broker/connection/bridge-<city>/state) for the city's own monitoring only
         "notifications true",
         "notifications_local_only true",
         "bridge_outgoing_retain false",

@@ -151,7 +151,7 @@ def test_cities_bridged_to_a_province_work_alone_when_cut_and_catch_up(
         assert wait_for(lambda: view.ids() == every, timeout=60)
         assert {c: {i for i, (city, _d) in view.cases.items() if city == c} for c in CITIES} == sent
         assert view.deliveries >= len(every)
-        assert view.foreign == []  # no status, ack, dispatch or $SYS from the cities
+        assert view.foreign == []  # no unit status, ack or gateway state from the cities
     except BaseException:
         for b in (*cities.values(), province):
             print(b.workdir, b.log_path.read_text() if b.log_path.exists() else "")
