@@ -110,7 +110,10 @@ def _gateway(tmp_path, broker, urls: dict[str, str], name: str, port: int) -> su
                      dispatch="max_attempts: 8, backoff_initial_s: 0.5, backoff_max_s: 2, "
                               "poll_s: 0.2, lease_s: 5")
     text = text.replace("  role_check_s: 0.2\n",
-                        f"  role_check_s: 0.2\n  fleet_config: {central_yaml(tmp_path, broker)}\n")
+                        f"  role_check_s: 0.2\n  fleet_config: {central_yaml(tmp_path, broker)}\n"
+                        # a fixed id per instance (the default adds host and pid), which the
+                        # assertions on the will topic and the takeover log line name
+                        f"  ingest: {{client_id: gateway-{name}}}\n")
     site = tmp_path / f"{name}.yaml"
     site.write_text(text)
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
