@@ -15,6 +15,7 @@ write lock as in production.
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import threading
@@ -129,6 +130,7 @@ def main() -> None:
     finally:
         opd.stop()
         broker.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
     rows = {s: [] for s in STAGES}
     total = []
     for mid, t_pub in sent.items():

@@ -30,6 +30,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -286,12 +287,13 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
             w.join(5)
         opd.stop()
         broker.kill()
+    rows, distinct = count_stored(db_url, list(sent))
+    shutil.rmtree(tmp, ignore_errors=True)  # the gateways' logs go with it
     hooks: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for h in opd.hits:
         hooks[json.loads(h.body)["incident_id"]].append((h.at, h.headers.get("X-Siaga-Delivery", "")))
     ack_ms = [(a[0][0] - sent[i]) * 1000 for i, a in acks.items() if i in sent and a]
     hook_ms = [(min(t for t, _ in hooks[i]) - sent[i]) * 1000 for i in sent if hooks.get(i)]
-    rows, distinct = count_stored(db_url, list(sent))
     no_ack = sum(1 for i in sent if i not in acks)
     no_hook = sum(1 for i in sent if i not in hooks)
     new_acks = sum(1 for i in sent for _t, dup in acks.get(i, []) if not dup)
