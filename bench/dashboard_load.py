@@ -132,6 +132,20 @@ def seed(db: Database, n: int, rnd: random.Random) -> float:
     return time.perf_counter() - t0
 
 
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
+    """Until the gateway process at ``url`` answers ``/readyz`` 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError(f"gateway not ready; see {log}")
+        time.sleep(0.2)
+
+
 def cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -266,16 +280,7 @@ def run_size(n: int, args: argparse.Namespace) -> None:
     gw = subprocess.Popen([str(Path(sys.executable).with_name("siaga")), "gateway", "--config", str(site)],
                           stdout=subprocess.DEVNULL, stderr=log)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or gw.poll() is not None:
-                raise RuntimeError(f"gateway not ready; see {tmp / 'gateway.log'}")
-            time.sleep(0.2)
+        wait_ready(url, gw, tmp / "gateway.log")
         unit = Unit(broker)
         ctx = mp.get_context("fork")
         ready, active, stop, q = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()

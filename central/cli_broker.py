@@ -16,12 +16,16 @@ broker_app = typer.Typer(help="Konfigurasi broker Mosquitto / Mosquitto broker c
 @broker_app.command("gen-config")
 def broker_gen_config() -> None:
     """Tulis mosquitto.conf, passwd dan acl situs / write the site's mosquitto.conf, passwd and acl."""
+    from central.broker.bridge import BridgeError
     from central.broker.site import write_auth_files, write_broker_config
 
     c = open_central()
     try:
         cfg = c.settings.mosquitto
-        conf = write_broker_config(cfg, c.settings.site_dir)
+        try:
+            conf = write_broker_config(cfg, c.settings.site_dir)
+        except BridgeError as exc:
+            raise fail(f"Gagal / Failed: {exc}", 1) from None
         paths = write_auth_files(c.db, c.registry, c.settings.site_dir, broker_user=cfg.run_as_user)
     finally:
         c.close()
@@ -45,14 +49,20 @@ def _warn_unreadable(user: str | None, files: list[Path]) -> None:
 @broker_app.command("user")
 def broker_user(
     name: Annotated[str, typer.Argument(help="Pengguna layanan / service user, e.g. gateway, admin")],
-    access: Annotated[str, typer.Option(help="read | write | readwrite on siaga/v1/#")] = "readwrite",
+    access: Annotated[str, typer.Option(help="read | write | readwrite on siaga/v1/#, or city:<city> "
+                                              "(a city's bridge user on a province broker)")] = "readwrite",
     password_file: Annotated[Path | None, typer.Option(help="Tulis sandi ke berkas ini (0600) / write the "
                                                             "password to this file")] = None,
     reload: Annotated[bool, typer.Option("--reload/--no-reload", help=(
         "Muat ulang broker / reload the broker (skipped, and said so, when none runs)"))] = True,
 ) -> None:
     """Buat/atur ulang pengguna layanan / create or reset a service user."""
-    if access not in ("read", "write", "readwrite"):
+    import re
+
+    from central.broker.bridge import CITY_PATTERN
+
+    city = access.startswith("city:") and re.match(CITY_PATTERN, access[5:])
+    if access not in ("read", "write", "readwrite") and not city:
         raise fail(f"Akses tidak sah / bad access {access!r}")
     c = open_central()
     try:

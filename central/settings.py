@@ -185,3 +185,8 @@ def _absolute(s: CentralSettings, base: Path) -> None:
         p = getattr(obj, key)
         if p is not None and not p.is_absolute():
             setattr(obj, key, base / p)
+    bridge = s.mosquitto.bridge
+    for key in ("password_file", "ca_file"):
+        p = getattr(bridge, key) if bridge else None
+        if p is not None and not p.is_absolute():
+            setattr(bridge, key, base / p)

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from central.broker.files import DEFAULT_BROKER_USER, broker_ids, unreadable_by, write_broker_file
-from central.broker.mosquitto import BrokerConfig, render_acl, render_config
+from central.broker.mosquitto import BrokerConfig, render_acl
 from central.broker.passwords import hash_password, write_password_file
+from central.broker.site import write_conf
 from central.errors import CentralError
 
 
@@ -104,7 +105,7 @@ class MosquittoProcess:
     def write_files(self) -> None:
         """(Re)write config, password file and ACL from the current users."""
         user = self.config.run_as_user
-        write_broker_file(self.conf_path, render_config(self.config), user=user, mode=0o644)
+        write_conf(self.conf_path, self.config)
         if self.secure:
             write_password_file(self.workdir / "passwd",
                                 {u: hash_password(p) for u, p in self.users.items()}, broker_user=user)

@@ -68,6 +68,20 @@ def write_broker_config(cfg: BrokerConfig, site_dir: Path) -> Path:
             update[name] = Path(value).absolute()
     update.setdefault("password_file", paths.passwd)
     update.setdefault("acl_file", paths.acl)
+    if cfg.bridge is not None:
+        b = cfg.bridge
+        update["bridge"] = b.model_copy(update={
+            "password_file": b.password_file.absolute(),
+            "ca_file": b.ca_file.absolute() if b.ca_file else None})
     cfg = cfg.model_copy(update=update)
-    write_broker_file(paths.conf, render_config(cfg), user=cfg.run_as_user, mode=0o644)
+    write_conf(paths.conf, cfg)
     return paths.conf
+
+
+def write_conf(path: Path, cfg: BrokerConfig) -> None:
+    """Write ``mosquitto.conf``: world-readable unless it holds the bridge's
+    password, then 0640 for the broker's group (also when it existed 0644)."""
+    write_broker_file(path, render_config(cfg), user=cfg.run_as_user,
+                      mode=0o640 if cfg.bridge else 0o644)
+    if cfg.bridge is not None:
+        path.chmod(path.stat().st_mode & 0o750)

@@ -59,7 +59,9 @@ def _owner() -> str | None:
 class PostgresCluster:
     """A throw-away cluster; ``url(db)`` gives a password + Unix-socket URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        #: durable: fsync and synchronous commit on, as production (benchmarks)
+        self.durable = durable
         self.bin = find_pg_bin()
         self.password = f"p@ss:w/rd%{secrets.token_hex(4)}"
         self.owner = _owner()
@@ -94,8 +96,9 @@ class PostgresCluster:
         hba = self.data / "pg_hba.conf"
         hba.write_text(f"local all {LOCAL_USER} trust\n" + hba.read_text())
         opts = (f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
                 "-c max_connections=300")
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         r = self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log),
                       "-o", opts)
         if r.returncode != 0:
