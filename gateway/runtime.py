@@ -84,7 +84,8 @@ class Gateway:
         self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
-        self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
+        self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake,
+                           instance=self.instance)
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
         if self.cfg.gateway.fleet_config is not None:

@@ -1,5 +1,7 @@
 """SLA timers: an OPD that does not acknowledge or resolve in time is
-escalated once (flag, audit row, notification to the escalation contacts)."""
+escalated (flag, audit row, notification): up its own ladder when the site
+gives it one (:mod:`gateway.escalation`), else once per SLA to the site's
+escalation contacts; a case nobody triages in time is escalated too."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from gateway import lifecycle
+from gateway import escalation, lifecycle
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.metrics import Metrics
@@ -22,14 +24,17 @@ log = logging.getLogger("gateway.sla")
 OPEN = ("dispatched", "acknowledged", "on_scene")
 
 
-def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
-    """One pass; returns the number of escalations made."""
+def check(db: Database, cfg: SiteConfig, metrics: Metrics, instance: str | None = None) -> int:
+    """One pass; returns the number of escalations made by this instance."""
     now = utcnow()
     made = 0
     with db.session() as s:
+        made += escalation.untriaged(s, cfg, metrics, now, instance)
+        made += escalation.ladders(s, cfg, metrics, now, instance)
+        plain = [o.id for o in cfg.opds if not o.escalation]
         rows = s.execute(
             select(Assignment, Incident).join(Incident, Assignment.incident_pk == Incident.pk)
-            .where(Incident.status.in_(OPEN), Assignment.resolved_at.is_(None))
+            .where(Incident.status.in_(OPEN), Assignment.status.in_(OPEN), Assignment.opd.in_(plain))
         ).all()
         for a, inc in rows:
             kind = None
@@ -50,8 +55,7 @@ def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
             s.refresh(a)
             inc.escalated = True
             limit = a.sla_ack_min if kind == "ack" else a.sla_resolve_min
-            lifecycle.audit(s, inc, to=inc.status, from_status=inc.status, event="escalation",
-                            actor="system", via="sla", opd=a.opd,
+            lifecycle.event(s, inc, "escalation", actor="system", via="sla", opd=a.opd,
                             note=f"no {'acknowledgement' if kind == 'ack' else 'resolution'} "
                                  f"within {limit:g} min")
             if cfg.escalation.webhook is not None:
@@ -69,8 +73,9 @@ def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
 
 class SlaWatch:
     def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics,
-                 on_escalation: threading.Event | None = None) -> None:
+                 on_escalation: threading.Event | None = None, instance: str | None = None) -> None:
         self.db, self.cfg, self.metrics = db, cfg, metrics
+        self.instance = instance
         self.on_escalation = on_escalation
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,7 +92,7 @@ class SlaWatch:
     def _run(self) -> None:
         while not self._stop.wait(self.cfg.gateway.sla_check_s):
             try:
-                if check(self.db, self.cfg, self.metrics) and self.on_escalation is not None:
+                if check(self.db, self.cfg, self.metrics, self.instance) and self.on_escalation is not None:
                     self.on_escalation.set()
             except Exception:
                 log.exception("SLA check failed; retrying")

@@ -53,7 +53,7 @@ def test_device_registry_api(db):
 
 def test_migrations_are_at_head_and_rerunnable(db):
     db.migrate()
-    assert current_revision(db.engine) == head_revision() == "0001"
+    assert current_revision(db.engine) == head_revision() == "0003_assignments"
 
 
 def test_sqlite_runs_wal_with_full_sync(tmp_path):
