@@ -104,7 +104,9 @@ def compute(session: Session, cfg: SiteConfig, since: datetime | None = None,
     now = utcnow()
     rows = session.execute(select(Assignment).join(Incident, Assignment.incident_pk == Incident.pk)
                            .where(Assignment.dispatched_at >= since,
-                                  Assignment.dispatched_at < until)).scalars().all()
+                                  Assignment.dispatched_at < until,
+                                  # declined/re-routed parts do not count against the OPD's speed
+                                  Assignment.status.not_in(("declined", "withdrawn")))).scalars().all()
     by_opd: dict[str, list[Assignment]] = {o.id: [] for o in cfg.opds}
     for a in rows:
         by_opd.setdefault(a.opd, []).append(a)

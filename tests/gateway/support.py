@@ -93,17 +93,25 @@ class OpdServer:
 def site_config(tmp_path: Path, broker: Any, *, hooks: dict[str, str] | None = None,
                 extra: str = "", mode: str = "demo", username: str | None = None,
                 password: str | None = None, sla: str = "", port: int = 0,
-                instance: str = "gw-test", db_url: str | None = None) -> SiteConfig:
-    """A site with damkar, dinkes, bpbd, polres; ``hooks`` maps OPD -> webhook URL."""
+                instance: str = "gw-test", db_url: str | None = None, fire_opds: str = "damkar",
+                opd_extra: dict[str, str] | None = None, cap_hooks: tuple[str, ...] = (),
+                auto_sources: str = "field_button, panel_call") -> SiteConfig:
+    """A site with damkar, dinkes, bpbd, polres; ``hooks`` maps OPD -> webhook URL
+    (CAP XML bodies for the OPDs in ``cap_hooks``); ``opd_extra`` adds YAML
+    lines to an OPD (e.g. its escalation ladder)."""
     hooks = hooks or {}
+    opd_extra = opd_extra or {}
     db_url = db_url or f"sqlite:///{tmp_path / 'gateway.db'}"
 
     def opd(oid: str, name: str) -> str:
         lines = [f"  - id: {oid}", f"    name: {name}", "    channels:"]
         if oid in hooks:
+            fmt = ", format: cap" if oid in cap_hooks else ""
             lines.append(f"      webhook: {{url: '{hooks[oid]}', secret: {{value: '{WEBHOOK_SECRET}'}},"
-                         " timeout_s: 2}")
+                         f" timeout_s: 2{fmt}}}")
         lines.append("      mqtt_terminal: false")
+        if oid in opd_extra:
+            lines.append(opd_extra[oid])
         return "\n".join(lines)
 
     creds = f"\n  username: {username}\n  password: {password}" if username else ""
@@ -127,10 +135,10 @@ opds:
 routing:
   police_opd: polres
   rules:
-    - {{categories: [fire], opds: [damkar]}}
+    - {{categories: [fire], opds: [{fire_opds}]}}
     - {{categories: [flood], areas: [Taman], opds: [bpbd]}}
   auto_dispatch:
-    - {{categories: [fire, medical, flood, crime], sources: [field_button, panel_call]}}
+    - {{categories: [fire, medical, flood, crime], sources: [{auto_sources}]}}
   sla:
 {sla or "    fire: {ack_min: 5, resolve_min: 60}"}
 {extra}

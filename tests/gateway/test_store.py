@@ -91,7 +91,7 @@ opds: [{{id: damkar, name: Damkar}}]
     r = subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
                        text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    assert "0001" in r.stdout
+    assert "0003_assignments" in r.stdout
     pw = tmp_path / "pw"
     pw.write_text("damkar-password-1\n")
     r = subprocess.run([SIAGA, "gateway", "--config", str(site), "create-user", "damkar1", "--role", "opd",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from gateway import kpi
 from gateway.api.deps import SessionDep, StateDep, SupervisorUser
 from gateway.api.routers.incidents import ERR
+from gateway.kpi_declines import DeclineReport, declines
 
 router = APIRouter(prefix="/api", tags=["kpis"])
 
@@ -23,3 +24,12 @@ def kpis(session: SessionDep, gw: StateDep, _user: SupervisorUser, since: dateti
     if since and until and since >= until:
         raise HTTPException(422, "since harus sebelum until / since must be before until")
     return kpi.compute(session, gw.cfg, since, until)
+
+
+@router.get("/kpis/declines", response_model=DeclineReport, responses=ERR,
+            summary="Declines per OPD (by reason, judged wrong), decline to re-dispatch times")
+def decline_kpis(session: SessionDep, gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
+                 until: datetime | None = None) -> DeclineReport:
+    from gateway.clock import as_utc
+
+    return declines(session, gw.cfg, as_utc(since), as_utc(until))
