@@ -61,6 +61,7 @@ class IncidentPublic(Out):
     case_no: str | None
     status: str
     category: str
+    category_label: str = Field("", description="The category in Bahasa Indonesia, for people")
     source: str
     priority: int
     device_id: str | None

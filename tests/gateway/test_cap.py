@@ -62,7 +62,8 @@ def test_every_category_exports_valid_cap(broker, tmp_path, start_gateway, schem
                 info = root.find("cap:info", NS)
                 code = info.find("cap:eventCode/cap:value", NS).text
                 assert code == cat.value
-                assert root.findtext("cap:status", namespaces=NS) == ("Test" if cat is Category.TEST else "Actual")
+                want = "Test" if cat is Category.TEST else "Actual"
+                assert root.findtext("cap:status", namespaces=NS) == want
             fire = ET.fromstring(api.get(f"/api/incidents/{made[Category.FIRE]['id']}/cap").content)
             info = fire.find("cap:info", NS)
             assert [c.text for c in info.findall("cap:category", NS)] == ["Fire", "Rescue"]

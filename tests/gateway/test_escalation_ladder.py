@@ -114,4 +114,5 @@ def test_untriaged_case_is_escalated_once(broker, tmp_path, start_gateway, fake_
         assert esc[0]["note"] == "not triaged within 3 min"
         assert check(gw.db, gw.cfg, gw.metrics) == 0
         inc = api.get(f"/api/incidents/{case}").json()
-        assert inc["escalated"] is True and len([t for t in inc["timeline"] if t["event"] == "escalation"]) == 1
+        assert inc["escalated"] is True
+        assert len([t for t in inc["timeline"] if t["event"] == "escalation"]) == 1

@@ -71,7 +71,8 @@ def play(op, bpbd, inc_id: str) -> list[dict]:
     r = bpbd.post(f"/api/incidents/{inc_id}/steps", json={"step": "acknowledged", "responder": "Truk 3",
                                                           "responder_kind": "vehicle"})
     assert r.status_code == 200 and r.json()["status"] == "acknowledged"
-    assert bpbd.post(f"/api/incidents/{inc_id}/steps", json={"step": "resolved"}).json()["status"] == "resolved"
+    r = bpbd.post(f"/api/incidents/{inc_id}/steps", json={"step": "resolved"})
+    assert r.json()["status"] == "resolved"
     r = op.post(f"/api/incidents/{inc_id}/transitions", json={"to": "closed"})
     assert r.status_code == 200 and r.json()["status"] == "closed"
     return r.json()["timeline"]
@@ -82,7 +83,7 @@ def trail(timeline: list[dict]) -> list[tuple]:
     channel (device over MQTT, operator over the API)."""
     rows = [(t["from_status"], t["to_status"], t["event"], t["opd"], t["note"], t["actor"], t["via"])
             for t in timeline]
-    return [rows[0][:5]] + rows[1:]
+    return [rows[0][:5], *rows[1:]]
 
 
 def test_fire_two_opds_decline_reroute_close_same_trail_both_ways(broker, tmp_path, start_gateway):

@@ -153,6 +153,7 @@ def public(inc: Incident, user: User) -> IncidentPublic:
     """The incident with the next steps this user may take (the pages show
     these instead of knowing the rules)."""
     out = IncidentPublic.model_validate(inc)
+    out.category_label = CATALOGUE[Category(inc.category)].label_id
     staff = user.role != Role.OPD
     out.allowed_actions = lifecycle.case_actions(inc, staff=staff)
     for a_out, a in zip(out.assignments, inc.assignments, strict=True):
