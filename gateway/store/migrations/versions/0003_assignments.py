@@ -47,10 +47,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # plain DROP COLUMN (SQLite >= 3.35, PostgreSQL): a batch table copy would
+    # trip the foreign keys of a database that holds cases
     op.drop_table('escalation_claims')
-    with op.batch_alter_table('assignments', schema=None) as batch_op:
-        for col in ('responder_kind', 'responder', 'rerouted_at', 'decline_wrong', 'decline_note',
-                    'decline_reason', 'declined_at', 'status'):
-            batch_op.drop_column(col)
-    with op.batch_alter_table('incidents', schema=None) as batch_op:
-        batch_op.drop_column('attention')
+    for col in ('responder_kind', 'responder', 'rerouted_at', 'decline_wrong', 'decline_note',
+                'decline_reason', 'declined_at', 'status'):
+        op.execute(f"ALTER TABLE assignments DROP COLUMN {col}")
+    op.execute("ALTER TABLE incidents DROP COLUMN attention")
