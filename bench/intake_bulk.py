@@ -26,7 +26,7 @@ site: {{name: Bench, case_prefix: BEN}}
 gateway: {{database_url: "sqlite:///{db}"}}
 opds:
   - {{id: damkar, name: Damkar, channels: {{webhook: {{url: "http://127.0.0.1:9/x", secret: {{value: s}}}}}}}}
-  - {{id: dinkes, name: PSC 119, channels: {{webhook: {{url: "http://127.0.0.1:9/y", secret: {{value: s}}}}}}}}
+  - {{id: dinkes, name: PSC, channels: {{webhook: {{url: "http://127.0.0.1:9/y", secret: {{value: s}}}}}}}}
 routing:
   rules: [{{categories: [fire], opds: [damkar, dinkes]}}]
   auto_dispatch: [{{categories: [fire], sources: [field_button]}}]
