@@ -274,21 +274,22 @@ def assign(session: Session, cfg: SiteConfig, inc: Incident, opds: tuple[str, ..
             a.rerouted_at = now
     rows: list[dict[str, Any]] = []
     for opd in opds:
-        a = mine.get(opd)
-        if a is None:
-            a = Assignment(incident_pk=inc.pk, opd=opd, sla_ack_min=inc.sla_ack_min,
-                           sla_resolve_min=inc.sla_resolve_min)
-            session.add(a)
-            inc.assignments.append(a)
+        old = mine.get(opd)
+        if old is None:
+            part = Assignment(incident_pk=inc.pk, opd=opd, sla_ack_min=inc.sla_ack_min,
+                              sla_resolve_min=inc.sla_resolve_min)
+            session.add(part)
+            inc.assignments.append(part)
         else:  # sent back after a decline or a re-route: a fresh clock
-            a.decline_wrong = a.decline_wrong or a.status == A.DECLINED
-            a.acknowledged_at = a.on_scene_at = a.resolved_at = None
-            a.responder = a.responder_kind = None
-        a.status = A.DISPATCHED.value
-        a.dispatched_at = now
+            part = old
+            part.decline_wrong = part.decline_wrong or part.status == A.DECLINED
+            part.acknowledged_at = part.on_scene_at = part.resolved_at = None
+            part.responder = part.responder_kind = None
+        part.status = A.DISPATCHED.value
+        part.dispatched_at = now
         if cur is not S.TRIAGED:
             event(session, inc, "assign", actor=actor, via=via, opd=opd,
-                  note="decline marked wrong: sent back" if a.decline_wrong and mine.get(opd) else note)
+                  note="decline marked wrong: sent back" if old is not None and part.decline_wrong else note)
         rows += outbox_rows(cfg, inc, opd, now)
     if rows:
         session.execute(insert(Outbox), rows)

@@ -37,7 +37,7 @@ def add_assignments(ref: str, body: AssignCreate, session: SessionDep, gw: State
 def opd_step(ref: str, body: OpdStepCreate, session: SessionDep, user: CurrentUser) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
     if user.role == Role.OPD:
-        if body.opd not in (None, user.opd):
+        if body.opd not in (None, user.opd) or user.opd is None:
             raise HTTPException(403, "Bukan OPD Anda / not your OPD")
         opd = user.opd
     elif body.opd is None:
