@@ -25,7 +25,7 @@ from gateway.store.models import Assignment, EscalationClaim, Incident, Outbox
 from protocol.ids import new_id
 
 log = logging.getLogger("gateway.sla")
-LADDER_OPEN = ("dispatched", "acknowledged", "on_scene")
+LADDER_OPEN = lifecycle.OPEN_PARTS
 
 
 def claim(s: Session, key: str, incident_pk: int, now: datetime, instance: str | None) -> bool:

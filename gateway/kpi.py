@@ -100,7 +100,7 @@ def compute(session: Session, cfg: SiteConfig, since: datetime | None = None,
                                                   Incident.received_at < until)).all()
     cats = Counter(i.category for i in incs)
     hours = Counter(i.received_at.astimezone(tz).hour for i in incs)
-    open_states = {"received", "triaged", "dispatched", "acknowledged", "on_scene"}
+    from gateway.lifecycle import OPEN_CASE as open_states
     now = utcnow()
     rows = session.execute(select(Assignment).join(Incident, Assignment.incident_pk == Incident.pk)
                            .where(Assignment.dispatched_at >= since,

@@ -96,6 +96,8 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     S.REJECTED: frozenset(),
 }
 OPEN_FOR_OPD = frozenset({S.DISPATCHED, S.ACKNOWLEDGED, S.ON_SCENE})
+#: cases not finished yet (the KPIs' open backlog)
+OPEN_CASE = frozenset({S.RECEIVED, S.TRIAGED}) | OPEN_FOR_OPD
 #: cases an operator may add OPDs to or re-route
 ASSIGNABLE = frozenset({S.TRIAGED, S.DISPATCHED, S.ACKNOWLEDGED, S.ON_SCENE, S.RESOLVED})
 #: what an OPD may do to its assignment in each assignment status
@@ -105,6 +107,8 @@ OPD_STEPS: dict[AStatus, tuple[OpdStep, ...]] = {
     A.ON_SCENE: (OpdStep.RESOLVE, OpdStep.RESPONDER),
 }
 GONE = frozenset({A.DECLINED.value, A.WITHDRAWN.value})
+#: parts an OPD still owes work on (SLA and ladders watch these)
+OPEN_PARTS = (A.DISPATCHED.value, A.ACKNOWLEDGED.value, A.ON_SCENE.value)
 _RANK = {A.DISPATCHED.value: 0, A.ACKNOWLEDGED.value: 1, A.ON_SCENE.value: 2}
 SYSTEM_VIA = "rules"  # the via of rows the routing rules write, whatever the intake channel
 

@@ -21,7 +21,7 @@ from protocol.ids import new_id
 
 log = logging.getLogger("gateway.sla")
 
-OPEN = ("dispatched", "acknowledged", "on_scene")
+OPEN = lifecycle.OPEN_PARTS  # the same three words for cases and parts
 
 
 def check(db: Database, cfg: SiteConfig, metrics: Metrics, instance: str | None = None) -> int:
