@@ -1,7 +1,8 @@
 """Run every benchmark script in bench/ in turn; each prints its own numbers.
 
 Benchmarks measure, they do not pass or fail: speed and memory targets live
-here, never in timed tests.
+here, never in timed tests. The longest is ``dashboard_load.py`` (seeds
+20,000 and 200,000 cases, 3 minutes of load each: about 10 minutes).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from central.context import Central
 from central.db import utcnow
 from central.desired import merge_settings
 from central.errors import BadSetting, UnknownDevice
+from central.release.api import add_rollout_routes
 from central.service import FleetService
 from protocol.fleet import Command
 
@@ -155,6 +156,8 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
             return svc.get(command_id).as_dict()
         except KeyError:
             raise HTTPException(404, f"perintah tidak dikenal / unknown command: {command_id}") from None
+
+    add_rollout_routes(router, central)
 
     @router.get("/stats", summary="Fleet service counters (accepted / rejected by reason)")
     def stats() -> dict[str, Any]:

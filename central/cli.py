@@ -15,6 +15,7 @@ import typer
 from central.cli_broker import broker_app
 from central.cli_common import STATE, ConfigOpt, fail, open_central, parse_duration, table
 from central.cli_device import device_app
+from central.cli_release import release_app, rollout_app
 
 app = typer.Typer(help="Administrasi armada / fleet administration (devices, config, commands, health).",
                   no_args_is_help=True)
@@ -22,6 +23,8 @@ config_app = typer.Typer(help="Konfigurasi yang diinginkan / desired configurati
 app.add_typer(device_app, name="device")
 app.add_typer(config_app, name="config")
 app.add_typer(broker_app, name="broker")
+app.add_typer(release_app, name="release")
+app.add_typer(rollout_app, name="rollout")
 
 
 @app.callback()
@@ -47,7 +50,7 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON 
     for r in rows:
         r["state"] = ("dicabut/revoked" if r["revoked"] else "nonaktif/disabled" if not r["enabled"]
                       else "daring/online" if r["online"] else "luring/offline")
-    table(rows, ["id", "profile", "state", "last_seen", "faults", "config"])
+    table(rows, ["id", "profile", "state", "firmware", "last_seen", "faults", "config"])
 
 
 @app.command("faults")

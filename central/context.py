@@ -13,6 +13,7 @@ from central.health import HealthWatch
 from central.notify import make_notifier
 from central.provision import Provisioner
 from central.registry import Device, Registry, open_registry
+from central.release.rollout import RolloutService
 from central.settings import CentralSettings
 
 
@@ -25,6 +26,7 @@ class Central:
     config: ConfigService = field(init=False)
     commands: CommandService = field(init=False)
     health: HealthWatch = field(init=False)
+    rollouts: RolloutService = field(init=False)
 
     actor: str | None = None
 
@@ -32,6 +34,7 @@ class Central:
         self.prov = Provisioner(self.db, self.registry, self.settings, actor=self.actor)
         self.config = ConfigService(self.db)
         self.commands = CommandService(self.db)
+        self.rollouts = RolloutService(self.db, self.commands)
         self.health = HealthWatch(self.db, self.config, self.settings.health,
                                   make_notifier(self.settings.notifier))
 
@@ -73,6 +76,8 @@ class Central:
             "status_reason": p.get("status_reason"),
             "signal_dbm": tel.get("signal_dbm"),
             "outbox_depth": tel.get("outbox_depth"),
+            "firmware": tel.get("firmware") or p.get("firmware"),
+            "update": tel.get("update"),
             "faults": [f["fault"] for f in self.health.open_faults(d.id)],
             "config": self.config.drift(d.id).state,
             "groups": self.prov.groups_of(d.id),

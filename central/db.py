@@ -105,6 +105,31 @@ CREATE TABLE IF NOT EXISTS commands (
     error TEXT
 );
 CREATE INDEX IF NOT EXISTS commands_by_state ON commands (state, device);
+CREATE TABLE IF NOT EXISTS rollouts (
+    id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    url TEXT NOT NULL,
+    target TEXT NOT NULL,
+    waves TEXT NOT NULL,
+    abort_pct REAL NOT NULL,
+    wave_timeout_s REAL NOT NULL,
+    state TEXT NOT NULL,
+    wave INTEGER NOT NULL DEFAULT 0,
+    reason TEXT,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS rollout_units (
+    rollout TEXT NOT NULL,
+    device TEXT NOT NULL,
+    wave INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    command_id TEXT,
+    error TEXT,
+    offered_at TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (rollout, device)
+);
 """
 
 

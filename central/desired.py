@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 #: short keys accepted on the command line -> UnitSettings field
 ALIASES = {"heartbeat": "heartbeat_s", "centre": "centre_number", "button": "button_categories",
-           "buttons": "button_categories", "self_test": "self_test_daily_at"}
+           "buttons": "button_categories", "self_test": "self_test_daily_at", "firmware": "firmware_version"}
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, Any]:
@@ -53,8 +53,9 @@ def parse_assignments(pairs: list[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else None
         except yaml.YAMLError:
             value = raw
-        if head in ("centre_number", "self_test_daily_at", "log_level") and value is not None:
-            value = raw.strip()  # keep '+62...' and '06:30' as text
+        if head in ("centre_number", "self_test_daily_at", "log_level", "firmware_version",
+                    "firmware_url") and value is not None:
+            value = raw.strip()  # keep '+62...', '06:30' and '2.0' as text
         if dot:
             if head != "button_categories":
                 raise BadSetting(f"{key!r}: only button.<name>=<category> takes a sub-key")

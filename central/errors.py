@@ -54,3 +54,7 @@ class CommandTimeout(CentralError, TimeoutError):
 
 class RegistryUnavailable(CentralError, RuntimeError):
     """The configured device registry (the gateway's database) cannot be used."""
+
+
+class ReleaseError(CentralError, ValueError):
+    """A release could not be built, signed or rolled out as asked."""

@@ -78,7 +78,7 @@ class GatewayRegistry:
         from gateway.store import devices
 
         try:
-            with self.gdb.session() as s:
+            with self.gdb.read_session() as s:  # reads never take the gateway's write lock
                 return _device(devices.get(s, device_id))
         except GwUnknown:
             raise UnknownDevice(f"perangkat tidak dikenal / unknown device: {device_id}") from None
@@ -86,7 +86,7 @@ class GatewayRegistry:
     def list(self) -> list[Device]:
         from gateway.store import devices
 
-        with self.gdb.session() as s:
+        with self.gdb.read_session() as s:
             return [_device(d) for d in devices.list_devices(s)]
 
     def set_enabled(self, device_id: str, enabled: bool) -> Device:

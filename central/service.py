@@ -29,6 +29,7 @@ from central.health import HealthWatch
 from central.link import Inbound, Link
 from central.notify import Notifier, make_notifier
 from central.registry import Registry
+from central.release.rollout import RolloutService
 from central.settings import CentralSettings
 from protocol.codec import decode_device_message
 from protocol.errors import ProtocolError
@@ -79,6 +80,7 @@ class FleetService:
         self.settings = settings
         self.config = ConfigService(db)
         self.commands = CommandService(db)
+        self.rollouts = RolloutService(db, self.commands)
         self.health = HealthWatch(db, self.config, settings.health,
                                   notifier or make_notifier(settings.notifier))
         # persistent: status changes, reports and replies sent while the watch was
@@ -182,6 +184,7 @@ class FleetService:
         self.health.tick(now, enabled=enabled)
         for rec in self.commands.sweep(now):
             log.info("command %s to %s: %s", rec.name, rec.device, rec.state.value)
+        self.rollouts.tick(now)
         self.dispatch(enabled)
         if self._audit_at is not None and time.monotonic() >= self._audit_at:
             self._audit_at = None

@@ -95,6 +95,21 @@ class SiteBrokerConfig(BrokerConfig):
     max_packet_size: int = Field(2 * MAX_PAYLOAD_BYTES, ge=1024, title="Largest packet accepted")
 
 
+class UnitSmsSettings(_Strict):
+    """The units' SMS fallback: their keys are derived from the site's SMS master secret."""
+
+    master_key_file: Path | None = Field(
+        None, title="SMS master secret file",
+        description="The same secret as the gateway's `sms.master_key`; unset: bundles get no "
+                    "SMS key and units no SMS fallback")
+    centre_numbers: list[str] = Field(
+        default_factory=list, title="Centre modem numbers",
+        description="Written into each bundle's `sms_fallback.numbers`")
+    key_path: Path = Field(
+        Path("/etc/siaga/sms.key"), title="SMS key path on the unit",
+        description="Where the bundle's `sms.key` lands on the SD card")
+
+
 class CentralSettings(_Strict):
     """The whole of ``central.yaml``."""
 
@@ -115,6 +130,8 @@ class CentralSettings(_Strict):
     notifier: NotifierSettings = Field(default_factory=NotifierSettings,
                                        title="Where fault and recovery notices go")
     command_timeout_s: float = Field(10.0, gt=0, le=600, title="Default command timeout")
+    sms: UnitSmsSettings = Field(default_factory=UnitSmsSettings,
+                                 title="Units' SMS fallback (key and centre numbers in bundles)")
     gateway_db_url: str | None = Field(
         None, title="Gateway database URL: when set, the device registry lives there, so "
         "disabling a unit also makes the gateway refuse it")
@@ -154,7 +171,7 @@ def load_settings(path: Path | None = None) -> CentralSettings:
 
 #: every path setting (section, key) that is taken relative to the file's folder
 _PATHS = [(None, "db_path"), (None, "site_dir"), (None, "bundle_dir"), ("reload", "pid_file"),
-          ("broker", "password_file"), ("broker", "ca_file")] + [
+          ("broker", "password_file"), ("broker", "ca_file"), ("sms", "master_key_file")] + [
     ("mosquitto", k) for k in ("password_file", "acl_file", "persistence_dir", "log_file", "pid_file",
                                "tls_cert", "tls_key", "tls_ca")]
 

@@ -270,6 +270,9 @@ install_unit() {
     if [ -f "$BUNDLE/ca.crt" ]; then put "$BUNDLE/ca.crt" /etc/siaga/ca.crt 0644; fi
   fi
   put "$REPO/systemd/siaga-unit.service" /etc/systemd/system/siaga-unit.service 0644
+  # the boot guard lives outside the A/B slots: updates never replace it (docs/updates.md)
+  ensure_dir /opt/siaga 0755 root root
+  put "$REPO/firmware/agent/bootguard.py" /opt/siaga/bootguard.py 0644
   put "$REPO/systemd/system.conf.d/siaga-watchdog.conf" /etc/systemd/system.conf.d/siaga-watchdog.conf 0644
   put "$REPO/systemd/journald.conf.d/siaga-sdcard.conf" /etc/systemd/journald.conf.d/siaga-sdcard.conf 0644
   put "$HERE/files/50-siaga-reboot.rules" /etc/polkit-1/rules.d/50-siaga-reboot.rules 0644

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
@@ -63,6 +63,9 @@ def create_user(session: Session, username: str, password: str, role: Role | str
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this password, or None. Only reads (argon2 is
+    slow on purpose: the login checks in a read-only session, never while
+    holding the write lock); ``upgrade_hash`` stores a rehash later."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
         _hasher.hash(password)  # same cost either way: no user enumeration by timing
@@ -71,9 +74,14 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
         _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
     return user
+
+
+def upgrade_hash(session: Session, user: User, password: str) -> None:
+    """Store a fresh hash when argon2's parameters changed since it was made
+    (rare: only then does a login hash under the write lock)."""
+    if _hasher.check_needs_rehash(user.password_hash):
+        session.execute(update(User).where(User.id == user.id).values(password_hash=_hasher.hash(password)))
 
 
 def create_token(session: Session, user: User, name: str) -> str:

@@ -35,13 +35,13 @@ def main(ctx: typer.Context, config: ConfigOpt = None) -> None:
     if ctx.invoked_subcommand is not None:
         ctx.obj = config
         return
-    from gateway.errors import InsecureConfig
+    from gateway.errors import InsecureConfig, WorkerDied
     from gateway.runtime import run
 
     cfg = _load(config)
     try:
         run(cfg)
-    except InsecureConfig as exc:
+    except (InsecureConfig, WorkerDied) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
 
@@ -72,13 +72,23 @@ def check_config(
 @app.command()
 def migrate(ctx: typer.Context, config: ConfigOpt = None) -> None:
     """Perbarui skema basis data / bring the database schema up to date."""
-    from gateway.store.db import Database, current_revision
+    from sqlalchemy.exc import OperationalError
+
+    from gateway.store.db import Database, current_revision, safe_url
 
     cfg = _load(config or ctx.obj)
     db = Database(cfg.gateway.database_url)
-    db.migrate()
-    typer.echo(f"Skema / schema at revision {current_revision(db.engine)}")
-    db.dispose()
+    try:
+        db.migrate()
+        typer.echo(f"Skema / schema at revision {current_revision(db.engine)} "
+                   f"({safe_url(db.url)})")
+    except OperationalError as exc:
+        # the driver's message names host/user, never the password; the URL is masked
+        reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else ""
+        typer.echo(f"Gagal / Failed: {safe_url(db.url)}: {reason}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
 
 
 @app.command("create-user")

@@ -41,3 +41,8 @@ class NotFound(GatewayError, LookupError):
 
 class InsecureConfig(GatewayError, ValueError):
     """A default or empty secret outside demo mode: the gateway refuses to start."""
+
+
+class WorkerDied(GatewayError, RuntimeError):
+    """A worker thread (ingest, dispatcher, SLA) died: the process exits
+    non-zero so systemd restarts it."""

@@ -4,7 +4,9 @@ Each level fires once per assignment (per dispatch of it) and the triage
 SLA once per case, on one gateway instance only: the claim is an INSERT
 into ``escalation_claims`` whose primary key names the assignment and level
 (``a<pk>:<dispatched epoch>:<level>``, ``i<pk>:triage``); another instance's
-INSERT of the same key fails, and that instance does nothing.
+INSERT of the same key fails, and that instance does nothing. The SLA
+sweep (:mod:`gateway.sla`) finds what is due in a read-only session
+(``due_*``) and fires it in short write transactions.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,19 +56,47 @@ def level_of(cfg: SiteConfig, target: str) -> EscalationLevel | None:
     return conf.escalation[int(n) - 1]
 
 
-def _due(a: Assignment, lv: EscalationLevel, now: datetime) -> bool:
+def _due(a: Any, lv: EscalationLevel, now: datetime) -> bool:
     if lv.stage == "ack" and a.acknowledged_at is not None:
         return False
     return now >= a.dispatched_at + timedelta(minutes=lv.after_min)
 
 
-def ladders(s: Session, cfg: SiteConfig, metrics: Metrics, now: datetime, instance: str | None) -> int:
-    """Fire every due ladder level not fired yet; returns how many fired here."""
+def _key(a: Any, n: int) -> str:
+    return f"a{a.pk}:{int(a.dispatched_at.timestamp())}:{n}"
+
+
+def _open_parts(cfg: SiteConfig) -> Select[Any]:
+    with_ladder = [o.id for o in cfg.opds if o.escalation]
+    return select(Assignment, Incident).join(Incident, Assignment.incident_pk == Incident.pk).where(
+        Assignment.opd.in_(with_ladder), Assignment.status.in_(LADDER_OPEN))
+
+
+def due_levels(s: Session, cfg: SiteConfig, now: datetime) -> list[int]:
+    """Assignments with a ladder level due and not claimed yet (read-only,
+    plain columns: the SLA sweep looks in a read session, then fires in
+    short writes)."""
     with_ladder = [o.id for o in cfg.opds if o.escalation]
     if not with_ladder:
-        return 0
-    rows = s.execute(select(Assignment, Incident).join(Incident, Assignment.incident_pk == Incident.pk)
-                     .where(Assignment.opd.in_(with_ladder), Assignment.status.in_(LADDER_OPEN))).all()
+        return []
+    where = (Assignment.opd.in_(with_ladder), Assignment.status.in_(LADDER_OPEN))
+    done = set(s.scalars(select(EscalationClaim.key).where(EscalationClaim.incident_pk.in_(
+        select(Assignment.incident_pk).where(*where).scalar_subquery()))))
+    out = []
+    for a in s.execute(select(Assignment.pk, Assignment.opd, Assignment.dispatched_at,
+                              Assignment.acknowledged_at).where(*where)):
+        conf = cfg.opd(a.opd)
+        assert conf is not None
+        if any(_key(a, n) not in done and _due(a, lv, now) for n, lv in enumerate(conf.escalation, 1)):
+            out.append(a.pk)
+    return out
+
+
+def ladders(s: Session, cfg: SiteConfig, metrics: Metrics, now: datetime, instance: str | None,
+            pks: list[int]) -> int:
+    """Fire the due, unfired ladder levels of assignments ``pks``; returns
+    how many fired here (a level another instance claimed is skipped)."""
+    rows = s.execute(_open_parts(cfg).where(Assignment.pk.in_(pks))).all()
     if not rows:
         return 0
     done = set(s.scalars(select(EscalationClaim.key).where(
@@ -75,7 +106,7 @@ def ladders(s: Session, cfg: SiteConfig, metrics: Metrics, now: datetime, instan
         conf = cfg.opd(a.opd)
         assert conf is not None
         for n, lv in enumerate(conf.escalation, start=1):
-            key = f"a{a.pk}:{int(a.dispatched_at.timestamp())}:{n}"
+            key = _key(a, n)
             if key in done or not _due(a, lv, now) or not claim(s, key, inc.pk, now, instance):
                 continue
             _fire(s, cfg, inc, a, n, lv, now)
@@ -102,12 +133,25 @@ def _fire(s: Session, cfg: SiteConfig, inc: Incident, a: Assignment, n: int, lv:
                  next_attempt_at=now, created_at=now))
 
 
-def untriaged(s: Session, cfg: SiteConfig, metrics: Metrics, now: datetime, instance: str | None) -> int:
-    """Cases no operator has triaged within ``escalation.triage_min``."""
+def due_untriaged(s: Session, cfg: SiteConfig, now: datetime) -> list[int]:
+    """Cases no operator has triaged within ``escalation.triage_min`` and
+    not escalated for it yet (read-only look-up)."""
+    limit = cfg.escalation.triage_min
+    if limit is None:
+        return []
+    claimed = select(EscalationClaim.incident_pk).where(EscalationClaim.key.like("i%:triage"))
+    return list(s.scalars(select(Incident.pk).where(
+        Incident.status == "received", Incident.received_at <= now - timedelta(minutes=limit),
+        Incident.pk.not_in(claimed))))
+
+
+def untriaged(s: Session, cfg: SiteConfig, metrics: Metrics, now: datetime, instance: str | None,
+              pks: list[int]) -> int:
+    """Escalate the cases ``pks`` still untriaged past ``escalation.triage_min``."""
     limit = cfg.escalation.triage_min
     if limit is None:
         return 0
-    late = s.scalars(select(Incident).where(Incident.status == "received",
+    late = s.scalars(select(Incident).where(Incident.pk.in_(pks), Incident.status == "received",
                                             Incident.received_at <= now - timedelta(minutes=limit))).all()
     made = 0
     for inc in late:

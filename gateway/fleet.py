@@ -37,15 +37,19 @@ class FleetHost:
     def mount(self, app: FastAPI) -> None:
         """``/api/fleet/...`` for admins and supervisors (read and act)."""
         from central.api import make_router
-        from gateway.api.deps import short_lived_guard
+        from gateway.api.deps import require
         from gateway.auth import Role
 
-        guard: Any = Depends(short_lived_guard(Role.ADMIN, Role.SUPERVISOR))
+        guard: Any = Depends(require(Role.ADMIN, Role.SUPERVISOR))
         app.include_router(make_router(self.central, service=self.service), dependencies=[guard])
 
     def start(self) -> None:
         self.service.start()
         log.info("Pengawas armada aktif / fleet watch running")
+
+    def stop_watch(self) -> None:
+        """Stop the watch only (the "fleet" role moved away); the API stays."""
+        self.service.stop()
 
     def stop(self) -> None:
         self.service.stop()

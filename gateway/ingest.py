@@ -4,9 +4,10 @@ paho's callbacks never block: ``on_message`` only puts the message on a
 bounded queue. A worker thread takes everything waiting (up to
 ``batch_max``), stores it in one transaction (:class:`gateway.intake.Intake`),
 then publishes one ``Ack`` per device and only then PUBACKs the QoS 1
-messages (manual acks): a gateway killed before the commit gets the
-messages again from the broker's persistent session, and the unit's own
-retry covers the rest. The MQTT 5 receive maximum bounds how many unacked
+messages (manual acks): what a gateway killed before the commit held stays
+unacked in its persistent session, which it resumes when it restarts or a
+surviving instance takes over (gateway.failover); the unit's own retry
+covers the rest. The MQTT 5 receive maximum bounds how many unacked
 messages the broker hands us, which also bounds the queue.
 """
 
@@ -17,19 +18,22 @@ import os
 import queue
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.config.models import SiteConfig
+from gateway.failover import STATE_FILTER, STATE_PREFIX, PeerWatch, state_payload, state_topic
 from gateway.intake import BatchResult, DeviceAck, Intake, Message, payload_id
 from gateway.metrics import Metrics
+from gateway.poison import PoisonGuard, topic_device
 from protocol.codec import encode
-from protocol.ids import is_device_id
 from protocol.mqtt import connect_properties, make_client
 from protocol.reports import Ack, Rejection
 from protocol.topics import DeviceTopic, device_filter, device_topic
 
 log = logging.getLogger("gateway.ingest")
+T = TypeVar("T")
 
 #: (kind, QoS, shared). Status is not shared: a shared subscription gets no
 #: retained messages (MQTT 5), and the retained status is how a restarted
@@ -45,6 +49,8 @@ class _Item:
     payload: bytes
     mid: int
     qos: int
+    dup: bool = False  # a re-delivery of a message we got and did not PUBACK
+    owner: Any = None  # an Adoption when it came through a dead peer's session
 
 
 class MqttIngest:
@@ -53,6 +59,7 @@ class MqttIngest:
         self.cfg = cfg
         self.intake = intake
         self.metrics = metrics
+        self.guard = PoisonGuard(intake.db)
         self.settings = cfg.gateway.ingest
         self.on_commit = on_commit
         self.client_id = self.settings.client_id or default_client_id(instance)
@@ -61,8 +68,17 @@ class MqttIngest:
         self.subscribed = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self.instance = instance
         self.client = make_client(self.client_id, cfg.broker, max_inflight=200)
         self.client.manual_ack_set(True)
+        # the broker says "offline" for us the moment our connection dies, so a
+        # peer takes over our session (gateway.failover)
+        self.state_topic = state_topic(self.client_id)
+        self.client.will_set(self.state_topic, state_payload(self.client_id, instance, "offline"),
+                             qos=1, retain=True)
+        self.peers = PeerWatch(self.client_id, cfg.broker, self.settings.receive_maximum,
+                               [device_filter(k, shared=sh) for k, _q, sh in SUBSCRIPTIONS],
+                               self._enqueue_adopted)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -74,7 +90,10 @@ class MqttIngest:
             log.error("Broker menolak / broker refused the gateway: %s", rc)
             return
         self.connected.set()
-        client.subscribe([(device_filter(k, shared=sh), q) for k, q, sh in SUBSCRIPTIONS])
+        client.subscribe([(device_filter(k, shared=sh), q) for k, q, sh in SUBSCRIPTIONS]
+                         + [(STATE_FILTER, 1)])
+        client.publish(self.state_topic, state_payload(self.client_id, self.instance, "online"),
+                       qos=1, retain=True)
         log.info("Terhubung ke broker / connected to broker as %s", self.client_id)
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, codes: Any, _p: Any) -> None:
@@ -88,9 +107,14 @@ class MqttIngest:
         self.connected.clear()
         self.subscribed.clear()
 
-    def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
+    def _on_message(self, client: Any, _u: Any, msg: Any) -> None:
+        if msg.topic.startswith(STATE_PREFIX + "/"):
+            self.peers.on_state(msg.payload)
+            if msg.qos:
+                client.ack(msg.mid, msg.qos)
+            return
         try:
-            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos))
+            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.dup)))
         except queue.Full:
             # only QoS 0 telemetry can get here: QoS 1 is bounded by the receive
             # maximum (< queue_max), and an unacked QoS 1 would be redelivered
@@ -109,11 +133,20 @@ class MqttIngest:
         self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
         self._worker.start()
 
+    def _enqueue_adopted(self, topic: str, payload: bytes, mid: int, qos: int, owner: Any) -> None:
+        self.queue.put(_Item(topic, payload, mid, qos, owner=owner))  # bounded by the receive maximum
+
     def stop(self) -> None:
+        """Stop taking in; what is received but not committed stays unacked in
+        our session, and the will goes out so a peer takes the session over."""
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.reasoncodes import ReasonCode
+
+        self.peers.stop()
         self._stop.set()
         if self._worker:
             self._worker.join(10)
-        self.client.disconnect()
+        self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
         self.client.loop_stop()
 
     def publish(self, topic: str, payload: bytes, timeout: float) -> None:
@@ -141,20 +174,86 @@ class MqttIngest:
         return batch
 
     def _run(self) -> None:
+        """The worker. An exception escaping a batch is a bug: the worker
+        stops (``alive`` turns false, ``/readyz`` answers 503, ``siaga
+        gateway`` exits non-zero and systemd restarts it; the unfinished
+        messages come back from the broker and the poison guard judges them)."""
+        try:
+            while not self._stop.is_set():
+                batch = self._take_batch()
+                self.metrics.queue_depth.set(self.queue.qsize())
+                if batch:
+                    self._handle(batch)
+        except _Stopping:
+            pass
+        except BaseException:
+            log.critical("Pekerja ingest mati / ingest worker died; nothing more is stored "
+                         "until the gateway restarts", exc_info=True)
+            return
+
+    def alive(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def _handle(self, batch: list[_Item]) -> None:
+        """Dead-letter the poison, process suspects alone and the rest as one
+        batch (raises _Stopping when the gateway stops meanwhile)."""
+        tri = self._durable(lambda: self.guard.triage(batch))
+        for item, attempts in tri.poison:
+            self._dead_letter(item, "poison", attempts,
+                              f"{item.topic}: processing died {attempts} times on it")
+            result = BatchResult()
+            self._reject_to_unit(result, item, "poison")
+            self._finish([item], result)
+        for item in tri.suspects:  # re-delivered: it may have killed us; alone, attempt first
+            self._durable(lambda item=item: self.guard.mark(item))
+            result = self._stored([item])
+            self._durable(lambda item=item: self.guard.forget(item))
+            self._finish([item], result)
+        if tri.clean:
+            self._finish(tri.clean, self._stored(tri.clean))
+
+    def _stored(self, items: list[Any]) -> BatchResult:
+        result = self._store(items)
+        if result is None:
+            raise _Stopping
+        return result
+
+    def _finish(self, items: list[Any], result: BatchResult) -> None:
+        self._send_acks(result)
+        for i in items:
+            if i.owner is not None:  # came through a dead peer's adopted session
+                i.owner.ack(i.mid, i.qos)
+            elif i.qos:
+                self.client.ack(i.mid, i.qos)
+        if self.on_commit is not None and result.dispatches:
+            self.on_commit.set()
+
+    def _durable(self, fn: Callable[[], T]) -> T:
+        """``fn()`` retried while the database is down (raises _Stopping on
+        stop); an error with the database up is a bug and propagates."""
+        delay = 0.5
         while not self._stop.is_set():
-            batch = self._take_batch()
-            self.metrics.queue_depth.set(self.queue.qsize())
-            if not batch:
-                continue
-            result = self._store(batch)
-            if result is None:
-                break
-            self._send_acks(result)
-            for i in batch:
-                if i.qos:
-                    self.client.ack(i.mid, i.qos)
-            if self.on_commit is not None and result.dispatches:
-                self.on_commit.set()
+            try:
+                return fn()
+            except Exception:
+                if self.intake.database_ok():
+                    raise
+            log.error("Basis data tidak tersedia / database unavailable; retrying in %.1f s", delay)
+            self._stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+        raise _Stopping
+
+    def _dead_letter(self, item: Any, reason: str, attempts: int, detail: str) -> None:
+        self._durable(lambda: self.guard.dead_letter(item, reason, attempts))
+        self.metrics.dead_lettered.labels(reason=reason).inc()
+        self.metrics.reject(reason, topic_device(item.topic), detail)
+
+    def _reject_to_unit(self, result: BatchResult, item: Any, reason: str) -> None:
+        """Tell the unit, for the kinds it waits an ack for."""
+        device = topic_device(item.topic)
+        if device and item.topic.rsplit("/", 1)[-1] in (DeviceTopic.INCIDENT, DeviceTopic.CALL):
+            result.acks.setdefault(device, DeviceAck()).rejected.append(
+                Rejection(id=payload_id(item.payload), reason=reason))
 
     def _store(self, batch: list[_Item]) -> BatchResult | None:
         """Store the batch, retrying while the database is unavailable: nothing
@@ -162,8 +261,9 @@ class MqttIngest:
 
         When a batch fails, its messages are tried one by one. If the
         database answers but some message still fails (a bug meeting an odd
-        payload), that message is rejected as ``internal_error`` and
-        PUBACKed, so one poison message cannot stop the ingest for everyone."""
+        payload), that message is rejected as ``internal_error``, kept in the
+        dead-letter table and PUBACKed, so one poison message cannot stop the
+        ingest for everyone."""
         msgs = [Message(i.topic, i.payload) for i in batch]
         delay = 0.5
         while not self._stop.is_set():
@@ -179,12 +279,9 @@ class MqttIngest:
                     failed.append(m)
             if len(failed) < len(msgs) or self.intake.database_ok():
                 for m in failed:
-                    device = _device_of(m.topic)
-                    self.metrics.reject("internal_error", device,
-                                        f"storing failed on {m.topic}; see the error logged above")
-                    if device and is_device_id(device):
-                        merged.acks.setdefault(device, DeviceAck()).rejected.append(
-                            Rejection(id=payload_id(m.payload), reason="internal_error"))
+                    self._dead_letter(m, "internal_error", 1,
+                                      f"storing failed on {m.topic}; see the error logged above")
+                    self._reject_to_unit(merged, m, "internal_error")
                 return merged
             log.error("Basis data tidak tersedia / database unavailable; retrying in %.1f s", delay)
             self._stop.wait(delay)
@@ -202,9 +299,8 @@ class MqttIngest:
             self.client.publish(device_topic(device, DeviceTopic.ACK), encode(ack), qos=1)
 
 
-def _device_of(topic: str) -> str | None:
-    parts = topic.split("/")
-    return parts[3] if len(parts) > 3 else None
+class _Stopping(Exception):
+    """The gateway is stopping while waiting for the database."""
 
 
 def default_instance() -> str:

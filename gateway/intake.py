@@ -8,7 +8,6 @@ no MQTT: the ingest loop publishes the returned acks after the commit.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import defaultdict
@@ -28,11 +27,11 @@ from gateway.metrics import Metrics
 from gateway.store.db import Database
 from gateway.store.models import Call, Device, Incident
 from protocol.categories import CATALOGUE
-from protocol.codec import decode_device_message
+from protocol.codec import decode_device_message, peek
 from protocol.errors import ProtocolError
 from protocol.fleet import Status, Telemetry
 from protocol.ids import ULID_PATTERN
-from protocol.reports import AckItem, CallRecord, Rejection
+from protocol.reports import AckItem, CallRecord, Rejection, Source
 from protocol.reports import Incident as IncidentMsg
 from protocol.topics import DeviceTopic, parse_device_topic
 
@@ -74,11 +73,9 @@ def case_number(prefix: str, year: int, pk: int) -> str:
 
 
 def payload_id(payload: bytes) -> str | None:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    v = data.get("id") if isinstance(data, dict) else None
+    """The ULID ``id`` of a payload to name in a rejection, or None; never
+    raises (the payload may be anything)."""
+    v = peek(payload, "id")
     return v if isinstance(v, str) and _ulid.match(v) else None
 
 
@@ -90,7 +87,7 @@ class _Tally:
         self.received: list[str] = []
         self.stored: list[str] = []
         self.rejects: list[tuple[str, str | None, str]] = []
-        self.duplicates = 0
+        self.duplicates: list[str] = []
 
     def reject(self, reason: str, device: str | None, detail: str) -> None:
         self.rejects.append((reason, device, detail))
@@ -102,8 +99,8 @@ class _Tally:
             m.stored.labels(kind=k).inc()
         for r in self.rejects:
             m.reject(*r)
-        if self.duplicates:
-            m.duplicates.inc(self.duplicates)
+        for k in self.duplicates:
+            m.duplicates.labels(kind=k).inc()
 
 
 class Intake:
@@ -171,6 +168,7 @@ class Intake:
             now = utcnow()
             new: dict[str, IncidentMsg] = {}
             to_fill: list[AckItem] = []  # ack items whose case number the insert assigns
+            merge: list[IncidentMsg] = []
             for device, kind, msg in decoded:
                 dev = devs.get(device)
                 if dev is None or not dev.enabled:
@@ -192,7 +190,8 @@ class Intake:
                         acks[device].rejected.append(Rejection(id=msg.id, reason="id_conflict"))
                         continue
                     if prior is not None or msg.id in new:
-                        t.duplicates += 1
+                        if prior is not None and msg.source is not Source.SMS:
+                            merge.append(msg)  # a case first taken in by SMS gets its full copy
                         item = AckItem(id=msg.id, seq=msg.seq, case=prior[1] if prior else None,
                                        duplicate=True)
                     else:
@@ -201,8 +200,15 @@ class Intake:
                     if item.case is None:
                         to_fill.append(item)
                     acks[device].stored.append(item)
+                    if item.duplicate:
+                        t.duplicates.append(kind.value)  # stored_total counts new records only
+                        continue
                 elif isinstance(msg, CallRecord):
-                    acks[device].stored.append(self._call(s, msg, known_calls, now, t))
+                    item = self._call(s, msg, known_calls, now)
+                    acks[device].stored.append(item)
+                    if item.duplicate:
+                        t.duplicates.append(kind.value)
+                        continue
                 elif isinstance(msg, Status):
                     dev.last_status = msg.state
                     dev.status_at = now
@@ -216,6 +222,10 @@ class Intake:
                 cases = self._store_incidents(s, list(new.values()), devs, now, res)
                 for item in to_fill:
                     item.case = cases[item.id]
+            if merge:
+                from gateway.sms.intake import merge_full_copies
+
+                merge_full_copies(s, merge, self.metrics)
         t.apply(self.metrics)
         self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)
@@ -261,9 +271,8 @@ class Intake:
         res.stored_incidents += len(msgs)
         return cases
 
-    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime, t: _Tally) -> AckItem:
+    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime) -> AckItem:
         if msg.id in known:
-            t.duplicates += 1
             return AckItem(id=msg.id, seq=msg.seq, duplicate=True)
         row = Call(id=msg.id, device_id=msg.device, seq=msg.seq, direction=msg.direction.value,
                    number=msg.number, ring_at=msg.ring_at, answered_at=msg.answered_at,

@@ -2,9 +2,10 @@
 waits for its re-dispatch, and which declines an operator judged wrong
 (sent the case back to the OPD that declined it), for supervisors.
 
-Kept apart from :mod:`gateway.kpi` so the main report's queries can change
-without touching these. A declined assignment is left out of the OPD's
-speed figures there; it is counted here.
+Kept apart from :mod:`gateway.kpi` (whose SQL helpers it uses: counts
+and the rows at the median/p90 ranks come from the database, so a request
+reads a few dozen rows however many declines the period holds). A declined
+assignment is left out of the OPD's speed figures there; it is counted here.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
-from gateway.kpi import median, percentile
+from gateway.kpi import _count, _median_p90, _micros, _spread, _values_at
 from gateway.store.models import Assignment, Incident
+
+RECENT = 200
 
 
 class DeclineRow(BaseModel):
@@ -55,28 +58,36 @@ def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
              until: datetime | None = None) -> DeclineReport:
     until = until or utcnow()
     since = since or until - timedelta(days=30)
-    rows = session.execute(
-        select(Assignment, Incident.case_no, Incident.id)
-        .join(Incident, Assignment.incident_pk == Incident.pk)
-        .where(Assignment.declined_at.is_not(None), Assignment.declined_at >= since,
-               Assignment.declined_at < until)
-        .order_by(Assignment.declined_at.desc())).all()
-    by_opd: dict[str, list[DeclineRow]] = defaultdict(list)
-    recent = []
-    for a, case_no, inc_id in rows:
-        assert a.declined_at is not None and a.decline_reason is not None
-        after = (a.rerouted_at - a.declined_at).total_seconds() if a.rerouted_at else None
-        r = DeclineRow(case_no=case_no, incident_id=inc_id, opd=a.opd, reason=a.decline_reason,
-                       note=a.decline_note, declined_at=a.declined_at, rerouted_after_s=after,
-                       wrong=a.decline_wrong)
-        by_opd[a.opd].append(r)
-        recent.append(r)
+    where = [Assignment.declined_at.is_not(None), Assignment.declined_at >= since,
+             Assignment.declined_at < until]
+    by_reason: dict[str, Counter[str]] = defaultdict(Counter)
+    wrong: Counter[str] = Counter()
+    rerouted: Counter[str] = Counter()
+    for opd, reason, n, n_wrong, n_rerouted in session.execute(
+            select(Assignment.opd, Assignment.decline_reason, func.count(),
+                   _count(Assignment.decline_wrong.is_(True)), func.count(Assignment.rerouted_at))
+            .where(*where).group_by(Assignment.opd, Assignment.decline_reason)):
+        by_reason[opd][reason] += n
+        wrong[opd] += n_wrong
+        rerouted[opd] += n_rerouted
+    wait = _micros(session, Assignment.declined_at, Assignment.rerouted_at)
+    at = _values_at(session, wait, Assignment.opd, [*where, Assignment.rerouted_at.is_not(None)],
+                    _spread(dict(rerouted)))
     out = []
     for o in cfg.opds:
-        items = by_opd.get(o.id, [])
-        waits = [r.rerouted_after_s for r in items if r.rerouted_after_s is not None]
+        n = sum(by_reason[o.id].values())
+        med, p90 = _median_p90(at, o.id, rerouted[o.id], 1e6)
         out.append(OpdDeclines(
-            opd=o.id, name=o.name, declines=len(items), by_reason=dict(Counter(r.reason for r in items)),
-            wrong=sum(r.wrong for r in items), reroute_median_s=median(waits),
-            reroute_p90_s=percentile(waits, 90), waiting=len(items) - len(waits)))
-    return DeclineReport(since=since, until=until, opds=out, recent=recent[:200])
+            opd=o.id, name=o.name, declines=n, by_reason=dict(by_reason[o.id]), wrong=wrong[o.id],
+            reroute_median_s=med, reroute_p90_s=p90, waiting=n - rerouted[o.id]))
+    recent = [
+        DeclineRow(case_no=case_no, incident_id=inc_id, opd=opd, reason=reason, note=note,
+                   declined_at=declined, wrong=bool(is_wrong),
+                   rerouted_after_s=(back - declined).total_seconds() if back else None)
+        for opd, reason, note, declined, back, is_wrong, case_no, inc_id in session.execute(
+            select(Assignment.opd, Assignment.decline_reason, Assignment.decline_note,
+                   Assignment.declined_at, Assignment.rerouted_at, Assignment.decline_wrong,
+                   Incident.case_no, Incident.id)
+            .join(Incident, Assignment.incident_pk == Incident.pk).where(*where)
+            .order_by(Assignment.declined_at.desc()).limit(RECENT))]
+    return DeclineReport(since=since, until=until, opds=out, recent=recent)

@@ -163,7 +163,8 @@ def initial_status(route: Route) -> Status:
 @dataclass
 class NewCase:
     """A case just inserted (``row``: its column values, ``status`` set by
-    :func:`initial_status`); ``actor``/``via`` say who reported it."""
+    :func:`initial_status`); ``actor``/``via`` say who reported it,
+    ``note`` how (on its first audit row)."""
 
     pk: int
     case_no: str
@@ -171,6 +172,7 @@ class NewCase:
     route: Route
     actor: str
     via: str
+    note: str | None = None
 
 
 def open_cases(session: Session, cfg: SiteConfig, cases: list[NewCase], now: datetime) -> int:
@@ -187,7 +189,7 @@ def open_cases(session: Session, cfg: SiteConfig, cases: list[NewCase], now: dat
                            actor=actor, via=via, opd=None, note=note))
 
     for c in cases:
-        au(c.pk, None, S.RECEIVED, c.actor, c.via)
+        au(c.pk, None, S.RECEIVED, c.actor, c.via, note=c.note)
         status = Status(c.row["status"])
         if status is S.REJECTED:
             au(c.pk, S.RECEIVED, S.REJECTED, "system", SYSTEM_VIA,
@@ -210,6 +212,27 @@ def open_cases(session: Session, cfg: SiteConfig, cases: list[NewCase], now: dat
     if outbox:
         session.execute(insert(Outbox), outbox)
     return len(outbox)
+
+
+def open_case(session: Session, cfg: SiteConfig, route: Route, row: dict[str, Any], *, actor: str,
+              via: str, now: datetime, note: str | None = None) -> tuple[Incident, int]:
+    """One new case (typed in, or a unit's SMS): inserted and numbered, then
+    opened by :func:`open_cases` like the intake's batches. ``row`` holds the
+    report's columns; status and routing columns come from ``route``.
+    Returns the case and its number of outbox rows."""
+    from gateway.intake import case_number  # the intake imports this module
+
+    st = initial_status(route)
+    row = {**row, "status": st.value, "handoff": route.handoff, "escalated": False,
+           "reject_reason": row["category"] if st is S.REJECTED else None,
+           "sla_ack_min": route.sla_ack_min, "sla_resolve_min": route.sla_resolve_min}
+    inc = Incident(**row)
+    session.add(inc)
+    session.flush()
+    inc.case_no = case_number(cfg.site.case_prefix, now.year, inc.pk)
+    n = open_cases(session, cfg, [NewCase(inc.pk, inc.case_no, row, route, actor, via, note)], now)
+    session.flush()
+    return inc, n
 
 
 # -- assignments -------------------------------------------------------------

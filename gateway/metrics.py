@@ -18,17 +18,27 @@ class Metrics:
                                 ["kind"], registry=r)
         self.rejected = Counter("siaga_gateway_rejected_total", "Messages rejected, by reason",
                                 ["reason"], registry=r)
-        self.stored = Counter("siaga_gateway_stored_total", "Records stored, by kind", ["kind"],
-                              registry=r)
+        self.stored = Counter("siaga_gateway_stored_total",
+                              "New records stored (or device rows updated), by kind; re-deliveries "
+                              "are in siaga_gateway_duplicates_total", ["kind"], registry=r)
         self.duplicates = Counter("siaga_gateway_duplicates_total",
-                                  "Re-delivered incidents/calls (acked again, stored once)", registry=r)
+                                  "Re-delivered incidents/calls, by kind (acked again, stored once)",
+                                  ["kind"], registry=r)
         self.batch_size = Histogram("siaga_gateway_commit_batch_size", "Messages per group commit",
                                     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)
         self.deliveries = Counter("siaga_gateway_delivery_attempts_total",
                                   "Dispatch delivery attempts", ["channel", "result"], registry=r)
+        self.dead_lettered = Counter(
+            "siaga_gateway_ingest_dead_letters_total",
+            "Messages kept in the ingest's dead-letter table, by reason (poison, internal_error)",
+            ["reason"], registry=r)
         self.dead = Counter("siaga_gateway_dead_letters_total", "Deliveries that gave up", registry=r)
         self.escalations = Counter("siaga_gateway_escalations_total", "SLA escalations", ["kind"],
                                    registry=r)
+        self.sms = Counter("siaga_gateway_sms_total",
+                           "SMS taken in by the centre's modem, by result (accepted, report, merged, "
+                           "or the refusal reason: forged, replayed, truncated, ...)", ["result"],
+                           registry=r)
         self.queue_depth = Gauge("siaga_gateway_ingest_queue", "Messages waiting to be stored",
                                  registry=r)
         self._logged: set[tuple[str, str]] = set()

@@ -25,15 +25,18 @@ from typing import Any
 
 from gateway.config.models import Mode, SiteConfig
 from gateway.dispatch.worker import Dispatcher
-from gateway.errors import InsecureConfig
+from gateway.errors import InsecureConfig, WorkerDied
 from gateway.ingest import MqttIngest, default_instance
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.notify import Watchdog, notify
+from gateway.roles import Roles
 from gateway.sla import SlaWatch
-from gateway.store.db import Database
+from gateway.store.db import Database, safe_url
 
 log = logging.getLogger("gateway")
+#: exit status when a worker died and the clean stop hung (systemd restarts on any failure)
+WORKER_DIED_EXIT = 70
 
 
 class Gateway:
@@ -55,6 +58,8 @@ class Gateway:
         self.sla: SlaWatch | None = None
         self.app: Any = None
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
+        self.roles: Roles | None = None
+        self.sms: Any = None  # gateway.sms.service.SmsService when the site config has `sms`
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -73,6 +78,7 @@ class Gateway:
 
         self.check_secrets()
         self.db = Database(self.cfg.gateway.database_url)
+        log.info("Basis data / database: %s", safe_url(self.db.url))
         if self.do_migrate:
             self.db.migrate()
         intake = Intake(self.db, self.cfg, self.metrics)
@@ -81,11 +87,21 @@ class Gateway:
             self.ingest = MqttIngest(self.cfg, intake, self.metrics, instance=self.cfg.gateway.instance_id,
                                      on_commit=self.wake)
             checks["mqtt"] = self.ingest.subscribed.is_set
+        checks["workers"] = self.alive
         self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
         self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake,
                            instance=self.instance)
+        if self.cfg.sms is not None:
+            from gateway.sms.intake import SmsIntake
+            from gateway.sms.opd import handle_reply
+            from gateway.sms.service import SmsService
+
+            self.sms = SmsService(self.cfg, SmsIntake(
+                self.db, self.cfg, self.metrics, on_dispatch=self.wake.set,
+                replies=lambda s, number, text: handle_reply(self.cfg, s, number, text)))
+            self.dispatcher.sms_send = self.sms.send
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
         if self.cfg.gateway.fleet_config is not None:
@@ -93,6 +109,17 @@ class Gateway:
 
             self.fleet = FleetHost(self.cfg.gateway.fleet_config, self.db)
             self.fleet.mount(self.app)
+        # the SLA watch and the fleet watch run on one instance of the site
+        self.roles = Roles(self.db, check_s=self.cfg.gateway.role_check_s)
+        self.roles.add("sla", self.sla.start, self.sla.stop)
+        if self.fleet is not None:
+            self.roles.add("fleet", self.fleet.start, self.fleet.stop_watch, once=True)
+        self.app.state.gw.roles = self.held_roles
+
+    def held_roles(self) -> list[str]:
+        """What this instance runs now (``/readyz``)."""
+        shared = (["ingest"] if self.ingest else []) + ["dispatch"]
+        return sorted(shared + (self.roles.held() if self.roles else []))
 
     def start(self, timeout: float = 20.0) -> Gateway:
         self.build()
@@ -100,9 +127,10 @@ class Gateway:
         if self.ingest:
             self.ingest.start()
         self.dispatcher.start()
-        self.sla.start()
-        if self.fleet:
-            self.fleet.start()
+        assert self.roles
+        self.roles.start()
+        if self.sms:
+            self.sms.start()
         if self.use_http:
             self._start_http(timeout)
         if self.ingest and not self.ingest.subscribed.wait(timeout):
@@ -143,10 +171,16 @@ class Gateway:
         return f"http://{self.cfg.gateway.http.host}:{self.port}"
 
     def alive(self) -> bool:
-        """Every worker thread still runs (for the systemd watchdog)."""
+        """Every worker thread still runs (``/readyz``, the systemd watchdog,
+        and :func:`run`, which exits when one has died)."""
+        sla = self.roles is not None and "sla" in self.roles.held()
         threads = [getattr(x, "_worker", None) for x in (self.ingest,)] + [
-            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None)]
+            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None) if sla else None]
         return all(t is None or t.is_alive() for t in threads)
+
+    def started_workers(self) -> bool:
+        return any(t is not None for t in (getattr(self.ingest, "_worker", None),
+                                            getattr(self.dispatcher, "_thread", None)))
 
     def stop(self) -> None:
         if self._server is not None:
@@ -155,8 +189,10 @@ class Gateway:
                 self._http_thread.join(10)
         if self.ingest:
             self.ingest.stop()
-        if self.sla:
-            self.sla.stop()
+        if self.roles:
+            self.roles.stop()  # stops the SLA and fleet watches it runs, frees the roles
+        if self.sms:
+            self.sms.stop()
         if self.fleet:
             self.fleet.stop()
             self.fleet = None
@@ -181,10 +217,25 @@ def _notify_when_serving(server: Any, watchdog: Watchdog) -> None:
         watchdog.start()
 
 
+def _exit_when_a_worker_dies(gw: Gateway, server: Any, died: threading.Event) -> None:
+    """A dead worker must not hide behind a live HTTP server: stop serving,
+    so :func:`run` raises WorkerDied and systemd restarts the process."""
+    while not server.should_exit:
+        if gw.started_workers() and not gw.alive():
+            log.critical("Pekerja mati / a worker thread died: stopping so systemd restarts the gateway")
+            died.set()
+            server.should_exit = True
+            # a wedged shutdown must not keep a dead gateway up
+            threading.Timer(60, os._exit, args=(WORKER_DIED_EXIT,)).start()
+            return
+        time.sleep(0.5)
+
+
 def run(cfg: SiteConfig) -> None:
     """Run in the foreground until SIGINT/SIGTERM, then stop every part
     cleanly and return (uvicorn's own handlers would re-raise the signal and
-    kill the process before the ingest and dispatcher are stopped)."""
+    kill the process before the ingest and dispatcher are stopped). Raises
+    WorkerDied when a worker thread died (the CLI exits non-zero)."""
     import contextlib
     import signal
 
@@ -210,6 +261,9 @@ def run(cfg: SiteConfig) -> None:
     watchdog = Watchdog(gw.alive)
     ready = threading.Thread(target=_notify_when_serving, args=(server, watchdog), daemon=True)
     ready.start()
+    died = threading.Event()
+    threading.Thread(target=_exit_when_a_worker_dies, args=(gw, server, died), name="worker-watch",
+                     daemon=True).start()
     try:
         server.run()
     finally:
@@ -220,3 +274,5 @@ def run(cfg: SiteConfig) -> None:
         gw._server = None
         gw.stop()
         log.info("Gateway berhenti / stopped")
+    if died.is_set():
+        raise WorkerDied("Pekerja mati / a worker thread died; see the log above")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
-from protocol.base import DeviceId, LongText, MessageId, OpdId, ShortText, Wire
+from protocol.base import (
+    Count,
+    DeviceId,
+    LongText,
+    MessageId,
+    OpdId,
+    ShortText,
+    Wire,
+    WireTime,
+    not_bool,
+)
 from protocol.categories import Category, Priority
 from protocol.reports import Location, Source
 
@@ -19,11 +29,11 @@ class Dispatch(Wire):
     incident_id: MessageId
     opd: OpdId
     category: Category
-    priority: Priority
+    priority: Annotated[Priority, BeforeValidator(not_bool)]
     source: Source
     device: DeviceId | None = None
     location: Location | None = None
     description: LongText | None = None
-    received_at: datetime
-    sla_ack_min: int | None = None
-    sla_resolve_min: int | None = None
+    received_at: WireTime
+    sla_ack_min: Count | None = None
+    sla_resolve_min: Count | None = None

@@ -18,6 +18,7 @@ class PayloadError(ProtocolError, ValueError):
     """A payload that cannot be accepted; ``reason`` says which rule it broke."""
 
     def __init__(self, reason: str, message: str) -> None:
+        message = message.replace("\x00", "\\0")  # it may quote the payload; NUL goes nowhere
         super().__init__(message)
         self.reason = reason
         self.message = message

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, WithJsonSchema
 
-from protocol.base import DeviceId, DeviceMessage, MessageId, PhoneNumber, ShortText, Wire
+from protocol.base import (
+    MAX_COUNT,
+    Count,
+    DeviceId,
+    DeviceMessage,
+    Identified,
+    MessageId,
+    PhoneNumber,
+    ShortText,
+    Wire,
+    WireTime,
+)
 from protocol.categories import Category
-from protocol.ids import new_id
 
 
 class Profile(enum.StrEnum):
@@ -38,20 +47,42 @@ class Registration(enum.StrEnum):
     ROAMING = "roaming"
 
 
+class UpdateState(enum.StrEnum):
+    """Where a unit is with a software update (docs/updates.md)."""
+
+    OFFERED = "offered"  # accepted, waiting to start (or for a call to end)
+    DOWNLOADING = "downloading"
+    INSTALLED = "installed"  # verified and installed in the inactive slot, about to switch
+    CONFIRMED = "confirmed"  # the new version runs and passed its health check
+    ROLLED_BACK = "rolled_back"  # the new version failed its health check; the old one runs
+    FAILED = "failed"  # refused or interrupted before the switch; the old version runs
+
+
+class UpdateReport(Wire):
+    """The unit's last update, repeated in every heartbeat until the next one."""
+
+    version: Annotated[str, StringConstraints(max_length=32)]
+    state: UpdateState
+    error: ShortText | None = None
+    at: WireTime | None = None
+
+
 class Telemetry(DeviceMessage):
     """Heartbeat (QoS 0): lateness of the next one is how offline is noticed."""
 
     signal_dbm: int | None = Field(None, ge=-130, le=0)
     registration: Registration = Registration.UNKNOWN
-    outbox_depth: int = Field(0, ge=0)
-    uptime_s: int = Field(0, ge=0)
+    outbox_depth: Count = 0
+    uptime_s: Count = 0
     cpu_temp_c: float | None = Field(None, ge=-40, le=150)
-    storage_free_mb: float | None = Field(None, ge=0)
+    storage_free_mb: float | None = Field(None, ge=0, le=1e9)
     storage_low: bool = False
-    config_version: int = Field(0, ge=0)
-    faults: list[Annotated[str, StringConstraints(max_length=64)]] = Field(
+    config_version: Count = 0
+    faults: list[Annotated[str, StringConstraints(max_length=64, pattern=r"^[^\x00]*$")]] = Field(
         default_factory=list, max_length=32
     )
+    firmware: ShortText | None = Field(None, description="Software version running")
+    update: UpdateReport | None = None
 
 
 class LogLevel(enum.StrEnum):
@@ -61,34 +92,48 @@ class LogLevel(enum.StrEnum):
     ERROR = "ERROR"
 
 
+_BUTTON = r"^[a-z0-9_]{1,32}$"
+#: button name -> category; the schema spelled out so it also says "no other keys"
+ButtonMap = Annotated[
+    dict[Annotated[str, StringConstraints(pattern=_BUTTON)], Category],
+    Field(max_length=16),
+    WithJsonSchema({"type": "object", "maxProperties": 16, "additionalProperties": False,
+                    "patternProperties": {_BUTTON: {"type": "string", "enum": [c.value for c in Category]}}}),
+]
+
+
 class UnitSettings(Wire):
     """Settings a unit can change live. ``None`` means 'keep the current value'."""
 
     heartbeat_s: int | None = Field(None, ge=5, le=3600)
-    button_categories: dict[
-        Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")], Category
-    ] | None = Field(None, max_length=16)
+    button_categories: ButtonMap | None = None
     volume: int | None = Field(None, ge=0, le=100)
     centre_number: PhoneNumber | None = None
     log_level: LogLevel | None = None
-    self_test_daily_at: Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = None
+    self_test_daily_at: Annotated[
+        str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
+    firmware_version: Annotated[
+        str, StringConstraints(pattern=r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$")] | None = Field(
+        None, description="Software version to run; a change starts a signed update (docs/updates.md)")
+    firmware_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=300)] | None = Field(
+        None, description="Release repository for firmware_version (default: the unit's updates.base_url)")
 
 
 class DesiredConfig(Wire):
     """Retained, versioned desired configuration. Versions only go up."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_COUNT)
     settings: UnitSettings
-    issued_at: datetime | None = None
+    issued_at: WireTime | None = None
 
 
 class ReportedConfig(Wire):
     """What the unit applied, or why it refused a desired version."""
 
     device: DeviceId
-    version: int = Field(ge=0, description="Version now in force on the unit")
+    version: Count = Field(description="Version now in force on the unit")
     settings: UnitSettings
-    refused_version: int | None = None
+    refused_version: Count | None = None
     error: ShortText | None = None
 
 
@@ -101,20 +146,20 @@ class CommandName(enum.StrEnum):
     SET_LOG_LEVEL = "set_log_level"
     LOGS = "logs"
     FLUSH_OUTBOX = "flush_outbox"
+    UPDATE = "update"  # args: version, url (docs/updates.md)
 
 
-class Command(Wire):
+class Command(Identified):
     """A request to a unit. The MQTT 5 response topic and correlation data
     carry the reply route; ``id`` makes a repeated delivery run only once."""
 
-    id: MessageId = Field(default_factory=new_id)
     # a plain string so an unknown command reaches the unit and gets a clear reply
     name: Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
     args: dict[Annotated[str, StringConstraints(max_length=32)], Any] = Field(
         default_factory=dict, max_length=16
     )
-    expires_at: datetime | None = Field(None, description="Never run after this instant")
-    issued_at: datetime | None = None
+    expires_at: WireTime | None = Field(None, description="Never run after this instant")
+    issued_at: WireTime | None = None
 
 
 class CommandStatus(enum.StrEnum):

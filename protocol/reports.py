@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from protocol.base import (
     DeviceMessage,
@@ -15,6 +15,8 @@ from protocol.base import (
     Seq,
     ShortText,
     Wire,
+    WireTime,
+    require_id,
 )
 from protocol.categories import Category
 
@@ -66,14 +68,24 @@ class CallEnd(enum.StrEnum):
     ERROR = "error"
 
 
+def _call_schema(schema: dict[str, Any]) -> None:
+    require_id(schema)
+    # the validator below, for clients written from the schema
+    schema["if"] = {"properties": {"end_reason": {"enum": [CallEnd.MISSED.value, CallEnd.ABANDONED.value]}},
+                    "required": ["end_reason"]}
+    schema["then"] = {"properties": {"answer_s": {"type": "null"}}}
+
+
 class CallRecord(DeviceMessage):
     """One call the unit handled: caller id, answer time and duration."""
 
+    model_config = ConfigDict(json_schema_extra=_call_schema)
+
     direction: CallDirection
     number: PhoneNumber | None = Field(None, description="Caller id (incoming) or dialled number")
-    ring_at: datetime | None = None
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
+    ring_at: WireTime | None = None
+    answered_at: WireTime | None = None
+    ended_at: WireTime | None = None
     answer_s: float | None = Field(None, ge=0, le=86400, description="Ring to answer, seconds")
     duration_s: float = Field(0, ge=0, le=86400, description="Answer to end, seconds")
     end_reason: CallEnd
@@ -104,4 +116,4 @@ class Ack(Wire):
 
     stored: list[AckItem] = Field(default_factory=list, max_length=1000)
     rejected: list[Rejection] = Field(default_factory=list, max_length=1000)
-    gateway_time: datetime | None = Field(None, description="Gateway clock, for units without NTP")
+    gateway_time: WireTime | None = Field(None, description="Gateway clock, for units without NTP")

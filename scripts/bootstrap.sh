@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian-like machine for Siaga 112: a venv with every extra,
 # and the system tools the tests and the demo start themselves (mosquitto,
-# systemd-analyze). Idempotent: a second run with nothing changed does nothing.
+# PostgreSQL's initdb/pg_ctl, systemd-analyze). Idempotent: a second run with nothing changed does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +43,12 @@ if [ "$(id -u)" = 0 ] && ! getent passwd mosquitto >/dev/null; then
   say "Membuat pengguna / creating user mosquitto"
   useradd --system --user-group --no-create-home --home-dir /var/lib/mosquitto \
     --shell /usr/sbin/nologin mosquitto
+fi
+# PostgreSQL: the tests start a private cluster of their own (initdb + pg_ctl
+# on a temporary Unix socket), never a server the machine runs.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  apt_install postgresql
+  # The packaged service is not needed by the tests (they never use it).
 fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   apt_install systemd

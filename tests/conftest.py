@@ -1,4 +1,5 @@
-"""Shared fixtures: a private Mosquitto per test, anonymous or secured.
+"""Shared fixtures: a private Mosquitto per test, anonymous or secured; a
+private PostgreSQL cluster per test session with a fresh database per test.
 
 The broker runs as in production: when the suite runs as root, Mosquitto
 starts as root and drops to user ``mosquitto`` (Debian's package creates it;
@@ -18,18 +19,67 @@ import pytest
 from central.broker.files import DEFAULT_BROKER_USER, broker_ids, broker_tempdir
 from central.broker.process import BrokerNotFound
 from tests.support.broker import Broker, find_mosquitto
+from tests.support.postgres import PostgresCluster, PostgresNotFound, find_pg_bin
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Fail the whole run with one clear line when mosquitto is missing:
-    the suite never skips broker tests silently."""
+    """Fail the whole run with one clear line when mosquitto or PostgreSQL
+    is missing: the suite never skips broker or database tests silently."""
     try:
         find_mosquitto()
-    except BrokerNotFound as exc:
+        find_pg_bin()
+    except (BrokerNotFound, PostgresNotFound) as exc:
         raise pytest.UsageError(str(exc)) from None
     if os.geteuid() == 0 and broker_ids(DEFAULT_BROKER_USER) is None:
         raise pytest.UsageError(f"user {DEFAULT_BROKER_USER} missing: the broker drops to it when "
                                 "started as root (run scripts/bootstrap.sh)")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """The run's own PostgreSQL (Unix socket only, password auth), started
+    on first use and stopped at the end of the session."""
+    c = PostgresCluster().start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+class PgDatabases:
+    """Databases made for one test, dropped when it ends (after the
+    gateways: fixtures that start gateways depend on this one)."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+        self._cluster: PostgresCluster | None = None
+        self.names: list[str] = []
+
+    @property
+    def cluster(self) -> PostgresCluster:
+        """Started on first use: a run without database tests starts none."""
+        if self._cluster is None:
+            self._cluster = self._request.getfixturevalue("pg_cluster")
+        return self._cluster
+
+    def new(self, *, driver: str = "postgresql+psycopg", password: bool = True) -> str:
+        """The URL of a new empty database (Unix socket; with a password by default)."""
+        name = self.cluster.create_database()
+        self.names.append(name)
+        return self.cluster.url(name, driver=driver, password=password)
+
+
+@pytest.fixture
+def pg_databases(request: pytest.FixtureRequest) -> Iterator[PgDatabases]:
+    reg = PgDatabases(request)
+    yield reg
+    leaks = []
+    for name in reg.names:
+        n = reg.cluster.connections(name)
+        if n:
+            leaks.append(f"{name}: {n}")
+        reg.cluster.drop_database(name)
+    assert not leaks, f"connections still open at teardown (a gateway or engine not stopped): {leaks}"
 
 
 @pytest.fixture
@@ -83,3 +133,23 @@ def mock_pins() -> Iterator[object]:
     finally:
         factory.reset()
         Device.pin_factory = old
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line naming both database engines, so a quiet (-q) run shows that
+    the database tests ran on SQLite and on PostgreSQL."""
+    counts: dict[str, dict[str, int]] = {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(rep, "nodeid", "")
+            if getattr(rep, "when", "call") != "call" and outcome != "error":
+                continue
+            params = nodeid[nodeid.find("[") + 1:] if "[" in nodeid else ""
+            engine = "postgresql" if "postgresql" in params else "sqlite" if "sqlite" in params else None
+            if engine:
+                counts.setdefault(engine, {}).setdefault(outcome, 0)
+                counts[engine][outcome] += 1
+    if counts:
+        parts = [f"{engine}: " + ", ".join(f"{n} {o}" for o, n in sorted(c.items()))
+                 for engine, c in sorted(counts.items())]
+        terminalreporter.write_line("database engines: " + "; ".join(parts))

@@ -29,7 +29,9 @@ from firmware.agent.link import Link
 from firmware.agent.modem import ModemPort
 from firmware.agent.outbox import Outbox
 from firmware.agent.panel import PanelProfile
+from firmware.agent.smsfallback import SmsFallback
 from firmware.agent.store import OutboxItem, StorageFull, Store
+from firmware.agent.updater import Updater
 from firmware.modem import events as mev
 from protocol.categories import Category
 from protocol.codec import decode, encode
@@ -77,6 +79,8 @@ class Agent:
             FieldProfile(self) if cfg.profile is Profile.FIELD else PanelProfile(self))
         self.fleet = Fleet(self)
         self.health = Health(self)
+        self.updater = Updater(self)
+        self.sms = SmsFallback(self)
         self.health.last_daily = self.store.get_meta("self_test_daily_last")
         self.boot_id = new_id()
         kboot = kernel_boot_id()
@@ -172,6 +176,7 @@ class Agent:
             self.sim.start()
         if not self.cfg.broker.username:
             log.warning("Broker tanpa kredensial (hanya demo) / anonymous broker connection (demo only)")
+        self.updater.on_start()
         self.link.start()
         self._notify("READY=1")
         self._notify(f"STATUS=device {self.cfg.device_id}, outbox {self.store.outbox_depth()}")
@@ -257,15 +262,23 @@ class Agent:
             if self.modem.call_state in (None, "idle", "ended"):
                 ok = self.modem.dial(item[1])
                 self.event("dial", {"number": item[1], "ok": ok})
+                if not ok:  # no call: the id made for it must not go to a later one
+                    self.profile.calls.next_outgoing_id = None
+        elif kind == "sms_result":
+            self.sms.on_result(*item[1:])
         elif kind == "sim_press":
             results = self._press_results[item[1]]
             status, ref = results.popleft() if results else ("ignored", None)
             item[2].put(f"{status} {ref or '-'}")
+        elif kind == "update_ready":
+            self.updater.on_ready(item[1], item[2])
+        elif kind == "update_event":
+            self.event(item[1], item[2], level="WARNING")
         elif kind == "sim_state":
             self._apply_acks()
             item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
                                     "connected": self.link.connected,
-                                    "faults": self.health.faults(),
+                                    "faults": self.health.faults(), "sms": self.sms.stats(),
                                     "leds": {k: bool(v.is_lit) for k, v in self.hw.leds.items()}}))
 
     def _on_link(self, what: str, detail: Any) -> None:
@@ -354,7 +367,9 @@ class Agent:
         if self.link.check(now):
             self._on_link("disconnected", "link dead (no answer within the keepalive)")
         self.outbox.pump(self.link.connected)
+        self.sms.tick(now)
         self.profile.tick(now)
+        self.updater.tick(now)
         if now >= self._next_faults:
             self._next_faults = now + 1.0
             pin_faults = self.hw.faults(self.cfg.timings.stuck_after_s)

@@ -77,6 +77,9 @@ class CallTracker:
         self.clock = clock
         self.current: Call | None = None
         self.last: Call | None = None
+        #: id for the next outgoing call, made before it exists: a field box's
+        #: incident carries it as ``call_id``, so the call record links to the case
+        self.next_outgoing_id: str | None = None
 
     def _wall(self, mono_at: float, now_mono: float) -> datetime:
         return self.clock.now() - timedelta(seconds=max(0.0, now_mono - mono_at))
@@ -92,7 +95,8 @@ class CallTracker:
                 self.current.number = e.number
             return "ring_again", self.current, None
         if isinstance(e, ev.Dialling):
-            self.current = Call(new_id(), CallDirection.OUTGOING, e.number or None, e.at,
+            call_id, self.next_outgoing_id = self.next_outgoing_id or new_id(), None
+            self.current = Call(call_id, CallDirection.OUTGOING, e.number or None, e.at,
                                 self._wall(e.at, now_mono))
             return "dialling", self.current, None
         if isinstance(e, ev.CallActive):

@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from protocol.base import MAX_YEAR, MIN_YEAR
+
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 
 
@@ -44,5 +46,10 @@ class Clock:
         return int((time.monotonic() - self.started) * 1000)
 
     def stamp(self) -> dict[str, object]:
-        """The time fields of a DeviceMessage."""
-        return {"device_time": self.now(), "clock_synced": self.synced, "uptime_ms": self.uptime_ms()}
+        """The time fields of a DeviceMessage; a clock outside the years the
+        protocol accepts (1970..2099) is left out rather than get the record
+        refused."""
+        now = self.now()
+        ok = MIN_YEAR <= now.year <= MAX_YEAR
+        return {"device_time": now if ok else None, "clock_synced": self.synced and ok,
+                "uptime_ms": self.uptime_ms()}

@@ -46,6 +46,42 @@ class ModemSettings(_Section):
     watchdog_interval_s: float = Field(10.0, gt=0, le=600, title="Modem liveness probe period")
 
 
+class SmsFallbackSettings(_Section):
+    """Send an unacknowledged urgent incident by SMS while the broker link is down."""
+
+    numbers: list[PhoneNumber] = Field(
+        default_factory=list, title="Centre numbers",
+        description="The centre modem's number(s); each gets the SMS. Empty: no SMS fallback",
+    )
+    key_file: Path | None = Field(
+        None, title="SMS key file",
+        description="The unit's own SMS signing key (64 hex characters), written by "
+                    "`siaga admin device add`; a bare name is a systemd credential",
+    )
+    max_priority: int = Field(
+        2, ge=1, le=4, title="Most urgent priorities only",
+        description="Incidents of this priority or more urgent (1 = critical) may go by SMS",
+    )
+    after_s: float = Field(
+        30.0, ge=0, le=3600, title="Wait before SMS",
+        description="Seconds an incident must stay unacknowledged, with the broker link down, "
+                    "before its SMS is sent",
+    )
+
+    def key(self) -> bytes | None:
+        """The key bytes, or None when unset or unreadable (logged by the agent)."""
+        if self.key_file is None:
+            return None
+        path = self.key_file
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds and "/" not in str(path):
+            path = Path(creds) / path
+        try:
+            return bytes.fromhex(path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+
 class Timings(_Section):
     """Debounce, hold, feedback, retry and loop timings."""
 
@@ -69,7 +105,11 @@ class Timings(_Section):
     )
     ack_timeout_s: float = Field(10.0, gt=0, title="Resend an outbox item after this long unacked")
     retry_base_s: float = Field(1.0, gt=0, title="First retry backoff")
-    retry_max_s: float = Field(120.0, gt=0, title="Longest retry backoff")
+    retry_max_s: float = Field(
+        60.0, gt=0, le=600, title="Longest retry backoff",
+        description="An unacked item is re-sent at most ack_timeout_s + retry_max_s after its "
+                    "previous send (70 s by default), however long the gateway was away",
+    )
     inflight_max: int = Field(32, ge=1, le=1000, title="Outbox items in flight at once")
     reconnect_max_s: float = Field(15.0, ge=1, le=600, title="Longest wait between broker reconnects")
     loop_tick_s: float = Field(0.5, gt=0, le=5, title="Main-loop wake-up period when idle")
@@ -85,6 +125,40 @@ class StorageSettings(_Section):
     )
     critical_reserve_mb: float = Field(
         5.0, ge=0, title="Below this, even incidents and call records are refused",
+    )
+
+
+class UpdateSettings(_Section):
+    """Signed software updates with A/B slots (docs/updates.md)."""
+
+    dir: Path = Field(Path("/var/lib/siaga/update"), title="Slots, downloads and the updater state")
+    base_url: str | None = Field(
+        None, pattern=r"^https?://", title="Release repository URL",
+        description="e.g. https://gateway.kota.go.id/updates/ ; an `update` command may name another "
+                    "(the signatures, not the URL, decide what runs)",
+    )
+    ca_file: Path | None = Field(None, title="CA certificate for an HTTPS repository (the site CA)")
+    root_keys: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]] = Field(
+        default_factory=list, title="Pinned root public keys (Ed25519, hex)",
+        description="Empty: the unit refuses every update",
+    )
+    confirm_s: float = Field(180.0, gt=0, le=3600, title="A new version must be healthy within this")
+    max_attempts: int = Field(3, ge=1, le=20, title="Starts of a new version before it is rolled back")
+    download_timeout_s: float = Field(30.0, gt=0, le=600, title="Per-request network timeout")
+    download_retries: int = Field(20, ge=0, le=1000, title="Resumed attempts after a cut")
+    python: Path | None = Field(None, title="Interpreter for new slots (default: the running one's base)")
+    system_site_packages: bool = Field(
+        True, title="Create slot venvs with --system-site-packages",
+        description="As deploy/install.sh does: lgpio comes from Debian's python3-lgpio on a Pi",
+    )
+    shared_site_packages: list[Path] = Field(
+        default_factory=list, title="Directories of pre-installed dependencies added to every slot",
+        description="Production leaves this empty (a bundle carries every wheel); tests point it at "
+                    "the dev venv so a bundle can be the project's wheel alone",
+    )
+    test_pause_s: float = Field(
+        0.0, ge=0, le=30, title="TEST ONLY: pause in each updater step",
+        description="So a test can SIGKILL inside a step; refused unless GPIOZERO_PIN_FACTORY=mock",
     )
 
 
@@ -115,6 +189,10 @@ class UnitConfig(_Section):
         description="Button name (pin role without 'button_') -> category; defaults per profile",
     )
     centre_number: PhoneNumber | None = Field(None, title="Number a field box dials after a press")
+    sms_fallback: SmsFallbackSettings = Field(
+        default_factory=SmsFallbackSettings, title="SMS fallback",
+        description="Urgent incidents by signed SMS to the centre when IP is down",
+    )
     heartbeat_s: int = Field(60, ge=5, le=3600, title="Telemetry period, seconds")
     volume: int = Field(100, ge=0, le=100, title="Buzzer volume (0 mutes)")
     log_level: LogLevel = Field(LogLevel.INFO, title="Log level")
@@ -125,6 +203,8 @@ class UnitConfig(_Section):
                              title="Debounce, hold, feedback, retry and loop timings")
     storage: StorageSettings = Field(default_factory=StorageSettings,
                                      title="The local SQLite file and what it keeps")
+    updates: UpdateSettings = Field(default_factory=UpdateSettings,
+                                    title="Signed software updates (A/B slots)")
     reboot_command: list[str] = Field(
         default_factory=lambda: ["systemctl", "reboot"], min_length=1, title="Command run by `reboot`",
         description="Tests set a harmless command; the machine is never rebooted by a test",

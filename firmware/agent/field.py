@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from firmware.agent.calls import CallTracker
 from firmware.agent.hardware import REFUSED_SHOW_S
 from firmware.agent.store import StorageFull
+from protocol.ids import new_id
 from protocol.reports import Incident, Source
 from protocol.topics import DeviceTopic
 
@@ -57,10 +58,14 @@ class FieldProfile:
             a.hw.beep(1)
             return ("joined", self.open_id)
         category = a.category_map()[name]
+        number = a.settings.centre_number
+        dial = bool(number and a.modem.present and self.calls.current is None)
+        call_id = new_id() if dial else None  # the dial-out's record will carry this id
 
         def build(seq: int) -> Incident:
             return Incident(device=a.cfg.device_id, seq=seq, **a.clock.stamp(), category=category,
-                            source=Source.FIELD_BUTTON, location=a.cfg.location, button=name)
+                            source=Source.FIELD_BUTTON, location=a.cfg.location, button=name,
+                            call_id=call_id)
 
         try:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
@@ -76,10 +81,10 @@ class FieldProfile:
         self.open_id, self.open_at, self.latest_id = inc.id, now, inc.id
         self.delivered_off_at = None
         a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "button": name})
-        number = a.settings.centre_number
-        if number and a.modem.present and self.calls.current is None:
+        if dial:
             # dial on the next loop turn: the incident goes on the wire first,
             # since ATD can hold the loop while the network sets the call up
+            self.calls.next_outgoing_id = call_id
             a.q.put(("dial", number))
         return ("recorded", inc.id)
 

@@ -11,7 +11,6 @@ document is re-read on every reconnect by the subscription itself.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 from datetime import UTC, datetime
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from firmware.agent.spawn import spawn_reaped
-from protocol.codec import decode, encode
+from protocol.base import MAX_COUNT
+from protocol.codec import decode, encode, peek
 from protocol.errors import PayloadError
 from protocol.fleet import (
     Command,
@@ -57,11 +57,16 @@ class _LevelArgs(_NoArgs):
     level: LogLevel
 
 
+class _UpdateArgs(_NoArgs):
+    version: str = Field(pattern=r"^\d{1,6}(\.\d{1,6}){0,3}$", max_length=32)
+    url: str | None = Field(None, pattern=r"^https?://", max_length=300)
+
+
 ARGS: dict[str, type[BaseModel]] = {
     CommandName.PING: _NoArgs, CommandName.SELF_TEST: _NoArgs, CommandName.REBOOT: _NoArgs,
     CommandName.RESTART_AGENT: _NoArgs, CommandName.MODEM_RESET: _NoArgs,
     CommandName.SET_LOG_LEVEL: _LevelArgs, CommandName.LOGS: _LogsArgs,
-    CommandName.FLUSH_OUTBOX: _NoArgs,
+    CommandName.FLUSH_OUTBOX: _NoArgs, CommandName.UPDATE: _UpdateArgs,
 }
 
 
@@ -114,8 +119,8 @@ class Fleet:
             version = _peek(payload, "version")
             log.warning("Konfigurasi ditolak / desired config refused: %s", exc)
             a.event("config_refused", str(exc), level="WARNING")
-            self.publish_reported(refused=version if isinstance(version, int) and version >= 0 else None,
-                                  error=f"{exc.reason}: {exc}")
+            ok = type(version) is int and 0 <= version <= MAX_COUNT  # anything may be in there
+            self.publish_reported(refused=version if ok else None, error=f"{exc.reason}: {exc}")
             return
         if desired.version <= a.config_version:
             if desired.version < a.config_version:
@@ -137,6 +142,8 @@ class Fleet:
         except ValidationError as exc:
             self.publish_reported(refused=desired.version, error=str(exc)[:200])
             return
+        wanted = new.firmware_version
+        start_update = wanted is not None and wanted != a.settings.firmware_version
         with a.store.db.atomic():
             a.store._set_meta("config_version", desired.version)
             a.store._set_meta("config_settings", new.model_dump_json())
@@ -144,6 +151,8 @@ class Fleet:
         a.event("config_applied", {"version": desired.version})
         log.info("Konfigurasi v%d diterapkan / config v%d applied", desired.version, desired.version)
         self.publish_reported()
+        if start_update and wanted and wanted != a.version:  # a new target: as the `update` command
+            a.updater.request(wanted, new.firmware_url)
 
     # -- commands ---------------------------------------------------------
 
@@ -243,6 +252,8 @@ class Fleet:
         if name == CommandName.FLUSH_OUTBOX:
             a.outbox.flush()
             return {"outbox_depth": a.store.outbox_depth()}, None
+        if name == CommandName.UPDATE:  # UpdateRefused -> an error reply with the reason
+            return a.updater.command(args.version, args.url), None
         raise ValueError(f"unknown command {name!r}")  # ARGS and this list agree; kept explicit
 
     def _reply(self, topic: str, correlation: bytes | None, cmd_id: str, status: CommandStatus, *,
@@ -258,8 +269,5 @@ class Fleet:
 
 
 def _peek(payload: bytes, key: str) -> Any:
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data.get(key) if isinstance(data, dict) else None
+    """A field of a refused payload (to name it in the reply); never raises."""
+    return peek(payload, key)

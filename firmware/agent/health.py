@@ -108,6 +108,7 @@ class Health:
             outbox_depth=a.store.outbox_depth(), uptime_s=int(time.monotonic() - self.started),
             cpu_temp_c=cpu_temp_c(), storage_free_mb=round(max(free, 0.0), 1),
             storage_low=a.store.storage_low, config_version=a.config_version, faults=self.faults(),
+            firmware=a.version, update=a.updater.report(),
         )
 
     def self_test(self) -> dict[str, Any]:

@@ -103,6 +103,17 @@ class ModemPort:
     def dial(self, number: str) -> bool:
         return self._call("dial", number, default=False) is not False
 
+    def send_sms(self, number: str, text: str) -> tuple[bool, str]:
+        """``(sent, error)``; any thread (the driver serialises AT commands)."""
+        if self.modem is None:
+            return False, "no modem"
+        try:
+            self.modem.send_sms(number, text)
+        except Exception as exc:  # ModemError, serial errors: the caller retries later
+            self.errors += 1
+            return False, str(exc)[:200]
+        return True, ""
+
     def signal(self) -> int | None:
         return self._call("signal")
 

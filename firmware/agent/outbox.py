@@ -6,6 +6,11 @@ id (the ULID of the record) proves an item is stored. Items are sent oldest
 first; an item unacked after ``ack_timeout_s`` is resent with exponential
 backoff and jitter. A disconnect forgets what was in flight so that the next
 connection resends it, in order, before anything newer.
+
+The wait is bounded: an unacked item is re-sent at most
+``ack_timeout_s + retry_max_s`` after its previous send, however long the
+gateway was away (:meth:`Outbox.resend_bound_s`), so an incident stranded on
+a dead gateway comes back within a known time once a gateway is up again.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ class Outbox:
     """Sender side of the transactional outbox (main-loop thread only)."""
 
     def __init__(self, store: Store, publish: Callable[[OutboxItem], bool], *, window: int = 32,
-                 ack_timeout_s: float = 10.0, retry_base_s: float = 1.0, retry_max_s: float = 120.0,
+                 ack_timeout_s: float = 10.0, retry_base_s: float = 1.0, retry_max_s: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.publish = publish
@@ -50,9 +55,16 @@ class Outbox:
         self.rejected = 0
 
     def backoff(self, tries: int) -> float:
-        """Exponential with full jitter in the upper half: ~base*2^n, capped."""
-        base = min(self.retry_max_s, self.retry_base_s * (2 ** max(0, tries - 1)))
+        """Exponential with jitter in the upper half: ~base*2^n, capped at
+        ``retry_max_s`` (the exponent too: after ~1,000 re-sends, a day and
+        a half without a gateway, 2**n would no longer fit in a float)."""
+        exp = min(max(0, tries - 1), 60)
+        base = min(self.retry_max_s, self.retry_base_s * (2 ** exp))
         return base * (0.5 + random.random() / 2)
+
+    def resend_bound_s(self) -> float:
+        """Longest time between two sends of one unacked item while connected."""
+        return self.ack_timeout_s + self.retry_max_s
 
     def on_disconnect(self) -> None:
         """Everything in flight may be lost: send it again on the next link."""

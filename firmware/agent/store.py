@@ -36,6 +36,19 @@ M = TypeVar("M", bound=DeviceMessage)
 
 migrations = Migrations("siaga-unit")
 
+#: The store format level this code writes and can read. Migrations are
+#: forward-compatible (they only add tables, or columns that are nullable or
+#: have a default; nothing is renamed, dropped or given a new meaning), so an
+#: older version reads what a newer one wrote -- the rollback guarantee. A
+#: change that breaks this rule must raise STORE_COMPAT; the updater then
+#: switches only with an empty outbox, and an older version refuses to open
+#: the file rather than misread it (docs/updates.md).
+STORE_COMPAT = 1
+
+
+class StoreTooNew(FirmwareError):
+    """The file was written in a store format this version cannot read."""
+
 
 class StorageFull(FirmwareError, OSError):
     """A write was refused because the disk is (nearly) full."""
@@ -81,6 +94,12 @@ def m002_command_results(db: Database) -> None:
     db.execute("ALTER TABLE commands ADD COLUMN result TEXT")
 
 
+@migrations()
+def m003_sms_fallback(db: Database) -> None:
+    """When an incident went out by SMS: one SMS per incident, across restarts."""
+    db.execute("ALTER TABLE incidents ADD COLUMN sms_sent_at REAL")
+
+
 #: outbox kind -> the table holding the record itself
 RECORD_TABLES = {"incident": "incidents", "call": "calls"}
 
@@ -115,7 +134,18 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=5000")
+        written = self.db.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
+        if written:
+            row = self.db.execute("SELECT value FROM meta WHERE key='store_compat'").fetchone()
+            if row and int(row[0]) > STORE_COMPAT:
+                self.db.close()
+                raise StoreTooNew(f"penyimpanan dari versi lebih baru / store format {row[0]} is newer "
+                                  f"than this version reads ({STORE_COMPAT}): {self.path}")
         migrations.apply(self.db)
+        with self.db.conn:
+            self.db.conn.execute("INSERT INTO meta (key, value) VALUES ('store_compat', ?) ON CONFLICT(key) "
+                                 "DO UPDATE SET value=excluded.value WHERE CAST(value AS INTEGER) < ?",
+                                 [str(STORE_COMPAT), STORE_COMPAT])
         # the event log: same file, no fsync per row
         self.logdb = sqlite3.connect(str(self.path), check_same_thread=False)
         self.logdb.execute("PRAGMA synchronous=NORMAL")
@@ -301,6 +331,28 @@ class Store:
                                  [now, msg_id])
                 done.append((kind, msg_id))
         return done
+
+    def sms_due(self, created_before: float, categories: Iterable[str]) -> list[tuple[str, str]]:
+        """``(id, payload)`` of undelivered incidents of these categories, made
+        before ``created_before`` (wall time) and never sent by SMS."""
+        cats = list(categories)
+        if not cats:
+            return []
+        marks = ", ".join("?" for _ in cats)
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT id, payload FROM incidents WHERE state = 'recorded' AND sms_sent_at IS NULL "  # noqa: S608
+            f"AND created_at <= ? AND category IN ({marks}) ORDER BY seq", [created_before, *cats])]
+
+    def mark_sms_sent(self, msg_id: str) -> None:
+        """Durable (FULL) before the SMS goes out: a power cut then costs at
+        most one lost SMS (the MQTT copy still follows), never a second one."""
+        with self.db.atomic():
+            self.db.execute("UPDATE incidents SET sms_sent_at = ? WHERE id = ?", [time.time(), msg_id])
+
+    def clear_sms_mark(self, msg_id: str) -> None:
+        """The modem said the SMS did not go out: it may be tried again."""
+        with self.db.atomic():
+            self.db.execute("UPDATE incidents SET sms_sent_at = NULL WHERE id = ?", [msg_id])
 
     def mark_rejected(self, msg_id: str, reason: str) -> bool:
         with self.logdb:

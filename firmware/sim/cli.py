@@ -85,3 +85,50 @@ def modem(
         if server is not None:
             server.close()
         sim.stop()
+
+
+@app.command("network")
+def network(
+    modem: list[str] = typer.Option(
+        [], "--modem", help="NOMOR[=profil] modem di jaringan / a modem on the network (repeatable)."),
+    control: int = typer.Option(0, "--control", help="Port kendali / control port on 127.0.0.1 (0 = any)."),
+    sms_delay: float = typer.Option(0.5, "--sms-delay", help="Detik per SMS / seconds an SMS takes."),
+    loss: float = typer.Option(0.0, "--loss", help="Bagian SMS hilang / share of SMS lost (0..1)."),
+    seed: int | None = typer.Option(None, "--seed", help="Benih acak / random seed for loss."),
+) -> None:
+    """Jaringan GSM tiruan / run a simulated GSM network until Ctrl-C.
+
+    Each --modem +62811... is served on its own TCP port (printed: give the
+    socket:// URL to a unit's or the gateway's modem setting). The control
+    port takes: modem, phone, sms <from> <to> <text>, call, coverage <number>
+    on|off, delay, loss, inbox, at <number> <line>, state, help.
+    """
+    import signal
+    import sys
+    import threading
+
+    from firmware.sim.control import ControlServer
+    from firmware.sim.netcontrol import NetworkHost
+    from firmware.sim.network import GsmNetwork
+
+    host = NetworkHost(GsmNetwork(sms_delay_s=sms_delay, loss=loss, seed=seed))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        for spec in modem:
+            number, _, profile = spec.partition("=")
+            typer.echo(f"modem {number}: {host.modem(number, profile or 'sim800')}")
+    except Exception as exc:
+        typer.echo(f"Gagal / failed: {exc}", err=True)
+        host.close()
+        raise typer.Exit(2) from None
+    server = ControlServer(None, port=control, handler=host.run)
+    typer.echo(f"control: {server.host}:{server.port}")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.close()
+        host.close()

@@ -221,12 +221,16 @@ class AtInterpreter:
             return sim.reply([], "NO CARRIER")
         sim.reply([], "OK")  # the final OK first, then +CLCC / VOICE CALL: BEGIN
         sim._activate()
+        if sim.network is not None:
+            sim.network.answered(sim.number)
 
     def _hangup(self) -> None:
         sim = self.sim
         sim.reply([], "OK")
         if sim._call is not None:
             sim._end_call(None, local=True)
+            if sim.network is not None:
+                sim.network.hung_up(sim.number)
 
     def _dial(self, rest: str) -> None:
         sim = self.sim

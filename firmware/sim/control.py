@@ -10,6 +10,7 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from firmware.sim.simulator import ModemSimulator, SimulatorError
@@ -76,10 +77,12 @@ def run_command(sim: ModemSimulator, line: str) -> str:
 
 
 class ControlServer:
-    """Serves :func:`run_command` on a loopback TCP port, one line per command."""
+    """Serves :func:`run_command` (or ``handler``) on a loopback TCP port, one line per command."""
 
-    def __init__(self, sim: ModemSimulator, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, sim: ModemSimulator | None, port: int = 0, host: str = "127.0.0.1",
+                 handler: Callable[[str], str] | None = None) -> None:
         self.sim = sim
+        self.handler = handler or (lambda line: run_command(sim, line))  # type: ignore[arg-type]
         self._srv = socket.create_server((host, port))
         self.host, self.port = self._srv.getsockname()[:2]
         self._stop = threading.Event()
@@ -101,7 +104,7 @@ class ControlServer:
                 line = raw.decode("utf-8", errors="replace").strip()
                 if line in ("quit", "exit"):
                     return
-                f.write((run_command(self.sim, line) + "\n").encode())
+                f.write((self.handler(line) + "\n").encode())
                 f.flush()
 
     def close(self) -> None:

@@ -138,4 +138,6 @@ class CallSide:
             self.urc("^ORIG:1,0")
         self._clcc(2)
         self._sched.later(self.alert_delay, self._alert)
+        if self.network is not None:
+            self.network.dial(self.number, number)
 

@@ -76,14 +76,20 @@ class SmsSide:
                       concat: tuple[int, int, int] | None, raw: str) -> None:
         self.sent_parts.append({"number": number, "text": text, "concat": concat, "raw": raw})
         if concat is None:
-            self.sent_sms.append((number, text))
+            self._sent_whole(number, text)
             return
         ref, total, seq = concat
         entry = self._concat.setdefault((number, ref), {"total": total, "parts": {}})
         entry["parts"][seq] = text
         if len(entry["parts"]) >= entry["total"]:
             del self._concat[(number, ref)]
-            self.sent_sms.append((number, "".join(entry["parts"][k] for k in sorted(entry["parts"]))))
+            self._sent_whole(number, "".join(entry["parts"][k] for k in sorted(entry["parts"])))
+
+    def _sent_whole(self: ModemSimulator, number: str, text: str) -> None:
+        """A whole message (all its parts) went out: the network carries it on."""
+        self.sent_sms.append((number, text))
+        if self.network is not None:
+            self.network.send_sms(self.number, number, text)
 
     def next_mr(self: ModemSimulator) -> int:
         self._mr = (self._mr + 1) % 256

@@ -97,6 +97,9 @@ class ModemSimulator(CallSide, SmsSide):
         self.commands: list[str] = []
         self.boots = 0
         self.dropped_input = 0
+        # a simulated GSM network this modem is attached to (firmware/sim/network.py)
+        self.network: Any = None
+        self.number: str | None = None
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._work_loop, name="sim-worker", daemon=True)
         self._worker.start()

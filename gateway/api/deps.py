@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gateway import auth
 from gateway.auth import Role
 from gateway.config.models import SiteConfig
+from gateway.kpi_snapshot import SnapshotCache
 from gateway.metrics import Metrics
 from gateway.store.db import Database
 from gateway.store.models import User
@@ -32,21 +33,38 @@ class AppState:
     wake: threading.Event = field(default_factory=threading.Event)
     #: extra readiness checks (e.g. "mqtt": ingest.connected.is_set)
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
+    #: the roles this instance holds now (gateway.roles), for /readyz
+    roles: Callable[[], list[str]] | None = None
     #: wrong-password counter per user name (429 after too many)
     throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
+    #: the KPI snapshots all dashboards share (``gateway.kpi_snapshot_s``)
+    kpis: SnapshotCache[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.kpis = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
 
 
 def get_state(request: Request) -> AppState:
     return request.app.state.gw
 
 
+#: methods that only read: their requests never take the write lock
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    with get_state(request).db.session() as s:
+    """A read-only session for GET (and HEAD), a writing one otherwise: a
+    dashboard or console poll never holds or waits for the write lock, so
+    the ingest's commits never queue behind it."""
+    db = get_state(request).db
+    with db.read_session() if request.method in READ_METHODS else db.session() as s:
         yield s
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client that acts
+# on a 201 (or 200) always finds its write (PostgreSQL has no lock to queue on)
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False,
                      description="API token (POST /api/auth/tokens or `siaga gateway create-user --token`)")
@@ -54,15 +72,19 @@ _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="Brows
 
 
 def current_user(
-    session: SessionDep,
+    request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
 ) -> User:
+    """The caller, looked up in a short read-only session of its own: checking
+    credentials writes nothing and holds no lock while the handler runs (so
+    routers that open their own sessions, like the fleet API, can use it)."""
     user = None
-    if bearer is not None and bearer.credentials:
-        user = auth.user_for_token(session, bearer.credentials)
-    elif cookie:
-        user = auth.user_for_session(session, cookie)
+    with get_state(request).db.read_session() as s:
+        if bearer is not None and bearer.credentials:
+            user = auth.user_for_token(s, bearer.credentials)
+        elif cookie:
+            user = auth.user_for_session(s, cookie)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                             "Perlu masuk / authentication required",
@@ -71,34 +93,6 @@ def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-
-
-def short_lived_guard(*roles: Role) -> Callable[..., None]:
-    """Auth for routers that open their own database sessions (the fleet
-    API): the user is checked in a session closed before the handler runs,
-    so the handler never waits on this request's own write lock."""
-    allowed = {r.value for r in roles}
-
-    def dep(request: Request,
-            bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-            cookie: Annotated[str | None, Depends(_cookie)]) -> None:
-        role = None
-        with get_state(request).db.session() as s:
-            user = None
-            if bearer is not None and bearer.credentials:
-                user = auth.user_for_token(s, bearer.credentials)
-            elif cookie:
-                user = auth.user_for_session(s, cookie)
-            if user is not None:
-                role = user.role
-        if role is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Perlu masuk / authentication required",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"Tidak diizinkan / role {role} may not do this")
-
-    return dep
 
 
 def require(*roles: Role) -> Callable[[User], User]:

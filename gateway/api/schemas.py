@@ -285,7 +285,26 @@ class TokenPublic(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "not_ready"]
     checks: dict[str, bool] = Field(default_factory=dict)
+    roles: list[str] = Field(
+        default_factory=list, description="What this instance runs now: ingest and dispatch on every "
+        "instance; sla and fleet on exactly one instance of the site")
 
 
 class Problem(BaseModel):
     detail: str
+
+
+class DeadLetterPublic(BaseModel):
+    """A message the ingest gave up on (``poison``: processing died on it
+    twice; ``internal_error``: storing it failed with the database up)."""
+
+    id: int
+    topic: str
+    device_id: str | None
+    reason: str
+    attempts: int
+    size: int = Field(description="Payload size in bytes")
+    received_at: datetime
+    payload_base64: str = Field(description="The payload as received (first 64 KiB)")
+    payload_text: str = Field(description="The payload as UTF-8 text, undecodable bytes replaced, "
+                                          "cut at 4096 characters")

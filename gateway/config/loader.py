@@ -81,6 +81,8 @@ def _resolve_paths(cfg: SiteConfig, base: Path) -> None:
     secrets += [o.channels.webhook.secret for o in cfg.opds if o.channels.webhook]
     if cfg.escalation.webhook:
         secrets.append(cfg.escalation.webhook.secret)
+    if cfg.sms is not None:
+        secrets.append(cfg.sms.master_key)
     for s in secrets:
         if s is not None:
             s.file = fix(s.file)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from gateway.config.sms import SmsModemSettings
 from protocol.categories import CATALOGUE, Category
 from protocol.ids import OPD_ID_PATTERN
 from protocol.mqtt import BrokerSettings
@@ -125,7 +126,11 @@ class Channels(Strict):
     mqtt_terminal: bool = Field(
         False, title="MQTT terminal", description="Publish on siaga/v1/opd/{opd}/dispatch (QoS 1)"
     )
-    sms: list[Phone] = Field(default_factory=list, title="SMS numbers (recorded; sent by a panel modem)")
+    sms: list[Phone] = Field(
+        default_factory=list, title="SMS numbers of duty phones",
+        description="Each gets the dispatch by SMS through the centre's modem (site `sms` section; "
+                    "without it they are only listed); replies TERIMA/TIBA/SELESAI/TOLAK <code> from "
+                    "these numbers move the OPD's part of the case")
 
 
 class OpdConfig(Strict):
@@ -257,11 +262,38 @@ class GatewaySettings(Strict):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings,
                                        title="Delivery of dispatches to OPDs (outbox, retries)")
     sla_check_s: float = Field(15.0, gt=0, le=600, title="How often SLA timers are checked")
+    kpi_snapshot_s: float = Field(
+        5.0, ge=0, le=300, title="Seconds one KPI snapshot is shared by all viewers",
+        description="GET /api/kpis recomputes a period's KPIs at most this often, once for all "
+                    "dashboards (0: on every request)",
+    )
+    role_check_s: float = Field(
+        2.0, gt=0, le=60, title="How often singleton roles are checked",
+        description="The SLA watch and the fleet watch run on one instance of the site; a survivor "
+                    "takes a dead holder's role within this many seconds (gateway.roles)",
+    )
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
     fleet_config: Path | None = Field(
         None, title="central.yaml of the site's fleet admin",
-        description="When set, this gateway also runs the fleet health watch and serves "
-                    "/api/fleet (run it in exactly one instance per site)",
+        description="When set, this gateway serves /api/fleet and may run the fleet health watch: "
+                    "of the instances that set it, one runs the watch (the fleet role, /readyz)",
+    )
+
+
+class SmsSettings(Strict):
+    """The centre's modem: signed SMS from units, SMS reports from citizens."""
+
+    modem: SmsModemSettings = Field(title="The centre's GSM modem",
+                                    description="Port and AT dialect of the modem on the gateway host")
+    master_key: Secret = Field(
+        title="SMS master secret",
+        description="Each unit's SMS key is HMAC-SHA256(master, 'siaga-sms-v1/' + device id); "
+                    "`siaga admin` writes it into the unit's bundle",
+    )
+    window_s: int = Field(
+        21600, ge=60, le=7 * 86400, title="Time window, seconds",
+        description="A unit SMS whose (synced) creation time is further than this from the "
+                    "gateway's clock is refused as stale",
     )
 
 
@@ -273,17 +305,40 @@ class Site(Strict):
     timezone: str = Field("Asia/Jakarta", title="IANA time zone for hour-of-day KPIs")
 
 
+class GatewayBrokerSettings(BrokerSettings):
+    """The broker as the gateway uses it: a short session and keepalive, so a
+    dead gateway's share of the shared subscription comes back quickly even
+    when no peer takes its session over (docs/gateway.md, Several instances)."""
+
+    keepalive_s: int = Field(
+        5, ge=5, le=3600, title="MQTT keepalive, seconds",
+        description="The broker declares a silent gateway (host down, cable cut) dead after 1.5 x this",
+    )
+    session_expiry_s: int = Field(
+        10, ge=0, le=7 * 24 * 3600, title="MQTT 5 session expiry, seconds",
+        description="How long the broker keeps queuing for a stopped gateway. Normally a peer takes "
+                    "a dead gateway's session over at once; this bounds it when none can. A lone "
+                    "gateway restarted within it gets the queue; after it, the units' re-send "
+                    "brings the rest (within their ack_timeout_s + retry_max_s)",
+    )
+
+
 class SiteConfig(Strict):
     """The whole site file."""
 
     mode: Mode = Field(Mode.PRODUCTION, title="production or demo")
     site: Site = Field(title="The city: name, case number prefix, time zone")
-    broker: BrokerSettings = Field(default_factory=BrokerSettings, title="MQTT broker")
+    broker: GatewayBrokerSettings = Field(default_factory=GatewayBrokerSettings, title="MQTT broker")
     gateway: GatewaySettings = Field(default_factory=GatewaySettings,
                                      title="How this gateway process runs (not what the city is)")
     opds: list[OpdConfig] = Field(min_length=1, title="The city's OPDs")
     routing: Routing = Field(default_factory=Routing, title="Which OPDs get which cases, SLAs")
     escalation: Escalation = Field(default_factory=Escalation, title="Who is told when an SLA runs out")
+    sms: SmsSettings | None = Field(
+        None, title="Centre modem (SMS)",
+        description="Signed SMS fallback from units and SMS reports from citizens; "
+                    "absent: the gateway has no modem",
+    )
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:
@@ -330,6 +385,8 @@ class SiteConfig(Strict):
             check(f"opds[{i}].callback_token", o.callback_token)
         if self.escalation.webhook:
             check("escalation.webhook.secret", self.escalation.webhook.secret)
+        if self.sms is not None:
+            check("sms.master_key", self.sms.master_key)
         if self.broker.username is None:
             bad.append("broker.username: anonymous broker access is only allowed in demo mode")
         else:

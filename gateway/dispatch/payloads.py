@@ -34,8 +34,8 @@ def _int_or_none(v: float | None) -> int | None:
 
 
 def channels(cfg: SiteConfig, opd: str) -> list[str]:
-    """The outbox channels an OPD is reached by (SMS numbers are listed for
-    people, not sent by the gateway)."""
+    """The outbox channels an OPD is reached by (``sms:<i>``: its i-th SMS
+    number, sent through the centre's modem when the site has one)."""
     opd_cfg = cfg.opd(opd)
     if opd_cfg is None:
         return []
@@ -44,7 +44,9 @@ def channels(cfg: SiteConfig, opd: str) -> list[str]:
         out.append("webhook")
     if opd_cfg.channels.mqtt_terminal:
         out.append("mqtt")
-    return out
+    from gateway.sms.opd import sms_channels  # one row per duty phone, when the centre has a modem
+
+    return out + sms_channels(cfg, opd)
 
 
 def outbox_rows(cfg: SiteConfig, inc: Incident, opd: str, now: datetime) -> list[dict[str, Any]]:

@@ -57,6 +57,8 @@ class Dispatcher:
         self.metrics = metrics
         self.instance = instance
         self.mqtt_publish = mqtt_publish
+        #: send(number, text), raising on failure: the centre's modem (gateway.sms.service)
+        self.sms_send: Callable[[str, str], None] | None = None
         self.wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -185,7 +187,21 @@ class Dispatcher:
             except Exception as exc:
                 return Outcome(False, error=f"mqtt: {exc}"[:500])
             return Outcome(True)
+        if row.channel.startswith("sms:"):
+            return self._sms(row)
         return Outcome(False, error=f"unknown channel {row.channel!r}")
+
+    def _sms(self, row: Outbox) -> Outcome:
+        from gateway.sms.opd import dispatch_text, number_for
+
+        number = number_for(self.cfg, row.target, row.channel)
+        if number is None or self.sms_send is None:
+            return Outcome(False, error="no SMS number or no centre modem in this process")
+        try:
+            self.sms_send(number, dispatch_text(row.payload, row.incident_pk or 0))
+        except Exception as exc:  # the modem's errors: retried like a failed webhook
+            return Outcome(False, error=f"sms: {exc}"[:500])
+        return Outcome(True)
 
     def _webhook_for(self, row: Outbox) -> WebhookChannel | None:
         if row.kind == "escalation":

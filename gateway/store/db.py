@@ -1,10 +1,17 @@
 """Engine and sessions for SQLite (default) and PostgreSQL.
 
+Two kinds of transaction. ``Database.session()`` may write: on SQLite it
+starts with ``BEGIN IMMEDIATE`` (pysqlite's deferred BEGIN lets two threads
+both read and then fail to upgrade to the write lock, SQLITE_BUSY without
+waiting; IMMEDIATE makes them queue on ``busy_timeout`` instead).
+``Database.read_session()`` only reads: on SQLite a deferred ``BEGIN`` on a
+second, ``query_only`` engine, so in WAL mode a reader sees a snapshot and
+never holds or waits for the write lock; on PostgreSQL a ``REPEATABLE READ,
+READ ONLY`` transaction (one snapshot too, and no row locks). Readers
+therefore never delay the ingest's commits.
+
 SQLite is opened in WAL mode with ``synchronous=FULL`` (an acked incident
-survives a power cut) and every transaction starts with ``BEGIN IMMEDIATE``:
-pysqlite's deferred BEGIN lets two threads both read and then fail to upgrade
-to a write lock (SQLITE_BUSY without waiting); IMMEDIATE makes them queue on
-``busy_timeout`` instead. Transactions are kept short (never around I/O).
+survives a power cut). Transactions are kept short (never around I/O).
 """
 
 from __future__ import annotations
@@ -15,14 +22,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, *, readonly: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -31,32 +38,54 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        if readonly:  # a write by mistake fails at once instead of taking the lock
+            cur.execute("PRAGMA query_only=ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; creates the SQLite file's folder when missing."""
+def database_url(url: str | URL) -> URL:
+    """``url`` parsed, with ``postgresql://`` meaning psycopg 3 (the driver we
+    ship). Kept as a :class:`URL` object from here on: ``str(URL)`` masks the
+    password as ``***`` in SQLAlchemy 2, so a string round trip would log in
+    with the wrong password."""
     u = make_url(url)
+    if u.drivername == "postgresql":
+        u = u.set(drivername="postgresql+psycopg")
+    return u
+
+
+def safe_url(url: str | URL) -> str:
+    """``url`` for a log line or an error message: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable database URL>"
+
+
+def make_engine(url: str | URL, *, readonly: bool = False) -> Engine:
+    """An engine for ``url``; creates the SQLite file's folder when missing.
+    ``readonly`` (SQLite): deferred, ``query_only`` transactions for readers."""
+    u = database_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               pool_size=8, max_overflow=8)
-        _sqlite_setup(engine)
+        size = 16 if readonly else 8  # readers do not queue on each other
+        engine = create_engine(u, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=size, max_overflow=size)
+        _sqlite_setup(engine, readonly=readonly)
         return engine
-    if u.get_backend_name() == "postgresql" and u.drivername == "postgresql":
-        url = str(u.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    return create_engine(u, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
 class Database:
-    """An engine plus a session factory; ``db.session()`` is one transaction.
+    """An engine plus a session factory; ``db.session()`` is one writing
+    transaction, ``db.read_session()`` one read-only transaction.
 
-    On SQLite, transactions of this process also queue on a Python lock:
+    On SQLite, writing transactions of this process also queue on a Python lock:
     SQLite's busy handler polls with sleeps of up to 100 ms, which under
     contention (ingest, dispatcher, API) added hundreds of milliseconds to
     publish-to-webhook latency; a lock hands over at once. Other processes
@@ -64,11 +93,18 @@ class Database:
     RLock: FastAPI may enter and leave a dependency in different threads.)
     """
 
-    def __init__(self, url: str) -> None:
-        self.url = url
+    def __init__(self, url: str | URL) -> None:
+        self.url = database_url(url)
         self.engine = make_engine(url)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
-        self._lock = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._lock = threading.Lock() if sqlite else None
+        # SQLite: readers get their own engine (deferred BEGIN, query_only); an
+        # in-memory database is private to its connection, so it reads through
+        # the one engine there
+        memory = sqlite and make_url(url).database in (None, "", ":memory:")
+        self.read_engine = make_engine(url, readonly=True) if sqlite and not memory else self.engine
+        self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -85,6 +121,22 @@ class Database:
         finally:
             self._lock.release()
 
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction, rolled back at the end: it never takes
+        (or waits for) the write lock, so it never delays a writer. Writing
+        in it fails (SQLite ``query_only``, PostgreSQL ``READ ONLY``)."""
+        if self.read_engine is self.engine and self._lock is not None:  # SQLite in memory
+            with self.session() as s:
+                yield s
+            return
+        with self._read_factory() as s:  # closing rolls the transaction back
+            if self.read_engine.dialect.name == "postgresql":
+                # one snapshot for all its queries, as on SQLite (a read-only
+                # transaction never fails to serialize)
+                s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            yield s
+
     def new_session(self) -> Session:
         return self._factory()
 
@@ -94,6 +146,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def alembic_config(engine: Engine | None = None) -> Any:
@@ -102,7 +155,10 @@ def alembic_config(engine: Engine | None = None) -> Any:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if engine is not None:
-        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # ConfigParser interpolates "%": an escaped password or socket path
+        # (%40, %2F) must be doubled, or Alembic fails on "invalid interpolation"
+        full = engine.url.render_as_string(hide_password=False)
+        cfg.set_main_option("sqlalchemy.url", full.replace("%", "%%"))
         cfg.attributes["engine"] = engine
     return cfg
 

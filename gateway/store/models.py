@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -130,7 +131,8 @@ class Assignment(Base):
     """One case given to one OPD: the clock the OPD's KPIs are measured on."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("incident_pk", "opd"), Index("ix_assignments_opd", "opd"))
+    __table_args__ = (UniqueConstraint("incident_pk", "opd"), Index("ix_assignments_opd", "opd"),
+                      Index("ix_assignments_dispatched", "dispatched_at"))
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"))
@@ -258,3 +260,36 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IngestAttempt(Base):
+    """A message the ingest began to process and has not finished (by the
+    SHA-256 of topic and payload). Committed before processing, so a
+    message that kills the process is recognised when the broker hands it
+    to the restarted gateway."""
+
+    __tablename__ = "ingest_attempts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PoisonMessage(Base):
+    """Dead letter of the ingest: a message that killed processing twice
+    (``poison``) or broke the code (``internal_error``), kept for a human."""
+
+    __tablename__ = "poison_messages"
+    __table_args__ = (Index("ix_poison_received", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64))
+    topic: Mapped[str] = mapped_column(String(255))
+    device_id: Mapped[str | None] = mapped_column(String(63))
+    reason: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

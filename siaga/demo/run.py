@@ -27,6 +27,9 @@ from siaga.errors import SiagaError
 
 log = logging.getLogger("siaga.demo")
 
+#: the centre's SMS modem on the simulated GSM network (units' SMS fallback goes there)
+CENTRE_SMS = "+6281100000112"
+
 #: how fast each stand-in OPD answers (seconds): the dashboard shows the spread
 PACES = {
     "damkar": OpdPace(ack_s=(2, 6), resolve_s=(10, 25)),
@@ -51,6 +54,8 @@ class Demo:
     scenario: Scenario | None = None
     operator: OperatorDesk | None = None
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    net_host: Any = None  # firmware.sim.netcontrol.NetworkHost: the simulated GSM network
+    net_server: Any = None  # its control port
 
     def start(self, say=print) -> None:
         from gateway.config import load_config
@@ -62,13 +67,24 @@ class Demo:
         port = self.http_port if _port_free(self.http_port) else free_port()
         self.opds = OpdSimulator(gateway_url=f"http://127.0.0.1:{port}", secrets={}, paces=PACES)
         self.opds.start()
+        from firmware.sim.control import ControlServer
+        from firmware.sim.netcontrol import NetworkHost
+        from firmware.sim.network import GsmNetwork
+
+        # one simulated GSM network: the boxes, the panel (number 112) and the centre's SMS modem
+        self.net_host = NetworkHost(GsmNetwork(sms_delay_s=1.0))
+        self.net_server = ControlServer(None, handler=self.net_host.run)
         site_path, central_path, opd_secrets = demo_site(
-            self.state, broker_port=broker_port, http_port=port, webhook_url=self.opds.webhook_url)
+            self.state, broker_port=broker_port, http_port=port, webhook_url=self.opds.webhook_url,
+            sms_modem_url=self.net_host.modem(CENTRE_SMS), centre_sms_number=CENTRE_SMS)
         self.opds.secrets.update(opd_secrets)
 
         say("2/5 Provisi unit + broker MQTT dengan sandi per perangkat dan ACL / provisioning units, "
             "broker with per-device passwords and ACL ...")
         cfg = load_config(site_path)
+        for opd in cfg.opds:  # OPD duty phones get dispatches by SMS: `inbox <number>` shows them
+            for number in opd.channels.sms:
+                self.net_host.network.phone(number)
         gw_password = provision(central_path, cfg.gateway.database_url)
         for path in (site_path, central_path):
             set_broker_password(path, gw_password)
@@ -83,11 +99,14 @@ class Demo:
         self._create_logins()
 
         say("4/5 Unit tersimulasi / simulated units (mock GPIO + simulated GSM modems) ...")
-        for device_id, label, area, lat, lon in FIELD_BOXES:
+        net = self.net_host.network
+        for i, (device_id, label, area, lat, lon) in enumerate(FIELD_BOXES, 1):
             self.units.append(start_unit(device_id, "field", self.state, broker_port=self.broker.port,
-                                         place=(label, area, lat, lon)))
-        for device_id in PANELS:
-            self.units.append(start_unit(device_id, "panel", self.state, broker_port=self.broker.port))
+                                         place=(label, area, lat, lon), network=net,
+                                         number=f"+6281100000{i:03d}", sms_numbers=[CENTRE_SMS]))
+        for device_id in PANELS:  # the boxes dial 112: it rings this panel
+            self.units.append(start_unit(device_id, "panel", self.state, broker_port=self.broker.port,
+                                         network=net, number="112"))
         for unit in self.units:
             unit.wait_ready()
             if unit.profile == "field":  # the box's door is shut and mains is on
@@ -130,6 +149,8 @@ class Demo:
             f"  Metrik         : {url}/metrics",
             f"  Broker MQTT    : 127.0.0.1:{self.broker.port if self.broker else '?'} "
             "(sandi per perangkat + ACL / per-device passwords + ACL)",
+            f"  Jaringan GSM   : 127.0.0.1:{self.net_server.port if self.net_server else '?'} "
+            "(nc: coverage <nomor> off | sms <dari> <ke> <teks> | inbox <nomor> | state)",
             f"  Berkas / state : {self.state} (bundel SD / SD bundles: {self.state / 'bundles'})",
             "  Login (kata sandi acak per jalan / random passwords per run):",
         ]
@@ -148,6 +169,7 @@ class Demo:
         sc = self.scenario
         parts = ", ".join(f"{k}={v}" for k, v in sorted(by_status.items(), key=lambda kv: str(kv[0])))
         return (f"[demo] tekan/presses={sc.presses if sc else 0} panggilan/calls={sc.calls if sc else 0} "
+                f"kotak->112/box calls={sc.box_calls if sc else 0} "
                 f"kasus/cases={total} ({parts}) webhook OPD={len(self.opds.received) if self.opds else 0}")
 
     def vital_failure(self) -> str | None:
@@ -175,6 +197,10 @@ class Demo:
             unit.stop()
         if self.gateway:
             self.gateway.stop()
+        if self.net_server:
+            self.net_server.close()
+        if self.net_host:
+            self.net_host.close()
         if self.broker:
             self.broker.stop()
 

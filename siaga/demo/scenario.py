@@ -31,6 +31,7 @@ class Scenario:
         self.rng = random.Random(seed)
         self.presses = 0
         self.calls = 0
+        self.box_calls = 0  # a box's dial-out rang the panel over the simulated network, answered
         self.errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-scenario", daemon=True)
@@ -59,10 +60,28 @@ class Scenario:
         self.presses += 1
         log.info("Warga menekan / citizen pressed %s on %s -> %s", button, box.device_id, reply)
         if reply.startswith("recorded"):
-            # the box dials the centre: someone picks up, talks, and hangs up
-            threading.Timer(2.0, box.modem.remote_answer).start()
-            threading.Timer(2.0 + self.talk_s * 2, box.modem.remote_hangup).start()
+            if box.modem.network is not None and self.panels:
+                self._panel_takes_box_call(self.panels[0])
+            else:  # no network: someone picks up, talks, and hangs up at the box's own simulator
+                threading.Timer(2.0, box.modem.remote_answer).start()
+                threading.Timer(2.0 + self.talk_s * 2, box.modem.remote_hangup).start()
         return reply
+
+    def _panel_takes_box_call(self, panel: SimUnit) -> None:
+        """The box dialled 112 over the simulated network: the panel rings, the
+        operator answers with the Answer button, talks, and hangs up."""
+        deadline = time.monotonic() + 8
+        while panel.modem.call_state != "ringing":
+            if time.monotonic() > deadline or self._stop.wait(0.1):
+                return  # busy (the panel is on another call) or stopping
+        if self._stop.wait(self.rng.uniform(0.5, 2.0)):
+            return
+        panel.send("press answer")
+        if self._stop.wait(self.talk_s):
+            return
+        panel.send("press hangup")
+        self.box_calls += 1
+        log.info("Operator menjawab panggilan kotak / operator took the box's call on %s", panel.device_id)
 
     def call(self, panel: SimUnit) -> None:
         number = self.rng.choice(CALLERS)

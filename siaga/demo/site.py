@@ -18,7 +18,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "madiun.yaml"
 
 
 def demo_site(state: Path, *, broker_port: int, http_port: int, webhook_url: Any,
-              example: Path = EXAMPLE) -> tuple[Path, Path, dict[str, str]]:
+              example: Path = EXAMPLE, sms_modem_url: str | None = None,
+              centre_sms_number: str | None = None) -> tuple[Path, Path, dict[str, str]]:
     """Write ``state/site.yaml`` and ``state/central.yaml``; return their paths
     and ``{opd: webhook secret}``. The broker password is added later
     (:func:`set_broker_password`), once provisioning has made it.
@@ -43,6 +44,16 @@ def demo_site(state: Path, *, broker_port: int, http_port: int, webhook_url: Any
                 level["channel"] = "log"
                 level.pop("webhook", None)
     data.pop("escalation", None)
+    sms_central: dict[str, Any] = {}
+    if sms_modem_url:
+        # the centre's modem on the simulated GSM network; units' SMS keys derive from this secret
+        master = state / "sms.master"
+        if not master.exists():
+            master.write_text(secrets.token_urlsafe(32) + "\n")
+            master.chmod(0o600)
+        data["sms"] = {"modem": {"url": sms_modem_url, "watchdog_interval_s": 30},
+                       "master_key": {"file": str(master)}}
+        sms_central = {"master_key_file": str(master), "centre_numbers": [centre_sms_number]}
     # the fleet watch and /api/fleet run inside the demo gateway
     central = {
         "db_path": str(state / "central.db"),
@@ -55,6 +66,8 @@ def demo_site(state: Path, *, broker_port: int, http_port: int, webhook_url: Any
         # `siaga admin --config <state>/central.yaml device disable ...` reloads the demo broker
         "reload": {"pid_file": str(state / "broker" / "var" / "mosquitto.pid")},
     }
+    if sms_central:
+        central["sms"] = sms_central
     (state / "central.yaml").write_text(yaml.safe_dump(central, sort_keys=False))
     gw["fleet_config"] = str(state / "central.yaml")
     path = state / "site.yaml"

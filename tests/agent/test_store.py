@@ -29,7 +29,8 @@ def test_wal_full_sync_and_migrations_recorded(tmp_path):
     s.close()
     s = Store(path)  # re-opening applies nothing twice
     rows = s.db.execute("SELECT migration_set, name FROM _sqlite_migrations").fetchall()
-    assert rows == [("siaga-unit", "m001_initial"), ("siaga-unit", "m002_command_results")]
+    assert rows == [("siaga-unit", "m001_initial"), ("siaga-unit", "m002_command_results"),
+                    ("siaga-unit", "m003_sms_fallback")]
     s.close()
 
 
@@ -119,3 +120,13 @@ def test_backoff_grows_and_is_capped():
         vals = [ob.backoff(tries) for _ in range(50)]
         assert all(cap / 2 <= v <= cap for v in vals)
         assert len(set(vals)) > 1  # jitter
+
+
+def test_resend_wait_is_bounded_after_any_number_of_tries():
+    """A unit whose gateway was away for days still re-sends within
+    ack_timeout_s + retry_max_s (no float overflow after ~1,000 tries)."""
+    ob = Outbox(None, lambda i: True, ack_timeout_s=10, retry_base_s=1,  # type: ignore[arg-type]
+                retry_max_s=60)
+    for tries in (7, 100, 1_025, 10**6):
+        assert 30 <= ob.backoff(tries) <= 60
+    assert ob.resend_bound_s() == 70

@@ -15,6 +15,8 @@ COMMANDS = [
     ("device", "rotate"), ("device", "show"), ("device", "group"), ("devices",), ("faults",),
     ("config", "set"), ("config", "show"), ("cmd",), ("commands",), ("broker", "gen-config"),
     ("broker", "user"), ("broker", "reload"), ("watch",),
+    ("release", "keygen"), ("release", "delegate"), ("release", "build"), ("release", "sign"),
+    ("release", "serve"), ("rollout", "start"), ("rollout", "show"), ("rollout", "abort"),
 ]
 
 

@@ -121,10 +121,12 @@ def test_bad_input_is_counted_never_crashes(site, fleet):
     pw = provision(site, "box-7")
     before = dict(fleet.counters)
     fleet.handle(Inbound("siaga/v1/dev/box-7/telemetry", b"{not json", False, None))
-    fleet.handle(Inbound("siaga/v1/dev/box-7/telemetry", b'{"device":"box-8","seq":1}', False, None))
+    fleet.handle(Inbound("siaga/v1/dev/box-7/telemetry",
+                         b'{"id":"01KAQ40D3M2E8W6ZK1P7R9T5QH","device":"box-8","seq":1}', False, None))
     fleet.handle(Inbound("siaga/v1/dev/nobody-1/status", encode(Status(device="nobody-1", state="online")),
                          False, None))
-    fleet.handle(Inbound("siaga/v1/dev/box-7/telemetry", b'{"device":"box-7","seq":1,"x":1}', False, None))
+    fleet.handle(Inbound("siaga/v1/dev/box-7/telemetry",
+                         b'{"id":"01KAQ40D3M2E8W6ZK1P7R9T5QH","device":"box-7","seq":1,"x":1}', False, None))
     assert fleet.counters["rejected_malformed_json"] == before.get("rejected_malformed_json", 0) + 1
     assert fleet.counters["rejected_device_mismatch"] == 1
     assert fleet.counters["rejected_unknown_device"] == 1

@@ -29,12 +29,16 @@ def test_demo_runs_end_to_end(broker_dir):
     webhooks = int(re.search(r"webhook OPD=(\d+)", last).group(1))
     assert cases >= 2, last
     assert webhooks >= 1, last
+    # a box's dial-out rang the panel over the simulated GSM network and was answered there
+    assert int(re.search(r"box calls=(\d+)", last).group(1)) >= 1, last
+    assert "Jaringan GSM" in out
     # every unit stopped cleanly: no agent left behind
     assert "Berhenti / stopping" in out
     # the units were provisioned as in production: a bundle each, and a broker
     # that knows only the gateway and the four units, with the site ACL
     bundles = sorted(p.name for p in (state / "bundles").iterdir())
     assert bundles == ["box-kartoharjo-002", "box-manguharjo-003", "box-taman-001", "panel-desk-01"]
+    assert (state / "bundles" / "box-taman-001" / "sms.key").exists()  # SMS fallback provisioned
     users = sorted(line.split(":")[0] for line in (state / "central-site" / "passwd").read_text().split())
     assert users == ["box-kartoharjo-002", "box-manguharjo-003", "box-taman-001", "gateway",
                      "panel-desk-01"]

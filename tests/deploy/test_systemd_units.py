@@ -36,10 +36,12 @@ def test_a_typo_is_caught(tmp_path: Path) -> None:
 
 def test_a_missing_executable_is_caught(tmp_path: Path) -> None:
     path = tmp_path / "siaga-unit.service"
-    path.write_text((SYSTEMD_DIR / "siaga-unit.service").read_text())  # /opt/siaga/... absent here
+    # the unit's interpreter is /usr/bin/python3 (always there): point it at one that is not
+    text = (SYSTEMD_DIR / "siaga-unit.service").read_text()
+    path.write_text(text.replace("ExecStart=/usr/bin/python3 ", "ExecStart=/opt/siaga/no-python "))
     res = subprocess.run([analyze(), "verify", str(path)], capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
-    assert "/opt/siaga/venv/bin/siaga" in res.stderr
+    assert "/opt/siaga/no-python" in res.stderr
 
 
 @pytest.mark.parametrize("name", UNITS)
@@ -55,7 +57,9 @@ def test_hardening_exposure_is_low(name: str, tmp_path: Path) -> None:
 
 def test_unit_agent_contract() -> None:
     d = directives((SYSTEMD_DIR / "siaga-unit.service").read_text())
-    assert d["Service.ExecStart"] == ["/opt/siaga/venv/bin/siaga unit --config /etc/siaga/unit.yaml"]
+    assert d["Service.ExecStart"] == [
+        "/usr/bin/python3 -I /opt/siaga/bootguard.py --state /var/lib/siaga/update "
+        "--fallback /opt/siaga/venv -- -m firmware.agent --config /etc/siaga/unit.yaml"]
     assert d["Service.Type"] == ["notify"]
     assert d["Service.Restart"] == ["always"]
     assert int(d["Service.WatchdogSec"][0]) >= 10

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,32 +20,19 @@ def opd_server() -> Iterator[OpdServer]:
         s.stop()
 
 
-@pytest.fixture(params=["sqlite"] + (["postgresql"] if os.environ.get("SIAGA_TEST_DATABASE_URL") else []))
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh database: a SQLite file, and PostgreSQL too when
-    SIAGA_TEST_DATABASE_URL is set (its tables are dropped afterwards)."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_databases) -> str:
+    """A fresh database on each engine: a SQLite file, and a new database in
+    the run's private PostgreSQL (dropped after the test's gateways stop)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gateway.db'}"
-        return
-    url = os.environ["SIAGA_TEST_DATABASE_URL"]
-    from sqlalchemy import text
-
-    from gateway.store.db import make_engine
-
-    def reset() -> None:
-        eng = make_engine(url)
-        with eng.begin() as c:
-            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        eng.dispose()
-
-    reset()
-    yield url
-    reset()
+        return f"sqlite:///{tmp_path / 'gateway.db'}"
+    return pg_databases.new()
 
 
 @pytest.fixture
-def start_gateway() -> Iterator:
-    """``start_gateway(cfg)`` -> a started Gateway, stopped after the test."""
+def start_gateway(pg_databases) -> Iterator:
+    """``start_gateway(cfg)`` -> a started Gateway, stopped after the test
+    (before the test's PostgreSQL databases are dropped)."""
     started: list[Gateway] = []
 
     def _start(cfg, **kw) -> Gateway:

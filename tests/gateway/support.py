@@ -90,15 +90,22 @@ class OpdServer:
             return [json.loads(h.body) for h in self.hits]
 
 
-def site_config(tmp_path: Path, broker: Any, *, hooks: dict[str, str] | None = None,
-                extra: str = "", mode: str = "demo", username: str | None = None,
-                password: str | None = None, sla: str = "", port: int = 0,
-                instance: str = "gw-test", db_url: str | None = None, fire_opds: str = "damkar",
-                opd_extra: dict[str, str] | None = None, cap_hooks: tuple[str, ...] = (),
-                auto_sources: str = "field_button, panel_call") -> SiteConfig:
+def site_config(tmp_path: Path, broker: Any, **kw: Any) -> SiteConfig:
     """A site with damkar, dinkes, bpbd, polres; ``hooks`` maps OPD -> webhook URL
     (CAP XML bodies for the OPDs in ``cap_hooks``); ``opd_extra`` adds YAML
     lines to an OPD (e.g. its escalation ladder)."""
+    return parse_config(site_yaml(tmp_path, broker, **kw), filename="test-site.yaml")
+
+
+def site_yaml(tmp_path: Path, broker: Any, *, hooks: dict[str, str] | None = None,
+              extra: str = "", mode: str = "demo", username: str | None = None,
+              password: str | None = None, sla: str = "", port: int = 0,
+              instance: str = "gw-test", db_url: str | None = None, fire_opds: str = "damkar",
+              opd_extra: dict[str, str] | None = None, cap_hooks: tuple[str, ...] = (),
+              auto_sources: str = "field_button, panel_call",
+              dispatch: str = "max_attempts: 3, backoff_initial_s: 0.2, backoff_max_s: 0.5, poll_s: 0.1"
+              ) -> str:
+    """The text of :func:`site_config`'s site file (for ``siaga gateway`` processes)."""
     hooks = hooks or {}
     opd_extra = opd_extra or {}
     db_url = db_url or f"sqlite:///{tmp_path / 'gateway.db'}"
@@ -125,8 +132,9 @@ gateway:
   database_url: "{db_url}"
   instance_id: {instance}
   http: {{host: 127.0.0.1, port: {port}}}
-  dispatch: {{max_attempts: 3, backoff_initial_s: 0.2, backoff_max_s: 0.5, poll_s: 0.1}}
+  dispatch: {{{dispatch}}}
   sla_check_s: 0.2
+  role_check_s: 0.2
 opds:
 {opd("damkar", "Dinas Pemadam Kebakaran")}
 {opd("dinkes", "Dinas Kesehatan / PSC 119")}
@@ -143,7 +151,48 @@ routing:
 {sla or "    fire: {ack_min: 5, resolve_min: 60}"}
 {extra}
 """
-    return parse_config(text, filename="test-site.yaml")
+    return text
+
+
+def central_yaml(tmp_path: Path, broker: Any) -> Path:
+    """A central.yaml for ``gateway.fleet_config`` sharing the test gateway's SQLite file."""
+    import yaml
+
+    path = tmp_path / "central.yaml"
+    path.write_text(yaml.safe_dump({
+        "db_path": str(tmp_path / "central.db"), "site_dir": str(tmp_path / "site"),
+        "bundle_dir": str(tmp_path / "bundles"),
+        "gateway_db_url": f"sqlite:///{tmp_path / 'gateway.db'}",
+        "broker": {"host": broker.host, "port": broker.port},
+        "health": {"heartbeat_default_s": 5},
+    }))
+    return path
+
+
+def fleet_row(api: httpx.Client, device: str) -> dict[str, Any] | None:
+    """The device's row in ``/api/fleet/devices`` (None while absent)."""
+    return next((r for r in api.get("/api/fleet/devices").json() if r["id"] == device), None)
+
+
+def fleet_watch_sees(broker: Any, admin: httpx.Client, device: str,
+                     between: Callable[[], None] | None = None) -> None:
+    """A unit announces itself online, then its will fires: the fleet watch
+    must show it online, then offline with an ``offline`` fault episode."""
+    from protocol.codec import encode
+    from protocol.fleet import Status
+    from protocol.topics import device_topic
+    from tests.support.mqtt import TestClient
+
+    unit = TestClient(broker, device).start()
+    unit.publish(device_topic(device, "status"),
+                 encode(Status(device=device, state="online", profile="field")), retain=True)
+    assert wait_for(lambda: (r := fleet_row(admin, device)) and r["online"])
+    if between:
+        between()
+    unit.publish(device_topic(device, "status"),
+                 encode(Status(device=device, state="offline", reason="will")), retain=True)
+    assert wait_for(lambda: (r := fleet_row(admin, device)) and not r["online"] and "offline" in r["faults"])
+    unit.stop()
 
 
 def wait_for(fn: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:

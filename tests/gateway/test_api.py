@@ -18,8 +18,8 @@ from tests.gateway.support import api_client, incident, make_user, register, sit
 
 
 @pytest.fixture
-def gw(broker, tmp_path, start_gateway):
-    return start_gateway(site_config(tmp_path, broker), mqtt=False)
+def gw(broker, tmp_path, start_gateway, db_url):
+    return start_gateway(site_config(tmp_path, broker, db_url=db_url), mqtt=False)
 
 
 def ingest(gw, *msgs) -> None:
@@ -224,11 +224,12 @@ def test_devices_admin_and_opds(gw):
         assert r.status_code == 201 and r.json()["opd"] == "damkar"
 
 
-def test_readyz_reports_database_and_mqtt(broker, tmp_path, start_gateway):
-    gw = start_gateway(site_config(tmp_path, broker))
+def test_readyz_reports_database_and_mqtt(broker, tmp_path, start_gateway, db_url):
+    gw = start_gateway(site_config(tmp_path, broker, db_url=db_url))
     with api_client(gw.url) as api:
         r = api.get("/readyz")
-        assert r.status_code == 200 and r.json()["checks"] == {"database": True, "mqtt": True}
+        assert r.status_code == 200
+        assert r.json()["checks"] == {"database": True, "mqtt": True, "workers": True}
         broker.kill()
         from tests.gateway.support import wait_for
 
@@ -237,10 +238,10 @@ def test_readyz_reports_database_and_mqtt(broker, tmp_path, start_gateway):
 
 
 def test_operator_incident_follows_auto_dispatch_and_police_handoff(broker, tmp_path, opd_server,
-                                                                    start_gateway):
+                                                                    start_gateway, db_url):
     from protocol.reports import Source
 
-    cfg = site_config(tmp_path, broker, hooks={"damkar": opd_server.url})
+    cfg = site_config(tmp_path, broker, db_url=db_url, hooks={"damkar": opd_server.url})
     cfg.routing.auto_dispatch[0].sources.append(Source.OPERATOR)
     gw = start_gateway(cfg, mqtt=False)
     tok = make_user(gw.db, "op", "operator")
@@ -259,3 +260,14 @@ def test_operator_incident_follows_auto_dispatch_and_police_handoff(broker, tmp_
 
     wait_for(lambda: opd_server.hits)
     assert opd_server.bodies()[0]["case"] == fire["case_no"]
+
+
+def test_a_write_is_visible_as_soon_as_it_is_answered(gw):
+    """The transaction commits before the response leaves: on PostgreSQL a
+    commit after the response let the next request miss the write."""
+    admin = make_user(gw.db, "admin", "admin")
+    with api_client(gw.url, admin) as api:
+        for i in range(40):
+            dev = f"box-{i:02d}"
+            assert api.post("/api/devices", json={"id": dev, "profile": "field"}).status_code == 201
+            assert api.get(f"/api/devices/{dev}").status_code == 200, dev

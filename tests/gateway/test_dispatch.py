@@ -24,10 +24,10 @@ def deliveries(api, ref: str) -> list[dict]:
     return api.get(f"/api/incidents/{ref}").json()["deliveries"]
 
 
-def test_opd_down_for_a_while_gets_the_dispatch_when_back(broker, tmp_path, start_gateway):
+def test_opd_down_for_a_while_gets_the_dispatch_when_back(broker, tmp_path, start_gateway, db_url):
     opd = OpdServer(status=503)  # up but failing first
     try:
-        cfg = site_config(tmp_path, broker, hooks={"damkar": opd.url})
+        cfg = site_config(tmp_path, broker, db_url=db_url, hooks={"damkar": opd.url})
         cfg.gateway.dispatch.max_attempts = 50
         gw = start_gateway(cfg)
         register(gw.db, "box-01")
@@ -55,13 +55,15 @@ def test_opd_down_for_a_while_gets_the_dispatch_when_back(broker, tmp_path, star
         opd.stop()
 
 
-def test_opd_down_for_good_ends_in_dead_letter_and_can_be_redispatched(broker, tmp_path, start_gateway):
+def test_opd_down_for_good_ends_in_dead_letter_and_can_be_redispatched(broker, tmp_path, start_gateway,
+                                                                       db_url):
     from tests.gateway.support import WEBHOOK_SECRET
 
     opd, esc = OpdServer(status=500), OpdServer()
     try:
         extra = f"escalation:\n  webhook: {{url: '{esc.url}', secret: {{value: '{WEBHOOK_SECRET}'}}}}\n"
-        gw = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd.url}, extra=extra))  # 3 tries
+        gw = start_gateway(site_config(tmp_path, broker, db_url=db_url,
+                                       hooks={"damkar": opd.url}, extra=extra))  # 3 tries
         register(gw.db, "box-01")
         tok = make_user(gw.db, "op", "operator")
         unit = TestClient(broker, "box-01").start()
@@ -95,8 +97,8 @@ def test_opd_down_for_good_ends_in_dead_letter_and_can_be_redispatched(broker, t
         esc.stop()
 
 
-def test_mqtt_terminal_receives_dispatch(broker, tmp_path, start_gateway):
-    cfg = site_config(tmp_path, broker)
+def test_mqtt_terminal_receives_dispatch(broker, tmp_path, start_gateway, db_url):
+    cfg = site_config(tmp_path, broker, db_url=db_url)
     cfg.opd("damkar").channels.mqtt_terminal = True
     gw = start_gateway(cfg)
     register(gw.db, "box-01")
@@ -112,8 +114,9 @@ def test_mqtt_terminal_receives_dispatch(broker, tmp_path, start_gateway):
     terminal.stop()
 
 
-def test_prank_and_test_are_stored_and_counted_never_routed(broker, tmp_path, opd_server, start_gateway):
-    gw = start_gateway(site_config(tmp_path, broker, hooks={"damkar": opd_server.url}))
+def test_prank_and_test_are_stored_and_counted_never_routed(broker, tmp_path, opd_server, start_gateway,
+                                                            db_url):
+    gw = start_gateway(site_config(tmp_path, broker, db_url=db_url, hooks={"damkar": opd_server.url}))
     register(gw.db, "box-01")
     tok = make_user(gw.db, "sup", "supervisor")
     unit = TestClient(broker, "box-01").start()
@@ -133,13 +136,14 @@ def test_prank_and_test_are_stored_and_counted_never_routed(broker, tmp_path, op
     unit.stop()
 
 
-def test_a_hanging_opd_does_not_hold_the_others(broker, tmp_path, start_gateway):
+def test_a_hanging_opd_does_not_hold_the_others(broker, tmp_path, start_gateway, db_url):
     import threading
 
     hanging, healthy = OpdServer(), OpdServer()
     hanging.hold = threading.Event()
     try:
-        cfg = site_config(tmp_path, broker, hooks={"damkar": hanging.url, "dinkes": healthy.url})
+        cfg = site_config(tmp_path, broker, db_url=db_url,
+                          hooks={"damkar": hanging.url, "dinkes": healthy.url})
         cfg.opd("damkar").channels.webhook.timeout_s = 30
         gw = start_gateway(cfg)
         register(gw.db, "box-01")

@@ -47,6 +47,9 @@ def test_incident_stored_once_acked_routed_signed_and_acknowledged(
     assert [i.duplicate for i in items] == [False, True, True]
     case = items[0].case
     assert case is not None and case.startswith("MDN-") and all(i.case == case for i in items)
+    # one new record, two re-deliveries: each counted where it belongs
+    assert gw.metrics.stored.labels(kind="incident")._value.get() == 1
+    assert gw.metrics.duplicates.labels(kind="incident")._value.get() == 2
 
     with api_client(gw.url, sup) as api:
         page = api.get("/api/incidents").json()
@@ -97,8 +100,9 @@ def test_incident_stored_once_acked_routed_signed_and_acknowledged(
     unit.stop()
 
 
-def test_opd_callback_signed_with_webhook_secret_moves_case(broker, tmp_path, opd_server, start_gateway):
-    cfg = site_config(tmp_path, broker, hooks={"damkar": opd_server.url})
+def test_opd_callback_signed_with_webhook_secret_moves_case(broker, tmp_path, opd_server, start_gateway,
+                                                            db_url):
+    cfg = site_config(tmp_path, broker, db_url=db_url, hooks={"damkar": opd_server.url})
     gw = start_gateway(cfg)
     register(gw.db, "box-02")
     unit = TestClient(broker, "box-02").start()

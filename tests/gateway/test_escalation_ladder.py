@@ -1,5 +1,6 @@
 """Damkar's escalation ladder fires level 1, 2 and 3 once each at their
-delays (an injected clock), with two gateway instances on one database;
+delays (an injected clock), with two gateway instances on one database
+(SQLite and PostgreSQL);
 a case no operator triages in time is escalated once too."""
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def fake_clock() -> Iterator[FakeClock]:
         clock.set_source(None)
 
 
-def test_ladder_fires_each_level_once_across_two_instances(broker, tmp_path, start_gateway, fake_clock):
+def test_ladder_fires_each_level_once_across_two_instances(broker, tmp_path, start_gateway, fake_clock,
+                                                           db_url):
     esc = OpdServer()
     try:
         ladder = (
@@ -56,7 +58,6 @@ def test_ladder_fires_each_level_once_across_two_instances(broker, tmp_path, sta
             f"      - {{after_min: 5, channel: webhook, contacts: [{{name: Kepala Damkar}}],\n"
             f"         webhook: {{url: '{esc.url}', secret: {{value: '{WEBHOOK_SECRET}'}}}}}}\n"
             "      - {after_min: 10, channel: mqtt, contacts: [{name: Supervisor piket}]}")
-        db_url = f"sqlite:///{tmp_path / 'shared.db'}"
         gws = [start_gateway(site_config(tmp_path, broker, opd_extra={"damkar": ladder}, db_url=db_url,
                                          instance=name)) for name in ("gw-a", "gw-b")]
         register(gws[0].db, "box-01")
@@ -103,8 +104,8 @@ def test_ladder_fires_each_level_once_across_two_instances(broker, tmp_path, sta
         esc.stop()
 
 
-def test_untriaged_case_is_escalated_once(broker, tmp_path, start_gateway, fake_clock):
-    gw = start_gateway(site_config(tmp_path, broker, extra="escalation: {triage_min: 3}"))
+def test_untriaged_case_is_escalated_once(broker, tmp_path, start_gateway, fake_clock, db_url):
+    gw = start_gateway(site_config(tmp_path, broker, extra="escalation: {triage_min: 3}", db_url=db_url))
     tok = make_user(gw.db, "op", "operator")
     with api_client(gw.url, tok) as api:
         case = api.post("/api/incidents", json={"category": "other"}).json()["id"]

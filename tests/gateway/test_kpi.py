@@ -20,8 +20,8 @@ def test_percentile_and_median():
     assert kpi.percentile(values, 50) == 5 and kpi.percentile([7.0], 99) == 7.0
 
 
-def test_sla_compliance_counts_overdue_open_cases(tmp_path):
-    cfg = site_config(tmp_path, SimpleNamespace(host="x", port=1))
+def test_sla_compliance_counts_overdue_open_cases(tmp_path, db_url):
+    cfg = site_config(tmp_path, SimpleNamespace(host="x", port=1), db_url=db_url)
     db = Database(cfg.gateway.database_url)
     db.migrate()
     now = datetime.now(UTC)

@@ -86,11 +86,12 @@ def trail(timeline: list[dict]) -> list[tuple]:
     return [rows[0][:5], *rows[1:]]
 
 
-def test_fire_two_opds_decline_reroute_close_same_trail_both_ways(broker, tmp_path, start_gateway):
+def test_fire_two_opds_decline_reroute_close_same_trail_both_ways(broker, tmp_path, start_gateway, db_url):
     hooks = {o: OpdServer() for o in ("damkar", "dinkes", "bpbd")}
     try:
         cfg = site_config(tmp_path, broker, hooks={o: s.url for o, s in hooks.items()},
-                          fire_opds="damkar, dinkes", auto_sources="field_button, panel_call, operator")
+                          fire_opds="damkar, dinkes", auto_sources="field_button, panel_call, operator",
+                          db_url=db_url)
         gw = start_gateway(cfg)
         register(gw.db, "box-01", area="Taman")
         op_tok = make_user(gw.db, "op", "operator")
@@ -163,8 +164,8 @@ def test_standardwebhooks_refuses_tampered_body_timestamp_or_id():
     assert Webhook(key).verify(body, h2)["v"] == 1
 
 
-def test_wrong_decline_is_visible_to_supervisors(broker, tmp_path, start_gateway):
-    gw = start_gateway(site_config(tmp_path, broker, fire_opds="dinkes"))
+def test_wrong_decline_is_visible_to_supervisors(broker, tmp_path, start_gateway, db_url):
+    gw = start_gateway(site_config(tmp_path, broker, fire_opds="dinkes", db_url=db_url))
     op_tok, sup_tok = make_user(gw.db, "op", "operator"), make_user(gw.db, "sup", "supervisor")
     med_tok = make_user(gw.db, "med", "opd", opd="dinkes")
     with api_client(gw.url, op_tok) as op, api_client(gw.url, med_tok) as med, \

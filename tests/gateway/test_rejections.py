@@ -23,8 +23,9 @@ def metrics_text(gw) -> str:
     return r.text
 
 
-def test_bad_payloads_rejected_counted_and_gateway_keeps_running(broker, tmp_path, start_gateway, caplog):
-    gw = start_gateway(site_config(tmp_path, broker))
+def test_bad_payloads_rejected_counted_and_gateway_keeps_running(broker, tmp_path, start_gateway, caplog,
+                                                                 db_url):
+    gw = start_gateway(site_config(tmp_path, broker, db_url=db_url))
     register(gw.db, "box-good", "box-other")
     with gw.db.session() as s:
         from gateway.store import devices
@@ -43,7 +44,8 @@ def test_bad_payloads_rejected_counted_and_gateway_keeps_running(broker, tmp_pat
     unit.publish(device_topic("box-off", DeviceTopic.INCIDENT), encode(incident("box-off")))
     # malformed JSON, schema violation, and 1 MB
     unit.publish(device_topic("box-good", DeviceTopic.INCIDENT), b"{not json")
-    unit.publish(device_topic("box-good", DeviceTopic.CALL), json.dumps({"v": 1, "what": 1}))
+    unit.publish(device_topic("box-good", DeviceTopic.CALL),
+                 json.dumps({"v": 1, "id": "01KAQ40D3M2E8W6ZK1P7R9T5QH", "what": 1}))
     unit.publish(device_topic("box-good", DeviceTopic.INCIDENT), b"x" * (1024 * 1024))
 
     expected = {"device_mismatch": 3, "unknown_device": 1, "device_disabled": 1, "malformed_json": 1,
@@ -87,10 +89,10 @@ def test_bad_payloads_rejected_counted_and_gateway_keeps_running(broker, tmp_pat
     unit.stop()
 
 
-def test_status_and_telemetry_update_the_device(broker, tmp_path, start_gateway):
+def test_status_and_telemetry_update_the_device(broker, tmp_path, start_gateway, db_url):
     from protocol.fleet import Status, Telemetry
 
-    gw = start_gateway(site_config(tmp_path, broker))
+    gw = start_gateway(site_config(tmp_path, broker, db_url=db_url))
     register(gw.db, "box-t")
     unit = TestClient(broker, "box-t").start()
     unit.publish(device_topic("box-t", DeviceTopic.STATUS),
@@ -107,7 +109,7 @@ def test_status_and_telemetry_update_the_device(broker, tmp_path, start_gateway)
     unit.stop()
 
 
-def test_retained_status_is_read_at_start(broker, tmp_path, start_gateway):
+def test_retained_status_is_read_at_start(broker, tmp_path, start_gateway, db_url):
     """A (re)started gateway learns which units are online from the retained
     status. (MQTT 5 sends no retained messages on shared subscriptions;
     Mosquitto 2.0 does anyway, so this passes either way here: the unshared
@@ -116,7 +118,7 @@ def test_retained_status_is_read_at_start(broker, tmp_path, start_gateway):
     from gateway.store import devices
     from protocol.fleet import Status
 
-    cfg = site_config(tmp_path, broker)
+    cfg = site_config(tmp_path, broker, db_url=db_url)
     g0 = Gateway(cfg, mqtt=False, http=False)
     g0.build()
     register(g0.db, "box-r")
@@ -125,7 +127,7 @@ def test_retained_status_is_read_at_start(broker, tmp_path, start_gateway):
     unit.publish(device_topic("box-r", DeviceTopic.STATUS),
                  encode(Status(device="box-r", state="online", firmware="2.0.0")), retain=True)
     unit.stop()
-    gw = start_gateway(site_config(tmp_path, broker))
+    gw = start_gateway(site_config(tmp_path, broker, db_url=db_url))
 
     def status():
         with gw.db.session() as s:
@@ -135,7 +137,7 @@ def test_retained_status_is_read_at_start(broker, tmp_path, start_gateway):
 
 
 def test_a_message_that_breaks_the_code_does_not_stop_the_ingest(broker, tmp_path, start_gateway,
-                                                                monkeypatch):
+                                                                monkeypatch, db_url):
     """Fault injection: storing one particular incident raises (as a bug
     would). It is rejected as internal_error; the others in its batch and
     after it are stored and acked."""
@@ -149,7 +151,7 @@ def test_a_message_that_breaks_the_code_does_not_stop_the_ingest(broker, tmp_pat
         return real(self, s, msgs, *a, **kw)
 
     monkeypatch.setattr(Intake, "_store_incidents", buggy)
-    gw = start_gateway(site_config(tmp_path, broker))
+    gw = start_gateway(site_config(tmp_path, broker, db_url=db_url))
     register(gw.db, "box-p")
     unit = TestClient(broker, "box-p").start()
     unit.subscribe(device_topic("box-p", DeviceTopic.ACK))

@@ -52,8 +52,11 @@ def test_two_instances_share_the_load_without_doubling(broker, tmp_path, opd_ser
     assert len({i["case_no"] for i in stored}) == len(msgs)
     delivered = [json.loads(h.body)["incident_id"] for h in opd_server.hits]
     assert sorted(delivered) == sorted(m.id for m in msgs)  # each dispatched exactly once
-    per_instance = [gw.metrics.stored.labels(kind="incident")._value.get() for gw in (a, b)]
-    assert all(n > 0 for n in per_instance), per_instance
+    stored = [gw.metrics.stored.labels(kind="incident")._value.get() for gw in (a, b)]
+    dups = [gw.metrics.duplicates.labels(kind="incident")._value.get() for gw in (a, b)]
+    # both took a share (round robin may give one all originals, the other all re-deliveries)
+    assert all(s + d > 0 for s, d in zip(stored, dups, strict=True)), (stored, dups)
+    assert sum(stored) == len(msgs) and sum(dups) == len(msgs)  # new records only in stored_total
     # every message acked to its unit (stored or duplicate)
     for u, d in zip(units, devices, strict=True):
         items = []
@@ -81,20 +84,47 @@ def test_production_gateway_on_secured_broker(secure_broker, tmp_path, start_gat
     unit.stop()
 
 
-def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tmp_path, start_gateway):
+def test_messages_sent_while_the_gateway_is_down_arrive_after_restart(broker, tmp_path, start_gateway,
+                                                                      db_url):
     """The gateway's persistent MQTT session keeps its share of the queue."""
-    cfg = site_config(tmp_path, broker)
+    cfg = site_config(tmp_path, broker, db_url=db_url)
     gw = start_gateway(cfg)
     register(gw.db, "box-01")
     gw.stop()
-    unit = TestClient(broker, "box-01").start()
-    unit.subscribe(device_topic("box-01", DeviceTopic.ACK))
-    msgs = [incident("box-01", i) for i in range(5)]
+    unit, msgs = publish_incidents(broker, "box-01", 5)
+    start_gateway(site_config(tmp_path, broker, db_url=db_url))
+    assert [i.id for i in acked_items(unit, 5, timeout=15)] == [m.id for m in msgs]
+    unit.stop()
+
+
+def publish_incidents(broker, device: str, n: int) -> tuple[TestClient, list]:
+    """A unit listening to its acks that has published ``n`` incidents (and never re-sends)."""
+    unit = TestClient(broker, device).start()
+    unit.subscribe(device_topic(device, DeviceTopic.ACK))
+    msgs = [incident(device, i) for i in range(n)]
     for m in msgs:
-        unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(m))
-    start_gateway(site_config(tmp_path, broker))
-    items = []
-    while len(items) < 5:
-        items += decode(Ack, unit.get(timeout=15).payload).stored
-    assert [i.id for i in items] == [m.id for m in msgs]
+        unit.publish(device_topic(device, DeviceTopic.INCIDENT), encode(m))
+    return unit, msgs
+
+
+def acked_items(unit: TestClient, n: int, timeout: float) -> list:
+    items: list = []
+    while len(items) < n:
+        items += decode(Ack, unit.get(timeout=timeout).payload).stored
+    return items
+
+
+def test_a_cleanly_stopped_instance_leaves_nothing_in_its_session(broker, tmp_path, start_gateway, db_url):
+    """Stopping one of two instances (an upgrade) sends its will: the other
+    takes its session over and ends it, so nothing waits there for a unit's
+    re-send (which this test's unit never does)."""
+    a = start_gateway(site_config(tmp_path, broker, db_url=db_url, instance="gw-a"))
+    b = start_gateway(site_config(tmp_path, broker, db_url=db_url, instance="gw-b"))
+    register(a.db, "box-01")
+    b.stop()
+    unit, msgs = publish_incidents(broker, "box-01", 20)
+    items = acked_items(unit, len(msgs), timeout=8)  # well within b's 10 s session
+    assert sorted(i.id for i in items) == sorted(m.id for m in msgs)
+    done = wait_for(lambda: a.ingest.peers.done)
+    assert [(d.peer, d.result) for d in done] == [(b.ingest.client_id, "ended")]
     unit.stop()

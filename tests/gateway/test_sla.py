@@ -19,12 +19,12 @@ from tests.gateway.support import (
 from tests.support.mqtt import TestClient
 
 
-def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server, start_gateway):
+def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server, start_gateway, db_url):
     esc = OpdServer()
     try:
         extra = ("escalation:\n  contacts: [{name: Kadis Kominfo, phone: '+62351000200'}]\n"
                  f"  webhook: {{url: '{esc.url}', secret: {{value: '{WEBHOOK_SECRET}'}}}}\n")
-        cfg = site_config(tmp_path, broker, hooks={"damkar": opd_server.url}, extra=extra,
+        cfg = site_config(tmp_path, broker, db_url=db_url, hooks={"damkar": opd_server.url}, extra=extra,
                           sla="    fire: {ack_min: 0.005, resolve_min: 0.02}")  # 0.3 s and 1.2 s
         gw = start_gateway(cfg)
         register(gw.db, "box-01")

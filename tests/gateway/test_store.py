@@ -53,7 +53,7 @@ def test_device_registry_api(db):
 
 def test_migrations_are_at_head_and_rerunnable(db):
     db.migrate()
-    assert current_revision(db.engine) == head_revision() == "0003_assignments"
+    assert current_revision(db.engine) == head_revision()
 
 
 def test_sqlite_runs_wal_with_full_sync(tmp_path):
@@ -80,33 +80,94 @@ def test_passwords_are_argon2_and_roles_checked(db):
         assert auth.authenticate(s, "ghost", "long-enough-pw") is None
 
 
-def test_cli_migrate_and_create_user(tmp_path):
+def cli_migrate(tmp_path: Path, url: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A minimal site file on ``url`` and the result of ``siaga gateway migrate`` on it."""
     site = tmp_path / "site.yaml"
     site.write_text(f"""
 mode: demo
 site: {{name: X, case_prefix: XX}}
-gateway: {{database_url: "sqlite:///{tmp_path / 'cli.db'}"}}
+gateway: {{database_url: "{url}"}}
 opds: [{{id: damkar, name: Damkar}}]
 """)
-    r = subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
-                       text=True, timeout=60)
+    return site, subprocess.run([SIAGA, "gateway", "--config", str(site), "migrate"], capture_output=True,
+                                text=True, timeout=60)
+
+
+@pytest.mark.parametrize("form", ["sqlite", "postgresql", "postgresql+psycopg", "socket-no-password"])
+def test_cli_migrate_and_create_user(tmp_path, form, pg_databases):
+    """Every documented URL form works through the CLI; PostgreSQL over a Unix
+    socket (``?host=<dir>``) with a password that needs escaping (@ : / %),
+    which never shows in the output, or without one (local trust/peer)."""
+    if form == "sqlite":
+        url, secret = f"sqlite:///{tmp_path / 'cli.db'}", None
+    elif form == "socket-no-password":
+        url, secret = pg_databases.new(driver="postgresql", password=False), None
+        assert url.startswith("postgresql://siaga_local@/") and "?host=/" in url
+    else:
+        url, secret = pg_databases.new(driver=form), pg_databases.cluster.password
+        assert url.startswith(f"{form}://") and "%40" in url and "%25" in url and "?host=/" in url
+    site, r = cli_migrate(tmp_path, url)
     assert r.returncode == 0, r.stderr
-    assert "0003_assignments" in r.stdout
+    assert head_revision() in r.stdout
     pw = tmp_path / "pw"
     pw.write_text("damkar-password-1\n")
-    r = subprocess.run([SIAGA, "gateway", "--config", str(site), "create-user", "damkar1", "--role", "opd",
-                        "--opd", "damkar", "--password-file", str(pw), "--token"],
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert "damkar1" in r.stdout and "token: sg_" in r.stdout
+    r2 = subprocess.run([SIAGA, "gateway", "--config", str(site), "create-user", "damkar1", "--role", "opd",
+                         "--opd", "damkar", "--password-file", str(pw), "--token"],
+                        capture_output=True, text=True, timeout=60)
+    assert r2.returncode == 0, r2.stderr
+    assert "damkar1" in r2.stdout and "token: sg_" in r2.stdout
     bad = subprocess.run([SIAGA, "gateway", "--config", str(site), "create-user", "x1", "--role", "opd",
                           "--opd", "nope", "--password-file", str(pw)], capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 1 and "unknown OPD" in bad.stderr
-    d = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    d = Database(url)
     with d.session() as s:
         assert auth.authenticate(s, "damkar1", "damkar-password-1").opd == "damkar"
     d.dispose()
+    if secret:
+        from urllib.parse import quote
+
+        out = r.stdout + r.stderr + r2.stdout + r2.stderr
+        assert secret not in out and quote(secret, safe="") not in out
+
+
+def test_cli_migrate_with_a_wrong_password_fails_clearly(tmp_path, pg_databases):
+    good = pg_databases.new()
+    url = good.replace("p%40ss", "wrong%40ss")
+    _, r = cli_migrate(tmp_path, url)
+    assert r.returncode == 1
+    assert "password authentication failed" in r.stderr and "siaga:***@" in r.stderr
+    assert "wrong%40ss" not in r.stderr and "wrong@ss" not in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_database_urls_keep_the_password_and_escape_it_for_alembic():
+    """No connection needed: the URL the engine and Alembic get is the one
+    given (SQLAlchemy's str(URL) would have masked the password), for the
+    TCP form too; log lines get the masked form."""
+    from gateway.store.db import alembic_config, database_url, make_engine, safe_url
+
+    raw = "postgresql://siaga:p%40ss%3Aw%2Frd%25@db.example:5433/siaga"
+    u = database_url(raw)
+    assert u.drivername == "postgresql+psycopg" and u.password == "p@ss:w/rd%"
+    assert u.host == "db.example" and u.port == 5433
+    eng = make_engine(raw)
+    try:
+        assert eng.url.password == "p@ss:w/rd%"
+        cfg = alembic_config(eng)
+        assert make_url_of(cfg.get_main_option("sqlalchemy.url")).password == "p@ss:w/rd%"
+    finally:
+        eng.dispose()
+    assert safe_url(raw) == "postgresql://siaga:***@db.example:5433/siaga"
+    sock = database_url("postgresql+psycopg://siaga:x%25y@/siaga?host=/run/postgresql")
+    assert sock.query == {"host": "/run/postgresql"} and sock.password == "x%y"
+
+
+def make_url_of(text: str | None):
+    from sqlalchemy.engine import make_url
+
+    assert text is not None
+    return make_url(text)
 
 
 def test_cli_runs_the_gateway_until_sigterm(tmp_path, broker):
@@ -147,7 +208,8 @@ opds: [{{id: damkar, name: Damkar}}]
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        assert ready is not None and ready.json()["checks"] == {"database": True, "mqtt": True}
+        assert ready is not None
+        assert ready.json()["checks"] == {"database": True, "mqtt": True, "workers": True}
         # systemd protocol: READY=1 once serving, then watchdog pings
         got = [notify_sock.recv(100).decode() for _ in range(2)]
         assert got == ["READY=1", "WATCHDOG=1"]
@@ -183,14 +245,14 @@ opds:
     assert "changeme" not in r.stderr
 
 
-def test_models_match_the_migrations(tmp_path):
+def test_models_match_the_migrations(db_url):
     """A model change without a migration fails here (autogenerate finds a diff)."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     from gateway.store.models import Base
 
-    d = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    d = Database(db_url)
     d.migrate()
     with d.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -150,7 +150,7 @@ def test_ids_sort_by_creation():
 
 @given(
     seq=st.integers(min_value=0, max_value=2**53),
-    desc=st.text(max_size=2000),
+    desc=st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=2000),  # NUL is refused
     cat=st.sampled_from(list(Category)),
     lat=st.floats(min_value=-90, max_value=90, allow_nan=False),
 )

@@ -124,3 +124,26 @@ def test_api_docs_need_no_internet(gateway, browser):
     assert page.locator(".opblock").count() > 10
     assert external == []
     page.close()
+
+
+def test_console_shows_sms_reports_and_linked_calls(gateway, browser):
+    from gateway.clock import utcnow
+    from gateway.store.models import Incident
+    from protocol.ids import new_id
+
+    make_user(gateway.db, "op2", "operator")
+    report, linked, call_id = new_id(), new_id(), new_id()
+    now = utcnow()
+    with gateway.db.session() as s:
+        s.add(Incident(id=report, category="other", source="sms", priority=3, status="received",
+                       caller="+6285700000001", description="banjir", received_at=now, updated_at=now))
+        s.add(Incident(id=linked, device_id="box-9", category="fire", source="field_button", priority=1,
+                       status="received", call_id=call_id, received_at=now, updated_at=now))
+    page = login(browser, gateway.url, "op2")
+    page.wait_for_url("**/console")
+    cell = page.locator(f"tr[data-id='{report}'] td.source")
+    cell.wait_for()
+    assert cell.inner_text() == "Laporan SMS / SMS report"
+    call_cell = page.locator(f"tr[data-id='{linked}'] td.source")
+    assert "\u260e" in call_cell.inner_text() and call_id in call_cell.get_attribute("title")
+    page.close()

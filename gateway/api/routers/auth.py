@@ -14,18 +14,22 @@ router = APIRouter(prefix="/api", tags=["auth"])
 
 @router.post("/auth/login", response_model=UserPublic, responses={401: {}, 429: {}},
              summary="Masuk / log in: sets the session cookie")
-def login(body: LoginRequest, response: Response, session: SessionDep, gw: StateDep) -> UserPublic:
+def login(body: LoginRequest, response: Response, gw: StateDep) -> UserPublic:
     wait = gw.throttle.retry_after(body.username)
     if wait > 0:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             "Terlalu banyak percobaan / too many failed logins, try later",
                             headers={"Retry-After": str(int(wait) + 1)})
-    user = auth.authenticate(session, body.username, body.password)
+    # the slow password check reads only; the write lock is taken just to store the session
+    with gw.db.read_session() as s:
+        user = auth.authenticate(s, body.username, body.password)
     if user is None:
         gw.throttle.failed(body.username)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Nama atau sandi salah / wrong credentials")
     gw.throttle.succeeded(body.username)
-    sid = auth.create_session(session, user, gw.cfg.gateway.http.session_hours)
+    with gw.db.session() as s:
+        auth.upgrade_hash(s, user, body.password)
+        sid = auth.create_session(s, user, gw.cfg.gateway.http.session_hours)
     response.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="strict",
                         secure=gw.cfg.gateway.http.secure_cookies,
                         max_age=int(gw.cfg.gateway.http.session_hours * 3600))

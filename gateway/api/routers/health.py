@@ -33,7 +33,8 @@ def readyz(gw: StateDep) -> Response:
         except Exception:
             checks[name] = False
     ok = all(checks.values())
-    return JSONResponse(Health(status="ok" if ok else "not_ready", checks=checks).model_dump(),
+    roles = gw.roles() if gw.roles else []
+    return JSONResponse(Health(status="ok" if ok else "not_ready", checks=checks, roles=roles).model_dump(),
                         status_code=200 if ok else 503)
 
 

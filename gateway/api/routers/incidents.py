@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from gateway import lifecycle, routing
 from gateway.api.deps import CurrentUser, SessionDep, StaffUser, StateDep
@@ -32,7 +32,6 @@ from gateway.auth import Role
 from gateway.clock import utcnow
 from gateway.dispatch.outbox import redispatch
 from gateway.errors import IllegalTransition, NotFound
-from gateway.intake import case_number
 from gateway.lifecycle import OpdStep, Status
 from gateway.store.models import Assignment, Call, DeliveryAttempt, Incident, Outbox, User
 from protocol.categories import CATALOGUE, Category
@@ -112,7 +111,9 @@ def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = No
     q = _filtered(user, status_, category, opd, device, since, until)
     if cursor:
         q = q.where(Incident.pk < decode_cursor(cursor))
-    rows = session.scalars(q.order_by(Incident.pk.desc()).limit(limit + 1)).all()
+    # the list shows no timeline: its audit rows are not loaded (most of a page's cost)
+    rows = session.scalars(q.order_by(Incident.pk.desc()).limit(limit + 1)
+                           .options(lazyload(Incident.transitions))).all()
     more = len(rows) > limit
     rows = rows[:limit]
     return IncidentPage(items=[public(r, user) for r in rows],
@@ -128,23 +129,14 @@ def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
     now = utcnow()
     loc = body.location
     route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None)
-    st = lifecycle.initial_status(route)
-    row = dict(id=new_id(), category=body.category.value, source="operator",
-               priority=int(CATALOGUE[body.category].priority), status=st.value,
-               lat=loc.lat if loc else None, lon=loc.lon if loc else None,
-               location_label=loc.label if loc else None, area=loc.area if loc else None,
-               description=body.description, caller=body.caller, call_id=body.call_id,
-               received_at=now, updated_at=now, handoff=route.handoff, escalated=False,
-               reject_reason=body.category.value if st is Status.REJECTED else None,
-               sla_ack_min=route.sla_ack_min, sla_resolve_min=route.sla_resolve_min)
-    inc = Incident(**row)
-    session.add(inc)
-    session.flush()
-    inc.case_no = case_number(gw.cfg.site.case_prefix, now.year, inc.pk)
-    if lifecycle.open_cases(session, gw.cfg, [lifecycle.NewCase(inc.pk, inc.case_no, row, route,
-                                                                user.username, "api")], now):
+    inc, outbox = lifecycle.open_case(session, gw.cfg, route, dict(
+        id=new_id(), category=body.category.value, source="operator",
+        priority=int(CATALOGUE[body.category].priority), lat=loc.lat if loc else None,
+        lon=loc.lon if loc else None, location_label=loc.label if loc else None,
+        area=loc.area if loc else None, description=body.description, caller=body.caller,
+        call_id=body.call_id, received_at=now, updated_at=now), actor=user.username, via="api", now=now)
+    if outbox:
         gw.wake.set()
-    session.flush()
     session.expire(inc)
     return public(inc, user)
 
@@ -278,7 +270,7 @@ def export_csv(session: SessionDep, user: CurrentUser, status_: StatusQ = None,
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_FIELDS)
-    for inc in session.scalars(q.limit(100_000)):
+    for inc in session.scalars(q.limit(100_000).options(lazyload(Incident.transitions))):
         acks = [a.acknowledged_at for a in inc.assignments if a.acknowledged_at]
         res = [a.resolved_at for a in inc.assignments if a.resolved_at]
         w.writerow([inc.case_no, inc.id, inc.status, inc.category, inc.source, inc.priority,

@@ -15,19 +15,27 @@ router = APIRouter(prefix="/api", tags=["kpis"])
 
 
 @router.get("/kpis", response_model=kpi.KpiReport, responses=ERR,
-            summary="Per-OPD times, SLA compliance, call answer times, volumes (default: last 30 days)")
-def kpis(session: SessionDep, gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
+            summary="Per-OPD times, SLA compliance, call answer times, volumes (default: last 30 days)",
+            description="A snapshot shared by all viewers, at most `gateway.kpi_snapshot_s` old "
+                        "(`computed_at`); computed in a read-only transaction.")
+def kpis(gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
          until: datetime | None = None) -> kpi.KpiReport:
     from gateway.clock import as_utc
 
     since, until = as_utc(since), as_utc(until)
     if since and until and since >= until:
         raise HTTPException(422, "since harus sebelum until / since must be before until")
-    return kpi.compute(session, gw.cfg, since, until)
+
+    def compute() -> kpi.KpiReport:
+        with gw.db.read_session() as s:
+            return kpi.compute(s, gw.cfg, since, until)
+
+    return gw.kpis.get((since, until), compute)
 
 
 @router.get("/kpis/declines", response_model=DeclineReport, responses=ERR,
-            summary="Declines per OPD (by reason, judged wrong), decline to re-dispatch times")
+            summary="Declines per OPD (by reason, judged wrong), decline to re-dispatch times",
+            description="Computed in SQL in the request's read-only transaction.")
 def decline_kpis(session: SessionDep, gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
                  until: datetime | None = None) -> DeclineReport:
     from gateway.clock import as_utc

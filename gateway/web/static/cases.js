@@ -10,6 +10,10 @@ const PART_STATUS = { dispatched: "Menunggu tanggapan", acknowledged: "Ditanggap
 const DECLINE = { not_ours: "Bukan wewenang kami", no_capacity: "Tidak ada kapasitas", duplicate: "Laporan ganda", other: "Alasan lain" };
 const RESPONDER_KIND = { team: "Regu/tim", vehicle: "Kendaraan", person: "Petugas" };
 const SOURCE = { field_button: "Tombol kotak", panel_call: "Telepon 112", operator: "Operator" };
+// an SMS from a citizen's phone (no device) is an "SMS report"; a unit's SMS fallback names the box;
+// a field box's dial-out is linked to its case by call_id (☎, the call id in the tooltip)
+const source = (i) => (i.source === "sms" ? (i.device_id ? "SMS kotak / unit SMS" : "Laporan SMS / SMS report")
+  : SOURCE[i.source] || i.source) + (i.call_id ? " \u260E" : "");
 const CASE_ACTION = { triaged: "Verifikasi", "rejected:prank": "Iseng", "rejected:test": "Uji coba", dispatched: "Kirim ke OPD",
   "rejected:duplicate": "Duplikat", closed: "Tutup kasus" };
 const STEP = { acknowledged: "Terima", on_scene: "Tiba di lokasi", resolved: "Selesai", declined: "Tolak", responder: "Ganti petugas" };
@@ -87,7 +91,8 @@ async function refreshConsole(force = false) {
   el("td", {}, i.case_no || i.id.slice(-6)),
   el("td", {}, el("span", { class: "badge" }, CASE_STATUS[i.status] || i.status),
     i.attention ? el("div", { class: "flag" }, attentionText(i)) : ""),
-  el("td", {}, i.category_label || i.category), el("td", {}, SOURCE[i.source] || i.source), el("td", {}, place(i)),
+  el("td", {}, i.category_label || i.category), el("td", { class: "source", title: i.call_id ? `panggilan / call ${i.call_id}` : "" }, source(i)),
+  el("td", {}, place(i)),
   el("td", {}, ...(i.assignments.length ? i.assignments.map(partLine) : ["–"])),
   el("td", {}, fmtTime(i.received_at)),
   el("td", {}, ...consoleActions(i)))));

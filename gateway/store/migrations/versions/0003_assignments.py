@@ -4,14 +4,14 @@ Existing cases keep their one assignment per dispatched OPD; its status is
 filled in from the timestamps it already has.
 
 Revision ID: 0003_assignments
-Revises: 0001
+Revises: 0002_poison
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0003_assignments'
-down_revision = '0001'
+down_revision = '0002_poison'
 branch_labels = None
 depends_on = None
 

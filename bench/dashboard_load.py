@@ -1,0 +1,354 @@
+"""Dashboard load benchmark: does an open dashboard stall the intake?
+Prints numbers; asserts nothing.
+
+    .venv/bin/python bench/dashboard_load.py [--cases 20000 200000] [--seconds 30]
+                                             [--database-url postgresql://...]
+
+For each history size: a fresh database is seeded straight through the
+store (bulk inserts: a month of cases with OPD assignments, acks,
+resolutions and calls), then a real gateway process (``siaga gateway``)
+runs on a real Mosquitto started here. A unit publishes one incident every
+``--gap-ms`` and times publish -> the gateway's Ack, with no viewers
+and while ``--dashboards`` dashboards poll ``GET /api/kpis`` and
+``--consoles`` consoles poll ``GET /api/incidents?limit=50`` every
+``--poll-s`` seconds (as the pages do; logged in with a session cookie; in a
+process of their own so their threads do not slow the unit's timing); the
+two phases alternate in ``--rounds`` rounds, so load from elsewhere on the
+machine does not fall on one side only.
+Also printed: KPI and list request times, the gateway's CPU, and one
+uncached KPI computation. Done-when targets (issue 22, 20,000 cases): ack
+p99 with viewers <= 1.5 x quiet p99; KPI request p50 <= 500 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from sqlalchemy import insert, text  # noqa: E402
+
+from central.broker.process import MosquittoProcess, free_port  # noqa: E402
+from gateway import auth, kpi  # noqa: E402
+from gateway.config import load_config  # noqa: E402
+from gateway.store import devices  # noqa: E402
+from gateway.store.db import Database  # noqa: E402
+from gateway.store.models import Assignment, Call, Incident  # noqa: E402
+from protocol.codec import decode, encode  # noqa: E402
+from protocol.mqtt import BrokerSettings, connect, make_client  # noqa: E402
+from protocol.reports import Ack, Location, Source  # noqa: E402
+from protocol.reports import Incident as IncidentMsg  # noqa: E402
+from protocol.topics import DeviceTopic, device_topic  # noqa: E402
+
+UNIT = "box-bench"
+PASSWORD = "bench-password-0123"
+OPDS = ("damkar", "dinkes", "bpbd", "polres")
+CATS = ("fire", "medical", "flood", "crime", "other", "other", "prank", "test")
+
+
+def site_yaml(db_url: str, broker: MosquittoProcess, port: int, snapshot_s: float) -> str:
+    opds = "\n".join(f"  - {{id: {o}, name: {o.upper()}, channels: {{mqtt_terminal: false}}}}"
+                     for o in OPDS)
+    return f"""
+mode: demo
+site: {{name: Kota Beban, case_prefix: BEB}}
+broker: {{host: {broker.host}, port: {broker.port}}}
+gateway:
+  database_url: "{db_url}"
+  instance_id: bench
+  kpi_snapshot_s: {snapshot_s}
+  http: {{host: 127.0.0.1, port: {port}}}
+opds:
+{opds}
+routing:
+  police_opd: polres
+  rules:
+    - {{categories: [fire], opds: [damkar]}}
+  sla:
+    fire: {{ack_min: 5, resolve_min: 60}}
+    medical: {{ack_min: 3, resolve_min: 45}}
+"""
+
+
+def seed(db: Database, n: int, rnd: random.Random) -> float:
+    """``n`` cases over the last 30 days (about 60 % given to an OPD) and
+    n / 2 calls, in bulk; returns seconds taken."""
+    t0 = time.perf_counter()
+    now = datetime.now(UTC)
+    chunk = 10_000
+    for start in range(0, n, chunk):
+        incs, asgs, calls = [], [], []
+        for pk in range(start + 1, min(n, start + chunk) + 1):
+            at = now - timedelta(seconds=rnd.uniform(60, 30 * 86400 - 60))
+            cat = rnd.choice(CATS)
+            junk = cat in ("prank", "test")
+            incs.append({"pk": pk, "id": f"{pk:026d}", "case_no": f"BEB-2026-{pk:06d}", "category": cat,
+                         "source": "field_button", "priority": 2, "device_id": UNIT,
+                         "status": "rejected" if junk else rnd.choice(("closed", "closed", "resolved",
+                                                                       "received", "acknowledged")),
+                         "received_at": at, "updated_at": at, "description": "Laporan warga " + "x" * 80,
+                         "reject_reason": cat if junk else None})
+            if not junk and rnd.random() < 0.7:
+                d = at + timedelta(seconds=rnd.uniform(5, 120))
+                ack = d + timedelta(seconds=rnd.expovariate(1 / 240)) if rnd.random() < 0.9 else None
+                done = ack is not None and rnd.random() < 0.8
+                res = ack + timedelta(seconds=rnd.expovariate(1 / 3000)) if done else None
+                # past its limits, a case of the history has been escalated already (by the
+                # SLA watch of the time), so this gateway's watch does not start on them
+                ack_esc, res_esc = d + timedelta(minutes=5), d + timedelta(minutes=60)
+                asgs.append({"incident_pk": pk, "opd": rnd.choice(OPDS), "dispatched_at": d,
+                             "acknowledged_at": ack, "resolved_at": res, "sla_ack_min": 5.0,
+                             "sla_resolve_min": 60.0,
+                             "ack_escalated_at": ack_esc if (ack or now) > ack_esc else None,
+                             "resolve_escalated_at": res_esc if (res or now) > res_esc else None})
+            if pk % 2:
+                missed = rnd.random() < 0.1
+                calls.append({"id": f"C{pk:025d}", "device_id": UNIT, "seq": pk, "direction": "incoming",
+                              "answer_s": None if missed else rnd.expovariate(1 / 9),
+                              "duration_s": 60.0, "end_reason": "missed" if missed else "remote_hangup",
+                              "received_at": at})
+        with db.session() as s:
+            s.execute(insert(Incident), incs)
+            if asgs:
+                s.execute(insert(Assignment), asgs)
+            s.execute(insert(Call), calls)
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as c:
+            c.execute(text("SELECT setval('incidents_pk_seq', (SELECT max(pk) FROM incidents))"))
+            c.execute(text("ANALYZE"))
+    return time.perf_counter() - t0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))] if s else float("nan")
+
+
+class Unit:
+    """One field unit publishing incidents and timing the gateway's acks."""
+
+    def __init__(self, broker: MosquittoProcess) -> None:
+        self.sent: dict[str, float] = {}
+        self.acked: dict[str, float] = {}
+        self.seq = 0
+        s = BrokerSettings(host=broker.host, port=broker.port, session_expiry_s=0)
+        self.c = make_client(f"{UNIT}-bench", s)
+        ready, subbed = threading.Event(), threading.Event()
+        self.c.on_connect = lambda *_a: ready.set()
+        self.c.on_subscribe = lambda *_a: subbed.set()
+        self.c.on_message = self._on_ack
+        connect(self.c, s, clean_start=True)
+        self.c.loop_start()
+        if not ready.wait(10):
+            raise RuntimeError("unit: no MQTT connection")
+        self.c.subscribe(device_topic(UNIT, DeviceTopic.ACK), 1)
+        subbed.wait(5)
+
+    def _on_ack(self, _c, _u, msg) -> None:
+        t = time.perf_counter()
+        for item in decode(Ack, msg.payload).stored:
+            self.acked.setdefault(item.id, t)
+
+    def run(self, seconds: float, gap_s: float) -> list[float]:
+        """Publish for ``seconds``; publish -> ack times (ms) of those messages."""
+        ids = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.seq += 1
+            m = IncidentMsg(device=UNIT, seq=self.seq, category="other", source=Source.FIELD_BUTTON,
+                            description="Tombol ditekan",
+                            location=Location(lat=-7.6, lon=111.5, area="Taman"))
+            self.sent[m.id] = time.perf_counter()
+            self.c.publish(device_topic(UNIT, DeviceTopic.INCIDENT), encode(m), qos=1)
+            ids.append(m.id)
+            time.sleep(gap_s)
+        deadline = time.monotonic() + 120
+        while any(i not in self.acked for i in ids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lost = sum(1 for i in ids if i not in self.acked)
+        if lost:
+            print(f"  PERINGATAN / WARNING: {lost} of {len(ids)} not acked within 120 s")
+        return [(self.acked[i] - self.sent[i]) * 1000 for i in ids if i in self.acked]
+
+    def stop(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()
+
+
+def _viewer(url: str, path: str, poll_s: float, offset: float, active, halt, out, logged: list) -> None:
+    """One page: logs in, then polls ``path`` every ``poll_s`` while ``active``."""
+    with httpx.Client(base_url=url, timeout=120) as api:
+        api.post("/api/auth/login", json={"username": "walikota", "password": PASSWORD}).raise_for_status()
+        logged.append(path)
+        while not halt.is_set():
+            if not active.wait(0.2):
+                continue
+            halt.wait(offset)  # the pages were opened at different moments
+            while active.is_set() and not halt.is_set():
+                t0 = time.perf_counter()
+                r = api.get(path)
+                out.append((path, (time.perf_counter() - t0) * 1000, r.status_code))
+                halt.wait(max(0.0, poll_s - (time.perf_counter() - t0)))
+
+
+def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, ready, active, stop, q) -> None:
+    """Runs in its own process: the viewers' threads (``ready`` once all are
+    logged in; they poll while ``active``), results to ``q`` at the end."""
+    paths = ["/api/kpis"] * dashboards + ["/api/incidents?limit=50"] * consoles
+    out: list[tuple[str, float, int]] = []
+    logged: list[str] = []
+    halt = threading.Event()
+    threads = [threading.Thread(target=_viewer, args=(url, p, poll_s, poll_s * i / len(paths), active, halt,
+                                                      out, logged))
+               for i, p in enumerate(paths)]
+    for t in threads:
+        t.start()
+    while len(logged) < len(paths) and not stop.is_set():
+        time.sleep(0.05)
+    ready.set()
+    stop.wait()
+    halt.set()
+    for t in threads:
+        t.join(180)
+    q.put(out)
+
+
+def run_size(n: int, args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="siaga-dash-"))
+    broker = MosquittoProcess(tmp / "broker")
+    broker.start()
+    db_url = args.database_url or f"sqlite:///{tmp / 'gateway.db'}"
+    if args.database_url:
+        eng = Database(db_url).engine
+        with eng.begin() as c:
+            c.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        eng.dispose()
+    port = free_port()
+    site = tmp / "site.yaml"
+    site.write_text(site_yaml(db_url, broker, port, args.snapshot_s))
+    db = Database(db_url)
+    db.migrate()
+    with db.session() as s:
+        devices.add(s, UNIT, profile="field", label="Kotak bench")
+        auth.create_user(s, "walikota", PASSWORD, "supervisor")
+    took = seed(db, n, random.Random(n))
+    cfg = load_config(site)
+    t0 = time.perf_counter()
+    with db.read_session() as s:
+        kpi.compute(s, cfg)
+    compute_ms = (time.perf_counter() - t0) * 1000
+    db.dispose()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp / "gateway.log").open("wb")
+    gw = subprocess.Popen([str(Path(sys.executable).with_name("siaga")), "gateway", "--config", str(site)],
+                          stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or gw.poll() is not None:
+                raise RuntimeError(f"gateway not ready; see {tmp / 'gateway.log'}")
+            time.sleep(0.2)
+        unit = Unit(broker)
+        ctx = mp.get_context("fork")
+        ready, active, stop, q = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
+        proc = ctx.Process(target=_viewers_proc, args=(url, args.dashboards, args.consoles, args.poll_s,
+                                                       ready, active, stop, q))
+        proc.start()
+        if not ready.wait(180):
+            raise RuntimeError("viewers could not log in")
+        unit.run(2, args.gap_ms / 1000)  # warm-up
+        # quiet and busy phases take turns, so a load spike from elsewhere on
+        # the machine does not land on one side only
+        quiet: list[float] = []
+        busy: list[float] = []
+        cpu = {"quiet": 0.0, "busy": 0.0}
+        part = args.seconds / args.rounds
+        for _ in range(args.rounds):
+            for name, acks in (("quiet", quiet), ("busy", busy)):
+                active.set() if name == "busy" else active.clear()
+                c0 = cpu_s(gw.pid)
+                acks += unit.run(part, args.gap_ms / 1000)
+                cpu[name] += (cpu_s(gw.pid) - c0) / args.seconds
+        active.clear()
+        stop.set()
+        views = q.get(timeout=240)
+        proc.join(60)
+        unit.stop()
+    finally:
+        gw.terminate()
+        gw.wait(30)
+        log.close()
+        broker.stop()
+    cpu_quiet, cpu_busy = cpu["quiet"], cpu["busy"]
+    kpis = [ms for p, ms, _ in views if p == "/api/kpis"]
+    lists = [ms for p, ms, _ in views if p != "/api/kpis"]
+    bad = sum(1 for *_x, code in views if code != 200)
+    q99, b99 = pct(quiet, 99), pct(busy, 99)
+    print(f"{n:,} cases (seeded in {took:.1f} s; {db_url.split(':')[0]}); one uncached KPI "
+          f"computation {compute_ms:.0f} ms")
+    print(f"  ack, no viewers      : p50 {med(quiet):7.1f} ms  p99 {q99:7.1f} ms  "
+          f"({len(quiet)} incidents)  gateway CPU {cpu_quiet:.0%}")
+    print(f"  ack, {args.dashboards} dash + {args.consoles} cons: p50 {med(busy):7.1f} ms  "
+          f"p99 {b99:7.1f} ms  ({len(busy)} incidents)  gateway CPU {cpu_busy:.0%}")
+    print(f"  GET /api/kpis        : p50 {med(kpis):7.1f} ms  p99 {pct(kpis, 99):7.1f} ms  "
+          f"({len(kpis)} requests)")
+    print(f"  GET /api/incidents   : p50 {med(lists):7.1f} ms  p99 {pct(lists, 99):7.1f} ms  "
+          f"({len(lists)} requests; {bad} not 200)")
+    ok_ack = b99 <= 1.5 * q99
+    ok_kpi = med(kpis) <= 500
+    print(f"  targets: ack p99 ratio {b99 / q99:.2f} (<= 1.5: {'ya/yes' if ok_ack else 'TIDAK/NO'}); "
+          f"KPI p50 <= 500 ms: {'ya/yes' if ok_kpi else 'TIDAK/NO'}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, nargs="+", default=[20_000, 200_000])
+    ap.add_argument("--seconds", type=float, default=30.0,
+                    help="measured time with and without viewers, each")
+    ap.add_argument("--rounds", type=int, default=3, help="quiet and busy phases alternate this many times")
+    ap.add_argument("--gap-ms", type=float, default=50.0, help="pause between the unit's incidents")
+    ap.add_argument("--dashboards", type=int, default=5)
+    ap.add_argument("--consoles", type=int, default=20)
+    ap.add_argument("--poll-s", type=float, default=3.0)
+    ap.add_argument("--snapshot-s", type=float, default=5.0, help="gateway.kpi_snapshot_s")
+    ap.add_argument("--database-url", help="PostgreSQL to use instead of a SQLite file "
+                                           "(its public schema is dropped)")
+    args = ap.parse_args()
+    print(f"unit: one incident every {args.gap_ms:g} ms, {args.seconds:g} s without and "
+          f"{args.seconds:g} s with viewers in {args.rounds} alternating rounds; viewers poll "
+          f"every {args.poll_s:g} s; kpi_snapshot_s {args.snapshot_s:g}; {os.cpu_count()} CPUs "
+          f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+    for n in args.cases:
+        run_size(n, args)
+
+
+if __name__ == "__main__":
+    main()

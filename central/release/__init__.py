@@ -1,0 +1,1 @@
+"""Signed releases of the unit software and their staged rollout (docs/updates.md)."""

@@ -1,0 +1,1 @@
+"""The centre's GSM modem: SMS intake (units, citizens) and SMS to OPD phones."""
