@@ -7,6 +7,8 @@ reads a few dozen result rows however long the history is (the old way,
 definitions are exact and unchanged: durations in whole microseconds,
 nearest-rank p90, the median of two middle values averaged, the same float
 comparisons against the SLA. Works on SQLite and PostgreSQL alike.
+An OPD's figures leave out the parts it declined or that were re-routed
+away from it (the declines have their own report, ``kpi_declines``).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
+from gateway.lifecycle import GONE, OPEN_CASE
 from gateway.store.models import Assignment, Call, Incident
 
 ANSWER_TARGETS = ((15.0, 0.90), (20.0, 0.95))  # NENA: 90 % within 15 s, 95 % within 20 s
-OPEN_STATES = ("received", "triaged", "dispatched", "acknowledged", "on_scene")
+OPEN_STATES = tuple(sorted(s.value for s in OPEN_CASE))  # the cases service's "not finished" states
 MISSED_REASONS = ("missed", "abandoned", "no_answer")
 BUCKET_S = 900  # incidents are counted per 15 UTC minutes, then per local hour (every zone
 #                 offset and DST switch is a multiple of 15 minutes)
@@ -178,7 +181,9 @@ def _compliance(in_time: int, decided: int, overdue: int) -> float | None:
 
 
 def _opds(session: Session, cfg: SiteConfig, since: datetime, until: datetime, now: datetime) -> list[OpdKpi]:
-    where = [Assignment.dispatched_at >= since, Assignment.dispatched_at < until]
+    # declined / re-routed parts do not count against the OPD's speed
+    where = [Assignment.dispatched_at >= since, Assignment.dispatched_at < until,
+             Assignment.status.not_in(sorted(GONE))]
     ack = _sla(session, Assignment.acknowledged_at, Assignment.sla_ack_min, where, now)
     res = _sla(session, Assignment.resolved_at, Assignment.sla_resolve_min, where, now)
     rows = session.execute(select(Assignment.opd).where(*where).add_columns(

@@ -91,7 +91,8 @@ class Gateway:
         self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
-        self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
+        self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake,
+                           instance=self.instance)
         if self.cfg.sms is not None:
             from gateway.sms.intake import SmsIntake
             from gateway.sms.opd import handle_reply

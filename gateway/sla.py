@@ -1,5 +1,7 @@
 """SLA timers: an OPD that does not acknowledge or resolve in time is
-escalated once (flag, audit row, notification to the escalation contacts)."""
+escalated (flag, audit row, notification): up its own ladder when the site
+gives it one (:mod:`gateway.escalation`), else once per SLA to the site's
+escalation contacts; a case nobody triages in time is escalated too."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from gateway import lifecycle
+from gateway import escalation, lifecycle
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.metrics import Metrics
@@ -20,24 +22,28 @@ from protocol.ids import new_id
 
 log = logging.getLogger("gateway.sla")
 
-OPEN = ("dispatched", "acknowledged", "on_scene")
+OPEN = lifecycle.OPEN_PARTS  # the same three words for cases and parts
 CHUNK = 200  # escalations per write transaction
 
 
-def _due(db: Database, now: datetime) -> list[int]:
-    """Assignments past a limit and not escalated for it yet, found in a
-    read-only session: the sweep holds the write lock only when there is
-    something to escalate, not while it looks through every open case."""
-    with db.read_session() as s:
-        rows = s.execute(
-            select(Assignment.pk, Assignment.dispatched_at, Assignment.acknowledged_at,
-                   Assignment.ack_escalated_at, Assignment.resolve_escalated_at, Assignment.sla_ack_min,
-                   Assignment.sla_resolve_min)
-            .join(Incident, Assignment.incident_pk == Incident.pk)
-            .where(Incident.status.in_(OPEN), Assignment.resolved_at.is_(None),
-                   or_(and_(Assignment.acknowledged_at.is_(None), Assignment.ack_escalated_at.is_(None)),
-                       Assignment.resolve_escalated_at.is_(None)))
-        ).all()
+def _plain(cfg: SiteConfig) -> list[str]:
+    """OPDs without a ladder: escalated once per SLA to the site's contacts."""
+    return [o.id for o in cfg.opds if not o.escalation]
+
+
+def _due(s: Session, cfg: SiteConfig, now: datetime) -> list[int]:
+    """Assignments of OPDs without a ladder past a limit and not escalated
+    for it yet (``s`` is read-only: the sweep holds the write lock only when
+    there is something to escalate, not while it looks through open cases)."""
+    rows = s.execute(
+        select(Assignment.pk, Assignment.dispatched_at, Assignment.acknowledged_at,
+               Assignment.ack_escalated_at, Assignment.resolve_escalated_at, Assignment.sla_ack_min,
+               Assignment.sla_resolve_min)
+        .join(Incident, Assignment.incident_pk == Incident.pk)
+        .where(Incident.status.in_(OPEN), Assignment.status.in_(OPEN), Assignment.opd.in_(_plain(cfg)),
+               or_(and_(Assignment.acknowledged_at.is_(None), Assignment.ack_escalated_at.is_(None)),
+                   Assignment.resolve_escalated_at.is_(None)))
+    ).all()
     return [pk for pk, at, acked, ack_esc, res_esc, ack_min, res_min in rows
             if (acked is None and ack_esc is None and ack_min and now > at + timedelta(minutes=ack_min))
             or (res_esc is None and res_min and now > at + timedelta(minutes=res_min))]
@@ -64,8 +70,7 @@ def _escalate(s: Session, cfg: SiteConfig, metrics: Metrics, a: Assignment, inc:
     s.refresh(a)
     inc.escalated = True
     limit = a.sla_ack_min if kind == "ack" else a.sla_resolve_min
-    lifecycle.audit(s, inc, to=inc.status, from_status=inc.status, event="escalation",
-                    actor="system", via="sla", opd=a.opd,
+    lifecycle.event(s, inc, "escalation", actor="system", via="sla", opd=a.opd,
                     note=f"no {'acknowledgement' if kind == 'ack' else 'resolution'} "
                          f"within {limit:g} min")
     if cfg.escalation.webhook is not None:
@@ -79,17 +84,32 @@ def _escalate(s: Session, cfg: SiteConfig, metrics: Metrics, a: Assignment, inc:
     return True
 
 
-def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
-    """One pass; returns the number of escalations made."""
+def _chunks(pks: list[int]) -> list[list[int]]:
+    return [pks[i:i + CHUNK] for i in range(0, len(pks), CHUNK)]
+
+
+def check(db: Database, cfg: SiteConfig, metrics: Metrics, instance: str | None = None) -> int:
+    """One pass; returns the number of escalations made by this instance.
+    What is due is found in one read-only session; each chunk of it is
+    escalated in its own short write transaction (the ingest gets its
+    turns); nothing due, no write transaction at all."""
     now = utcnow()
+    with db.read_session() as s:
+        triage = escalation.due_untriaged(s, cfg, now)
+        levels = escalation.due_levels(s, cfg, now)
+        plain = _due(s, cfg, now)
     made = 0
-    due = _due(db, now)
-    for i in range(0, len(due), CHUNK):  # short write transactions: the ingest gets its turns
+    for part in _chunks(triage):
+        with db.session() as s:
+            made += escalation.untriaged(s, cfg, metrics, now, instance, part)
+    for part in _chunks(levels):
+        with db.session() as s:
+            made += escalation.ladders(s, cfg, metrics, now, instance, part)
+    for part in _chunks(plain):
         with db.session() as s:
             rows = s.execute(
                 select(Assignment, Incident).join(Incident, Assignment.incident_pk == Incident.pk)
-                .where(Assignment.pk.in_(due[i:i + CHUNK]), Incident.status.in_(OPEN),
-                       Assignment.resolved_at.is_(None))
+                .where(Assignment.pk.in_(part), Incident.status.in_(OPEN), Assignment.status.in_(OPEN))
             ).all()
             made += sum(_escalate(s, cfg, metrics, a, inc, now) for a, inc in rows)
     return made
@@ -97,8 +117,9 @@ def check(db: Database, cfg: SiteConfig, metrics: Metrics) -> int:
 
 class SlaWatch:
     def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics,
-                 on_escalation: threading.Event | None = None) -> None:
+                 on_escalation: threading.Event | None = None, instance: str | None = None) -> None:
         self.db, self.cfg, self.metrics = db, cfg, metrics
+        self.instance = instance
         self.on_escalation = on_escalation
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,7 +137,7 @@ class SlaWatch:
     def _run(self) -> None:
         while not self._stop.wait(self.cfg.gateway.sla_check_s):
             try:
-                if check(self.db, self.cfg, self.metrics) and self.on_escalation is not None:
+                if check(self.db, self.cfg, self.metrics, self.instance) and self.on_escalation is not None:
                     self.on_escalation.set()
             except Exception:
                 log.exception("SLA check failed; retrying")

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import Role
-from gateway.lifecycle import RejectReason, Status
+from gateway.lifecycle import DeclineReason, OpdStep, RejectReason, ResponderKind, Status
 from protocol.categories import Category
 from protocol.fleet import Profile
 
@@ -31,6 +31,18 @@ class AssignmentPublic(Out):
     sla_resolve_min: float | None
     ack_escalated_at: datetime | None
     resolve_escalated_at: datetime | None
+    status: str = Field(description="dispatched, acknowledged, on_scene, resolved, declined or withdrawn")
+    declined_at: datetime | None
+    decline_reason: str | None = Field(description="not_ours, no_capacity, duplicate or other")
+    decline_note: str | None
+    decline_wrong: bool = Field(description="An operator sent the case back after this decline")
+    rerouted_at: datetime | None = Field(description="First dispatch to an OPD after this decline")
+    responder: str | None = Field(description="Who in the OPD handles it (team, vehicle or person)")
+    responder_kind: str | None
+    allowed_actions: list[str] = Field(
+        default_factory=list,
+        description="What this user may do to this OPD's part now: acknowledged, on_scene, "
+                    "resolved, declined, responder (OPD steps) and reroute (staff)")
 
 
 class TransitionPublic(Out):
@@ -49,6 +61,7 @@ class IncidentPublic(Out):
     case_no: str | None
     status: str
     category: str
+    category_label: str = Field("", description="The category in Bahasa Indonesia, for people")
     source: str
     priority: int
     device_id: str | None
@@ -67,7 +80,12 @@ class IncidentPublic(Out):
     escalated: bool
     sla_ack_min: float | None
     sla_resolve_min: float | None
+    attention: str | None = Field(description="Why the case waits for an operator, e.g. a decline")
     assignments: list[AssignmentPublic]
+    allowed_actions: list[str] = Field(
+        default_factory=list,
+        description="Case-level steps this user may take now: target statuses (rejected:<reason> "
+                    "carries the reason) and 'assign' (give the case to more OPDs)")
 
 
 class DeliveryAttemptPublic(Out):
@@ -154,10 +172,36 @@ class TransitionCreate(In):
                                    description="For dispatched: OPDs (default: the routing rules)")
     reason: RejectReason | None = Field(None, description="For rejected")
     note: str | None = Field(None, max_length=2000)
+    responder: str | None = Field(None, max_length=200, description="For acknowledged: who handles it")
+    responder_kind: ResponderKind | None = None
+
+
+class AssignCreate(In):
+    """Give a case to more OPDs, or re-route one OPD's part to others."""
+
+    opds: list[str] = Field(min_length=1, max_length=20, description="OPDs that get the case")
+    withdraw: str | None = Field(None, max_length=32, description="Re-route: the OPD whose part ends")
+    note: str | None = Field(None, max_length=2000)
+
+
+class OpdStepCreate(In):
+    """One OPD's step on its part of a case."""
+
+    step: OpdStep
+    opd: str | None = Field(None, max_length=32, description="The OPD acting (staff only; OPD users: "
+                                                              "their own)")
+    reason: DeclineReason | None = Field(None, description="For declined")
+    responder: str | None = Field(None, max_length=200,
+                                  description="For acknowledged/responder: the team, vehicle or person")
+    responder_kind: ResponderKind | None = None
+    note: str | None = Field(None, max_length=2000)
 
 
 class CallbackBody(In):
     note: str | None = Field(None, max_length=2000)
+    reason: DeclineReason | None = Field(None, description="For declined")
+    responder: str | None = Field(None, max_length=200)
+    responder_kind: ResponderKind | None = None
 
 
 class ContactPublic(Out):

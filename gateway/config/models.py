@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -63,12 +63,62 @@ class Contact(Strict):
     email: str | None = Field(None, title="E-mail address", max_length=200)
 
 
+class BodyFormat(enum.StrEnum):
+    JSON = "json"
+    CAP = "cap"  # OASIS CAP 1.2 XML
+
+
 class WebhookChannel(Strict):
     url: Annotated[str, StringConstraints(pattern=r"^https?://")] = Field(
-        title="Webhook URL", description="JSON POST target; signed with HMAC-SHA256"
+        title="Webhook URL",
+        description="POST target; signed the Standard Webhooks way (webhook-id, webhook-timestamp, "
+                    "webhook-signature: HMAC-SHA256), see docs/opd-integration.md",
     )
-    secret: Secret = Field(title="Shared secret for the signature (and for the OPD's callbacks)")
-    timeout_s: float = Field(10.0, gt=0, le=120, title="HTTP timeout, seconds")
+    secret: Secret = Field(
+        title="Shared secret for the signature (and for the OPD's callbacks)",
+        description="Either whsec_<base64 key> (Standard Webhooks form) or any text, whose UTF-8 "
+                    "bytes are then the key",
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120, title="HTTP timeout, seconds",
+                             description="How long one delivery may take before it is retried")
+    format: BodyFormat = Field(
+        BodyFormat.JSON, title="Body format: json or cap",
+        description="json: the dispatch payload of docs/protocol.md; cap: an OASIS CAP 1.2 alert "
+                    "(application/cap+xml), see docs/opd-integration.md",
+    )
+
+
+class EscalationChannel(enum.StrEnum):
+    LOG = "log"
+    WEBHOOK = "webhook"
+    MQTT = "mqtt"
+
+
+class EscalationLevel(Strict):
+    """One rung of an OPD's escalation ladder."""
+
+    after_min: float = Field(
+        gt=0, title="Minutes after dispatch",
+        description="The level fires when the OPD has not acknowledged (stage ack) or resolved "
+                    "(stage resolve) this long after the case was dispatched to it")
+    stage: Literal["ack", "resolve"] = Field(
+        "ack", title="What the OPD has not done yet: ack or resolve",
+        description="ack: the level fires only while the assignment is unacknowledged")
+    channel: EscalationChannel = Field(
+        EscalationChannel.LOG, title="How the level is raised: log, webhook or mqtt",
+        description="log: a warning line and the timeline only; webhook: a signed POST to "
+                    "'webhook'; mqtt: a QoS 1 message on siaga/v1/opd/{opd}/escalation")
+    contacts: list[Contact] = Field(
+        default_factory=list, title="Who this level reaches",
+        description="e.g. the duty officer, the head of the OPD, the supervisor on duty")
+    webhook: WebhookChannel | None = Field(None, title="Webhook for channel webhook",
+                                           description="Required when channel is webhook")
+
+    @model_validator(mode="after")
+    def _webhook_given(self) -> EscalationLevel:
+        if self.channel is EscalationChannel.WEBHOOK and self.webhook is None:
+            raise ValueError("channel webhook needs a webhook")
+        return self
 
 
 class Channels(Strict):
@@ -94,6 +144,19 @@ class OpdConfig(Strict):
         None, title="Bearer token the OPD uses for callbacks",
         description="Alternative to signing callbacks with the webhook secret",
     )
+    escalation: list[EscalationLevel] = Field(
+        default_factory=list, title="Escalation ladder (level 1 first)",
+        description="Each level fires once per assignment, on one gateway instance; without a "
+                    "ladder the site-wide escalation section applies once per SLA",
+    )
+
+    @model_validator(mode="after")
+    def _ladder_climbs(self) -> OpdConfig:
+        for stage in ("ack", "resolve"):
+            delays = [lv.after_min for lv in self.escalation if lv.stage == stage]
+            if delays != sorted(delays):
+                raise ValueError(f"escalation levels of stage {stage} must have rising after_min")
+        return self
 
 
 class RouteRule(Strict):
@@ -135,6 +198,11 @@ class Routing(Strict):
 class Escalation(Strict):
     contacts: list[Contact] = Field(default_factory=list, title="Who is told when an SLA runs out")
     webhook: WebhookChannel | None = Field(None, title="Webhook notified on escalation")
+    triage_min: float | None = Field(
+        None, gt=0, title="Minutes a case may wait untriaged",
+        description="A case still 'received' (no operator has triaged it) this long after it "
+                    "arrived is escalated once to the contacts and webhook above",
+    )
 
 
 class HttpSettings(Strict):

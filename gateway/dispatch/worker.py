@@ -68,6 +68,7 @@ class Dispatcher:
         self._inflight = 0
         self._http = httpx.Client(follow_redirects=False)
         timeouts = [o.channels.webhook.timeout_s for o in cfg.opds if o.channels.webhook]
+        timeouts += [lv.webhook.timeout_s for o in cfg.opds for lv in o.escalation if lv.webhook]
         if cfg.escalation.webhook:
             timeouts.append(cfg.escalation.webhook.timeout_s)
         self.lease_s = max([self.settings.lease_s, *(2 * t + 5 for t in timeouts)])
@@ -178,8 +179,11 @@ class Dispatcher:
                 return Outcome(False, error="MQTT not connected in this process")
             from protocol.topics import opd_dispatch_topic
 
+            topic = opd_dispatch_topic(row.target.partition("#")[0])
+            if row.kind == "escalation":  # a ladder level: siaga/v1/opd/{opd}/escalation
+                topic = topic.rsplit("/", 1)[0] + "/escalation"
             try:
-                self.mqtt_publish(opd_dispatch_topic(row.target), body, 10.0)
+                self.mqtt_publish(topic, body, 10.0)
             except Exception as exc:
                 return Outcome(False, error=f"mqtt: {exc}"[:500])
             return Outcome(True)
@@ -201,14 +205,19 @@ class Dispatcher:
 
     def _webhook_for(self, row: Outbox) -> WebhookChannel | None:
         if row.kind == "escalation":
-            return self.cfg.escalation.webhook
+            if row.target == "escalation":
+                return self.cfg.escalation.webhook
+            from gateway.escalation import level_of
+
+            lv = level_of(self.cfg, row.target)
+            return lv.webhook if lv else None
         opd = self.cfg.opd(row.target)
         return opd.channels.webhook if opd else None
 
     def _post(self, hook: WebhookChannel, body: bytes, row: Outbox) -> Outcome:
-        hdrs = signing.headers(hook.secret.resolve(), body)
-        hdrs |= {"Content-Type": "application/json", "X-Siaga-Event": row.kind,
-                 "X-Siaga-Delivery": row.id, "User-Agent": "siaga-gateway/1"}
+        hdrs = signing.webhook_headers(hook.secret.resolve(), row.id, body)
+        ctype = "application/cap+xml" if body.startswith(b"<") else "application/json"
+        hdrs |= {"Content-Type": ctype, "X-Siaga-Event": row.kind, "User-Agent": "siaga-gateway/1"}
         try:
             r = self._http.post(hook.url, content=body, headers=hdrs, timeout=hook.timeout_s)
         except httpx.HTTPError as exc:

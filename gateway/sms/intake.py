@@ -105,20 +105,14 @@ class SmsIntake:
         return Outcome("accepted", case=case, detail=msg.id)
 
     def _store_unit_case(self, s: Session, msg: wire.FallbackSms, dev: Device, now: datetime) -> Incident:
+        """The cases service's path for new cases (as MQTT and typed-in cases)."""
         route = routing.route(self.cfg, msg.category, "sms", dev.area)
-        inc = Incident(id=msg.id, device_id=msg.device, seq=msg.seq, category=msg.category.value,
-                       source="sms", priority=int(CATALOGUE[msg.category].priority), status="received",
-                       lat=dev.lat, lon=dev.lon, location_label=dev.label, area=dev.area,
-                       device_time=msg.created_at() if msg.synced else None, received_at=now,
-                       updated_at=now, handoff=route.handoff, sla_ack_min=route.sla_ack_min,
-                       sla_resolve_min=route.sla_resolve_min)
-        self._file(s, inc, now, actor=f"device:{msg.device}", note="SMS fallback (IP link down)")
-        if not route.routed:
-            lifecycle.reject(s, inc, msg.category.value, actor="system", via="sms")
-        elif route.auto:
-            lifecycle.move(s, inc, S.TRIAGED, actor="system", via="sms", note="auto-dispatch rule")
-            if not route.handoff:
-                lifecycle.dispatch(s, self.cfg, inc, route.opds, actor="system", via="sms")
+        inc, _ = lifecycle.open_case(s, self.cfg, route, dict(
+            id=msg.id, device_id=msg.device, seq=msg.seq, category=msg.category.value, source="sms",
+            priority=int(CATALOGUE[msg.category].priority), lat=dev.lat, lon=dev.lon,
+            location_label=dev.label, area=dev.area, device_time=msg.created_at() if msg.synced else None,
+            received_at=now, updated_at=now), actor=f"device:{msg.device}", via="sms", now=now,
+            note="SMS fallback (IP link down)")
         log.warning("Kasus dari SMS / case from a unit's SMS: %s %s (%s)", inc.case_no, msg.id, msg.device)
         return inc
 

@@ -9,8 +9,9 @@ Bahasa Indonesia and names the reply code, the case's database key::
     SIAGA112 MDN-2026-000123: Kebakaran (prioritas 1) di Jl. Pahlawan 12, Taman.
     Balas TERIMA 123 / TIBA 123 / SELESAI 123 / TOLAK 123 alasan
 
-A reply moves that OPD's part of the case (``lifecycle.opd_step``) and is
-accepted only from a number registered for an OPD the case is assigned to.
+A reply moves that OPD's part of the case (``lifecycle.opd_step``; ``TOLAK``
+is a real decline, see :func:`apply_reply`) and is accepted only from a
+number registered for an OPD the case is assigned to.
 """
 
 from __future__ import annotations
@@ -73,18 +74,34 @@ def opds_of_number(cfg: SiteConfig, number: str) -> list[str]:
     return [o.id for o in cfg.opds if any(normalise(x) == n for x in o.channels.sms)]
 
 
+#: first word of a ``TOLAK`` reason -> decline reason (anything else: ``other``)
+DECLINE_WORDS: dict[str, lifecycle.DeclineReason] = {
+    **{r.value: r for r in lifecycle.DeclineReason},
+    "bukan": lifecycle.DeclineReason.NOT_OURS,  # "bukan wilayah/wewenang kami"
+    "penuh": lifecycle.DeclineReason.NO_CAPACITY,
+    "sibuk": lifecycle.DeclineReason.NO_CAPACITY,
+    "duplikat": lifecycle.DeclineReason.DUPLICATE,
+    "ganda": lifecycle.DeclineReason.DUPLICATE,
+}
+
+
+def decline_reason(note: str | None) -> lifecycle.DeclineReason:
+    """The reason a ``TOLAK`` text gives by its first word; ``other`` when
+    none (the whole text is kept as the decline's note either way)."""
+    first = (note or "").split(maxsplit=1)[0].lower().strip(".,:;") if note else ""
+    return DECLINE_WORDS.get(first, lifecycle.DeclineReason.OTHER)
+
+
 def apply_reply(session: Session, inc: Incident, opd: str, word: str, note: str | None,
                 actor: str) -> None:
-    """The one place a reply word meets the lifecycle. ``TOLAK`` (decline) has
-    no state of its own yet: it is an audit row (``declined``) the operators
-    see in the timeline, and the case stays with them to re-dispatch."""
+    """The one place a reply word meets the lifecycle: TERIMA/TIBA/SELESAI
+    are the OPD's steps, ``TOLAK <code> alasan`` declines that OPD's part
+    through the cases service (reason from the text's first word, see
+    :data:`DECLINE_WORDS`; the text is the note)."""
     step = {"TERIMA": lifecycle.OpdStep.ACKNOWLEDGE, "TIBA": lifecycle.OpdStep.ON_SCENE,
-            "SELESAI": lifecycle.OpdStep.RESOLVE}.get(word)
-    if step is not None:
-        lifecycle.opd_step(session, inc, opd, step, actor=actor, via="sms", note=note)
-        return
-    lifecycle.audit(session, inc, to=inc.status, from_status=inc.status, event="declined",
-                    actor=actor, via="sms", opd=opd, note=note or "ditolak tanpa alasan / no reason")
+            "SELESAI": lifecycle.OpdStep.RESOLVE, "TOLAK": lifecycle.OpdStep.DECLINE}[word]
+    reason = decline_reason(note) if step is lifecycle.OpdStep.DECLINE else None
+    lifecycle.opd_step(session, inc, opd, step, actor=actor, via="sms", note=note, reason=reason)
 
 
 def handle_reply(cfg: SiteConfig, session: Session, number: str, text: str):

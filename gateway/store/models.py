@@ -94,6 +94,8 @@ class Incident(Base):
     reject_reason: Mapped[str | None] = mapped_column(String(32))
     handoff: Mapped[bool] = mapped_column(Boolean, default=False)
     escalated: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: why the case waits for an operator ("declined by psc119: not_ours"); cleared on re-route
+    attention: Mapped[str | None] = mapped_column(String(300))
     sla_ack_min: Mapped[float | None] = mapped_column(Float)
     sla_resolve_min: Mapped[float | None] = mapped_column(Float)
 
@@ -143,8 +145,31 @@ class Assignment(Base):
     sla_resolve_min: Mapped[float | None] = mapped_column(Float)
     ack_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: dispatched | acknowledged | on_scene | resolved | declined | withdrawn
+    status: Mapped[str] = mapped_column(String(16), default="dispatched")
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decline_reason: Mapped[str | None] = mapped_column(String(16))
+    decline_note: Mapped[str | None] = mapped_column(Text)
+    #: an operator sent the case back to an OPD that had declined it
+    decline_wrong: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: first dispatch to another OPD after this decline (KPI: decline -> re-dispatch)
+    rerouted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    responder: Mapped[str | None] = mapped_column(String(200))
+    responder_kind: Mapped[str | None] = mapped_column(String(16))  # team | vehicle | person
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
+
+
+class EscalationClaim(Base):
+    """One escalation fired: the primary key is the claim, so with several
+    gateway instances each level fires once (the loser's INSERT fails)."""
+
+    __tablename__ = "escalation_claims"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # "a<pk>:<level>" | "i<pk>:triage"
+    incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    instance: Mapped[str | None] = mapped_column(String(100))
 
 
 class Outbox(Base):

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 
 from gateway.dispatch import signing
+from protocol.ids import new_id
 
 log = logging.getLogger("siaga.demo.opd")
 
@@ -65,8 +66,8 @@ class OpdSimulator:
                 if pace.down:
                     self.send_error(503, "OPD system down (demo)")
                     return
-                why = signing.verify(sim.secrets[opd], self.headers.get(signing.TIMESTAMP_HEADER),
-                                     self.headers.get(signing.SIGNATURE_HEADER), body)
+                # Standard Webhooks: webhook-id / webhook-timestamp / webhook-signature
+                why = signing.verify_webhook(sim.secrets[opd], self.headers, body)
                 if why:
                     sim.refused += 1
                     log.warning("OPD %s refused a webhook: %s", opd, why)
@@ -100,9 +101,13 @@ class OpdSimulator:
             self._callback(opd, incident, step)
 
     def _callback(self, opd: str, incident: str, step: str) -> None:
-        body = json.dumps({"note": f"demo {opd}: {step}"}).encode()
+        data = {"note": f"demo {opd}: {step}"}
+        if step == "acknowledged":  # name who handles it, as a real duty officer does
+            data |= {"responder": f"Regu {random.randint(1, 4)} {opd}", "responder_kind": "team"}
+        body = json.dumps(data).encode()
         url = f"{self.gateway_url}/api/callbacks/{opd}/incidents/{incident}/{step}"
-        hdrs = signing.headers(self.secrets[opd], body) | {"content-type": "application/json"}
+        hdrs = signing.webhook_headers(self.secrets[opd], new_id(), body) | {
+            "content-type": "application/json"}
         for attempt in range(5):
             if self._stop.is_set():
                 return

@@ -39,6 +39,10 @@ def demo_site(state: Path, *, broker_port: int, http_port: int, webhook_url: Any
         opd_secrets[opd["id"]] = secret
         channels = opd.setdefault("channels", {})
         channels["webhook"] = {"url": webhook_url(opd["id"]), "secret": {"value": secret}}
+        for level in opd.get("escalation", []):  # no real escalation endpoints in a demo
+            if level.get("channel") == "webhook":
+                level["channel"] = "log"
+                level.pop("webhook", None)
     data.pop("escalation", None)
     sms_central: dict[str, Any] = {}
     if sms_modem_url:

@@ -91,26 +91,34 @@ class OpdServer:
 
 
 def site_config(tmp_path: Path, broker: Any, **kw: Any) -> SiteConfig:
-    """A site with damkar, dinkes, bpbd, polres; ``hooks`` maps OPD -> webhook URL."""
+    """A site with damkar, dinkes, bpbd, polres; ``hooks`` maps OPD -> webhook URL
+    (CAP XML bodies for the OPDs in ``cap_hooks``); ``opd_extra`` adds YAML
+    lines to an OPD (e.g. its escalation ladder)."""
     return parse_config(site_yaml(tmp_path, broker, **kw), filename="test-site.yaml")
 
 
 def site_yaml(tmp_path: Path, broker: Any, *, hooks: dict[str, str] | None = None,
               extra: str = "", mode: str = "demo", username: str | None = None,
               password: str | None = None, sla: str = "", port: int = 0,
-              instance: str = "gw-test", db_url: str | None = None,
+              instance: str = "gw-test", db_url: str | None = None, fire_opds: str = "damkar",
+              opd_extra: dict[str, str] | None = None, cap_hooks: tuple[str, ...] = (),
+              auto_sources: str = "field_button, panel_call",
               dispatch: str = "max_attempts: 3, backoff_initial_s: 0.2, backoff_max_s: 0.5, poll_s: 0.1"
               ) -> str:
     """The text of :func:`site_config`'s site file (for ``siaga gateway`` processes)."""
     hooks = hooks or {}
+    opd_extra = opd_extra or {}
     db_url = db_url or f"sqlite:///{tmp_path / 'gateway.db'}"
 
     def opd(oid: str, name: str) -> str:
         lines = [f"  - id: {oid}", f"    name: {name}", "    channels:"]
         if oid in hooks:
+            fmt = ", format: cap" if oid in cap_hooks else ""
             lines.append(f"      webhook: {{url: '{hooks[oid]}', secret: {{value: '{WEBHOOK_SECRET}'}},"
-                         " timeout_s: 2}")
+                         f" timeout_s: 2{fmt}}}")
         lines.append("      mqtt_terminal: false")
+        if oid in opd_extra:
+            lines.append(opd_extra[oid])
         return "\n".join(lines)
 
     creds = f"\n  username: {username}\n  password: {password}" if username else ""
@@ -135,10 +143,10 @@ opds:
 routing:
   police_opd: polres
   rules:
-    - {{categories: [fire], opds: [damkar]}}
+    - {{categories: [fire], opds: [{fire_opds}]}}
     - {{categories: [flood], areas: [Taman], opds: [bpbd]}}
   auto_dispatch:
-    - {{categories: [fire, medical, flood, crime], sources: [field_button, panel_call]}}
+    - {{categories: [fire, medical, flood, crime], sources: [{auto_sources}]}}
   sla:
 {sla or "    fire: {ack_min: 5, resolve_min: 60}"}
 {extra}

@@ -60,9 +60,9 @@ def test_incident_stored_once_acked_routed_signed_and_acknowledged(
 
     # delivered to the OPD's webhook with a valid signature
     hit = wait_for(lambda: opd_server.hits and opd_server.hits[0])
-    ts, sig = hit.headers[signing.TIMESTAMP_HEADER], hit.headers[signing.SIGNATURE_HEADER]
-    assert signing.verify(WEBHOOK_SECRET, ts, sig, hit.body) is None
-    assert signing.verify("another-secret-000000000", ts, sig, hit.body) == "signature mismatch"
+    hdrs = {k.lower(): v for k, v in hit.headers.items()}
+    assert signing.verify_webhook(WEBHOOK_SECRET, hdrs, hit.body) is None
+    assert signing.verify_webhook("another-secret-000000000", hdrs, hit.body) == "signature mismatch"
     body = json.loads(hit.body)
     assert body["case"] == case and body["opd"] == "damkar" and body["incident_id"] == msg.id
 

@@ -197,7 +197,7 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         # flight in the killed gateway (same id again after its lease ran out)
         repeated: dict[str, int] = {}
         for server, kind in ((opd_server, "dispatch"), (esc_server, "escalation")):
-            hits = [(h.headers["X-Siaga-Delivery"], json.loads(h.body)) for h in server.hits]
+            hits = [(h.headers["webhook-id"], json.loads(h.body)) for h in server.hits]
             per_id = Counter(d for d, _ in hits)
             assert set(per_id) == {i for i, k, _ in rows if k == kind}
             assert {b["incident_id"] for _, b in hits} == set(units.sent)

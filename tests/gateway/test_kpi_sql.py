@@ -1,8 +1,9 @@
 """The KPIs the database computes equal KPIs computed here, independently,
 in plain Python over the seeded rows: a month of cases for several OPDs
 (and one no longer configured), with SLA limits, escalations, open and
-overdue cases, ties, odd microseconds, and calls answered, missed and
-abandoned. Runs on SQLite and on PostgreSQL when the suite has one."""
+overdue cases, ties, odd microseconds, declined and re-routed parts (left
+out of an OPD's speed, counted in the declines report), and calls
+answered, missed and abandoned. Runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
-from gateway import kpi
+from gateway import kpi, kpi_declines
 from gateway.store.db import Database
 from gateway.store.models import Assignment, Call, Incident
 from tests.gateway.support import site_config
@@ -26,10 +27,29 @@ STATUSES = ("received", "triaged", "dispatched", "acknowledged", "on_scene", "re
             "rejected")
 SLA = (None, 0.0, 2.5, 5.0, 15.0, 60.0)
 END = ("remote_hangup", "local_hangup", "missed", "abandoned", "no_answer")
+REASONS = ("not_ours", "no_capacity", "duplicate", "other")
+
+
+def part_fate(a: dict, d: datetime, rnd: random.Random) -> None:
+    """Status of a seeded part; some declined (some of those re-dispatched
+    later, some judged wrong) or re-routed away (withdrawn)."""
+    done = "resolved" if a["resolved_at"] else "acknowledged" if a["acknowledged_at"] else "dispatched"
+    a.update(status=done,
+             declined_at=None, decline_reason=None, decline_note=None, rerouted_at=None, decline_wrong=False)
+    roll = rnd.random()
+    if roll < 0.10:
+        back = rnd.choice((None, rnd.uniform(5, 3600), 60.0))
+        at = d + timedelta(seconds=rnd.uniform(1, 600), microseconds=rnd.randrange(1_000_000))
+        a.update(status="declined", declined_at=at, decline_reason=rnd.choice(REASONS),
+                 decline_note=rnd.choice((None, "armada habis")), decline_wrong=rnd.random() < 0.2,
+                 rerouted_at=at + timedelta(seconds=back) if back is not None else None)
+    elif roll < 0.15:
+        a["status"] = "withdrawn"
 
 
 def seed(db: Database, now: datetime, n: int, rnd: random.Random) -> tuple[list, list, list]:
     incs, asgs, calls = [], [], []
+    fate = random.Random(13)  # its own stream: the rest of the month stays as it was
     for pk in range(1, n + 1):
         # a few outside the month on both sides, to test the period's edges
         at = now - timedelta(days=31) + timedelta(seconds=rnd.randrange(0, 31 * 86400 + 3600),
@@ -48,6 +68,7 @@ def seed(db: Database, now: datetime, n: int, rnd: random.Random) -> tuple[list,
                          "sla_resolve_min": rnd.choice(SLA),
                          "ack_escalated_at": d if rnd.random() < 0.1 else None,
                          "resolve_escalated_at": d if rnd.random() < 0.05 else None})
+            part_fate(asgs[-1], d, fate)
     for i in range(n // 2):
         at = now - timedelta(days=31) + timedelta(seconds=rnd.randrange(0, 31 * 86400 + 3600))
         end = rnd.choice(END)
@@ -89,7 +110,9 @@ def expected(cfg, incs, asgs, calls, since: datetime, until: datetime, now: date
         h = i["received_at"].astimezone(tz).hour
         hours[h] = hours.get(h, 0) + 1
     opd_ids = [o.id for o in cfg.opds]
-    mine = [a for a in asgs if since <= a["dispatched_at"] < until]
+    # a part the OPD declined or that was re-routed away is not its speed
+    mine = [a for a in asgs if since <= a["dispatched_at"] < until
+            and a["status"] not in ("declined", "withdrawn")]
     for a in mine:
         if a["opd"] not in opd_ids:
             opd_ids.append(a["opd"])
@@ -183,3 +206,41 @@ def test_default_period_and_a_short_one(month):
     want = expected(cfg, incs, asgs, calls, until - timedelta(days=1), until, day.computed_at)
     assert 50 < got["incidents"] < 300
     assert got == want
+
+
+def expected_declines(cfg, incs, asgs, since: datetime, until: datetime) -> dict:
+    """The declines report as docs/gateway.md defines it, from the rows."""
+    by_pk = {i["pk"]: i for i in incs}
+    rows = sorted((a for a in asgs if a["declined_at"] is not None and since <= a["declined_at"] < until),
+                  key=lambda a: a["declined_at"], reverse=True)
+    opds = []
+    for o in cfg.opds:
+        mine = [a for a in rows if a["opd"] == o.id]
+        waits = [(a["rerouted_at"] - a["declined_at"]).total_seconds() for a in mine if a["rerouted_at"]]
+        reasons: dict[str, int] = {}
+        for a in mine:
+            reasons[a["decline_reason"]] = reasons.get(a["decline_reason"], 0) + 1
+        opds.append({"opd": o.id, "name": o.name, "declines": len(mine), "by_reason": reasons,
+                     "wrong": len([a for a in mine if a["decline_wrong"]]),
+                     "reroute_median_s": middle(waits), "reroute_p90_s": nearest_rank(waits, 90),
+                     "waiting": len(mine) - len(waits)})
+    recent = [{"case_no": by_pk[a["incident_pk"]]["case_no"], "incident_id": by_pk[a["incident_pk"]]["id"],
+               "opd": a["opd"], "reason": a["decline_reason"], "note": a["decline_note"],
+               "declined_at": a["declined_at"], "wrong": a["decline_wrong"],
+               "rerouted_after_s": (a["rerouted_at"] - a["declined_at"]).total_seconds()
+               if a["rerouted_at"] else None} for a in rows[:200]]
+    return {"since": since, "until": until, "opds": opds, "recent": recent}
+
+
+def test_declines_from_sql_equal_declines_from_the_raw_rows(month):
+    cfg, db, now, (incs, asgs, _calls) = month
+    for until, days in ((now + timedelta(minutes=1), 30), (now - timedelta(days=3), 1)):
+        since = until - timedelta(days=days)
+        with db.read_session() as s:
+            got = kpi_declines.declines(s, cfg, since, until).model_dump()
+        want = expected_declines(cfg, incs, asgs, since, until)
+        if days == 30:  # the month really has declines, re-dispatched or waiting, some judged wrong
+            assert len(got["recent"]) == 200 and all(o["declines"] > 20 for o in got["opds"])
+            assert all(o["waiting"] and o["wrong"] and o["reroute_p90_s"] for o in got["opds"])
+        assert got.pop("opds") == want.pop("opds")
+        assert got == want

@@ -1,6 +1,6 @@
 """Dispatch by SMS to an OPD's duty phone over the simulated GSM network and
-the officer's replies: TERIMA / SELESAI move the case, an unregistered
-number is refused and counted (real gateway, broker, SQLite, modem driver)."""
+the officer's replies: TERIMA / SELESAI move the case, TOLAK declines that
+OPD's part, an unregistered number is refused and counted (real gateway, broker, SQLite, modem driver)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from firmware.sim import ModemSimulator
 from firmware.sim.network import GsmNetwork
 from gateway.config.models import AutoDispatch
 from gateway.runtime import Gateway
-from gateway.sms.opd import dispatch_text
+from gateway.sms.opd import decline_reason, dispatch_text
 from gateway.store.models import Incident, Outbox
 from protocol import smsfallback as wire
 from protocol.categories import Category
@@ -81,7 +81,7 @@ def test_dispatch_sms_and_replies_drive_the_case(world):
     assert gw.metrics.sms.labels(result="reply")._value.get() == 2
 
 
-def test_decline_is_recorded_and_a_wrong_code_is_refused(world):
+def test_decline_is_a_real_decline_and_a_wrong_code_is_refused(world):
     net, gw = world
     inc = _case_from_box(net, gw)
     duty = net.phone(DUTY)
@@ -89,9 +89,27 @@ def test_decline_is_recorded_and_a_wrong_code_is_refused(world):
     duty.send(CENTRE, f"TOLAK {inc.pk} armada sedang di lokasi lain")
     duty.send(CENTRE, f"TERIMA {inc.pk + 999}")
     wait_for(lambda: gw.metrics.sms.labels(result="not_assigned")._value.get() == 1, timeout=20)
+    # the only OPD declined: the case is back in the operators' queue with the reason
+    wait_for(lambda: _status(gw, inc.pk) == "triaged", timeout=20)
     with gw.db.session() as s:
-        notes = [(t.event, t.note) for t in s.get(Incident, inc.pk).transitions]
-    assert ("declined", "armada sedang di lokasi lain") in notes
+        case = s.get(Incident, inc.pk)
+        part = next(a for a in case.assignments if a.opd == "damkar")
+        assert (part.status, part.decline_reason, part.decline_note) == (
+            "declined", "other", "armada sedang di lokasi lain")
+        assert case.attention == "ditolak oleh / declined by damkar: other (armada sedang di lokasi lain)"
+        rows = [(t.event, t.via, t.opd) for t in case.transitions]
+    assert ("decline", "sms", "damkar") in rows
+    # a declined part takes no more steps: refused and counted
+    duty.send(CENTRE, f"TERIMA {inc.pk}")
+    wait_for(lambda: gw.metrics.sms.labels(result="illegal_step")._value.get() == 1, timeout=20)
+    assert _status(gw, inc.pk) == "triaged"
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("bukan wilayah kami", "not_ours"), ("Penuh, semua armada keluar", "no_capacity"),
+    ("duplikat", "duplicate"), ("no_capacity", "no_capacity"), ("hujan deras", "other"), (None, "other")])
+def test_decline_reason_from_the_first_word(text, reason):
+    assert decline_reason(text).value == reason
 
 
 def test_dispatch_text_fits_and_names_the_reply_code():

@@ -50,39 +50,39 @@ def test_operator_opd_supervisor_flow(gateway, browser):
     page.wait_for_url("**/console")
     row = page.locator(f"tr[data-id='{fire['id']}']")
     row.wait_for()
-    assert "received" in row.inner_text()
+    assert row.get_attribute("data-status") == "received" and "Masuk" in row.inner_text()
     # the description is shown as text, never as markup
     assert page.locator("#incidents b").count() == 0
     row.locator("button[data-step=triaged]").click()
-    page.wait_for_function(f"document.querySelector(\"tr[data-id='{fire['id']}']\").innerText.includes('triaged')")
+    page.wait_for_selector(f"tr[data-id='{fire['id']}'][data-status=triaged]")
     row.locator("button[data-step=dispatched]").click()
-    page.wait_for_function(f"document.querySelector(\"tr[data-id='{fire['id']}']\").innerText.includes('damkar')")
+    page.wait_for_selector(f"tr[data-id='{fire['id']}'] .part[data-opd=damkar]")
     # a prank is never routed: it is listed as rejected, with no action left
     prow = page.locator(f"tr[data-id='{prank['id']}']")
-    assert "rejected" in prow.inner_text() and prow.locator("button").count() == 0
+    assert prow.get_attribute("data-status") == "rejected" and prow.locator("button").count() == 0
     # a second report of the same fire: triaged, then rejected as a duplicate
     arow = page.locator(f"tr[data-id='{again['id']}']")
     arow.locator("button[data-step=triaged]").click()
-    page.wait_for_function(f"document.querySelector(\"tr[data-id='{again['id']}']\").innerText.includes('triaged')")
+    page.wait_for_selector(f"tr[data-id='{again['id']}'][data-status=triaged]")
     arow.locator("button[data-step='rejected:duplicate']").click()
-    page.wait_for_function(f"document.querySelector(\"tr[data-id='{again['id']}']\").innerText.includes('rejected')")
+    page.wait_for_selector(f"tr[data-id='{again['id']}'][data-status=rejected]")
     page.close()
 
     # the other OPD does not see Damkar's case
     other = login(browser, base, "med1")
     other.wait_for_url("**/opd")
     other.wait_for_selector("#refreshed:not(:empty)")
-    assert other.locator(f"tr[data-id='{fire['id']}']").count() == 0
+    assert other.locator(f"article[data-id='{fire['id']}']").count() == 0
     other.close()
 
     # Damkar's portal: acknowledge, then resolve
     opd = login(browser, base, "dam1")
     opd.wait_for_url("**/opd")
-    orow = opd.locator(f"tr[data-id='{fire['id']}']")
+    orow = opd.locator(f"article[data-id='{fire['id']}']")
     orow.locator("button[data-step=acknowledged]").click()
-    opd.wait_for_function(f"document.querySelector(\"tr[data-id='{fire['id']}']\").innerText.includes('acknowledged')")
+    opd.wait_for_selector(f"article[data-id='{fire['id']}'][data-status=acknowledged]")
     orow.locator("button[data-step=resolved]").click()
-    opd.wait_for_function(f"document.querySelector(\"tr[data-id='{fire['id']}']\").innerText.includes('resolved')")
+    opd.wait_for_selector(f"article[data-id='{fire['id']}'][data-status=resolved]")
     # an OPD user's nav does not offer the staff console
     assert opd.locator("nav a[href='/console']").is_hidden()
     opd.close()

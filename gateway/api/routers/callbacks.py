@@ -1,8 +1,9 @@
 """OPD callbacks: an OPD's own system acknowledges or resolves a case.
 
 Authenticated per OPD, by either its ``callback_token`` (``Authorization:
-Bearer``) or the same HMAC signature as the webhooks, made with the OPD's
-webhook secret over the request body (see docs/gateway.md).
+Bearer``) or a Standard Webhooks signature made with the OPD's webhook
+secret over the request body (the older X-Siaga pair is still accepted; see
+docs/opd-integration.md).
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ def _authenticate(request: Request, body: bytes, gw, opd_id: str) -> None:
             return
         raise HTTPException(401, "Token salah / bad token", headers={"WWW-Authenticate": "Bearer"})
     secret = opd.channels.webhook.secret.resolve() if opd.channels.webhook else ""
-    why = signing.verify(secret, request.headers.get(signing.TIMESTAMP_HEADER),
-                         request.headers.get(signing.SIGNATURE_HEADER), body,
-                         window_s=gw.cfg.gateway.dispatch.replay_window_s)
+    why = signing.verify_any(secret, request.headers, body,
+                             window_s=gw.cfg.gateway.dispatch.replay_window_s)
     if why is not None:
         log.warning("OPD callback refused for %s: %s", opd_id, why)
         raise HTTPException(401, f"Tanda tangan ditolak / signature refused: {why}",
@@ -48,23 +48,25 @@ def _authenticate(request: Request, body: bytes, gw, opd_id: str) -> None:
 
 @router.post("/{opd_id}/incidents/{incident_id}/{step}", status_code=204,
              responses={**ERR, 422: {"model": Problem}},
-             summary="OPD acknowledges / reports on scene / resolves its part of a case")
+             summary="OPD acknowledges (naming its responder) / reports on scene / resolves / declines "
+                     "(with a reason) its part of a case, or changes its responder")
 async def opd_callback(opd_id: str, incident_id: str, step: OpdStep, request: Request,
                        gw: StateDep) -> None:
     body = await request.body()
     _authenticate(request, body, gw, opd_id)
-    note = None
+    parsed = CallbackBody()
     if body.strip():
         try:
-            note = CallbackBody.model_validate_json(body).note
+            parsed = CallbackBody.model_validate_json(body)
         except ValueError:
-            raise HTTPException(422, "badan tidak valid / body must be {\"note\": ...} JSON") from None
+            raise HTTPException(422, "badan tidak valid / body must be JSON: {\"note\", \"reason\", "
+                                     "\"responder\", \"responder_kind\"}") from None
     from starlette.concurrency import run_in_threadpool
 
-    await run_in_threadpool(_apply, gw, opd_id, incident_id, step, note)
+    await run_in_threadpool(_apply, gw, opd_id, incident_id, step, parsed)
 
 
-def _apply(gw, opd_id: str, incident_id: str, step: OpdStep, note: str | None) -> None:
+def _apply(gw, opd_id: str, incident_id: str, step: OpdStep, body: CallbackBody) -> None:
     with gw.db.session() as session:
         inc = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update())
         if inc is None:
@@ -73,7 +75,8 @@ def _apply(gw, opd_id: str, incident_id: str, step: OpdStep, note: str | None) -
             raise HTTPException(403, "Bukan kasus OPD Anda / not your OPD's case")
         try:
             lifecycle.opd_step(session, inc, opd_id, step, actor=f"opd:{opd_id}", via="callback",
-                               note=note)
+                               note=body.note, reason=body.reason, responder=body.responder,
+                               responder_kind=body.responder_kind)
         except IllegalTransition as exc:
             raise HTTPException(409, exc.message) from None
 

@@ -53,7 +53,7 @@ def list_calls(session: SessionDep, _user: StaffUser,
 def list_opds(session: SessionDep, gw: StateDep, _user: CurrentUser) -> list[OpdPublic]:
     open_counts = dict(session.execute(
         select(Assignment.opd, func.count()).join(Incident, Assignment.incident_pk == Incident.pk)
-        .where(Assignment.resolved_at.is_(None),
+        .where(Assignment.status.in_(("dispatched", "acknowledged", "on_scene")),
                Incident.status.in_(("dispatched", "acknowledged", "on_scene")))
         .group_by(Assignment.opd)).all())
     out = []

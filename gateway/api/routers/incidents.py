@@ -32,7 +32,6 @@ from gateway.auth import Role
 from gateway.clock import utcnow
 from gateway.dispatch.outbox import redispatch
 from gateway.errors import IllegalTransition, NotFound
-from gateway.intake import case_number
 from gateway.lifecycle import OpdStep, Status
 from gateway.store.models import Assignment, Call, DeliveryAttempt, Incident, Outbox, User
 from protocol.categories import CATALOGUE, Category
@@ -117,7 +116,7 @@ def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = No
                            .options(lazyload(Incident.transitions))).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return IncidentPage(items=[IncidentPublic.model_validate(r) for r in rows],
+    return IncidentPage(items=[public(r, user) for r in rows],
                         next_cursor=encode_cursor(rows[-1].pk) if more and rows else None)
 
 
@@ -125,30 +124,33 @@ def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = No
              summary="An incident typed in by an operator")
 def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
                     user: StaffUser) -> IncidentPublic:
+    """The same cases-service path as a unit's report over MQTT, so both
+    leave the same audit trail."""
     now = utcnow()
     loc = body.location
     route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None)
-    inc = Incident(id=new_id(), category=body.category.value, source="operator",
-                   priority=int(CATALOGUE[body.category].priority), status="received",
-                   lat=loc.lat if loc else None, lon=loc.lon if loc else None,
-                   location_label=loc.label if loc else None, area=loc.area if loc else None,
-                   description=body.description, caller=body.caller, call_id=body.call_id,
-                   received_at=now, updated_at=now, handoff=route.handoff,
-                   sla_ack_min=route.sla_ack_min, sla_resolve_min=route.sla_resolve_min)
-    session.add(inc)
-    session.flush()
-    inc.case_no = case_number(gw.cfg.site.case_prefix, now.year, inc.pk)
-    lifecycle.audit(session, inc, to="received", actor=user.username, via="api")
-    if not route.routed:
-        lifecycle.reject(session, inc, body.category.value, actor="system", via="api")
-    elif route.auto:
-        lifecycle.move(session, inc, Status.TRIAGED, actor="system", via="api", note="auto-dispatch rule")
-        if not route.handoff:
-            lifecycle.dispatch(session, gw.cfg, inc, route.opds, actor="system", via="api")
-            gw.wake.set()
-    session.flush()
-    session.refresh(inc)
-    return IncidentPublic.model_validate(inc)
+    inc, outbox = lifecycle.open_case(session, gw.cfg, route, dict(
+        id=new_id(), category=body.category.value, source="operator",
+        priority=int(CATALOGUE[body.category].priority), lat=loc.lat if loc else None,
+        lon=loc.lon if loc else None, location_label=loc.label if loc else None,
+        area=loc.area if loc else None, description=body.description, caller=body.caller,
+        call_id=body.call_id, received_at=now, updated_at=now), actor=user.username, via="api", now=now)
+    if outbox:
+        gw.wake.set()
+    session.expire(inc)
+    return public(inc, user)
+
+
+def public(inc: Incident, user: User) -> IncidentPublic:
+    """The incident with the next steps this user may take (the pages show
+    these instead of knowing the rules)."""
+    out = IncidentPublic.model_validate(inc)
+    out.category_label = CATALOGUE[Category(inc.category)].label_id
+    staff = user.role != Role.OPD
+    out.allowed_actions = lifecycle.case_actions(inc, staff=staff)
+    for a_out, a in zip(out.assignments, inc.assignments, strict=True):
+        a_out.allowed_actions = lifecycle.assignment_actions(inc, a, staff=staff, opd=user.opd)
+    return out
 
 
 def _deliveries(session: Session, inc: Incident) -> list[DeliveryDetail]:
@@ -163,9 +165,9 @@ def _deliveries(session: Session, inc: Incident) -> list[DeliveryDetail]:
     return out
 
 
-def _detail(session: Session, inc: Incident) -> IncidentDetail:
+def _detail(session: Session, inc: Incident, user: User) -> IncidentDetail:
     call = session.get(Call, inc.call_id) if inc.call_id else None
-    base = IncidentPublic.model_validate(inc).model_dump()
+    base = public(inc, user).model_dump()
     return IncidentDetail(**base, timeline=inc.transitions, deliveries=_deliveries(session, inc),
                           call=CallPublic.model_validate(call) if call else None)
 
@@ -173,7 +175,7 @@ def _detail(session: Session, inc: Incident) -> IncidentDetail:
 @router.get("/incidents/{ref}", response_model=IncidentDetail, responses=ERR,
             summary="One incident (by id or case number) with its timeline")
 def get_incident(ref: str, session: SessionDep, user: CurrentUser) -> IncidentDetail:
-    return _detail(session, load(session, ref, user))
+    return _detail(session, load(session, ref, user), user)
 
 
 @router.post("/incidents/{ref}/transitions", response_model=IncidentDetail, responses=ERR,
@@ -193,26 +195,34 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
                 lifecycle.move(session, inc, body.to, actor=actor, via="api", note=body.note)
             else:
                 lifecycle.opd_step(session, inc, opd, body.to.value, actor=actor, via="api",
-                                   note=body.note)
+                                   note=body.note, responder=body.responder,
+                                   responder_kind=body.responder_kind)
         elif user.role == Role.OPD:
             raise HTTPException(403, "OPD hanya menerima/tiba/selesai / OPD users may only "
                                      "acknowledge, report on scene, or resolve")
         elif body.to is Status.DISPATCHED:
+            if inc.status != Status.TRIAGED:
+                raise IllegalTransition(f"tidak boleh / not allowed: {inc.status} -> dispatched; "
+                                        "add OPDs with POST .../assignments")
             opds = body.opds if body.opds is not None else list(
                 routing.opds_for(gw.cfg, inc.category, inc.area))
-            lifecycle.dispatch(session, gw.cfg, inc, opds, actor=actor, via="api", note=body.note)
+            lifecycle.assign(session, gw.cfg, inc, opds, actor=actor, via="api", note=body.note)
             gw.wake.set()
         elif body.to is Status.REJECTED:
             if body.reason is None:
                 raise IllegalTransition("alasan wajib / a reason is needed: prank, test or duplicate")
             lifecycle.reject(session, inc, body.reason, actor=actor, via="api", note=body.note)
+        elif (inc.assignments and body.to is not Status.CLOSED
+              and body.to in lifecycle.ALLOWED[Status(inc.status)]):
+            raise IllegalTransition(f"tidak boleh / not allowed: {inc.status} -> {body.to.value}; "
+                                    "the OPDs' steps move this case")
         else:
             lifecycle.move(session, inc, body.to, actor=actor, via="api", note=body.note)
     except IllegalTransition as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from None
     session.flush()
-    session.refresh(inc)
-    return _detail(session, inc)
+    session.expire(inc)
+    return _detail(session, inc, user)
 
 
 @router.get("/deliveries", response_model=list[DeliveryPublic], responses=ERR,

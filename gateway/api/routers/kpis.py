@@ -7,8 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 
 from gateway import kpi
-from gateway.api.deps import StateDep, SupervisorUser
+from gateway.api.deps import SessionDep, StateDep, SupervisorUser
 from gateway.api.routers.incidents import ERR
+from gateway.kpi_declines import DeclineReport, declines
 
 router = APIRouter(prefix="/api", tags=["kpis"])
 
@@ -30,3 +31,13 @@ def kpis(gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
             return kpi.compute(s, gw.cfg, since, until)
 
     return gw.kpis.get((since, until), compute)
+
+
+@router.get("/kpis/declines", response_model=DeclineReport, responses=ERR,
+            summary="Declines per OPD (by reason, judged wrong), decline to re-dispatch times",
+            description="Computed in SQL in the request's read-only transaction.")
+def decline_kpis(session: SessionDep, gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
+                 until: datetime | None = None) -> DeclineReport:
+    from gateway.clock import as_utc
+
+    return declines(session, gw.cfg, as_utc(since), as_utc(until))

@@ -44,10 +44,6 @@ async function api(path, options = {}) {
 const fmtTime = (s) => (s ? new Date(s).toLocaleString("id-ID", { hour12: false }) : "–");
 const fmtDur = (s) => (s === null || s === undefined ? "–" : s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${(s / 60).toFixed(1)} mnt` : `${(s / 3600).toFixed(1)} jam`);
 const fmtPct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
-// an SMS from a citizen's phone (no device) is an "SMS report"; a unit's SMS fallback names the box;
-// a field box's dial-out is linked to its case by call_id
-const source = (i) => (i.source === "sms" ? (i.device_id ? "sms (unit)" : "Laporan SMS / SMS report") : i.source)
-  + (i.call_id ? " \u260E" : "");
 const place = (i) => [i.location_label, i.area].filter(Boolean).join(", ") || i.device_id || "–";
 
 function fillRows(tbody, rows) {
@@ -80,88 +76,6 @@ function initLogin() {
   });
 }
 
-// ---- staff console -------------------------------------------------------------
-const NEXT_STEPS = {
-  received: [["triaged", "Verifikasi / Triage"], ["rejected:prank", "Iseng / Prank"], ["rejected:test", "Uji / Test"]],
-  triaged: [["dispatched", "Kirim ke OPD / Dispatch"], ["rejected:duplicate", "Duplikat / Duplicate"]],
-  resolved: [["closed", "Tutup / Close"]],
-};
-
-async function transition(ref, step) {
-  const [to, reason] = step.split(":");
-  await api(`/api/incidents/${encodeURIComponent(ref)}/transitions`, {
-    method: "POST", body: JSON.stringify(reason ? { to, reason } : { to }),
-  });
-}
-
-function actionButtons(inc, steps) {
-  return steps.map(([step, label]) => el("button", {
-    class: "small", "data-step": step,
-    onclick: async () => {
-      try { await transition(inc.id, step); await refreshConsole(); } catch (e) { showError(e.message); }
-    },
-  }, label));
-}
-
-async function refreshConsole() {
-  const status = document.getElementById("status-filter").value;
-  const q = new URLSearchParams({ limit: "50" });
-  if (status) q.set("status", status);
-  const pageData = await api("/api/incidents?" + q);
-  fillRows(document.querySelector("#incidents tbody"), pageData.items.map((i) => el("tr", { "data-id": i.id, class: `st-${i.status}${i.escalated ? " escalated" : ""}` },
-    el("td", {}, i.case_no || i.id.slice(-6)),
-    el("td", {}, el("span", { class: "badge" }, i.status)),
-    el("td", {}, i.category), el("td", { class: "source", title: i.call_id ? `panggilan / call ${i.call_id}` : "" }, source(i)),
-    el("td", {}, place(i)),
-    el("td", {}, i.assignments.map((a) => a.opd).join(", ") || "–"),
-    el("td", {}, fmtTime(i.received_at)),
-    el("td", {}, ...actionButtons(i, NEXT_STEPS[i.status] || [])))));
-}
-
-async function initConsole() {
-  const cats = ["medical", "fire", "traffic_accident", "natural_disaster", "fallen_tree", "flood", "street_light",
-    "crime", "drugs", "domestic_violence", "security_disturbance", "terrorism", "other", "prank", "test"];
-  document.getElementById("category-select").replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
-  document.getElementById("status-filter").addEventListener("change", refreshConsole);
-  document.getElementById("new-incident").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const f = Object.fromEntries(new FormData(ev.target));
-    const body = { category: f.category };
-    if (f.caller) body.caller = f.caller;
-    if (f.description) body.description = f.description;
-    if (f.area) body.location = { area: f.area };
-    try { await api("/api/incidents", { method: "POST", body: JSON.stringify(body) }); ev.target.reset(); await refreshConsole(); }
-    catch (e) { showError(e.message); }
-  });
-  poll(refreshConsole);
-}
-
-// ---- OPD portal -------------------------------------------------------------
-const OPD_STEPS = { dispatched: [["acknowledged", "Terima / Acknowledge"]], acknowledged: [["on_scene", "Di lokasi / On scene"], ["resolved", "Selesai / Resolved"]], on_scene: [["resolved", "Selesai / Resolved"]] };
-
-async function refreshOpd() {
-  const data = await api("/api/incidents?limit=50");
-  const mine = me && me.opd;
-  fillRows(document.querySelector("#opd-cases tbody"), data.items.map((i) => {
-    const a = i.assignments.find((x) => x.opd === mine) || i.assignments[0] || {};
-    const state = a.resolved_at ? "resolved" : a.on_scene_at ? "on_scene" : a.acknowledged_at ? "acknowledged" : a.dispatched_at ? "dispatched" : i.status;
-    const due = a.dispatched_at && a.sla_ack_min ? new Date(new Date(a.dispatched_at).getTime() + a.sla_ack_min * 60000) : null;
-    const buttons = (OPD_STEPS[state] || []).map(([to, label]) => el("button", {
-      class: "small", "data-step": to,
-      onclick: async () => {
-        try {
-          await api(`/api/incidents/${encodeURIComponent(i.id)}/transitions`, { method: "POST", body: JSON.stringify(mine ? { to, opd: mine } : { to, opd: a.opd }) });
-          await refreshOpd();
-        } catch (e) { showError(e.message); }
-      },
-    }, label));
-    return el("tr", { "data-id": i.id, class: `st-${state}${i.escalated ? " escalated" : ""}` },
-      el("td", {}, i.case_no || i.id.slice(-6)), el("td", {}, el("span", { class: "badge" }, state)),
-      el("td", {}, i.category), el("td", {}, place(i)), el("td", {}, fmtTime(a.dispatched_at)),
-      el("td", {}, due ? fmtTime(due.toISOString()) : "–"), el("td", {}, ...buttons));
-  }));
-}
-
 // ---- KPI dashboard -------------------------------------------------------------
 async function refreshDashboard() {
   const k = await api("/api/kpis");
@@ -176,6 +90,12 @@ async function refreshDashboard() {
     el("td", { class: "num" }, fmtDur(o.resolve_median_s)), el("td", { class: "num" }, fmtDur(o.resolve_p90_s)),
     el("td", { class: "num" }, fmtPct(o.ack_sla_compliance)), el("td", { class: "num" }, fmtPct(o.resolve_sla_compliance)),
     el("td", { class: "num" }, o.escalations))));
+  const d = await api("/api/kpis/declines");
+  document.querySelector("#decline-kpis tbody").replaceChildren(...d.opds.filter((o) => o.declines).map((o) => el("tr", { "data-opd": o.opd },
+    el("td", {}, o.name), el("td", { class: "num" }, o.declines),
+    el("td", {}, Object.entries(o.by_reason).map(([r, n]) => `${DECLINE[r] || r}: ${n}`).join(", ")),
+    el("td", { class: "num" + (o.wrong ? " fault" : "") }, o.wrong), el("td", { class: "num" }, fmtDur(o.reroute_median_s)),
+    el("td", { class: "num" }, fmtDur(o.reroute_p90_s)), el("td", { class: "num" }, o.waiting))));
   const cats = Object.entries(k.by_category).sort((a, b) => b[1] - a[1]);
   document.querySelector("#by-category tbody").replaceChildren(...cats.map(([c, n]) => el("tr", {}, el("td", {}, c), el("td", { class: "num" }, n))));
   const c = k.calls;
