@@ -31,7 +31,7 @@ from protocol.codec import decode_device_message, peek
 from protocol.errors import ProtocolError
 from protocol.fleet import Status, Telemetry
 from protocol.ids import ULID_PATTERN, new_id
-from protocol.reports import AckItem, CallRecord, Rejection
+from protocol.reports import JUNK_CALL_TYPES, AckItem, CallRecord, Rejection
 from protocol.reports import Incident as IncidentMsg
 from protocol.topics import DeviceTopic, parse_device_topic
 
@@ -101,6 +101,13 @@ class _Tally:
             m.reject(*r)
         if self.duplicates:
             m.duplicates.inc(self.duplicates)
+
+
+def _reject_reason(msg: IncidentMsg) -> str:
+    """Why a case is never routed: its junk call type, else its category."""
+    if msg.call_type in JUNK_CALL_TYPES:
+        return msg.call_type.value
+    return msg.category.value
 
 
 class Intake:
@@ -232,7 +239,7 @@ class Intake:
             label = (loc.label if loc else None) or dev.label
             lat, lon = (loc.lat, loc.lon) if loc and (loc.lat is not None or loc.lon is not None) \
                 else (dev.lat, dev.lon)
-            route = routing.route(self.cfg, msg.category, msg.source, area)
+            route = routing.route(self.cfg, msg.category, msg.source, area, msg.call_type)
             routes.append(route)
             if not route.routed:
                 status = S.REJECTED
@@ -245,8 +252,9 @@ class Intake:
                 source=msg.source.value, priority=int(CATALOGUE[msg.category].priority),
                 status=status.value, lat=lat, lon=lon, location_label=label, area=area,
                 description=msg.description, caller=msg.caller, call_id=msg.call_id, button=msg.button,
+                call_type=msg.call_type.value if msg.call_type else None,
                 device_time=msg.device_time if msg.clock_synced else None, received_at=now,
-                updated_at=now, reject_reason=msg.category.value if status is S.REJECTED else None,
+                updated_at=now, reject_reason=_reject_reason(msg) if status is S.REJECTED else None,
                 handoff=route.handoff, escalated=False, sla_ack_min=route.sla_ack_min,
                 sla_resolve_min=route.sla_resolve_min,
             ))
@@ -268,7 +276,7 @@ class Intake:
             status = S(row["status"])
             if status is S.REJECTED:
                 au(pk, S.RECEIVED, S.REJECTED, "system", "ingest",
-                   note=f"{msg.category.value}: stored and counted, never routed")
+                   note=f"{_reject_reason(msg)}: stored and counted, never routed")
             elif status in (S.TRIAGED, S.DISPATCHED):
                 au(pk, S.RECEIVED, S.TRIAGED, "system", "ingest", note="auto-dispatch rule")
                 if route.handoff:
@@ -288,6 +296,9 @@ class Intake:
                                                next_attempt_at=now, created_at=now,
                                                payload=lifecycle.dispatch_payload(inc, opd, oid).decode()))
         s.execute(insert(Transition), audits)
+        typed = [(m.call_id, m.call_type.value) for m in msgs if m.call_id and m.call_type]
+        for call_id, ctype in typed:  # the case's type is the call's (the later word wins)
+            s.execute(update(Call).where(Call.id == call_id).values(call_type=ctype))
         if assigns:
             s.execute(insert(Assignment), assigns)
         if outbox:
@@ -303,7 +314,13 @@ class Intake:
         row = Call(id=msg.id, device_id=msg.device, seq=msg.seq, direction=msg.direction.value,
                    number=msg.number, ring_at=msg.ring_at, answered_at=msg.answered_at,
                    ended_at=msg.ended_at, answer_s=msg.answer_s, duration_s=msg.duration_s,
-                   end_reason=msg.end_reason.value, operator=msg.operator, received_at=now)
+                   end_reason=msg.end_reason.value, operator=msg.operator, received_at=now,
+                   call_type=msg.call_type.value if msg.call_type else None)
+        # a case typed for this call may have arrived first (its type wins)
+        typed = s.scalar(select(Incident.call_type).where(Incident.call_id == msg.id,
+                                                          Incident.call_type.is_not(None)).limit(1))
+        if typed:
+            row.call_type = typed
         s.add(row)
         known.add(msg.id)
         return AckItem(id=msg.id, seq=msg.seq)

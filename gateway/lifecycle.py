@@ -23,7 +23,7 @@ from protocol.categories import Category, Priority
 from protocol.codec import encode
 from protocol.dispatch import Dispatch
 from protocol.ids import new_id
-from protocol.reports import Location, Source
+from protocol.reports import JUNK_CALL_TYPES, Location, Source
 
 
 class Status(enum.StrEnum):
@@ -41,6 +41,8 @@ class RejectReason(enum.StrEnum):
     PRANK = "prank"
     TEST = "test"
     DUPLICATE = "duplicate"
+    GHOST = "ghost"
+    MISDIAL = "misdial"
 
 
 class OpdStep(enum.StrEnum):
@@ -143,6 +145,9 @@ def dispatch(session: Session, cfg: SiteConfig, inc: Incident, opds: tuple[str, 
     """triaged -> dispatched: one assignment and outbox rows per OPD. With no
     OPD (police without MoU, phone hand-off) the case is dispatched by the
     operator and has no OPD clock."""
+    if inc.call_type in JUNK_CALL_TYPES:
+        raise IllegalTransition(f"Panggilan bertipe {inc.call_type} tidak pernah dikirim ke OPD / "
+                                f"a {inc.call_type} call never reaches an OPD")
     unknown = [o for o in opds if cfg.opd(o) is None]
     if unknown:
         raise IllegalTransition(f"OPD tidak dikenal / unknown OPD: {', '.join(unknown)}")

@@ -30,6 +30,23 @@ class Source(enum.StrEnum):
     OPERATOR = "operator"  # typed in the staff console
 
 
+class CallType(enum.StrEnum):
+    """What a call turned out to be, set by the operator (panel key or
+    console). Only ``emergency`` and ``information`` calls can reach an OPD;
+    the others are logged and counted (caller history, flagged numbers)."""
+
+    EMERGENCY = "emergency"
+    INFORMATION = "information"  # the caller wanted information, no emergency
+    GHOST = "ghost"  # silent line: nobody speaks
+    PRANK = "prank"
+    TEST = "test"
+    MISDIAL = "misdial"  # wrong number, or hung up before speaking (abandoned)
+
+
+#: call types that never reach an OPD
+JUNK_CALL_TYPES = frozenset({CallType.GHOST, CallType.PRANK, CallType.TEST, CallType.MISDIAL})
+
+
 class Location(Wire):
     lat: float | None = Field(None, ge=-90, le=90, description="Latitude, WGS 84 degrees")
     lon: float | None = Field(None, ge=-180, le=180, description="Longitude, WGS 84 degrees")
@@ -47,6 +64,9 @@ class Incident(DeviceMessage):
     caller: PhoneNumber | None = None
     call_id: MessageId | None = Field(None, description="Call record this incident came from")
     button: ShortText | None = Field(None, description="Button name on a field box")
+    call_type: CallType | None = Field(
+        None, description="What the call was (panel calls; since contract revision 2). "
+                          "ghost, prank, test and misdial never reach an OPD")
 
 
 class CallDirection(enum.StrEnum):
@@ -89,7 +109,10 @@ class CallRecord(DeviceMessage):
     answer_s: float | None = Field(None, ge=0, le=86400, description="Ring to answer, seconds")
     duration_s: float = Field(0, ge=0, le=86400, description="Answer to end, seconds")
     end_reason: CallEnd
-    operator: ShortText | None = None
+    operator: ShortText | None = Field(
+        None, description="Who was signed in at the desk when the call was answered")
+    call_type: CallType | None = Field(
+        None, description="What the call was, when typed before it ended (since contract revision 2)")
 
     @model_validator(mode="after")
     def _answered_calls_have_answer_time(self) -> CallRecord:

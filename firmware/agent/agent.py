@@ -117,6 +117,10 @@ class Agent:
     def category_map(self) -> dict[str, Category]:
         return dict(self.settings.button_categories or self.cfg.category_map())
 
+    def operator(self) -> str | None:
+        """Who is signed in at this desk (desired config over the file); None if nobody."""
+        return self.settings.operator or None
+
     def event(self, kind: str, detail: Any = None, *, level: str = "INFO") -> None:
         log.debug("event %s %s", kind, detail)
         self.store.log_event(kind, detail, level=level)
@@ -125,7 +129,8 @@ class Agent:
         try:
             rec = self.store.record("call", self.topic(DeviceTopic.CALL),
                                     lambda seq: tracker.record(call, end, device=self.cfg.device_id,
-                                                               seq=seq, stamp=self.clock.stamp()))
+                                                               seq=seq, stamp=self.clock.stamp(),
+                                                               operator=self.operator()))
         except (StorageFull, sqlite3.Error) as exc:
             log.error("Catatan panggilan tidak tersimpan / call record not stored: %s", exc)
             return

@@ -5,6 +5,13 @@ A category button classifies the current call, or the last one within
 ``timings.classify_window_s``, and files one incident tied to the call
 record (``call_id``). Every call, missed and abandoned ones included, is
 committed as a call record when it ends.
+
+Each key also types the call (``CallType``): a ``type_<calltype>`` key
+(``button_type_ghost``) types it only, filing a case of category ``other``
+that the gateway never routes; the prank and test category keys type it
+prank/test; every other category key types it an emergency. A key pressed
+during the call puts the type on the call record too; an abandoned call
+nobody typed is recorded as ``misdial``.
 """
 
 from __future__ import annotations
@@ -17,13 +24,27 @@ from typing import TYPE_CHECKING, Any
 from firmware.agent.calls import Call, CallTracker, clean_number
 from firmware.agent.hardware import REFUSED_SHOW_S
 from firmware.agent.store import StorageFull
-from protocol.reports import Incident, Source
+from protocol.categories import Category
+from protocol.reports import CallType, Incident, Source
 from protocol.topics import DeviceTopic
 
 if TYPE_CHECKING:  # pragma: no cover
     from firmware.agent.agent import Agent
 
 log = logging.getLogger(__name__)
+
+
+_TYPE_OF_CATEGORY = {Category.PRANK: CallType.PRANK, Category.TEST: CallType.TEST}
+
+
+def call_type_for(button: str, category: Category) -> CallType:
+    """``type_ghost`` -> ghost; the prank/test keys -> prank/test; else emergency."""
+    if button.startswith("type_"):
+        try:
+            return CallType(button.removeprefix("type_"))
+        except ValueError:
+            pass
+    return _TYPE_OF_CATEGORY.get(category, CallType.EMERGENCY)
 
 
 class PanelProfile:
@@ -79,9 +100,12 @@ class PanelProfile:
             a.event("classify_ignored", {"button": name, "why": "already classified", "call": call.id})
             return ("ignored", None)
 
+        ctype = call_type_for(name, category)
+
         def build(seq: int) -> Incident:
             return Incident(device=a.cfg.device_id, seq=seq, **a.clock.stamp(), category=category,
-                            source=Source.PANEL_CALL, caller=clean_number(call.number), call_id=call.id)
+                            source=Source.PANEL_CALL, caller=clean_number(call.number), call_id=call.id,
+                            call_type=ctype)
 
         try:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
@@ -90,8 +114,10 @@ class PanelProfile:
             a.refused_until = time.monotonic() + REFUSED_SHOW_S
             return ("refused", None)
         call.classified = True
+        call.call_type = ctype  # on the call record too when the call is still on
         a.hw.beep(1)
-        a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "call": call.id})
+        a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "call": call.id,
+                                      "call_type": ctype.value})
         return ("recorded", inc.id)
 
     def on_delivered(self, kind: str, _msg_id: str) -> None:

@@ -11,6 +11,7 @@ from gateway.auth import Role
 from gateway.lifecycle import RejectReason, Status
 from protocol.categories import Category
 from protocol.fleet import Profile
+from protocol.reports import CallType
 
 
 class Out(BaseModel):
@@ -60,6 +61,7 @@ class IncidentPublic(Out):
     description: str | None
     caller: str | None
     call_id: str | None
+    call_type: str | None = None
     received_at: datetime
     updated_at: datetime
     reject_reason: str | None
@@ -110,6 +112,7 @@ class CallPublic(Out):
     duration_s: float
     end_reason: str
     operator: str | None
+    call_type: str | None = None
     received_at: datetime
 
 
@@ -117,6 +120,14 @@ class IncidentDetail(IncidentPublic):
     timeline: list[TransitionPublic]
     deliveries: list[DeliveryDetail]
     call: CallPublic | None
+
+
+class CallerHistory(BaseModel):
+    number: str
+    days: int = Field(description="The history's window, days back from now")
+    calls: int = Field(description="Calls from this number in the window")
+    by_type: dict[str, int] = Field(description="Calls by call type ('untyped' for none yet)")
+    open_cases: list[IncidentPublic]
 
 
 class IncidentPage(BaseModel):
@@ -144,6 +155,15 @@ class IncidentCreate(In):
     caller: str | None = Field(None, pattern=r"^\+?[0-9*#]{1,20}$")
     location: LocationIn | None = None
     call_id: str | None = Field(None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    call_type: CallType | None = Field(None, description="What the call was; ghost, prank, test and "
+                                                         "misdial are stored but never routed")
+
+
+class CallTypeSet(In):
+    """The operator (re)types the call a case came from."""
+
+    call_type: CallType
+    note: str | None = Field(None, max_length=2000)
 
 
 class TransitionCreate(In):

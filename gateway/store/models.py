@@ -69,6 +69,7 @@ class Incident(Base):
         Index("ix_incidents_category", "category"),
         Index("ix_incidents_received", "received_at"),
         Index("ix_incidents_device", "device_id"),
+        Index("ix_incidents_caller", "caller"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -88,6 +89,8 @@ class Incident(Base):
     caller: Mapped[str | None] = mapped_column(String(24))
     call_id: Mapped[str | None] = mapped_column(String(26))
     button: Mapped[str | None] = mapped_column(String(200))
+    #: protocol.reports.CallType of the call the case came from (None: not from a call)
+    call_type: Mapped[str | None] = mapped_column(String(16))
     device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -184,7 +187,8 @@ class DeliveryAttempt(Base):
 
 class Call(Base):
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_device", "device_id"), Index("ix_calls_received", "received_at"))
+    __table_args__ = (Index("ix_calls_device", "device_id"), Index("ix_calls_received", "received_at"),
+                      Index("ix_calls_number", "number", "received_at"))
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(63))
@@ -198,6 +202,8 @@ class Call(Base):
     duration_s: Mapped[float] = mapped_column(Float)
     end_reason: Mapped[str] = mapped_column(String(16))
     operator: Mapped[str | None] = mapped_column(String(200))
+    #: protocol.reports.CallType: from the record, or from the case typed for this call
+    call_type: Mapped[str | None] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -37,6 +37,7 @@ from gateway.lifecycle import OpdStep, Status
 from gateway.store.models import Assignment, Call, DeliveryAttempt, Incident, Outbox, User
 from protocol.categories import CATALOGUE, Category
 from protocol.ids import new_id
+from protocol.reports import JUNK_CALL_TYPES
 
 router = APIRouter(prefix="/api", tags=["incidents"])
 
@@ -127,20 +128,23 @@ def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
                     user: StaffUser) -> IncidentPublic:
     now = utcnow()
     loc = body.location
-    route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None)
+    route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None, body.call_type)
     inc = Incident(id=new_id(), category=body.category.value, source="operator",
                    priority=int(CATALOGUE[body.category].priority), status="received",
                    lat=loc.lat if loc else None, lon=loc.lon if loc else None,
                    location_label=loc.label if loc else None, area=loc.area if loc else None,
                    description=body.description, caller=body.caller, call_id=body.call_id,
-                   received_at=now, updated_at=now, handoff=route.handoff,
+                   call_type=body.call_type.value if body.call_type else None, received_at=now,
+                   updated_at=now, handoff=route.handoff,
                    sla_ack_min=route.sla_ack_min, sla_resolve_min=route.sla_resolve_min)
     session.add(inc)
     session.flush()
     inc.case_no = case_number(gw.cfg.site.case_prefix, now.year, inc.pk)
     lifecycle.audit(session, inc, to="received", actor=user.username, via="api")
     if not route.routed:
-        lifecycle.reject(session, inc, body.category.value, actor="system", via="api")
+        junk = body.call_type is not None and body.call_type in JUNK_CALL_TYPES
+        lifecycle.reject(session, inc, body.call_type.value if junk else body.category.value,
+                         actor="system", via="api")
     elif route.auto:
         lifecycle.move(session, inc, Status.TRIAGED, actor="system", via="api", note="auto-dispatch rule")
         if not route.handoff:

@@ -77,14 +77,24 @@ function initLogin() {
 }
 
 // ---- staff console -------------------------------------------------------------
+// call types (protocol.reports.CallType) in words; junk ones never reach an OPD
+const CALL_TYPES = {
+  emergency: "Darurat / Emergency", information: "Informasi / Information", ghost: "Kosong (diam) / Ghost",
+  prank: "Iseng / Prank", test: "Uji / Test", misdial: "Salah sambung / Misdial",
+};
+const JUNK_STEPS = [["type:prank", "Iseng / Prank"], ["type:ghost", "Kosong / Ghost"], ["type:test", "Uji / Test"],
+  ["type:misdial", "Salah sambung / Misdial"]];
 const NEXT_STEPS = {
-  received: [["triaged", "Verifikasi / Triage"], ["rejected:prank", "Iseng / Prank"], ["rejected:test", "Uji / Test"]],
-  triaged: [["dispatched", "Kirim ke OPD / Dispatch"], ["rejected:duplicate", "Duplikat / Duplicate"]],
+  received: [["triaged", "Verifikasi / Triage"], ...JUNK_STEPS],
+  triaged: [["dispatched", "Kirim ke OPD / Dispatch"], ["rejected:duplicate", "Duplikat / Duplicate"], ...JUNK_STEPS],
   resolved: [["closed", "Tutup / Close"]],
 };
 
 async function transition(ref, step) {
   const [to, reason] = step.split(":");
+  if (to === "type") {
+    return api(`/api/incidents/${encodeURIComponent(ref)}/call-type`, { method: "POST", body: JSON.stringify({ call_type: reason }) });
+  }
   await api(`/api/incidents/${encodeURIComponent(ref)}/transitions`, {
     method: "POST", body: JSON.stringify(reason ? { to, reason } : { to }),
   });
@@ -107,7 +117,8 @@ async function refreshConsole() {
   fillRows(document.querySelector("#incidents tbody"), pageData.items.map((i) => el("tr", { "data-id": i.id, class: `st-${i.status}${i.escalated ? " escalated" : ""}` },
     el("td", {}, i.case_no || i.id.slice(-6)),
     el("td", {}, el("span", { class: "badge" }, i.status)),
-    el("td", {}, i.category), el("td", {}, i.source), el("td", {}, place(i)),
+    el("td", {}, i.category), el("td", { class: "call-type" }, CALL_TYPES[i.call_type] || "–"),
+    el("td", {}, i.source), el("td", {}, place(i)),
     el("td", {}, i.assignments.map((a) => a.opd).join(", ") || "–"),
     el("td", {}, fmtTime(i.received_at)),
     el("td", {}, ...actionButtons(i, NEXT_STEPS[i.status] || [])))));
@@ -117,12 +128,15 @@ async function initConsole() {
   const cats = ["medical", "fire", "traffic_accident", "natural_disaster", "fallen_tree", "flood", "street_light",
     "crime", "drugs", "domestic_violence", "security_disturbance", "terrorism", "other", "prank", "test"];
   document.getElementById("category-select").replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
+  document.getElementById("call-type-select").replaceChildren(el("option", { value: "" }, "–"),
+    ...Object.entries(CALL_TYPES).map(([c, label]) => el("option", { value: c }, label)));
   document.getElementById("status-filter").addEventListener("change", refreshConsole);
   document.getElementById("new-incident").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(ev.target));
     const body = { category: f.category };
     if (f.caller) body.caller = f.caller;
+    if (f.call_type) body.call_type = f.call_type;
     if (f.description) body.description = f.description;
     if (f.area) body.location = { area: f.area };
     try { await api("/api/incidents", { method: "POST", body: JSON.stringify(body) }); ev.target.reset(); await refreshConsole(); }
