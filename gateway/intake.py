@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import lifecycle, routing
+from gateway import flags, lifecycle, routing
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.metrics import Metrics
@@ -57,6 +57,7 @@ class BatchResult:
     acks: dict[str, DeviceAck] = field(default_factory=dict)
     stored_incidents: int = 0
     dispatches: int = 0
+    flagged: int = 0  # numbers newly flagged by this batch: the flag list must go out
 
     def merge(self, other: BatchResult) -> None:
         for device, a in other.acks.items():
@@ -65,6 +66,7 @@ class BatchResult:
             mine.rejected += a.rejected
         self.stored_incidents += other.stored_incidents
         self.dispatches += other.dispatches
+        self.flagged += other.flagged
 
 
 def case_number(prefix: str, year: int, pk: int) -> str:
@@ -220,6 +222,10 @@ class Intake:
                 cases = self._store_incidents(s, list(new.values()), devs, now, res)
                 for item in to_fill:
                     item.case = cases[item.id]
+            typed = [m.number for _, _, m in decoded if isinstance(m, CallRecord) and m.call_type] + \
+                [m.caller for m in new.values() if m.call_type]
+            if typed:  # junk calls may flag their number (gateway.flags)
+                res.flagged += len(flags.evaluate(s, self.cfg.flags, typed, now))
         t.apply(self.metrics)
         self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)

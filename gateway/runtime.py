@@ -57,6 +57,7 @@ class Gateway:
         self.sla: SlaWatch | None = None
         self.app: Any = None
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
+        self.flag_sync: Any = None  # gateway.flag_sync.FlagSync (panels' flagged numbers) with MQTT
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -88,8 +89,17 @@ class Gateway:
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
         self.sla = SlaWatch(self.db, self.cfg, self.metrics, on_escalation=self.wake)
+        if self.ingest:
+            from gateway.flag_sync import FlagSync
+
+            ingest = self.ingest
+            self.flag_sync = FlagSync(self.db, lambda t, p: ingest.publish(t, p, 5.0, retain=True),
+                                      period_s=self.cfg.gateway.flag_sync_s)
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
+        if self.flag_sync:
+            self.app.state.gw.flags_changed = self.flag_sync.wake
+            self.ingest.on_flagged = self.flag_sync.wake
         if self.cfg.gateway.fleet_config is not None:
             from gateway.fleet import FleetHost
 
@@ -103,6 +113,8 @@ class Gateway:
             self.ingest.start()
         self.dispatcher.start()
         self.sla.start()
+        if self.flag_sync:
+            self.flag_sync.start()
         if self.fleet:
             self.fleet.start()
         if self.use_http:
@@ -164,6 +176,8 @@ class Gateway:
             self.ingest.stop()
         if self.sla:
             self.sla.stop()
+        if self.flag_sync:
+            self.flag_sync.stop()
         if self.fleet:
             self.fleet.stop()
             self.fleet = None

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 from protocol.base import (
+    Count,
     DeviceMessage,
     LongText,
     MessageId,
@@ -119,6 +120,27 @@ class CallRecord(DeviceMessage):
         if self.end_reason in (CallEnd.MISSED, CallEnd.ABANDONED) and self.answer_s is not None:
             raise ValueError("a missed or abandoned call has no answer_s")
         return self
+
+
+#: most numbers one FlagList carries (each entry ~80 bytes: under MAX_PAYLOAD_BYTES)
+MAX_FLAGS = 700
+
+
+class FlaggedEntry(Wire):
+    number: PhoneNumber
+    until: WireTime | None = Field(None, description="End of a first (timed) flag; none: permanent")
+
+
+class FlagList(Wire):
+    """Retained on ``siaga/v1/dev/{panel}/flags`` (revision 2): the numbers
+    flagged as repeat junk callers. A panel keeps the latest version it got
+    (works offline) and lights its "flagged caller" LED while one rings; a
+    flag never blocks a call. Versions only go up; the whole list each time."""
+
+    version: Count = Field(description="Grows with every change of the list")
+    numbers: list[FlaggedEntry] = Field(default_factory=list, max_length=MAX_FLAGS,
+                                        description="At most 700 (the newest): fits 64 KiB")
+    issued_at: WireTime | None = None
 
 
 class AckItem(Wire):

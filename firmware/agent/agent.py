@@ -337,6 +337,8 @@ class Agent:
             self.fleet.on_desired(payload)
         elif parsed.kind is DeviceTopic.CMD:
             self.fleet.on_command(payload, properties)
+        elif parsed.kind is DeviceTopic.FLAGS and hasattr(self.profile, "flags"):
+            self.profile.flags.on_message(payload)
         else:
             self.rejected_messages += 1
             log.warning("unexpected message kind %s", parsed.kind)

@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from firmware.agent.calls import Call, CallTracker, clean_number
+from firmware.agent.flaglist import Flags
 from firmware.agent.hardware import REFUSED_SHOW_S
 from firmware.agent.store import StorageFull
 from protocol.categories import Category
@@ -52,6 +53,7 @@ class PanelProfile:
         self.a = agent
         self.calls = CallTracker(agent.clock)
         self.delivered_off_at: float | None = None
+        self.flags = Flags(agent.store, agent.clock)
 
     def start(self) -> None:
         if not self.a.modem.present:
@@ -130,13 +132,16 @@ class PanelProfile:
         what, call, end = self.calls.on_event(e, time.monotonic())
         if what == "ringing" and call is not None:
             a.hw.ring(True)
-            a.event("ringing", {"call": call.id, "number": call.number})
+            flagged = self.flags.is_flagged(clean_number(call.number))
+            a.hw.led("flagged", flagged)  # lit from ring to hang-up; never blocks the call
+            a.event("ringing", {"call": call.id, "number": call.number, "flagged": flagged})
         elif what == "active":
             a.hw.ring(False)
             a.hw.led("active", True)
         elif what == "ended" and call is not None:
             a.hw.ring(False)
             a.hw.led("active", False)
+            a.hw.led("flagged", False)
             a.record_call(self.calls, call, end)
 
     def tick(self, now: float) -> None:

@@ -10,7 +10,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import AppState
-from gateway.api.routers import auth, callbacks, calls, deadletters, fleet, health, incidents, kpis
+from gateway.api.routers import (
+    auth,
+    callbacks,
+    calls,
+    deadletters,
+    flags,
+    fleet,
+    health,
+    incidents,
+    kpis,
+)
 from gateway.config.models import SiteConfig
 from gateway.errors import IllegalTransition, NotFound
 from gateway.metrics import Metrics
@@ -33,7 +43,7 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
     app.state.gw = AppState(cfg=cfg, db=db, metrics=metrics or Metrics(),
                             wake=wake or threading.Event(), ready_checks=dict(ready_checks or {}))
     for r in (health.router, auth.router, incidents.router, fleet.router, kpis.router,
-              callbacks.router, deadletters.router, calls.router):
+              callbacks.router, deadletters.router, calls.router, flags.router):
         app.include_router(r)
     from gateway.web import mount_pages  # the pages read the API above
 

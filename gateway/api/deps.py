@@ -31,6 +31,8 @@ class AppState:
     metrics: Metrics
     #: set when new outbox rows exist, so the dispatcher does not wait for its poll
     wake: threading.Event = field(default_factory=threading.Event)
+    #: set when a number is flagged or lifted, so the panels get the list at once
+    flags_changed: threading.Event = field(default_factory=threading.Event)
     #: extra readiness checks (e.g. "mqtt": ingest.connected.is_set)
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     #: wrong-password counter per user name (429 after too many)

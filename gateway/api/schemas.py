@@ -128,6 +128,9 @@ class CallerHistory(BaseModel):
     calls: int = Field(description="Calls from this number in the window")
     by_type: dict[str, int] = Field(description="Calls by call type ('untyped' for none yet)")
     open_cases: list[IncidentPublic]
+    flagged: bool = Field(False, description="A repeat junk caller: never blocked, shown to the desk")
+    flag_offence: int | None = None
+    flag_until: datetime | None = Field(None, description="End of a first flag; none: permanent")
 
 
 class IncidentPage(BaseModel):

@@ -207,6 +207,25 @@ class Call(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class FlaggedNumber(Base):
+    """One flag episode of a number. Active while not lifted and not past
+    ``expires_at`` (None: permanent, a repeat offence). Rows are never
+    deleted: the history of flags decides first vs. repeat offence."""
+
+    __tablename__ = "flagged_numbers"
+    __table_args__ = (Index("ix_flagged_number", "number"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(24))
+    offence: Mapped[int] = mapped_column(Integer)  # 1 = first flag (timed), 2+ = permanent
+    calls: Mapped[int] = mapped_column(Integer)  # junk calls that triggered it
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
+
+
 class User(Base):
     __tablename__ = "users"
 

@@ -18,6 +18,7 @@ PAGES = {
     "opd": ("opd.html", "Portal OPD / OPD portal", "opd supervisor admin"),
     "dashboard": ("dashboard.html", "Dasbor KPI / KPI dashboard", "supervisor admin operator opd"),
     "fleet": ("fleet.html", "Armada / Fleet", "admin supervisor operator"),
+    "flags": ("flags.html", "Nomor ditandai / Flagged numbers", "supervisor admin"),
 }
 
 router = APIRouter(include_in_schema=False)

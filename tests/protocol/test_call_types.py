@@ -56,3 +56,21 @@ def test_operator_sign_in_setting():
     assert UnitSettings(operator="").operator == ""  # signed out
     with pytest.raises(ValueError):
         UnitSettings(operator="sari w; drop")
+
+
+def test_a_full_flag_list_fits_one_payload():
+    from datetime import UTC, datetime
+
+    from protocol.base import MAX_PAYLOAD_BYTES
+    from protocol.codec import decode, encode
+    from protocol.reports import MAX_FLAGS, FlaggedEntry, FlagList
+
+    until = datetime(2026, 11, 23, 3, 0, 0, 123456, tzinfo=UTC)
+    full = FlagList(version=9, numbers=[FlaggedEntry(number="+" + "9" * 20, until=until)] * MAX_FLAGS,
+                    issued_at=until)
+    raw = encode(full)
+    assert len(raw) <= MAX_PAYLOAD_BYTES
+    assert decode(FlagList, raw).numbers[0].until == until
+    with pytest.raises(PayloadError):
+        decode(FlagList, encode(FlagList(version=9, numbers=full.numbers)).replace(
+            b'"numbers":[', b'"numbers":[' + b'{"number":"+1"},' * 1))  # 701 entries

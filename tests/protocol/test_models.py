@@ -24,7 +24,17 @@ from protocol.fleet import (
     UnitSettings,
 )
 from protocol.ids import new_id
-from protocol.reports import Ack, AckItem, CallEnd, CallRecord, Incident, Location, Source
+from protocol.reports import (
+    Ack,
+    AckItem,
+    CallEnd,
+    CallRecord,
+    FlaggedEntry,
+    FlagList,
+    Incident,
+    Location,
+    Source,
+)
 from protocol.topics import DeviceTopic
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -53,6 +63,8 @@ SAMPLES = {
     DeviceTopic.CMD_RES: CommandResult(
         device="box-1", seq=9, command_id=new_id(), status=CommandStatus.OK, result={"ok": True}
     ),
+    DeviceTopic.FLAGS: FlagList(version=2, numbers=[FlaggedEntry(number="+6281234567890", until=NOW),
+                                                    FlaggedEntry(number="+628999")], issued_at=NOW),
 }
 
 

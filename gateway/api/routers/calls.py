@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query
 from sqlalchemy import func, select, update
 
-from gateway import lifecycle
-from gateway.api.deps import SessionDep, StaffUser
+from gateway import flags, lifecycle
+from gateway.api.deps import SessionDep, StaffUser, StateDep
 from gateway.api.routers.incidents import ERR, _detail, load
 from gateway.api.schemas import CallerHistory, CallTypeSet, IncidentDetail, IncidentPublic
 from gateway.clock import utcnow
@@ -30,7 +30,8 @@ _FINISHED = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value)
 
 @router.post("/incidents/{ref}/call-type", response_model=IncidentDetail, responses=ERR,
              summary="Type (or retype) the call a case came from")
-def set_call_type(ref: str, body: CallTypeSet, session: SessionDep, user: StaffUser) -> IncidentDetail:
+def set_call_type(ref: str, body: CallTypeSet, session: SessionDep, gw: StateDep,
+                  user: StaffUser) -> IncidentDetail:
     """A junk type (ghost, prank, test, misdial) rejects a case not yet
     dispatched; once an OPD has it, junk typing is refused (409): the OPD
     must close it, the desk cannot silently take it back."""
@@ -50,6 +51,8 @@ def set_call_type(ref: str, body: CallTypeSet, session: SessionDep, user: StaffU
     if junk and inc.status in _BEFORE_OPD:
         lifecycle.reject(session, inc, ctype.value, actor=user.username, via="api", note=body.note)
     session.flush()
+    if flags.evaluate(session, gw.cfg.flags, [inc.caller], utcnow()):
+        gw.flags_changed.set()
     session.refresh(inc)
     return _detail(session, inc)
 
@@ -68,5 +71,8 @@ def caller_history(number: Number, session: SessionDep, _user: StaffUser,
     open_cases = session.scalars(
         select(Incident).where(Incident.caller == number, Incident.status.not_in(_FINISHED))
         .order_by(Incident.pk.desc()).limit(20)).all()
+    flag = flags.active_for(session, number, utcnow())
     return CallerHistory(number=number, days=days, calls=sum(by_type.values()), by_type=by_type,
-                         open_cases=[IncidentPublic.model_validate(i) for i in open_cases])
+                         open_cases=[IncidentPublic.model_validate(i) for i in open_cases],
+                         flagged=flag is not None, flag_offence=flag.offence if flag else None,
+                         flag_until=flag.expires_at if flag else None)

@@ -131,6 +131,7 @@ async function initConsole() {
   document.getElementById("call-type-select").replaceChildren(el("option", { value: "" }, "–"),
     ...Object.entries(CALL_TYPES).map(([c, label]) => el("option", { value: c }, label)));
   document.getElementById("status-filter").addEventListener("change", refreshConsole);
+  watchCaller(document.querySelector("#new-incident [name=caller]"));
   document.getElementById("new-incident").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(ev.target));
@@ -265,7 +266,8 @@ async function boot() {
   logout.hidden = false;
   logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
   for (const a of document.querySelectorAll("nav a")) a.hidden = !a.dataset.roles.split(" ").includes(me.role);
-  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => poll(refreshDashboard), fleet: () => poll(refreshFleet) })[page]();
+  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => poll(refreshDashboard), fleet: () => poll(refreshFleet),
+    flags: () => poll(refreshFlags) })[page]();
 }
 
 boot();

@@ -1,4 +1,4 @@
-"""Call types on calls and cases; indexes for a caller's history.
+"""Call types on calls and cases; indexes for a caller's history; flagged numbers.
 
 Revision ID: 0003_calltypes
 Revises: 0002_poison (the brief said 0001; main's head is 0002_poison, lead fixes the chain)
@@ -20,9 +20,25 @@ def upgrade() -> None:
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('call_type', sa.String(length=16), nullable=True))
         batch_op.create_index('ix_incidents_caller', ['caller'], unique=False)
+    op.create_table(
+        'flagged_numbers',
+        sa.Column('pk', sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column('number', sa.String(length=24), nullable=False),
+        sa.Column('offence', sa.Integer(), nullable=False),
+        sa.Column('calls', sa.Integer(), nullable=False),
+        sa.Column('flagged_at', sa.DateTime(), nullable=False),
+        sa.Column('expires_at', sa.DateTime(), nullable=True),
+        sa.Column('lifted_at', sa.DateTime(), nullable=True),
+        sa.Column('lifted_by', sa.String(length=64), nullable=True),
+        sa.Column('lift_reason', sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint('pk'),
+    )
+    op.create_index('ix_flagged_number', 'flagged_numbers', ['number'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_flagged_number', table_name='flagged_numbers')
+    op.drop_table('flagged_numbers')
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_incidents_caller')
         batch_op.drop_column('call_type')

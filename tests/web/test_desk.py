@@ -1,0 +1,76 @@
+"""The operator's desk in a real browser: call types in words, a flagged
+caller's history while the number is typed, the supervisors' flag list
+(lift with a reason, CSV). Screenshots go to ``artifacts/`` at the repo root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.intake import Intake, Message
+from gateway.metrics import Metrics
+from gateway.runtime import Gateway
+from protocol.codec import encode
+from protocol.reports import CallEnd, CallRecord
+from protocol.topics import DeviceTopic, device_topic
+from tests.gateway.support import make_user, register, site_config
+from tests.web.test_pages import login
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+NUM = "+6281377778888"
+
+
+@pytest.fixture
+def gateway(tmp_path, broker):
+    gw = Gateway(site_config(tmp_path, broker)).start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_flagged_caller_on_the_console_and_lifted_by_a_supervisor(gateway, browser):
+    register(gateway.db, "panel-1", profile="panel")
+    make_user(gateway.db, "op1", "operator")
+    make_user(gateway.db, "sup1", "supervisor")
+    calls = [CallRecord(device="panel-1", seq=i, direction="incoming", number=NUM, answer_s=3.0,
+                        duration_s=4.0, end_reason=CallEnd.REMOTE_HANGUP, call_type=t, operator="op1")
+             for i, t in enumerate(["prank", "ghost", "prank"], start=1)]
+    Intake(gateway.db, gateway.cfg, Metrics()).process(
+        [Message(device_topic("panel-1", DeviceTopic.CALL), encode(c)) for c in calls])
+
+    page = login(browser, gateway.url, "op1")
+    page.wait_for_url("**/console")
+    assert page.locator("nav a[href='/flags']").is_hidden()  # supervisors only
+    page.fill("#new-incident [name=caller]", NUM)
+    box = page.locator("#caller-history[data-flagged=yes]")
+    box.wait_for()
+    text = box.inner_text()
+    assert "NOMOR DITANDAI" in text and "3 panggilan" in text and "2 iseng" in text and "1 diam" in text
+    # a typed prank report: stored, shown in words, never routed
+    page.select_option("#call-type-select", "prank")
+    page.fill("#new-incident [name=description]", "Tertawa lalu ditutup")
+    page.click("#new-incident button[type=submit]")
+    row = page.locator("#incidents tbody tr").filter(has_text="Iseng / Prank").first
+    row.wait_for()
+    assert "rejected" in row.inner_text()
+    shot(page, "flagged-caller-console.png")
+
+    sup = login(browser, gateway.url, "sup1")
+    sup.wait_for_url("**/dashboard")
+    sup.click("nav a[href='/flags']")
+    flag_row = sup.locator(f"#flags tr[data-number='{NUM}']")
+    flag_row.wait_for()
+    assert "pertama" in flag_row.inner_text()
+    shot(sup, "flag-list.png")
+    sup.once("dialog", lambda d: d.accept("Sudah ditegur, nomor milik sekolah"))
+    flag_row.locator("button").click()
+    flag_row.wait_for(state="detached")
+    csv_text = sup.evaluate("fetch('/api/export/flags.csv').then(r => r.text())")
+    assert "Sudah ditegur, nomor milik sekolah" in csv_text
