@@ -38,7 +38,8 @@ T = TypeVar("T")
 #: gateway learns which units are online. Every instance writes it; it is
 #: idempotent and rare.
 SUBSCRIPTIONS = ((DeviceTopic.INCIDENT, 1, True), (DeviceTopic.CALL, 1, True),
-                 (DeviceTopic.STATUS, 1, False), (DeviceTopic.TELEMETRY, 0, True))
+                 (DeviceTopic.STATUS, 1, False), (DeviceTopic.TELEMETRY, 0, True),
+                 (DeviceTopic.DESK, 1, False))
 
 
 @dataclass

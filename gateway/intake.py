@@ -31,7 +31,7 @@ from protocol.codec import decode_device_message, peek
 from protocol.errors import ProtocolError
 from protocol.fleet import Status, Telemetry
 from protocol.ids import ULID_PATTERN, new_id
-from protocol.reports import JUNK_CALL_TYPES, AckItem, CallRecord, Rejection
+from protocol.reports import JUNK_CALL_TYPES, AckItem, CallRecord, DeskState, Rejection
 from protocol.reports import Incident as IncidentMsg
 from protocol.topics import DeviceTopic, parse_device_topic
 
@@ -214,6 +214,9 @@ class Intake:
                     dev.status_at = now
                     if msg.firmware:
                         dev.firmware = msg.firmware
+                elif isinstance(msg, DeskState):  # the console shows who is ringing now
+                    dev.desk = msg.model_dump(mode="json", exclude_none=True)
+                    dev.desk_at = now
                 elif isinstance(msg, Telemetry):
                     dev.last_telemetry = msg.model_dump(mode="json", exclude_none=True)
                     dev.telemetry_at = now

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from protocol.base import (
     Count,
+    DeviceId,
     DeviceMessage,
     LongText,
     MessageId,
@@ -120,6 +121,26 @@ class CallRecord(DeviceMessage):
         if self.end_reason in (CallEnd.MISSED, CallEnd.ABANDONED) and self.answer_s is not None:
             raise ValueError("a missed or abandoned call has no answer_s")
         return self
+
+
+class DeskPhase(enum.StrEnum):
+    IDLE = "idle"
+    RINGING = "ringing"
+    ACTIVE = "active"
+
+
+class DeskState(Wire):
+    """Retained on ``siaga/v1/dev/{panel}/desk`` (revision 2): the call now at
+    this desk, so the console can show the caller's history while it rings.
+    Not a record (no id/seq): the latest state is all that matters."""
+
+    device: DeviceId
+    phase: DeskPhase
+    call_id: MessageId | None = None
+    number: PhoneNumber | None = None
+    flagged: bool = Field(False, description="The number is on the panel's flag list")
+    operator: ShortText | None = None
+    at: WireTime | None = None
 
 
 #: most numbers one FlagList carries (each entry ~80 bytes: under MAX_PAYLOAD_BYTES)

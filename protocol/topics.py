@@ -30,6 +30,7 @@ class DeviceTopic(enum.StrEnum):
     CMD = "cmd"
     CMD_RES = "cmd/res"
     FLAGS = "flags"  # revision 2: flagged numbers a panel lights its LED for
+    DESK = "desk"  # revision 2: a panel's call in progress (ringing/active/idle)
 
 
 #: who publishes each kind: True when the unit itself publishes it
@@ -44,6 +45,7 @@ UNIT_PUBLISHES: dict[DeviceTopic, bool] = {
     DeviceTopic.CMD: False,
     DeviceTopic.CMD_RES: True,
     DeviceTopic.FLAGS: False,
+    DeviceTopic.DESK: True,
 }
 
 #: QoS and retain flag per kind, as the contract fixes them
@@ -53,6 +55,7 @@ RETAIN: dict[DeviceTopic, bool] = {k: False for k in DeviceTopic} | {
     DeviceTopic.CONFIG_DESIRED: True,
     DeviceTopic.CONFIG_REPORTED: True,
     DeviceTopic.FLAGS: True,
+    DeviceTopic.DESK: True,
 }
 
 _device_re = re.compile(DEVICE_ID_PATTERN)

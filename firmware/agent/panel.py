@@ -26,7 +26,8 @@ from firmware.agent.flaglist import Flags
 from firmware.agent.hardware import REFUSED_SHOW_S
 from firmware.agent.store import StorageFull
 from protocol.categories import Category
-from protocol.reports import CallType, Incident, Source
+from protocol.codec import encode
+from protocol.reports import CallType, DeskPhase, DeskState, Incident, Source
 from protocol.topics import DeviceTopic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,14 +136,27 @@ class PanelProfile:
             flagged = self.flags.is_flagged(clean_number(call.number))
             a.hw.led("flagged", flagged)  # lit from ring to hang-up; never blocks the call
             a.event("ringing", {"call": call.id, "number": call.number, "flagged": flagged})
+            self._desk(DeskPhase.RINGING, call, flagged)
         elif what == "active":
             a.hw.ring(False)
             a.hw.led("active", True)
+            if call is not None:
+                self._desk(DeskPhase.ACTIVE, call, self.flags.is_flagged(clean_number(call.number)))
         elif what == "ended" and call is not None:
             a.hw.ring(False)
             a.hw.led("active", False)
             a.hw.led("flagged", False)
+            self._desk(DeskPhase.IDLE, None, False)
             a.record_call(self.calls, call, end)
+
+    def _desk(self, phase: DeskPhase, call: Call | None, flagged: bool) -> None:
+        """Best effort, retained: the console shows the ringing caller's
+        history from it; lost while offline (the call record is what counts)."""
+        a = self.a
+        st = DeskState(device=a.cfg.device_id, phase=phase, call_id=call.id if call else None,
+                       number=clean_number(call.number) if call else None, flagged=flagged,
+                       operator=a.operator(), at=a.clock.now() if a.clock.synced else None)
+        a.link.publish(a.topic(DeviceTopic.DESK), encode(st), qos=1, retain=True)
 
     def tick(self, now: float) -> None:
         if self.delivered_off_at is not None and now >= self.delivered_off_at:

@@ -122,6 +122,17 @@ class IncidentDetail(IncidentPublic):
     call: CallPublic | None
 
 
+class DeskPublic(BaseModel):
+    device: str
+    label: str | None
+    phase: str = Field(description="idle | ringing | active")
+    number: str | None
+    call_id: str | None
+    operator: str | None
+    at: datetime | None = Field(description="When the gateway got this state")
+    flagged: bool = Field(description="The number is flagged now (the gateway's list)")
+
+
 class CallerHistory(BaseModel):
     number: str
     days: int = Field(description="The history's window, days back from now")

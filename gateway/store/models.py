@@ -60,6 +60,9 @@ class Device(Base):
     firmware: Mapped[str | None] = mapped_column(String(200))
     last_telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     telemetry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: panels: the last DeskState (call ringing/active at the desk), for the console
+    desk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    desk_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Incident(Base):

@@ -29,6 +29,7 @@ from protocol.reports import (
     AckItem,
     CallEnd,
     CallRecord,
+    DeskState,
     FlaggedEntry,
     FlagList,
     Incident,
@@ -63,6 +64,8 @@ SAMPLES = {
     DeviceTopic.CMD_RES: CommandResult(
         device="box-1", seq=9, command_id=new_id(), status=CommandStatus.OK, result={"ok": True}
     ),
+    DeviceTopic.DESK: DeskState(device="panel-1", phase="ringing", call_id=new_id(), number="+628123",
+                                flagged=True, at=NOW),
     DeviceTopic.FLAGS: FlagList(version=2, numbers=[FlaggedEntry(number="+6281234567890", until=NOW),
                                                     FlaggedEntry(number="+628999")], issued_at=NOW),
 }

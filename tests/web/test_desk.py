@@ -74,3 +74,52 @@ def test_flagged_caller_on_the_console_and_lifted_by_a_supervisor(gateway, brows
     flag_row.wait_for(state="detached")
     csv_text = sup.evaluate("fetch('/api/export/flags.csv').then(r => r.text())")
     assert "Sudah ditegur, nomor milik sekolah" in csv_text
+
+
+def test_fourth_call_of_a_flagged_prankster_rings_flagged_on_console_and_panel(
+        gateway, browser, mock_pins, tmp_path, broker):
+    """3 prank calls flag the number; the gateway pushes the list to the
+    panel; the 4th call rings with the panel's flag LED lit and the flag on
+    the console, and is still answered."""
+    from firmware.agent.agent import Agent
+    from firmware.agent.config import UnitConfig
+    from firmware.pins import DEFAULT_PINS
+    from firmware.sim import ModemSimulator
+    from tests.agent.support import AgentThread, base_config, wait_for
+
+    pins = DEFAULT_PINS["panel"]
+    register(gateway.db, "panel-01", profile="panel")
+    make_user(gateway.db, "op1", "operator")
+    calls = [CallRecord(device="panel-01", seq=100 + i, direction="incoming", number=NUM, answer_s=2.0,
+                        duration_s=3.0, end_reason=CallEnd.REMOTE_HANGUP, call_type="prank")
+             for i in range(3)]
+    Intake(gateway.db, gateway.cfg, Metrics()).process(
+        [Message(device_topic("panel-01", DeviceTopic.CALL), encode(c)) for c in calls])
+    gateway.flag_sync.wake.set()
+    sim = ModemSimulator(profile="sim800", ring_interval=0.5)
+    url = sim.start_tcp()
+    agent = Agent(UnitConfig.model_validate(base_config(
+        tmp_path, broker, device_id="panel-01", profile="panel", operator="op1",
+        modem={"url": url, "watchdog_interval_s": 30})))
+    run = AgentThread(agent).start()
+    try:
+        run.wait_connected()
+        wait_for(lambda: agent.profile.flags.is_flagged(NUM), what="flag list pushed to the panel")
+        page = login(browser, gateway.url, "op1")
+        page.wait_for_url("**/console")
+        sim.incoming_call(NUM)
+        wait_for(lambda: mock_pins.pin(pins["led_flagged"]).state, what="flag LED lit while ringing")
+        desk = page.locator(".desk[data-phase=ringing].flagged")
+        desk.wait_for()
+        page.locator(".desk .history.flagged").wait_for()
+        assert "NOMOR DITANDAI" in desk.inner_text() and NUM in desk.inner_text()
+        shot(page, "flagged-ring.png")
+        mock_pins.pin(pins["button_answer"]).drive_low()
+        mock_pins.pin(pins["button_answer"]).drive_high()
+        wait_for(lambda: mock_pins.pin(pins["led_active"]).state, what="the flagged call is answered")
+        page.locator(".desk[data-phase=active]").wait_for()
+        sim.remote_hangup()
+        page.locator("#desks-card").wait_for(state="hidden")
+    finally:
+        run.stop()
+        sim.stop()

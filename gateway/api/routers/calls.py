@@ -15,10 +15,10 @@ from sqlalchemy import func, select, update
 from gateway import flags, lifecycle
 from gateway.api.deps import SessionDep, StaffUser, StateDep
 from gateway.api.routers.incidents import ERR, _detail, load
-from gateway.api.schemas import CallerHistory, CallTypeSet, IncidentDetail, IncidentPublic
+from gateway.api.schemas import CallerHistory, CallTypeSet, DeskPublic, IncidentDetail, IncidentPublic
 from gateway.clock import utcnow
 from gateway.lifecycle import Status
-from gateway.store.models import Call, Incident
+from gateway.store.models import Call, Device, Incident
 from protocol.reports import JUNK_CALL_TYPES
 
 router = APIRouter(prefix="/api", tags=["calls"])
@@ -58,6 +58,21 @@ def set_call_type(ref: str, body: CallTypeSet, session: SessionDep, gw: StateDep
 
 
 Number = Annotated[str, Path(pattern=r"^\+?[0-9*#]{1,20}$")]
+
+
+@router.get("/desks", response_model=list[DeskPublic], responses=ERR,
+            summary="Each panel's call now (ringing/active/idle), with the gateway's flag check")
+def desks(session: SessionDep, _user: StaffUser) -> list[DeskPublic]:
+    now = utcnow()
+    out = []
+    for d in session.scalars(select(Device).where(Device.profile == "panel", Device.desk.is_not(None))
+                             .order_by(Device.id)):
+        st = d.desk or {}
+        number = st.get("number")
+        out.append(DeskPublic(device=d.id, label=d.label, phase=st.get("phase", "idle"), number=number,
+                              call_id=st.get("call_id"), operator=st.get("operator"), at=d.desk_at,
+                              flagged=bool(number and flags.active_for(session, number, now))))
+    return out
 
 
 @router.get("/callers/{number}", response_model=CallerHistory, responses=ERR,

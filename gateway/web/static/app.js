@@ -132,6 +132,7 @@ async function initConsole() {
     ...Object.entries(CALL_TYPES).map(([c, label]) => el("option", { value: c }, label)));
   document.getElementById("status-filter").addEventListener("change", refreshConsole);
   watchCaller(document.querySelector("#new-incident [name=caller]"));
+  watchDesks();
   document.getElementById("new-incident").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(ev.target));

@@ -55,3 +55,32 @@ async function liftFlag(number) {
   try { await api(`/api/flags/${encodeURIComponent(number)}/lift`, { method: "POST", body: JSON.stringify({ reason }) }); await refreshFlags(); }
   catch (e) { showError(e.message); }
 }
+
+// each panel's call now (GET /api/desks, every second): a ringing caller's
+// history and flag appear before the operator answers
+const PHASE_WORDS = { ringing: "BERDERING / RINGING", active: "Tersambung / On the line" };
+let deskKey = "";
+
+function watchDesks() {
+  const tick = async () => {
+    try { await refreshDesks(); } catch (e) { /* the case list shows API errors */ }
+  };
+  tick();
+  setInterval(tick, 1000);
+}
+
+async function refreshDesks() {
+  const live = (await api("/api/desks")).filter((d) => d.phase !== "idle");
+  const key = live.map((d) => `${d.device}:${d.phase}:${d.number}:${d.flagged}`).join("|");
+  if (key === deskKey) return;
+  deskKey = key;
+  document.getElementById("desks-card").hidden = !live.length;
+  document.getElementById("desks").replaceChildren(...live.map((d) => {
+    const box = el("div", { class: "history", "data-device": d.device });
+    const row = el("div", { class: `desk ${d.phase}${d.flagged ? " flagged" : ""}`, "data-device": d.device, "data-phase": d.phase },
+      el("strong", {}, `${PHASE_WORDS[d.phase] || d.phase}: ${d.number || "nomor tersembunyi / withheld"}`),
+      ` · ${d.label || d.device}${d.operator ? " · " + d.operator : ""}`, box);
+    if (d.number) showCallerHistory(d.number, box);
+    return row;
+  }));
+}

@@ -14,6 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('desk', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('desk_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('calls', schema=None) as batch_op:
         batch_op.add_column(sa.Column('call_type', sa.String(length=16), nullable=True))
         batch_op.create_index('ix_calls_number', ['number', 'received_at'], unique=False)
@@ -39,6 +42,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_flagged_number', table_name='flagged_numbers')
     op.drop_table('flagged_numbers')
+    with op.batch_alter_table('devices', schema=None) as batch_op:
+        batch_op.drop_column('desk_at')
+        batch_op.drop_column('desk')
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index('ix_incidents_caller')
         batch_op.drop_column('call_type')
