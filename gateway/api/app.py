@@ -7,9 +7,11 @@ import threading
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import AppState
+from gateway.api.messages import validation_handler
 from gateway.api.routers import (
     auth,
     callbacks,
@@ -48,6 +50,8 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
     from gateway.web import mount_pages  # the pages read the API above
 
     mount_pages(app)
+
+    app.add_exception_handler(RequestValidationError, validation_handler)
 
     @app.exception_handler(IllegalTransition)
     async def _conflict(_req: Request, exc: IllegalTransition) -> JSONResponse:

@@ -123,3 +123,42 @@ def test_fourth_call_of_a_flagged_prankster_rings_flagged_on_console_and_panel(
     finally:
         run.stop()
         sim.stop()
+
+
+def test_empty_report_refused_next_to_the_field_and_dispatch_needs_confirmation(gateway, browser):
+    make_user(gateway.db, "op1", "operator")
+    page = login(browser, gateway.url, "op1")
+    page.wait_for_url("**/console")
+    page.select_option("#category-select", "fire")
+    page.click("#new-incident button[type=submit]")
+    err = page.locator("#new-incident .field-error[data-field=area]")
+    err.wait_for()
+    assert err.inner_text().startswith("Isi lokasi (alamat atau kecamatan) atau nomor penelepon")
+    stamp = page.locator("#refreshed").inner_text()
+    page.wait_for_function(f"document.querySelector('#refreshed').textContent !== {stamp!r}")
+    assert err.is_visible()  # stays through refreshes until dismissed
+    assert page.locator("#incidents tbody tr").count() == 0
+    # over-long text is refused with a message, never cut
+    page.fill("#new-incident [name=description]", "x" * 2500)
+    page.fill("#new-incident [name=caller]", "+6281234")
+    page.click("#new-incident button[type=submit]")
+    page.locator("#new-incident .field-error[data-field=description]").wait_for()
+    assert page.locator("#new-incident [name=description]").input_value() == "x" * 2500
+    shot(page, "triage-errors.png")
+    for b in page.locator("#new-incident .field-error button").all():
+        b.click()
+    assert page.locator("#new-incident .field-error").count() == 0
+    page.fill("#new-incident [name=description]", "Asap dari gudang")
+    page.fill("#new-incident [name=area]", "Taman")
+    page.select_option("#category-select", "street_light")  # not auto-dispatched
+    page.click("#new-incident button[type=submit]")
+    row = page.locator("#incidents tbody tr").first
+    row.wait_for()
+    row.locator("button[data-step=triaged]").click()
+    page.wait_for_function("document.querySelector('#incidents tbody tr').innerText.includes('triaged')")
+    page.once("dialog", lambda d: d.dismiss())
+    row.locator("button[data-step=dispatched]").click()
+    page.locator("#incidents tbody tr[class*=st-triaged]").wait_for()
+    page.once("dialog", lambda d: d.accept())
+    row.locator("button[data-step=dispatched]").click()
+    page.locator("#incidents tbody tr[class*=st-dispatched]").wait_for()

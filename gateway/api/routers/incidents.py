@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, lazyload
@@ -43,6 +44,18 @@ router = APIRouter(prefix="/api", tags=["incidents"])
 
 ERR: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 403: {"model": Problem},
                                         404: {"model": Problem}, 409: {"model": Problem}}
+
+
+def place_or_caller() -> RequestValidationError:
+    """A typed report with neither a place nor a caller cannot go to an OPD."""
+    return RequestValidationError([{
+        "type": "place_or_caller", "loc": ("body", "location"),
+        "msg": "Isi lokasi (alamat atau kecamatan) atau nomor penelepon sebelum dikirim ke OPD. "
+               "/ Enter a place (address or area) or the caller's number first."}])
+
+
+def _has_place(loc: Any) -> bool:
+    return loc is not None and (bool(loc.label) or bool(loc.area) or loc.lat is not None)
 
 
 def encode_cursor(pk: int) -> str:
@@ -128,6 +141,9 @@ def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
                     user: StaffUser) -> IncidentPublic:
     now = utcnow()
     loc = body.location
+    junk = body.call_type in JUNK_CALL_TYPES or not CATALOGUE[body.category].routed
+    if not junk and not body.caller and not _has_place(loc):
+        raise place_or_caller()
     route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None, body.call_type)
     inc = Incident(id=new_id(), category=body.category.value, source="operator",
                    priority=int(CATALOGUE[body.category].priority), status="received",
@@ -202,6 +218,9 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
             raise HTTPException(403, "OPD hanya menerima/tiba/selesai / OPD users may only "
                                      "acknowledge, report on scene, or resolve")
         elif body.to is Status.DISPATCHED:
+            if inc.source == "operator" and not inc.caller and inc.lat is None \
+                    and not inc.location_label and not inc.area:
+                raise place_or_caller()
             opds = body.opds if body.opds is not None else list(
                 routing.opds_for(gw.cfg, inc.category, inc.area))
             lifecycle.dispatch(session, gw.cfg, inc, opds, actor=actor, via="api", note=body.note)

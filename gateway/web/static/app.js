@@ -17,6 +17,23 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// API field -> form field (location errors belong next to the area input)
+const FIELD_OF = { location: "area", label: "area", lat: "area", lon: "area" };
+
+// an error sentence right after the field at fault, until the operator dismisses it
+function fieldError(form, name, msg) {
+  const input = form.querySelector(`[name=${name}]`) || form.querySelector("button[type=submit]");
+  const box = el("p", { class: "field-error", role: "alert", "data-field": name }, msg + " ",
+    el("button", { type: "button", class: "link", onclick: () => box.remove() }, "Tutup / Dismiss"));
+  input.setAttribute("aria-invalid", "true");
+  (input.closest("label") || input).after(box);
+}
+
+function clearFieldErrors(form) {
+  for (const e of form.querySelectorAll(".field-error")) e.remove();
+  for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
+}
+
 function showError(msg) {
   const box = document.getElementById("error");
   box.textContent = msg;
@@ -35,8 +52,15 @@ async function api(path, options = {}) {
   }
   if (!res.ok) {
     let detail = res.statusText;
-    try { const body = await res.json(); detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail); } catch (_) {}
-    throw new Error(`${res.status}: ${detail}`);
+    let fields = [];
+    try {
+      const body = await res.json();
+      if (Array.isArray(body.detail)) { fields = body.detail; detail = fields.map((d) => d.msg).join(" "); }
+      else if (typeof body.detail === "string") detail = body.detail;
+    } catch (_) {}
+    const err = new Error(`${res.status}: ${detail}`);
+    err.fields = fields; // [{loc, msg, type}]: shown next to the field at fault
+    throw err;
   }
   return res.status === 204 ? null : res.json();
 }
@@ -90,8 +114,12 @@ const NEXT_STEPS = {
   resolved: [["closed", "Tutup / Close"]],
 };
 
-async function transition(ref, step) {
+async function transition(ref, step, inc) {
   const [to, reason] = step.split(":");
+  if (to === "dispatched") {
+    const opds = (inc && inc.assignments.map((a) => a.opd).join(", ")) || "OPD sesuai aturan / the routed OPDs";
+    if (!confirm(`Kirim kasus ${inc ? inc.case_no : ref} ke ${opds}? / Dispatch this case?`)) return null;
+  }
   if (to === "type") {
     return api(`/api/incidents/${encodeURIComponent(ref)}/call-type`, { method: "POST", body: JSON.stringify({ call_type: reason }) });
   }
@@ -104,7 +132,7 @@ function actionButtons(inc, steps) {
   return steps.map(([step, label]) => el("button", {
     class: "small", "data-step": step,
     onclick: async () => {
-      try { await transition(inc.id, step); await refreshConsole(); } catch (e) { showError(e.message); }
+      try { await transition(inc.id, step, inc); await refreshConsole(); } catch (e) { showError(e.message); }
     },
   }, label));
 }
@@ -141,8 +169,15 @@ async function initConsole() {
     if (f.call_type) body.call_type = f.call_type;
     if (f.description) body.description = f.description;
     if (f.area) body.location = { area: f.area };
+    clearFieldErrors(ev.target);
+    if ((f.description || "").length > 2000) {
+      return fieldError(ev.target, "description", "Keterangan terlalu panjang: paling banyak 2000 karakter. / description: at most 2000 characters.");
+    }
     try { await api("/api/incidents", { method: "POST", body: JSON.stringify(body) }); ev.target.reset(); await refreshConsole(); }
-    catch (e) { showError(e.message); }
+    catch (e) {
+      if (!e.fields || !e.fields.length) return showError(e.message);
+      for (const d of e.fields) fieldError(ev.target, FIELD_OF[d.loc[d.loc.length - 1]] || d.loc[d.loc.length - 1], d.msg);
+    }
   });
   poll(refreshConsole);
 }
