@@ -162,3 +162,45 @@ def test_empty_report_refused_next_to_the_field_and_dispatch_needs_confirmation(
     page.once("dialog", lambda d: d.accept())
     row.locator("button[data-step=dispatched]").click()
     page.locator("#incidents tbody tr[class*=st-dispatched]").wait_for()
+
+
+@pytest.mark.parametrize(("user", "role", "opd", "home", "allowed", "refused"), [
+    ("op1", "operator", None, "/console", ["console", "fleet"], ["opd", "flags"]),
+    ("sup1", "supervisor", None, "/dashboard", ["console", "dashboard", "opd", "flags"], []),
+    ("dam1", "opd", "damkar", "/opd", ["opd"], ["console", "dashboard", "flags", "fleet"]),
+])
+def test_each_role_sees_and_opens_only_its_pages(gateway, browser, user, role, opd, home, allowed, refused):
+    import httpx
+
+    make_user(gateway.db, user, role, opd=opd)
+    page = login(browser, gateway.url, user)
+    page.wait_for_url(f"**{home}")
+    visible = sorted(a.get_attribute("href").strip("/") for a in page.locator("nav a").all() if a.is_visible())
+    assert set(allowed) <= set(visible) and not set(refused) & set(visible)
+    for name in refused:  # the server refuses, not only the menu
+        assert page.request.get(f"{gateway.url}/{name}").status == 403, name
+    for name in allowed:
+        assert page.request.get(f"{gateway.url}/{name}").status == 200, name
+    with httpx.Client(base_url=gateway.url) as anon:
+        assert anon.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_opd_portal_buttons_only_for_the_opd_and_supervisor_cannot_resolve(gateway, browser):
+    import httpx
+
+    sup = make_user(gateway.db, "sup1", "supervisor")
+    make_user(gateway.db, "dam1", "opd", opd="damkar")
+    with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {sup}"}) as api:
+        fire = api.post("/api/incidents", json={"category": "fire", "caller": "+62811"}).json()
+        for to in ("triaged", "dispatched"):
+            assert api.post(f"/api/incidents/{fire['id']}/transitions", json={"to": to}).status_code == 200
+        r = api.post(f"/api/incidents/{fire['id']}/transitions", json={"to": "acknowledged", "opd": "damkar"})
+        assert r.status_code == 403 and "Supervisor" in r.json()["detail"]
+    page = login(browser, gateway.url, "sup1")
+    page.wait_for_url("**/dashboard")
+    page.goto(f"{gateway.url}/opd")
+    page.locator(f"#opd-cases tr[data-id='{fire['id']}']").wait_for()
+    assert page.locator("#opd-cases button").count() == 0  # sees, cannot act
+    opd_page = login(browser, gateway.url, "dam1")
+    opd_page.wait_for_url("**/opd")
+    opd_page.locator(f"#opd-cases tr[data-id='{fire['id']}'] button[data-step=acknowledged]").wait_for()

@@ -204,6 +204,9 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
     actor = user.username
     try:
         if body.to.value in {s.value for s in OpdStep}:
+            if user.role == Role.SUPERVISOR:
+                raise HTTPException(403, "Supervisor tidak bertindak atas nama OPD / a supervisor "
+                                         "cannot acknowledge or resolve for an OPD")
             opd = user.opd if user.role == Role.OPD else body.opd
             if user.role == Role.OPD and body.opd not in (None, user.opd):
                 raise HTTPException(403, "Bukan OPD Anda / not your OPD")

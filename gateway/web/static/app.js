@@ -192,7 +192,7 @@ async function refreshOpd() {
     const a = i.assignments.find((x) => x.opd === mine) || i.assignments[0] || {};
     const state = a.resolved_at ? "resolved" : a.on_scene_at ? "on_scene" : a.acknowledged_at ? "acknowledged" : a.dispatched_at ? "dispatched" : i.status;
     const due = a.dispatched_at && a.sla_ack_min ? new Date(new Date(a.dispatched_at).getTime() + a.sla_ack_min * 60000) : null;
-    const buttons = (OPD_STEPS[state] || []).map(([to, label]) => el("button", {
+    const buttons = (me.role === "opd" ? OPD_STEPS[state] || [] : []).map(([to, label]) => el("button", {
       class: "small", "data-step": to,
       onclick: async () => {
         try {
