@@ -27,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 HOME = {"opd": "/opd", "operator": "/console"}
 
 
-def _session_user(request: Request):  # noqa: ANN202 (a User or None)
+def _session_user(request: Request):
     from gateway import auth
     from gateway.api.deps import SESSION_COOKIE, get_state
 
