@@ -175,7 +175,8 @@ def test_each_role_sees_and_opens_only_its_pages(gateway, browser, user, role, o
     make_user(gateway.db, user, role, opd=opd)
     page = login(browser, gateway.url, user)
     page.wait_for_url(f"**{home}")
-    visible = sorted(a.get_attribute("href").strip("/") for a in page.locator("nav a").all() if a.is_visible())
+    links = page.locator("nav a").all()
+    visible = sorted(a.get_attribute("href").strip("/") for a in links if a.is_visible())
     assert set(allowed) <= set(visible) and not set(refused) & set(visible)
     for name in refused:  # the server refuses, not only the menu
         assert page.request.get(f"{gateway.url}/{name}").status == 403, name
