@@ -175,6 +175,7 @@ def test_each_role_sees_and_opens_only_its_pages(gateway, browser, user, role, o
     make_user(gateway.db, user, role, opd=opd)
     page = login(browser, gateway.url, user)
     page.wait_for_url(f"**{home}")
+    page.wait_for_function("document.getElementById('who').textContent !== ''")  # nav set by role
     links = page.locator("nav a").all()
     visible = sorted(a.get_attribute("href").strip("/") for a in links if a.is_visible())
     assert set(allowed) <= set(visible) and not set(refused) & set(visible)
