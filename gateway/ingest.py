@@ -61,6 +61,7 @@ class MqttIngest:
         self.settings = cfg.gateway.ingest
         self.on_commit = on_commit
         self.on_flagged: threading.Event | None = None  # gateway.flag_sync wakes on a new flag
+        self.events: Any = None  # gateway.events.Broadcaster: new cases to the consoles
         self.client_id = self.settings.client_id or default_client_id(instance)
         self.queue: queue.Queue[_Item] = queue.Queue(maxsize=self.settings.queue_max)
         self.connected = threading.Event()
@@ -200,6 +201,9 @@ class MqttIngest:
             self.on_commit.set()
         if self.on_flagged is not None and result.flagged:
             self.on_flagged.set()
+        if self.events is not None:
+            for case_id in result.new_cases:
+                self.events.publish("case", id=case_id, new=True)
 
     def _durable(self, fn: Callable[[], T]) -> T:
         """``fn()`` retried while the database is down (raises _Stopping on

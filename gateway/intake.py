@@ -58,6 +58,7 @@ class BatchResult:
     stored_incidents: int = 0
     dispatches: int = 0
     flagged: int = 0  # numbers newly flagged by this batch: the flag list must go out
+    new_cases: list[str] = field(default_factory=list)  # ids, for the consoles' live queue
 
     def merge(self, other: BatchResult) -> None:
         for device, a in other.acks.items():
@@ -67,6 +68,7 @@ class BatchResult:
         self.stored_incidents += other.stored_incidents
         self.dispatches += other.dispatches
         self.flagged += other.flagged
+        self.new_cases += other.new_cases
 
 
 def case_number(prefix: str, year: int, pk: int) -> str:
@@ -313,6 +315,7 @@ class Intake:
         if outbox:
             s.execute(insert(Outbox), outbox)
         res.stored_incidents += len(msgs)
+        res.new_cases += [m.id for m in msgs]
         res.dispatches += len(outbox)
         return cases
 

@@ -97,6 +97,8 @@ class Gateway:
                                       period_s=self.cfg.gateway.flag_sync_s)
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
+        if self.ingest:
+            self.ingest.events = self.app.state.gw.events
         if self.flag_sync:
             self.app.state.gw.flags_changed = self.flag_sync.wake
             self.ingest.on_flagged = self.flag_sync.wake

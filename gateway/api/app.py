@@ -22,6 +22,7 @@ from gateway.api.routers import (
     health,
     incidents,
     kpis,
+    live,
 )
 from gateway.config.models import SiteConfig
 from gateway.errors import IllegalTransition, NotFound
@@ -45,7 +46,7 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
     app.state.gw = AppState(cfg=cfg, db=db, metrics=metrics or Metrics(),
                             wake=wake or threading.Event(), ready_checks=dict(ready_checks or {}))
     for r in (health.router, auth.router, incidents.router, fleet.router, kpis.router,
-              callbacks.router, deadletters.router, calls.router, flags.router):
+              callbacks.router, deadletters.router, calls.router, flags.router, live.router):
         app.include_router(r)
     from gateway.web import mount_pages  # the pages read the API above
 

@@ -57,7 +57,7 @@ def test_flagged_caller_on_the_console_and_lifted_by_a_supervisor(gateway, brows
     page.select_option("#call-type-select", "prank")
     page.fill("#new-incident [name=description]", "Tertawa lalu ditutup")
     page.click("#new-incident button[type=submit]")
-    row = page.locator("#incidents tbody tr").filter(has_text="Iseng / Prank").first
+    row = page.locator("#finished tbody tr").filter(has_text="Iseng / Prank").first  # never live
     row.wait_for()
     assert "rejected" in row.inner_text()
     shot(page, "flagged-caller-console.png")
@@ -134,8 +134,9 @@ def test_empty_report_refused_next_to_the_field_and_dispatch_needs_confirmation(
     err = page.locator("#new-incident .field-error[data-field=area]")
     err.wait_for()
     assert err.inner_text().startswith("Isi lokasi (alamat atau kecamatan) atau nomor penelepon")
-    stamp = page.locator("#refreshed").inner_text()
-    page.wait_for_function(f"document.querySelector('#refreshed').textContent !== {stamp!r}")
+    page.select_option("#status-filter", "received")  # the list is re-read
+    page.wait_for_selector("body[data-live=filter]")
+    page.select_option("#status-filter", "")
     assert err.is_visible()  # stays through refreshes until dismissed
     assert page.locator("#incidents tbody tr").count() == 0
     # over-long text is refused with a message, never cut
@@ -206,3 +207,37 @@ def test_opd_portal_buttons_only_for_the_opd_and_supervisor_cannot_resolve(gatew
     opd_page = login(browser, gateway.url, "dam1")
     opd_page.wait_for_url("**/opd")
     opd_page.locator(f"#opd-cases tr[data-id='{fire['id']}'] button[data-step=acknowledged]").wait_for()
+
+
+def test_case_published_by_a_unit_is_pushed_to_an_open_console_within_a_second(gateway, browser):
+    """Pushed, not polled: the row must be rendered by a server-sent event
+    (``data-via=push``); the console polls only while the stream is down."""
+    import time
+
+    import paho.mqtt.client as paho
+
+    from tests.gateway.support import incident
+
+    register(gateway.db, "box-1", area="Taman")
+    make_user(gateway.db, "op1", "operator")
+    page = login(browser, gateway.url, "op1")
+    page.wait_for_url("**/console")
+    page.wait_for_selector("body[data-live=push]")  # the event stream is open
+    unit = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="box-1")
+    unit.connect(gateway.cfg.broker.host, gateway.cfg.broker.port)
+    unit.loop_start()
+    try:
+        msg = incident("box-1", 1, "medical")
+        t0 = time.monotonic()
+        unit.publish(device_topic("box-1", DeviceTopic.INCIDENT), encode(msg), qos=1).wait_for_publish(5)
+        row = page.locator(f"#incidents tr[data-id='{msg.id}'][data-via=push]")
+        row.wait_for(timeout=1000)
+        took = time.monotonic() - t0
+    finally:
+        unit.loop_stop()
+        unit.disconnect()
+    assert took < 1.0
+    assert "alert" in row.get_attribute("class")  # critical and new: highlighted until opened
+    shot(page, "live-queue.png")
+    row.locator("td").first.click()
+    assert "alert" not in page.locator(f"tr[data-id='{msg.id}']").get_attribute("class")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Path, Query
 from sqlalchemy import func, select, update
 
 from gateway import flags, lifecycle
@@ -31,7 +31,7 @@ _FINISHED = (Status.RESOLVED.value, Status.CLOSED.value, Status.REJECTED.value)
 @router.post("/incidents/{ref}/call-type", response_model=IncidentDetail, responses=ERR,
              summary="Type (or retype) the call a case came from")
 def set_call_type(ref: str, body: CallTypeSet, session: SessionDep, gw: StateDep,
-                  user: StaffUser) -> IncidentDetail:
+                  user: StaffUser, tasks: BackgroundTasks) -> IncidentDetail:
     """A junk type (ghost, prank, test, misdial) rejects a case not yet
     dispatched; once an OPD has it, junk typing is refused (409): the OPD
     must close it, the desk cannot silently take it back."""
@@ -53,6 +53,7 @@ def set_call_type(ref: str, body: CallTypeSet, session: SessionDep, gw: StateDep
     session.flush()
     if flags.evaluate(session, gw.cfg.flags, [inc.caller], utcnow()):
         gw.flags_changed.set()
+    tasks.add_task(gw.events.publish, "case", id=inc.id)
     session.refresh(inc)
     return _detail(session, inc)
 

@@ -9,7 +9,7 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import Select, select
@@ -138,7 +138,7 @@ def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = No
 @router.post("/incidents", response_model=IncidentPublic, status_code=201, responses=ERR,
              summary="An incident typed in by an operator")
 def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
-                    user: StaffUser) -> IncidentPublic:
+                    user: StaffUser, tasks: BackgroundTasks) -> IncidentPublic:
     now = utcnow()
     loc = body.location
     junk = body.call_type in JUNK_CALL_TYPES or not CATALOGUE[body.category].routed
@@ -168,6 +168,7 @@ def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
             gw.wake.set()
     session.flush()
     session.refresh(inc)
+    tasks.add_task(gw.events.publish, "case", id=inc.id, new=True)  # after the commit
     return IncidentPublic.model_validate(inc)
 
 
@@ -199,7 +200,7 @@ def get_incident(ref: str, session: SessionDep, user: CurrentUser) -> IncidentDe
 @router.post("/incidents/{ref}/transitions", response_model=IncidentDetail, responses=ERR,
              summary="Move an incident on (409 with the reason when not allowed)")
 def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateDep,
-               user: CurrentUser) -> IncidentDetail:
+               user: CurrentUser, tasks: BackgroundTasks) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
     actor = user.username
     try:
@@ -238,6 +239,7 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
         raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from None
     session.flush()
     session.refresh(inc)
+    tasks.add_task(gw.events.publish, "case", id=inc.id)
     return _detail(session, inc)
 
 

@@ -132,24 +132,96 @@ function actionButtons(inc, steps) {
   return steps.map(([step, label]) => el("button", {
     class: "small", "data-step": step,
     onclick: async () => {
-      try { await transition(inc.id, step, inc); await refreshConsole(); } catch (e) { showError(e.message); }
+      try { await transition(inc.id, step, inc); await refreshConsole("action"); } catch (e) { showError(e.message); }
     },
   }, label));
 }
 
-async function refreshConsole() {
+const FINISHED = new Set(["resolved", "closed", "rejected"]);
+const alerted = new Set(); // new critical cases not yet opened by this operator
+const known = new Set(); // cases this page has shown (the first list alerts nobody)
+let primed = false;
+
+// the SLA clock a case is on: the OPD's acknowledgement once dispatched, else its own
+function slaDue(i) {
+  const a = i.assignments.find((x) => !x.acknowledged_at);
+  const from = a ? a.dispatched_at : i.received_at;
+  const min = a ? a.sla_ack_min : i.sla_ack_min;
+  if (!min || FINISHED.has(i.status) || (i.assignments.length && !a)) return null;
+  return new Date(from).getTime() + min * 60000;
+}
+
+function slaText(due) {
+  if (!due) return "–";
+  const s = Math.round((due - Date.now()) / 1000);
+  const mmss = `${Math.floor(Math.abs(s) / 60)}:${String(Math.abs(s) % 60).padStart(2, "0")}`;
+  return s >= 0 ? `sisa / left ${mmss}` : `LEWAT / overdue ${mmss}`;
+}
+
+function beep() {
+  try {
+    const ctx = new AudioContext();
+    const o = ctx.createOscillator();
+    o.frequency.value = 880;
+    o.connect(ctx.destination);
+    o.start();
+    o.stop(ctx.currentTime + 0.4);
+  } catch (_) { /* no audio device */ }
+}
+
+async function refreshConsole(via = "poll") {
   const status = document.getElementById("status-filter").value;
-  const q = new URLSearchParams({ limit: "50" });
+  const q = new URLSearchParams({ limit: "200" });
   if (status) q.set("status", status);
   const pageData = await api("/api/incidents?" + q);
-  fillRows(document.querySelector("#incidents tbody"), pageData.items.map((i) => el("tr", { "data-id": i.id, class: `st-${i.status}${i.escalated ? " escalated" : ""}` },
+  const live = pageData.items.filter((i) => !FINISHED.has(i.status))
+    .sort((a, b) => a.priority - b.priority || new Date(a.received_at) - new Date(b.received_at));
+  const done = pageData.items.filter((i) => FINISHED.has(i.status)).slice(0, 30);
+  let fresh = false;
+  for (const i of live) {
+    if (known.has(i.id)) continue;
+    known.add(i.id);
+    if (primed && i.priority <= 1) { alerted.add(i.id); fresh = true; }
+  }
+  primed = true;
+  if (fresh) beep();
+  document.body.dataset.live = via;
+  fillRows(document.querySelector("#finished tbody"), done.map((i) => caseRow(i, via)));
+  fillRows(document.querySelector("#incidents tbody"), live.map((i) => caseRow(i, via)));
+}
+
+function caseRow(i, via) {
+  const hot = alerted.has(i.id) ? " alert" : "";
+  return el("tr", { "data-id": i.id, "data-via": via, class: `st-${i.status}${i.escalated ? " escalated" : ""}${hot}`,
+    onclick: (ev) => { alerted.delete(i.id); ev.currentTarget.classList.remove("alert"); } },
     el("td", {}, i.case_no || i.id.slice(-6)),
     el("td", {}, el("span", { class: "badge" }, i.status)),
     el("td", {}, i.category), el("td", { class: "call-type" }, CALL_TYPES[i.call_type] || "–"),
     el("td", {}, i.source), el("td", {}, place(i)),
     el("td", {}, i.assignments.map((a) => a.opd).join(", ") || "–"),
-    el("td", {}, fmtTime(i.received_at)),
-    el("td", {}, ...actionButtons(i, NEXT_STEPS[i.status] || [])))));
+    el("td", {}, fmtTime(i.received_at)), el("td", { class: "sla", "data-due": slaDue(i) }, slaText(slaDue(i))),
+    el("td", {}, ...actionButtons(i, NEXT_STEPS[i.status] || [])));
+}
+
+// pushed: the gateway's server-sent events re-read the list at once; the
+// 3 s poll runs only while the event stream is down (fallback)
+function liveQueue() {
+  let open = false;
+  const run = async (via) => {
+    try { await refreshConsole(via); } catch (e) { if (e.message !== "401") showError(e.message); }
+  };
+  if (window.EventSource) {
+    const es = new EventSource("/api/events");
+    es.addEventListener("hello", () => { open = true; run("push"); });
+    es.addEventListener("case", () => run("push"));
+    es.addEventListener("resync", () => run("push"));
+    es.onerror = () => { open = false; };
+  }
+  run("poll");
+  setInterval(() => { if (!open) run("poll"); }, POLL_MS);
+  setInterval(() => { // the countdown ticks between pushes
+    for (const td of document.querySelectorAll("td.sla[data-due]")) td.textContent = slaText(Number(td.dataset.due));
+  }, 1000);
 }
 
 async function initConsole() {
@@ -158,7 +230,7 @@ async function initConsole() {
   document.getElementById("category-select").replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
   document.getElementById("call-type-select").replaceChildren(el("option", { value: "" }, "–"),
     ...Object.entries(CALL_TYPES).map(([c, label]) => el("option", { value: c }, label)));
-  document.getElementById("status-filter").addEventListener("change", refreshConsole);
+  document.getElementById("status-filter").addEventListener("change", () => refreshConsole("filter"));
   watchCaller(document.querySelector("#new-incident [name=caller]"));
   watchDesks();
   document.getElementById("new-incident").addEventListener("submit", async (ev) => {
@@ -173,13 +245,13 @@ async function initConsole() {
     if ((f.description || "").length > 2000) {
       return fieldError(ev.target, "description", "Keterangan terlalu panjang: paling banyak 2000 karakter. / description: at most 2000 characters.");
     }
-    try { await api("/api/incidents", { method: "POST", body: JSON.stringify(body) }); ev.target.reset(); await refreshConsole(); }
+    try { await api("/api/incidents", { method: "POST", body: JSON.stringify(body) }); ev.target.reset(); await refreshConsole("action"); }
     catch (e) {
       if (!e.fields || !e.fields.length) return showError(e.message);
       for (const d of e.fields) fieldError(ev.target, FIELD_OF[d.loc[d.loc.length - 1]] || d.loc[d.loc.length - 1], d.msg);
     }
   });
-  poll(refreshConsole);
+  liveQueue();
 }
 
 // ---- OPD portal -------------------------------------------------------------
