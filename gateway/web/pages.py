@@ -32,10 +32,13 @@ def _session_user(request: Request):
     from gateway.api.deps import SESSION_COOKIE, get_state
 
     cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not cookie and not (scheme.lower() == "bearer" and token):
         return None
-    with get_state(request).db.read_session() as s:
-        return auth.user_for_session(s, cookie)
+    with get_state(request).db.read_session() as s:  # as the API does: reads take no lock
+        if cookie:
+            return auth.user_for_session(s, cookie)
+        return auth.user_for_token(s, token)
 
 
 @router.get("/", response_class=RedirectResponse)
