@@ -40,7 +40,8 @@ T = TypeVar("T")
 #: gateway learns which units are online. Every instance writes it; it is
 #: idempotent and rare.
 SUBSCRIPTIONS = ((DeviceTopic.INCIDENT, 1, True), (DeviceTopic.CALL, 1, True),
-                 (DeviceTopic.STATUS, 1, False), (DeviceTopic.TELEMETRY, 0, True))
+                 (DeviceTopic.STATUS, 1, False), (DeviceTopic.TELEMETRY, 0, True),
+                 (DeviceTopic.DESK, 1, False))
 
 
 @dataclass
@@ -62,6 +63,8 @@ class MqttIngest:
         self.guard = PoisonGuard(intake.db)
         self.settings = cfg.gateway.ingest
         self.on_commit = on_commit
+        self.on_flagged: threading.Event | None = None  # gateway.flag_sync wakes on a new flag
+        self.events: Any = None  # gateway.events.Broadcaster: new cases to the consoles
         self.client_id = self.settings.client_id or default_client_id(instance)
         self.queue: queue.Queue[_Item] = queue.Queue(maxsize=self.settings.queue_max)
         self.connected = threading.Event()
@@ -150,12 +153,12 @@ class MqttIngest:
         self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
         self.client.loop_stop()
 
-    def publish(self, topic: str, payload: bytes, timeout: float) -> None:
+    def publish(self, topic: str, payload: bytes, timeout: float, *, retain: bool = False) -> None:
         """QoS 1 publish that raises unless the broker acknowledged it (used
         for OPD terminals: a silent publish while offline is not a delivery)."""
         if not self.connected.is_set():
             raise ConnectionError("not connected to the broker")
-        info = self.client.publish(topic, payload, qos=1)
+        info = self.client.publish(topic, payload, qos=1, retain=retain)
         info.wait_for_publish(timeout)
         if not info.is_published():
             raise TimeoutError("no PUBACK from broker")
@@ -228,6 +231,11 @@ class MqttIngest:
                 self.client.ack(i.mid, i.qos)
         if self.on_commit is not None and result.dispatches:
             self.on_commit.set()
+        if self.on_flagged is not None and result.flagged:
+            self.on_flagged.set()
+        if self.events is not None:
+            for case_id in result.new_cases:
+                self.events.publish("case", id=case_id, new=True)
 
     def _durable(self, fn: Callable[[], T]) -> T:
         """``fn()`` retried while the database is down (raises _Stopping on

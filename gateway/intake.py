@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import lifecycle, routing
+from gateway import flags, lifecycle, routing
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.metrics import Metrics
@@ -31,7 +31,7 @@ from protocol.codec import decode_device_message, peek
 from protocol.errors import ProtocolError
 from protocol.fleet import Status, Telemetry
 from protocol.ids import ULID_PATTERN
-from protocol.reports import AckItem, CallRecord, Rejection, Source
+from protocol.reports import AckItem, CallRecord, DeskState, Rejection, Source
 from protocol.reports import Incident as IncidentMsg
 from protocol.topics import DeviceTopic, parse_device_topic
 
@@ -57,6 +57,8 @@ class BatchResult:
     acks: dict[str, DeviceAck] = field(default_factory=dict)
     stored_incidents: int = 0
     dispatches: int = 0
+    flagged: int = 0  # numbers newly flagged by this batch: the flag list must go out
+    new_cases: list[str] = field(default_factory=list)  # ids, for the consoles' live queue
 
     def merge(self, other: BatchResult) -> None:
         for device, a in other.acks.items():
@@ -65,6 +67,8 @@ class BatchResult:
             mine.rejected += a.rejected
         self.stored_incidents += other.stored_incidents
         self.dispatches += other.dispatches
+        self.flagged += other.flagged
+        self.new_cases += other.new_cases
 
 
 def case_number(prefix: str, year: int, pk: int) -> str:
@@ -214,6 +218,9 @@ class Intake:
                     dev.status_at = now
                     if msg.firmware:
                         dev.firmware = msg.firmware
+                elif isinstance(msg, DeskState):  # the console shows who is ringing now
+                    dev.desk = msg.model_dump(mode="json", exclude_none=True)
+                    dev.desk_at = now
                 elif isinstance(msg, Telemetry):
                     dev.last_telemetry = msg.model_dump(mode="json", exclude_none=True)
                     dev.telemetry_at = now
@@ -226,6 +233,10 @@ class Intake:
                 from gateway.sms.intake import merge_full_copies
 
                 merge_full_copies(s, merge, self.metrics)
+            typed = [m.number for _, _, m in decoded if isinstance(m, CallRecord) and m.call_type] + \
+                [m.caller for m in new.values() if m.call_type]
+            if typed:  # junk calls may flag their number (gateway.flags)
+                res.flagged += len(flags.evaluate(s, self.cfg.flags, typed, now))
         t.apply(self.metrics)
         self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)
@@ -245,7 +256,7 @@ class Intake:
             label = (loc.label if loc else None) or dev.label
             lat, lon = (loc.lat, loc.lon) if loc and (loc.lat is not None or loc.lon is not None) \
                 else (dev.lat, dev.lon)
-            route = routing.route(self.cfg, msg.category, msg.source, area)
+            route = routing.route(self.cfg, msg.category, msg.source, area, msg.call_type)
             routes.append(route)
             status = lifecycle.initial_status(route)
             rows.append(dict(
@@ -253,11 +264,14 @@ class Intake:
                 source=msg.source.value, priority=int(CATALOGUE[msg.category].priority),
                 status=status.value, lat=lat, lon=lon, location_label=label, area=area,
                 description=msg.description, caller=msg.caller, call_id=msg.call_id, button=msg.button,
+                call_type=msg.call_type.value if msg.call_type else None,
                 device_time=msg.device_time if msg.clock_synced else None, received_at=now,
-                updated_at=now, reject_reason=msg.category.value if status is S.REJECTED else None,
+                updated_at=now, reject_reason=None,
                 handoff=route.handoff, escalated=False, sla_ack_min=route.sla_ack_min,
                 sla_resolve_min=route.sla_resolve_min,
             ))
+            if status is S.REJECTED:  # its junk call type, else its category
+                rows[-1]["reject_reason"] = lifecycle.reject_reason(rows[-1])
         pks = s.scalars(insert(Incident).returning(Incident.pk, sort_by_parameter_order=True), rows).all()
         prefix = self.cfg.site.case_prefix
         cases: dict[str, str] = {r["id"]: case_number(prefix, now.year, pk)
@@ -269,6 +283,10 @@ class Intake:
             lifecycle.NewCase(pk, cases[msg.id], row, route, f"device:{msg.device}", "mqtt")
             for msg, row, pk, route in zip(msgs, rows, pks, routes, strict=True)], now)
         res.stored_incidents += len(msgs)
+        typed = [(m.call_id, m.call_type.value) for m in msgs if m.call_id and m.call_type]
+        for call_id, ctype in typed:  # the case's type is the call's (the later word wins)
+            s.execute(update(Call).where(Call.id == call_id).values(call_type=ctype))
+        res.new_cases += [m.id for m in msgs]
         return cases
 
     def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime) -> AckItem:
@@ -277,7 +295,13 @@ class Intake:
         row = Call(id=msg.id, device_id=msg.device, seq=msg.seq, direction=msg.direction.value,
                    number=msg.number, ring_at=msg.ring_at, answered_at=msg.answered_at,
                    ended_at=msg.ended_at, answer_s=msg.answer_s, duration_s=msg.duration_s,
-                   end_reason=msg.end_reason.value, operator=msg.operator, received_at=now)
+                   end_reason=msg.end_reason.value, operator=msg.operator, received_at=now,
+                   call_type=msg.call_type.value if msg.call_type else None)
+        # a case typed for this call may have arrived first (its type wins)
+        typed = s.scalar(select(Incident.call_type).where(Incident.call_id == msg.id,
+                                                          Incident.call_type.is_not(None)).limit(1))
+        if typed:
+            row.call_type = typed
         s.add(row)
         known.add(msg.id)
         return AckItem(id=msg.id, seq=msg.seq)

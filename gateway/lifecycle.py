@@ -29,6 +29,7 @@ from gateway.dispatch.payloads import channels, dispatch_payload, escalation_pay
 from gateway.errors import IllegalTransition
 from gateway.routing import Route
 from gateway.store.models import Assignment, Incident, Outbox, Transition
+from protocol.reports import JUNK_CALL_TYPES
 
 __all__ = ["channels", "dispatch_payload", "escalation_payload"]  # re-exported for callers
 
@@ -48,6 +49,8 @@ class RejectReason(enum.StrEnum):
     PRANK = "prank"
     TEST = "test"
     DUPLICATE = "duplicate"
+    GHOST = "ghost"
+    MISDIAL = "misdial"
 
 
 class OpdStep(enum.StrEnum):
@@ -160,6 +163,12 @@ def initial_status(route: Route) -> Status:
     return S.RECEIVED
 
 
+def reject_reason(row: dict[str, Any]) -> str:
+    """Why a new case is never routed: its junk call type, else its category."""
+    ctype = row.get("call_type")
+    return str(ctype) if ctype in JUNK_CALL_TYPES else str(row["category"])
+
+
 @dataclass
 class NewCase:
     """A case just inserted (``row``: its column values, ``status`` set by
@@ -193,7 +202,7 @@ def open_cases(session: Session, cfg: SiteConfig, cases: list[NewCase], now: dat
         status = Status(c.row["status"])
         if status is S.REJECTED:
             au(c.pk, S.RECEIVED, S.REJECTED, "system", SYSTEM_VIA,
-               note=f"{c.row['category']}: stored and counted, never routed")
+               note=f"{reject_reason(c.row)}: stored and counted, never routed")
         elif status in (S.TRIAGED, S.DISPATCHED):
             au(c.pk, S.RECEIVED, S.TRIAGED, "system", SYSTEM_VIA, note="auto-dispatch rule")
             if c.route.handoff:
@@ -224,7 +233,7 @@ def open_case(session: Session, cfg: SiteConfig, route: Route, row: dict[str, An
 
     st = initial_status(route)
     row = {**row, "status": st.value, "handoff": route.handoff, "escalated": False,
-           "reject_reason": row["category"] if st is S.REJECTED else None,
+           "reject_reason": reject_reason(row) if st is S.REJECTED else None,
            "sla_ack_min": route.sla_ack_min, "sla_resolve_min": route.sla_resolve_min}
     inc = Incident(**row)
     session.add(inc)
@@ -275,6 +284,9 @@ def assign(session: Session, cfg: SiteConfig, inc: Incident, opds: tuple[str, ..
     if cur not in ASSIGNABLE:
         raise IllegalTransition(f"kasus berstatus / case is {cur}: OPDs can be given a case that is "
                                 f"triaged, dispatched, acknowledged, on scene or resolved")
+    if inc.call_type in JUNK_CALL_TYPES:
+        raise IllegalTransition(f"Panggilan bertipe {inc.call_type} tidak pernah dikirim ke OPD / "
+                                f"a {inc.call_type} call never reaches an OPD")
     opds = list(dict.fromkeys(opds))
     unknown = [o for o in opds if cfg.opd(o) is None]
     if unknown:
@@ -397,9 +409,11 @@ def opd_step(session: Session, inc: Incident, opd: str, step: OpdStep | str, *, 
 # -- what may happen next (served by the API, read by the pages) -------------
 
 #: case-level actions of staff, by case status ("rejected:<reason>" carries the reason)
+#: ``type:<call type>`` types the call as junk (POST .../call-type), which rejects the case
+JUNK_TYPING = tuple(f"type:{t}" for t in ("prank", "ghost", "test", "misdial"))
 STAFF_ACTIONS: dict[Status, tuple[str, ...]] = {
-    S.RECEIVED: ("triaged", "rejected:prank", "rejected:test"),
-    S.TRIAGED: ("dispatched", "rejected:duplicate"),
+    S.RECEIVED: ("triaged", *JUNK_TYPING),
+    S.TRIAGED: ("dispatched", "rejected:duplicate", *JUNK_TYPING),
     S.RESOLVED: ("closed",),
 }
 
@@ -416,13 +430,15 @@ def case_actions(inc: Incident, *, staff: bool) -> list[str]:
     return out
 
 
-def assignment_actions(inc: Incident, a: Assignment, *, staff: bool, opd: str | None) -> list[str]:
+def assignment_actions(inc: Incident, a: Assignment, *, staff: bool, opd: str | None,
+                       opd_steps: bool = True) -> list[str]:
     """Next steps on one OPD's part: the OPD's own steps for its user (staff
-    may act for an OPD), and ``reroute`` for staff."""
+    may act for an OPD, a supervisor never: ``opd_steps``), and ``reroute``
+    for staff."""
     if Status(inc.status) not in OPEN_FOR_OPD:
         return []
     out: list[str] = []
-    if staff or opd == a.opd:
+    if (staff and opd_steps) or opd == a.opd:
         out += [s.value for s in OPD_STEPS.get(AStatus(a.status), ())]
     if staff and a.status not in GONE and a.status != A.RESOLVED:
         out.append("reroute")

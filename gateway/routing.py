@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from gateway.config.models import SiteConfig
 from protocol.categories import CATALOGUE, Category
-from protocol.reports import Source
+from protocol.reports import JUNK_CALL_TYPES, CallType, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +62,16 @@ def is_auto(cfg: SiteConfig, category: Category | str, source: Source | str) -> 
     return any(cat in a.categories and src in a.sources for a in cfg.routing.auto_dispatch)
 
 
-def route(cfg: SiteConfig, category: Category | str, source: Source | str, area: str | None) -> Route:
+def route(cfg: SiteConfig, category: Category | str, source: Source | str, area: str | None,
+          call_type: CallType | str | None = None) -> Route:
+    """A ghost, prank, test or misdial call is never routed whatever its
+    category; an information call is routed but never auto-dispatched (the
+    operator answers it, and dispatches only if it turns out to need an OPD)."""
     cat = Category(category)
-    if not CATALOGUE[cat].routed:
+    ctype = CallType(call_type) if call_type is not None else None
+    if not CATALOGUE[cat].routed or ctype in JUNK_CALL_TYPES:
         return Route((), False, False, False, None, None)
     opds = opds_for(cfg, cat, area)
     ack, res = sla_for(cfg, cat)
-    return Route(opds, is_auto(cfg, cat, source), True, not opds, ack, res)
+    auto = is_auto(cfg, cat, source) and ctype is not CallType.INFORMATION
+    return Route(opds, auto, True, not opds, ack, res)

@@ -60,6 +60,7 @@ class Gateway:
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
         self.roles: Roles | None = None
         self.sms: Any = None  # gateway.sms.service.SmsService when the site config has `sms`
+        self.flag_sync: Any = None  # gateway.flag_sync.FlagSync (panels' flagged numbers) with MQTT
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -102,8 +103,19 @@ class Gateway:
                 self.db, self.cfg, self.metrics, on_dispatch=self.wake.set,
                 replies=lambda s, number, text: handle_reply(self.cfg, s, number, text)))
             self.dispatcher.sms_send = self.sms.send
+        if self.ingest:
+            from gateway.flag_sync import FlagSync
+
+            ingest = self.ingest
+            self.flag_sync = FlagSync(self.db, lambda t, p: ingest.publish(t, p, 5.0, retain=True),
+                                      period_s=self.cfg.gateway.flag_sync_s)
         self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=self.wake,
                               ready_checks=checks)
+        if self.ingest:
+            self.ingest.events = self.app.state.gw.events
+        if self.flag_sync:
+            self.app.state.gw.flags_changed = self.flag_sync.wake
+            self.ingest.on_flagged = self.flag_sync.wake
         if self.cfg.gateway.fleet_config is not None:
             from gateway.fleet import FleetHost
 
@@ -131,6 +143,8 @@ class Gateway:
         self.roles.start()
         if self.sms:
             self.sms.start()
+        if self.flag_sync:
+            self.flag_sync.start()
         if self.use_http:
             self._start_http(timeout)
         if self.ingest and not self.ingest.subscribed.wait(timeout):
@@ -193,6 +207,8 @@ class Gateway:
             self.roles.stop()  # stops the SLA and fleet watches it runs, frees the roles
         if self.sms:
             self.sms.stop()
+        if self.flag_sync:
+            self.flag_sync.stop()
         if self.fleet:
             self.fleet.stop()
             self.fleet = None

@@ -8,5 +8,7 @@ standard library are needed, so a Pi imports it cheaply.
 from protocol.errors import BadTopic, PayloadError, ProtocolError
 
 PROTOCOL_VERSION = 1
+#: additive revision of v1: new optional fields only (docs/protocol.md, "Versioning")
+CONTRACT_REVISION = 2
 
-__all__ = ["PROTOCOL_VERSION", "BadTopic", "PayloadError", "ProtocolError"]
+__all__ = ["CONTRACT_REVISION", "PROTOCOL_VERSION", "BadTopic", "PayloadError", "ProtocolError"]

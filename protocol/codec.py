@@ -32,7 +32,7 @@ from protocol.fleet import (
     Status,
     Telemetry,
 )
-from protocol.reports import Ack, CallRecord, Incident
+from protocol.reports import Ack, CallRecord, DeskState, FlagList, Incident
 from protocol.topics import DeviceTopic, ParsedTopic, parse_device_topic
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,6 +53,8 @@ MODELS: dict[DeviceTopic, type[Wire]] = {
     DeviceTopic.CONFIG_REPORTED: ReportedConfig,
     DeviceTopic.CMD: Command,
     DeviceTopic.CMD_RES: CommandResult,
+    DeviceTopic.FLAGS: FlagList,
+    DeviceTopic.DESK: DeskState,
 }
 
 #: every payload model by its schema name, for `siaga protocol schema`

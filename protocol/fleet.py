@@ -117,6 +117,9 @@ class UnitSettings(Wire):
         None, description="Software version to run; a change starts a signed update (docs/updates.md)")
     firmware_url: Annotated[str, StringConstraints(pattern=r"^https?://", max_length=300)] | None = Field(
         None, description="Release repository for firmware_version (default: the unit's updates.base_url)")
+    operator: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{0,64}$")] | None = Field(
+        None, description="Panel: user name of the operator signed in at this desk; put on every "
+                          "answered call record; an empty string signs out (contract revision 2)")
 
 
 class DesiredConfig(Wire):

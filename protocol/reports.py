@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 from protocol.base import (
+    Count,
+    DeviceId,
     DeviceMessage,
     LongText,
     MessageId,
@@ -30,6 +32,23 @@ class Source(enum.StrEnum):
     OPERATOR = "operator"  # typed in the staff console
 
 
+class CallType(enum.StrEnum):
+    """What a call turned out to be, set by the operator (panel key or
+    console). Only ``emergency`` and ``information`` calls can reach an OPD;
+    the others are logged and counted (caller history, flagged numbers)."""
+
+    EMERGENCY = "emergency"
+    INFORMATION = "information"  # the caller wanted information, no emergency
+    GHOST = "ghost"  # silent line: nobody speaks
+    PRANK = "prank"
+    TEST = "test"
+    MISDIAL = "misdial"  # wrong number, or hung up before speaking (abandoned)
+
+
+#: call types that never reach an OPD
+JUNK_CALL_TYPES = frozenset({CallType.GHOST, CallType.PRANK, CallType.TEST, CallType.MISDIAL})
+
+
 class Location(Wire):
     lat: float | None = Field(None, ge=-90, le=90, description="Latitude, WGS 84 degrees")
     lon: float | None = Field(None, ge=-180, le=180, description="Longitude, WGS 84 degrees")
@@ -47,6 +66,9 @@ class Incident(DeviceMessage):
     caller: PhoneNumber | None = None
     call_id: MessageId | None = Field(None, description="Call record this incident came from")
     button: ShortText | None = Field(None, description="Button name on a field box")
+    call_type: CallType | None = Field(
+        None, description="What the call was (panel calls; since contract revision 2). "
+                          "ghost, prank, test and misdial never reach an OPD")
 
 
 class CallDirection(enum.StrEnum):
@@ -89,13 +111,57 @@ class CallRecord(DeviceMessage):
     answer_s: float | None = Field(None, ge=0, le=86400, description="Ring to answer, seconds")
     duration_s: float = Field(0, ge=0, le=86400, description="Answer to end, seconds")
     end_reason: CallEnd
-    operator: ShortText | None = None
+    operator: ShortText | None = Field(
+        None, description="Who was signed in at the desk when the call was answered")
+    call_type: CallType | None = Field(
+        None, description="What the call was, when typed before it ended (since contract revision 2)")
 
     @model_validator(mode="after")
     def _answered_calls_have_answer_time(self) -> CallRecord:
         if self.end_reason in (CallEnd.MISSED, CallEnd.ABANDONED) and self.answer_s is not None:
             raise ValueError("a missed or abandoned call has no answer_s")
         return self
+
+
+class DeskPhase(enum.StrEnum):
+    IDLE = "idle"
+    RINGING = "ringing"
+    ACTIVE = "active"
+
+
+class DeskState(Wire):
+    """Retained on ``siaga/v1/dev/{panel}/desk`` (revision 2): the call now at
+    this desk, so the console can show the caller's history while it rings.
+    Not a record (no id/seq): the latest state is all that matters."""
+
+    device: DeviceId
+    phase: DeskPhase
+    call_id: MessageId | None = None
+    number: PhoneNumber | None = None
+    flagged: bool = Field(False, description="The number is on the panel's flag list")
+    operator: ShortText | None = None
+    at: WireTime | None = None
+
+
+#: most numbers one FlagList carries (each entry ~80 bytes: under MAX_PAYLOAD_BYTES)
+MAX_FLAGS = 700
+
+
+class FlaggedEntry(Wire):
+    number: PhoneNumber
+    until: WireTime | None = Field(None, description="End of a first (timed) flag; none: permanent")
+
+
+class FlagList(Wire):
+    """Retained on ``siaga/v1/dev/{panel}/flags`` (revision 2): the numbers
+    flagged as repeat junk callers. A panel keeps the latest version it got
+    (works offline) and lights its "flagged caller" LED while one rings; a
+    flag never blocks a call. Versions only go up; the whole list each time."""
+
+    version: Count = Field(description="Grows with every change of the list")
+    numbers: list[FlaggedEntry] = Field(default_factory=list, max_length=MAX_FLAGS,
+                                        description="At most 700 (the newest): fits 64 KiB")
+    issued_at: WireTime | None = None
 
 
 class AckItem(Wire):

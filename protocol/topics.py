@@ -29,6 +29,8 @@ class DeviceTopic(enum.StrEnum):
     CONFIG_REPORTED = "config/reported"
     CMD = "cmd"
     CMD_RES = "cmd/res"
+    FLAGS = "flags"  # revision 2: flagged numbers a panel lights its LED for
+    DESK = "desk"  # revision 2: a panel's call in progress (ringing/active/idle)
 
 
 #: who publishes each kind: True when the unit itself publishes it
@@ -42,6 +44,8 @@ UNIT_PUBLISHES: dict[DeviceTopic, bool] = {
     DeviceTopic.CONFIG_REPORTED: True,
     DeviceTopic.CMD: False,
     DeviceTopic.CMD_RES: True,
+    DeviceTopic.FLAGS: False,
+    DeviceTopic.DESK: True,
 }
 
 #: QoS and retain flag per kind, as the contract fixes them
@@ -50,6 +54,8 @@ RETAIN: dict[DeviceTopic, bool] = {k: False for k in DeviceTopic} | {
     DeviceTopic.STATUS: True,
     DeviceTopic.CONFIG_DESIRED: True,
     DeviceTopic.CONFIG_REPORTED: True,
+    DeviceTopic.FLAGS: True,
+    DeviceTopic.DESK: True,
 }
 
 _device_re = re.compile(DEVICE_ID_PATTERN)

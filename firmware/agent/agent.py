@@ -119,6 +119,10 @@ class Agent:
     def category_map(self) -> dict[str, Category]:
         return dict(self.settings.button_categories or self.cfg.category_map())
 
+    def operator(self) -> str | None:
+        """Who is signed in at this desk (desired config over the file); None if nobody."""
+        return self.settings.operator or None
+
     def event(self, kind: str, detail: Any = None, *, level: str = "INFO") -> None:
         log.debug("event %s %s", kind, detail)
         self.store.log_event(kind, detail, level=level)
@@ -127,7 +131,8 @@ class Agent:
         try:
             rec = self.store.record("call", self.topic(DeviceTopic.CALL),
                                     lambda seq: tracker.record(call, end, device=self.cfg.device_id,
-                                                               seq=seq, stamp=self.clock.stamp()))
+                                                               seq=seq, stamp=self.clock.stamp(),
+                                                               operator=self.operator()))
         except (StorageFull, sqlite3.Error) as exc:
             log.error("Catatan panggilan tidak tersimpan / call record not stored: %s", exc)
             return
@@ -338,6 +343,8 @@ class Agent:
             self.fleet.on_desired(payload)
         elif parsed.kind is DeviceTopic.CMD:
             self.fleet.on_command(payload, properties)
+        elif parsed.kind is DeviceTopic.FLAGS and hasattr(self.profile, "flags"):
+            self.profile.flags.on_message(payload)
         else:
             self.rejected_messages += 1
             log.warning("unexpected message kind %s", parsed.kind)

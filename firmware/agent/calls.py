@@ -16,7 +16,7 @@ from typing import Any
 
 from firmware.modem import events as ev
 from protocol.ids import new_id
-from protocol.reports import CallDirection, CallEnd, CallRecord
+from protocol.reports import CallDirection, CallEnd, CallRecord, CallType
 
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,20}$")
 
@@ -54,6 +54,7 @@ class Call:
     answered_mono: float | None = None
     ended_mono: float | None = None
     classified: bool = False
+    call_type: CallType | None = None  # set by a panel key during the call
 
     @property
     def ringing(self) -> bool:
@@ -135,6 +136,10 @@ class CallTracker:
             if not unanswered:
                 answer_s = round(answered_mono - call.start_mono, 3)
         start_at = call.start_at
+        ctype = call.call_type
+        if ctype is None and reason is CallEnd.ABANDONED:
+            ctype = CallType.MISDIAL  # hung up before anyone answered
+
         answered_at = (start_at + timedelta(seconds=answer_s)) if answer_s is not None else None
         return CallRecord(
             id=call.id, device=device, seq=seq, **stamp,
@@ -143,5 +148,6 @@ class CallTracker:
             answered_at=answered_at,
             ended_at=start_at + timedelta(seconds=max(0.0, ended_mono - call.start_mono)),
             answer_s=max(0.0, answer_s) if answer_s is not None else None,
-            duration_s=round(duration, 3), end_reason=reason, operator=operator,
+            duration_s=round(duration, 3), end_reason=reason,
+            operator=operator if answered_mono is not None else None, call_type=ctype,
         )

@@ -194,6 +194,11 @@ class UnitConfig(_Section):
         description="Urgent incidents by signed SMS to the centre when IP is down",
     )
     heartbeat_s: int = Field(60, ge=5, le=3600, title="Telemetry period, seconds")
+    operator: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._@-]{0,64}$", title="Panel: operator signed in at this desk",
+        description="User name put on every answered call record. The desired config's `operator` "
+                    "setting overrides it live (sign-in; an empty string signs out)",
+    )
     volume: int = Field(100, ge=0, le=100, title="Buzzer volume (0 mutes)")
     log_level: LogLevel = Field(LogLevel.INFO, title="Log level")
     self_test_daily_at: str | None = Field(

@@ -75,7 +75,7 @@ def initial_settings(agent: Agent) -> tuple[int, UnitSettings]:
     cfg = agent.cfg
     base = UnitSettings(heartbeat_s=cfg.heartbeat_s, button_categories=cfg.category_map(),
                         volume=cfg.volume, centre_number=cfg.centre_number, log_level=cfg.log_level,
-                        self_test_daily_at=cfg.self_test_daily_at)
+                        self_test_daily_at=cfg.self_test_daily_at, operator=cfg.operator)
     version = int(agent.store.get_meta("config_version", "0") or 0)
     raw = agent.store.get_meta("config_settings")
     if raw:

@@ -140,11 +140,12 @@ class Link:
         return device_topic(self.device_id, kind)
 
     def subscribe_own(self) -> None:
-        """Acks, desired config (retained: re-read on every connect) and commands."""
+        """Acks, desired config (retained: re-read on every connect), commands, flag list."""
         self.client.subscribe([
             (self.topic(DeviceTopic.ACK), 1),
             (self.topic(DeviceTopic.CONFIG_DESIRED), 1),
             (self.topic(DeviceTopic.CMD), 1),
+            (self.topic(DeviceTopic.FLAGS), 1),  # panels: flagged numbers (retained)
         ])
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False,

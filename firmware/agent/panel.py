@@ -5,6 +5,13 @@ A category button classifies the current call, or the last one within
 ``timings.classify_window_s``, and files one incident tied to the call
 record (``call_id``). Every call, missed and abandoned ones included, is
 committed as a call record when it ends.
+
+Each key also types the call (``CallType``): a ``type_<calltype>`` key
+(``button_type_ghost``) types it only, filing a case of category ``other``
+that the gateway never routes; the prank and test category keys type it
+prank/test; every other category key types it an emergency. A key pressed
+during the call puts the type on the call record too; an abandoned call
+nobody typed is recorded as ``misdial``.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from firmware.agent.calls import Call, CallTracker, clean_number
+from firmware.agent.flaglist import Flags
 from firmware.agent.hardware import REFUSED_SHOW_S
 from firmware.agent.store import StorageFull
-from protocol.reports import Incident, Source
+from protocol.categories import Category
+from protocol.codec import encode
+from protocol.reports import CallType, DeskPhase, DeskState, Incident, Source
 from protocol.topics import DeviceTopic
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,11 +36,25 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
+_TYPE_OF_CATEGORY = {Category.PRANK: CallType.PRANK, Category.TEST: CallType.TEST}
+
+
+def call_type_for(button: str, category: Category) -> CallType:
+    """``type_ghost`` -> ghost; the prank/test keys -> prank/test; else emergency."""
+    if button.startswith("type_"):
+        try:
+            return CallType(button.removeprefix("type_"))
+        except ValueError:
+            pass
+    return _TYPE_OF_CATEGORY.get(category, CallType.EMERGENCY)
+
+
 class PanelProfile:
     def __init__(self, agent: Agent) -> None:
         self.a = agent
         self.calls = CallTracker(agent.clock)
         self.delivered_off_at: float | None = None
+        self.flags = Flags(agent.store, agent.clock)
 
     def start(self) -> None:
         if not self.a.modem.present:
@@ -79,9 +103,12 @@ class PanelProfile:
             a.event("classify_ignored", {"button": name, "why": "already classified", "call": call.id})
             return ("ignored", None)
 
+        ctype = call_type_for(name, category)
+
         def build(seq: int) -> Incident:
             return Incident(device=a.cfg.device_id, seq=seq, **a.clock.stamp(), category=category,
-                            source=Source.PANEL_CALL, caller=clean_number(call.number), call_id=call.id)
+                            source=Source.PANEL_CALL, caller=clean_number(call.number), call_id=call.id,
+                            call_type=ctype)
 
         try:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
@@ -90,8 +117,10 @@ class PanelProfile:
             a.refused_until = time.monotonic() + REFUSED_SHOW_S
             return ("refused", None)
         call.classified = True
+        call.call_type = ctype  # on the call record too when the call is still on
         a.hw.beep(1)
-        a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "call": call.id})
+        a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "call": call.id,
+                                      "call_type": ctype.value})
         return ("recorded", inc.id)
 
     def on_delivered(self, kind: str, _msg_id: str) -> None:
@@ -104,14 +133,30 @@ class PanelProfile:
         what, call, end = self.calls.on_event(e, time.monotonic())
         if what == "ringing" and call is not None:
             a.hw.ring(True)
-            a.event("ringing", {"call": call.id, "number": call.number})
+            flagged = self.flags.is_flagged(clean_number(call.number))
+            a.hw.led("flagged", flagged)  # lit from ring to hang-up; never blocks the call
+            a.event("ringing", {"call": call.id, "number": call.number, "flagged": flagged})
+            self._desk(DeskPhase.RINGING, call, flagged)
         elif what == "active":
             a.hw.ring(False)
             a.hw.led("active", True)
+            if call is not None:
+                self._desk(DeskPhase.ACTIVE, call, self.flags.is_flagged(clean_number(call.number)))
         elif what == "ended" and call is not None:
             a.hw.ring(False)
             a.hw.led("active", False)
+            a.hw.led("flagged", False)
+            self._desk(DeskPhase.IDLE, None, False)
             a.record_call(self.calls, call, end)
+
+    def _desk(self, phase: DeskPhase, call: Call | None, flagged: bool) -> None:
+        """Best effort, retained: the console shows the ringing caller's
+        history from it; lost while offline (the call record is what counts)."""
+        a = self.a
+        st = DeskState(device=a.cfg.device_id, phase=phase, call_id=call.id if call else None,
+                       number=clean_number(call.number) if call else None, flagged=flagged,
+                       operator=a.operator(), at=a.clock.now() if a.clock.synced else None)
+        a.link.publish(a.topic(DeviceTopic.DESK), encode(st), qos=1, retain=True)
 
     def tick(self, now: float) -> None:
         if self.delivered_off_at is not None and now >= self.delivered_off_at:

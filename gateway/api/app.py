@@ -7,10 +7,25 @@ import threading
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gateway.api.deps import AppState
-from gateway.api.routers import assignments, auth, callbacks, cap, deadletters, fleet, health, incidents, kpis
+from gateway.api.messages import validation_handler
+from gateway.api.routers import (
+    assignments,
+    auth,
+    callbacks,
+    calls,
+    cap,
+    deadletters,
+    flags,
+    fleet,
+    health,
+    incidents,
+    kpis,
+    live,
+)
 from gateway.config.models import SiteConfig
 from gateway.errors import IllegalTransition, NotFound
 from gateway.metrics import Metrics
@@ -33,11 +48,14 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
     app.state.gw = AppState(cfg=cfg, db=db, metrics=metrics or Metrics(),
                             wake=wake or threading.Event(), ready_checks=dict(ready_checks or {}))
     for r in (health.router, auth.router, incidents.router, assignments.router, cap.router,
-              fleet.router, kpis.router, callbacks.router, deadletters.router):
+              fleet.router, kpis.router, callbacks.router, deadletters.router, calls.router,
+              flags.router, live.router):
         app.include_router(r)
     from gateway.web import mount_pages  # the pages read the API above
 
     mount_pages(app)
+
+    app.add_exception_handler(RequestValidationError, validation_handler)
 
     @app.exception_handler(IllegalTransition)
     async def _conflict(_req: Request, exc: IllegalTransition) -> JSONResponse:

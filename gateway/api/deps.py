@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gateway import auth
 from gateway.auth import Role
 from gateway.config.models import SiteConfig
+from gateway.events import Broadcaster
 from gateway.kpi_snapshot import SnapshotCache
 from gateway.metrics import Metrics
 from gateway.store.db import Database
@@ -31,6 +32,10 @@ class AppState:
     metrics: Metrics
     #: set when new outbox rows exist, so the dispatcher does not wait for its poll
     wake: threading.Event = field(default_factory=threading.Event)
+    #: live case changes for the consoles (server-sent events)
+    events: Broadcaster = field(default_factory=Broadcaster)
+    #: set when a number is flagged or lifted, so the panels get the list at once
+    flags_changed: threading.Event = field(default_factory=threading.Event)
     #: extra readiness checks (e.g. "mqtt": ingest.connected.is_set)
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     #: the roles this instance holds now (gateway.roles), for /readyz

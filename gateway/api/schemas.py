@@ -11,6 +11,7 @@ from gateway.auth import Role
 from gateway.lifecycle import DeclineReason, OpdStep, RejectReason, ResponderKind, Status
 from protocol.categories import Category
 from protocol.fleet import Profile
+from protocol.reports import CallType
 
 
 class Out(BaseModel):
@@ -73,6 +74,7 @@ class IncidentPublic(Out):
     description: str | None
     caller: str | None
     call_id: str | None
+    call_type: str | None = None
     received_at: datetime
     updated_at: datetime
     reject_reason: str | None
@@ -128,6 +130,7 @@ class CallPublic(Out):
     duration_s: float
     end_reason: str
     operator: str | None
+    call_type: str | None = None
     received_at: datetime
 
 
@@ -135,6 +138,28 @@ class IncidentDetail(IncidentPublic):
     timeline: list[TransitionPublic]
     deliveries: list[DeliveryDetail]
     call: CallPublic | None
+
+
+class DeskPublic(BaseModel):
+    device: str
+    label: str | None
+    phase: str = Field(description="idle | ringing | active")
+    number: str | None
+    call_id: str | None
+    operator: str | None
+    at: datetime | None = Field(description="When the gateway got this state")
+    flagged: bool = Field(description="The number is flagged now (the gateway's list)")
+
+
+class CallerHistory(BaseModel):
+    number: str
+    days: int = Field(description="The history's window, days back from now")
+    calls: int = Field(description="Calls from this number in the window")
+    by_type: dict[str, int] = Field(description="Calls by call type ('untyped' for none yet)")
+    open_cases: list[IncidentPublic]
+    flagged: bool = Field(False, description="A repeat junk caller: never blocked, shown to the desk")
+    flag_offence: int | None = None
+    flag_until: datetime | None = Field(None, description="End of a first flag; none: permanent")
 
 
 class IncidentPage(BaseModel):
@@ -162,6 +187,15 @@ class IncidentCreate(In):
     caller: str | None = Field(None, pattern=r"^\+?[0-9*#]{1,20}$")
     location: LocationIn | None = None
     call_id: str | None = Field(None, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    call_type: CallType | None = Field(None, description="What the call was; ghost, prank, test and "
+                                                         "misdial are stored but never routed")
+
+
+class CallTypeSet(In):
+    """The operator (re)types the call a case came from."""
+
+    call_type: CallType
+    note: str | None = Field(None, max_length=2000)
 
 
 class TransitionCreate(In):

@@ -18,7 +18,7 @@ from gateway.config.sms import SmsModemSettings
 from protocol.categories import CATALOGUE, Category
 from protocol.ids import OPD_ID_PATTERN
 from protocol.mqtt import BrokerSettings
-from protocol.reports import Source
+from protocol.reports import CallType, Source
 
 OpdKey = Annotated[str, StringConstraints(pattern=OPD_ID_PATTERN)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
@@ -262,6 +262,10 @@ class GatewaySettings(Strict):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings,
                                        title="Delivery of dispatches to OPDs (outbox, retries)")
     sla_check_s: float = Field(15.0, gt=0, le=600, title="How often SLA timers are checked")
+    flag_sync_s: float = Field(
+        5.0, gt=0, le=600, title="How often the flagged-number list is checked for panels",
+        description="A new flag or a lift wakes it at once; this period catches expiries, "
+                    "newly registered panels and flags made by another instance")
     kpi_snapshot_s: float = Field(
         5.0, ge=0, le=300, title="Seconds one KPI snapshot is shared by all viewers",
         description="GET /api/kpis recomputes a period's KPIs at most this often, once for all "
@@ -295,6 +299,27 @@ class SmsSettings(Strict):
         description="A unit SMS whose (synced) creation time is further than this from the "
                     "gateway's clock is refused as stale",
     )
+
+
+class FlagSettings(Strict):
+    """When a number is flagged as a repeat junk caller. A flag never blocks
+    a call (a prankster can have a real emergency): it shows on the console
+    and lights the panel's "flagged caller" LED while the number rings."""
+
+    enabled: bool = Field(True, title="Flag repeat junk callers",
+                          description="false: no number is ever flagged (lists and lifts still work)")
+    calls: int = Field(3, ge=1, le=1000, title="Junk calls that flag a number (N)",
+                       description="This many calls of the flagging types within window_days flag the "
+                                   "number; after a flag, only calls since it count towards the next")
+    window_days: float = Field(7.0, gt=0, le=365, title="Window for counting junk calls, days (M)",
+                               description="Calls older than this do not count towards a flag")
+    first_days: float = Field(3.0, gt=0, le=365, title="How long a first flag lasts, days",
+                              description="The ministry's practice: 3 days; a repeat flag is permanent "
+                                          "until a supervisor lifts it with a reason")
+    types: list[CallType] = Field(
+        default_factory=lambda: [CallType.PRANK, CallType.GHOST], min_length=1,
+        title="Call types that count towards a flag",
+        description="Default prank and ghost; test and misdial are honest mistakes")
 
 
 class Site(Strict):
@@ -339,6 +364,8 @@ class SiteConfig(Strict):
         description="Signed SMS fallback from units and SMS reports from citizens; "
                     "absent: the gateway has no modem",
     )
+    flags: FlagSettings = Field(default_factory=FlagSettings,
+                                title="Flagged numbers: repeat prank/ghost callers")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:

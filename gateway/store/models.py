@@ -60,6 +60,9 @@ class Device(Base):
     firmware: Mapped[str | None] = mapped_column(String(200))
     last_telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     telemetry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: panels: the last DeskState (call ringing/active at the desk), for the console
+    desk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    desk_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Incident(Base):
@@ -69,6 +72,7 @@ class Incident(Base):
         Index("ix_incidents_category", "category"),
         Index("ix_incidents_received", "received_at"),
         Index("ix_incidents_device", "device_id"),
+        Index("ix_incidents_caller", "caller"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -88,6 +92,8 @@ class Incident(Base):
     caller: Mapped[str | None] = mapped_column(String(24))
     call_id: Mapped[str | None] = mapped_column(String(26))
     button: Mapped[str | None] = mapped_column(String(200))
+    #: protocol.reports.CallType of the call the case came from (None: not from a call)
+    call_type: Mapped[str | None] = mapped_column(String(16))
     device_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -209,7 +215,8 @@ class DeliveryAttempt(Base):
 
 class Call(Base):
     __tablename__ = "calls"
-    __table_args__ = (Index("ix_calls_device", "device_id"), Index("ix_calls_received", "received_at"))
+    __table_args__ = (Index("ix_calls_device", "device_id"), Index("ix_calls_received", "received_at"),
+                      Index("ix_calls_number", "number", "received_at"))
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(63))
@@ -223,7 +230,28 @@ class Call(Base):
     duration_s: Mapped[float] = mapped_column(Float)
     end_reason: Mapped[str] = mapped_column(String(16))
     operator: Mapped[str | None] = mapped_column(String(200))
+    #: protocol.reports.CallType: from the record, or from the case typed for this call
+    call_type: Mapped[str | None] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FlaggedNumber(Base):
+    """One flag episode of a number. Active while not lifted and not past
+    ``expires_at`` (None: permanent, a repeat offence). Rows are never
+    deleted: the history of flags decides first vs. repeat offence."""
+
+    __tablename__ = "flagged_numbers"
+    __table_args__ = (Index("ix_flagged_number", "number"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(24))
+    offence: Mapped[int] = mapped_column(Integer)  # 1 = first flag (timed), 2+ = permanent
+    calls: Mapped[int] = mapped_column(Integer)  # junk calls that triggered it
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(64))
+    lift_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Base):

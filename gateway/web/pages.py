@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -16,16 +16,35 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 PAGES = {
     "console": ("console.html", "Konsol Operator / Staff console", "operator supervisor admin"),
     "opd": ("opd.html", "Portal OPD / OPD portal", "opd supervisor admin"),
-    "dashboard": ("dashboard.html", "Dasbor KPI / KPI dashboard", "supervisor admin operator opd"),
+    "dashboard": ("dashboard.html", "Dasbor KPI / KPI dashboard", "supervisor admin operator"),
     "fleet": ("fleet.html", "Armada / Fleet", "admin supervisor operator"),
+    "flags": ("flags.html", "Nomor ditandai / Flagged numbers", "supervisor admin"),
 }
 
 router = APIRouter(include_in_schema=False)
 
 
+HOME = {"opd": "/opd", "operator": "/console"}
+
+
+def _session_user(request: Request):
+    from gateway import auth
+    from gateway.api.deps import SESSION_COOKIE, get_state
+
+    cookie = request.cookies.get(SESSION_COOKIE)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not cookie and not (scheme.lower() == "bearer" and token):
+        return None
+    with get_state(request).db.read_session() as s:  # as the API does: reads take no lock
+        if cookie:
+            return auth.user_for_session(s, cookie)
+        return auth.user_for_token(s, token)
+
+
 @router.get("/", response_class=RedirectResponse)
-def root() -> RedirectResponse:
-    return RedirectResponse("/dashboard", status_code=307)
+def root(request: Request) -> RedirectResponse:
+    user = _session_user(request)
+    return RedirectResponse(HOME.get(user.role, "/dashboard") if user else "/login", status_code=307)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -35,9 +54,20 @@ def login(request: Request) -> HTMLResponse:
 
 
 def _page(name: str):
-    template, title, _roles = PAGES[name]
+    """A page for its roles only: the server refuses the rest (403), as the
+    API does; without a session, the login page."""
+    template, title, roles = PAGES[name]
 
-    def view(request: Request) -> HTMLResponse:
+    def view(request: Request) -> Response:
+        user = _session_user(request)
+        if user is None:
+            return RedirectResponse(f"/login?next=%2F{name}", status_code=303)
+        if user.role not in roles.split():
+            return HTMLResponse(
+                "<!doctype html><html lang='id'><meta charset='utf-8'><title>403</title>"
+                "<body><h1>Tidak boleh / Forbidden</h1><p>Halaman ini bukan untuk peran Anda. "
+                "/ This page is not for your role.</p><p><a href='/'>Kembali / Back</a></p></body></html>",
+                status_code=403)
         return templates.TemplateResponse(request, template, {"page": name, "title": title,
                                                               "pages": PAGES, "site": request.app.title})
 

@@ -144,7 +144,7 @@ def test_lifecycle_from_the_console_and_illegal_steps_409(gw):
                             "closed"]
         assert all(t["actor"] == "op" and t["via"] == "api" for t in timeline)
         # reject needs a reason
-        case2 = api.post("/api/incidents", json={"category": "other"}).json()["case_no"]
+        case2 = api.post("/api/incidents", json={"category": "other", "caller": "+628111"}).json()["case_no"]
         r = api.post(f"/api/incidents/{case2}/transitions", json={"to": "rejected"})
         assert r.status_code == 409
         r = api.post(f"/api/incidents/{case2}/transitions", json={"to": "rejected", "reason": "duplicate"})
@@ -248,7 +248,7 @@ def test_operator_incident_follows_auto_dispatch_and_police_handoff(broker, tmp_
     with api_client(gw.url, tok) as api:
         fire = api.post("/api/incidents", json={"category": "fire", "caller": "+6281234"}).json()
         assert fire["status"] == "dispatched" and fire["source"] == "operator"
-        crime = api.post("/api/incidents", json={"category": "crime"}).json()
+        crime = api.post("/api/incidents", json={"category": "crime", "caller": "+628111"}).json()
         # no police MoU in this site: no OPD, the operator hands it off by phone
         assert crime["status"] == "triaged" and crime["handoff"] is True and crime["assignments"] == []
         r = api.post(f"/api/incidents/{crime['id']}/transitions",

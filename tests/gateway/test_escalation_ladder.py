@@ -108,7 +108,7 @@ def test_untriaged_case_is_escalated_once(broker, tmp_path, start_gateway, fake_
     gw = start_gateway(site_config(tmp_path, broker, extra="escalation: {triage_min: 3}", db_url=db_url))
     tok = make_user(gw.db, "op", "operator")
     with api_client(gw.url, tok) as api:
-        case = api.post("/api/incidents", json={"category": "other"}).json()["id"]
+        case = api.post("/api/incidents", json={"category": "other", "caller": "+62811"}).json()["id"]
         fake_clock.offset = timedelta(minutes=3, seconds=5)
         esc = wait_for(lambda: [t for t in api.get(f"/api/incidents/{case}").json()["timeline"]
                                 if t["event"] == "escalation"])

@@ -170,7 +170,7 @@ def test_wrong_decline_is_visible_to_supervisors(broker, tmp_path, start_gateway
     med_tok = make_user(gw.db, "med", "opd", opd="dinkes")
     with api_client(gw.url, op_tok) as op, api_client(gw.url, med_tok) as med, \
             api_client(gw.url, sup_tok) as sup:
-        case = op.post("/api/incidents", json={"category": "fire"}).json()["id"]
+        case = op.post("/api/incidents", json={"category": "fire", "caller": "+62811"}).json()["id"]
         op.post(f"/api/incidents/{case}/transitions", json={"to": "triaged"})
         assert op.post(f"/api/incidents/{case}/transitions", json={"to": "dispatched"}).status_code == 200
         r = med.post(f"/api/incidents/{case}/steps", json={"step": "declined"})

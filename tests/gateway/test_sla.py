@@ -28,7 +28,7 @@ def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server,
                           sla="    fire: {ack_min: 0.005, resolve_min: 0.02}")  # 0.3 s and 1.2 s
         gw = start_gateway(cfg)
         register(gw.db, "box-01")
-        tok = make_user(gw.db, "sup", "supervisor")
+        tok = make_user(gw.db, "op", "operator")  # relays the OPD's phone acknowledgement
         unit = TestClient(broker, "box-01").start()
         msg = incident("box-01")
         unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(msg))

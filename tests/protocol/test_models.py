@@ -24,7 +24,18 @@ from protocol.fleet import (
     UnitSettings,
 )
 from protocol.ids import new_id
-from protocol.reports import Ack, AckItem, CallEnd, CallRecord, Incident, Location, Source
+from protocol.reports import (
+    Ack,
+    AckItem,
+    CallEnd,
+    CallRecord,
+    DeskState,
+    FlaggedEntry,
+    FlagList,
+    Incident,
+    Location,
+    Source,
+)
 from protocol.topics import DeviceTopic
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -53,6 +64,10 @@ SAMPLES = {
     DeviceTopic.CMD_RES: CommandResult(
         device="box-1", seq=9, command_id=new_id(), status=CommandStatus.OK, result={"ok": True}
     ),
+    DeviceTopic.DESK: DeskState(device="panel-1", phase="ringing", call_id=new_id(), number="+628123",
+                                flagged=True, at=NOW),
+    DeviceTopic.FLAGS: FlagList(version=2, numbers=[FlaggedEntry(number="+6281234567890", until=NOW),
+                                                    FlaggedEntry(number="+628999")], issued_at=NOW),
 }
 
 

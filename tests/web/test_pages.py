@@ -55,6 +55,7 @@ def test_operator_opd_supervisor_flow(gateway, browser):
     assert page.locator("#incidents b").count() == 0
     row.locator("button[data-step=triaged]").click()
     page.wait_for_selector(f"tr[data-id='{fire['id']}'][data-status=triaged]")
+    page.once("dialog", lambda d: d.accept())  # dispatch asks for confirmation
     row.locator("button[data-step=dispatched]").click()
     page.wait_for_selector(f"tr[data-id='{fire['id']}'] .part[data-opd=damkar]")
     # a prank is never routed: it is listed as rejected, with no action left

@@ -9,7 +9,8 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, lazyload
@@ -36,11 +37,24 @@ from gateway.lifecycle import OpdStep, Status
 from gateway.store.models import Assignment, Call, DeliveryAttempt, Incident, Outbox, User
 from protocol.categories import CATALOGUE, Category
 from protocol.ids import new_id
+from protocol.reports import JUNK_CALL_TYPES
 
 router = APIRouter(prefix="/api", tags=["incidents"])
 
 ERR: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 403: {"model": Problem},
                                         404: {"model": Problem}, 409: {"model": Problem}}
+
+
+def place_or_caller() -> RequestValidationError:
+    """A typed report with neither a place nor a caller cannot go to an OPD."""
+    return RequestValidationError([{
+        "type": "place_or_caller", "loc": ("body", "location"),
+        "msg": "Isi lokasi (alamat atau kecamatan) atau nomor penelepon sebelum dikirim ke OPD. "
+               "/ Enter a place (address or area) or the caller's number first."}])
+
+
+def _has_place(loc: Any) -> bool:
+    return loc is not None and (bool(loc.label) or bool(loc.area) or loc.lat is not None)
 
 
 def encode_cursor(pk: int) -> str:
@@ -123,21 +137,27 @@ def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = No
 @router.post("/incidents", response_model=IncidentPublic, status_code=201, responses=ERR,
              summary="An incident typed in by an operator")
 def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
-                    user: StaffUser) -> IncidentPublic:
+                    user: StaffUser, tasks: BackgroundTasks) -> IncidentPublic:
     """The same cases-service path as a unit's report over MQTT, so both
-    leave the same audit trail."""
+    leave the same audit trail. A typed report needs a place or a caller
+    unless it is junk."""
     now = utcnow()
     loc = body.location
-    route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None)
+    junk = body.call_type in JUNK_CALL_TYPES or not CATALOGUE[body.category].routed
+    if not junk and not body.caller and not _has_place(loc):
+        raise place_or_caller()
+    route = routing.route(gw.cfg, body.category, "operator", loc.area if loc else None, body.call_type)
     inc, outbox = lifecycle.open_case(session, gw.cfg, route, dict(
         id=new_id(), category=body.category.value, source="operator",
         priority=int(CATALOGUE[body.category].priority), lat=loc.lat if loc else None,
         lon=loc.lon if loc else None, location_label=loc.label if loc else None,
         area=loc.area if loc else None, description=body.description, caller=body.caller,
-        call_id=body.call_id, received_at=now, updated_at=now), actor=user.username, via="api", now=now)
+        call_id=body.call_id, call_type=body.call_type.value if body.call_type else None,
+        received_at=now, updated_at=now), actor=user.username, via="api", now=now)
     if outbox:
         gw.wake.set()
     session.expire(inc)
+    tasks.add_task(gw.events.publish, "case", id=inc.id, new=True)  # after the commit
     return public(inc, user)
 
 
@@ -149,7 +169,8 @@ def public(inc: Incident, user: User) -> IncidentPublic:
     staff = user.role != Role.OPD
     out.allowed_actions = lifecycle.case_actions(inc, staff=staff)
     for a_out, a in zip(out.assignments, inc.assignments, strict=True):
-        a_out.allowed_actions = lifecycle.assignment_actions(inc, a, staff=staff, opd=user.opd)
+        a_out.allowed_actions = lifecycle.assignment_actions(
+            inc, a, staff=staff, opd=user.opd, opd_steps=user.role != Role.SUPERVISOR)
     return out
 
 
@@ -181,11 +202,14 @@ def get_incident(ref: str, session: SessionDep, user: CurrentUser) -> IncidentDe
 @router.post("/incidents/{ref}/transitions", response_model=IncidentDetail, responses=ERR,
              summary="Move an incident on (409 with the reason when not allowed)")
 def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateDep,
-               user: CurrentUser) -> IncidentDetail:
+               user: CurrentUser, tasks: BackgroundTasks) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
     actor = user.username
     try:
         if body.to.value in {s.value for s in OpdStep}:
+            if user.role == Role.SUPERVISOR:
+                raise HTTPException(403, "Supervisor tidak bertindak atas nama OPD / a supervisor "
+                                         "cannot acknowledge or resolve for an OPD")
             opd = user.opd if user.role == Role.OPD else body.opd
             if user.role == Role.OPD and body.opd not in (None, user.opd):
                 raise HTTPException(403, "Bukan OPD Anda / not your OPD")
@@ -204,6 +228,9 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
             if inc.status != Status.TRIAGED:
                 raise IllegalTransition(f"tidak boleh / not allowed: {inc.status} -> dispatched; "
                                         "add OPDs with POST .../assignments")
+            if inc.source == "operator" and not inc.caller and inc.lat is None \
+                    and not inc.location_label and not inc.area:
+                raise place_or_caller()
             opds = body.opds if body.opds is not None else list(
                 routing.opds_for(gw.cfg, inc.category, inc.area))
             lifecycle.assign(session, gw.cfg, inc, opds, actor=actor, via="api", note=body.note)
@@ -222,6 +249,7 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
         raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from None
     session.flush()
     session.expire(inc)
+    tasks.add_task(gw.events.publish, "case", id=inc.id)
     return _detail(session, inc, user)
 
 

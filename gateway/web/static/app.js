@@ -17,6 +17,23 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// API field -> form field (location errors belong next to the area input)
+const FIELD_OF = { location: "area", label: "area", lat: "area", lon: "area" };
+
+// an error sentence right after the field at fault, until the operator dismisses it
+function fieldError(form, name, msg) {
+  const input = form.querySelector(`[name=${name}]`) || form.querySelector("button[type=submit]");
+  const box = el("p", { class: "field-error", role: "alert", "data-field": name }, msg + " ",
+    el("button", { type: "button", class: "link", onclick: () => box.remove() }, "Tutup / Dismiss"));
+  input.setAttribute("aria-invalid", "true");
+  (input.closest("label") || input).after(box);
+}
+
+function clearFieldErrors(form) {
+  for (const e of form.querySelectorAll(".field-error")) e.remove();
+  for (const i of form.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
+}
+
 function showError(msg) {
   const box = document.getElementById("error");
   box.textContent = msg;
@@ -35,8 +52,15 @@ async function api(path, options = {}) {
   }
   if (!res.ok) {
     let detail = res.statusText;
-    try { const body = await res.json(); detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail); } catch (_) {}
-    throw new Error(`${res.status}: ${detail}`);
+    let fields = [];
+    try {
+      const body = await res.json();
+      if (Array.isArray(body.detail)) { fields = body.detail; detail = fields.map((d) => d.msg).join(" "); }
+      else if (typeof body.detail === "string") detail = body.detail;
+    } catch (_) {}
+    const err = new Error(`${res.status}: ${detail}`);
+    err.fields = fields; // [{loc, msg, type}]: shown next to the field at fault
+    throw err;
   }
   return res.status === 204 ? null : res.json();
 }
@@ -176,7 +200,8 @@ async function boot() {
   logout.hidden = false;
   logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
   for (const a of document.querySelectorAll("nav a")) a.hidden = !a.dataset.roles.split(" ").includes(me.role);
-  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => poll(refreshDashboard), fleet: () => poll(refreshFleet) })[page]();
+  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => poll(refreshDashboard), fleet: () => poll(refreshFleet),
+    flags: () => poll(refreshFlags) })[page]();
 }
 
 boot();

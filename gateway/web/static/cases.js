@@ -14,7 +14,7 @@ const SOURCE = { field_button: "Tombol kotak", panel_call: "Telepon 112", operat
 // a field box's dial-out is linked to its case by call_id (☎, the call id in the tooltip)
 const source = (i) => (i.source === "sms" ? (i.device_id ? "SMS kotak / unit SMS" : "Laporan SMS / SMS report")
   : SOURCE[i.source] || i.source) + (i.call_id ? " \u260E" : "");
-const CASE_ACTION = { triaged: "Verifikasi", "rejected:prank": "Iseng", "rejected:test": "Uji coba", dispatched: "Kirim ke OPD",
+const CASE_ACTION = { triaged: "Verifikasi", dispatched: "Kirim ke OPD",
   "rejected:duplicate": "Duplikat", closed: "Tutup kasus" };
 const STEP = { acknowledged: "Terima", on_scene: "Tiba di lokasi", resolved: "Selesai", declined: "Tolak", responder: "Ganti petugas" };
 let opdNames = {};
@@ -45,8 +45,29 @@ function partLine(a) {
 }
 
 // ---- staff console -------------------------------------------------------------
+// call types (protocol.reports.CallType) in words; junk ones never reach an OPD
+const CALL_TYPES = { emergency: "Darurat / Emergency", information: "Informasi / Information", ghost: "Kosong (diam) / Ghost",
+  prank: "Iseng / Prank", test: "Uji / Test", misdial: "Salah sambung / Misdial" };
+const TYPE_ACTION = { "type:prank": "Iseng / Prank", "type:ghost": "Kosong / Ghost", "type:test": "Uji / Test", "type:misdial": "Salah sambung / Misdial" };
+const FINISHED = new Set(["resolved", "closed", "rejected"]);
+const alerted = new Set(); // new critical cases not yet opened by this operator
+const known = new Set(); // cases this page has shown (the first list alerts nobody)
+let primed = false;
+let retry = null;
+
 async function post(path, body) {
   return api(path, { method: "POST", body: JSON.stringify(body) });
+}
+
+// a case-level step from allowed_actions: a status, "rejected:<reason>", or "type:<junk call type>"
+async function caseStep(inc, step) {
+  const [to, reason] = step.split(":");
+  if (to === "type") return post(`/api/incidents/${inc.id}/call-type`, { call_type: reason });
+  if (to === "dispatched") {
+    const opds = inc.assignments.map((a) => opdName(a.opd)).join(", ") || "OPD sesuai aturan / the routed OPDs";
+    if (!confirm(`Kirim kasus ${inc.case_no || inc.id} ke ${opds}? / Dispatch this case?`)) return null;
+  }
+  return post(`/api/incidents/${inc.id}/transitions`, reason ? { to, reason } : { to });
 }
 
 function opdSelect(exclude) {
@@ -55,11 +76,10 @@ function opdSelect(exclude) {
 }
 
 function consoleActions(inc) {
-  const act = (fn) => async () => { try { await fn(); await refreshConsole(true); } catch (e) { showError(e.message); } };
+  const act = (fn) => async () => { try { await fn(); await refreshConsole("action"); } catch (e) { showError(e.message); } };
   const out = inc.allowed_actions.filter((s) => s !== "assign").map((step) => el("button", {
-    class: "small", "data-step": step,
-    onclick: act(() => { const [to, reason] = step.split(":"); return post(`/api/incidents/${inc.id}/transitions`, reason ? { to, reason } : { to }); }),
-  }, CASE_ACTION[step] || step));
+    class: "small", "data-step": step, onclick: act(() => caseStep(inc, step)),
+  }, CASE_ACTION[step] || TYPE_ACTION[step] || step));
   const taken = inc.assignments.filter((a) => !["declined", "withdrawn"].includes(a.status)).map((a) => a.opd);
   const movable = inc.assignments.filter((x) => x.allowed_actions.includes("reroute"));
   if (!inc.allowed_actions.includes("assign") && !movable.length) return out;
@@ -79,41 +99,123 @@ function consoleActions(inc) {
   return out;
 }
 
-async function refreshConsole(force = false) {
-  await loadOpds();
-  const status = document.getElementById("status-filter").value;
-  const q = new URLSearchParams({ limit: "50" });
-  if (status) q.set("status", status);
-  const pageData = await api("/api/incidents?" + q);
-  if (busy(document.querySelector("#incidents")) && !force) return;
-  fillRows(document.querySelector("#incidents tbody"), pageData.items.map((i) => el("tr", {
-    "data-id": i.id, "data-status": i.status, class: `st-${i.status}${i.escalated ? " escalated" : ""}${i.attention ? " attention" : ""}` },
+// the SLA clock a case is on: the OPD's acknowledgement once dispatched, else its own
+function slaDue(i) {
+  const a = i.assignments.find((x) => x.status === "dispatched");
+  const from = a ? a.dispatched_at : i.received_at;
+  const min = a ? a.sla_ack_min : i.sla_ack_min;
+  if (!min || FINISHED.has(i.status) || (i.assignments.length && !a)) return null;
+  return new Date(from).getTime() + min * 60000;
+}
+
+function slaText(due) {
+  if (!due) return "–";
+  const s = Math.round((due - Date.now()) / 1000);
+  const mmss = `${Math.floor(Math.abs(s) / 60)}:${String(Math.abs(s) % 60).padStart(2, "0")}`;
+  return s >= 0 ? `sisa / left ${mmss}` : `LEWAT / overdue ${mmss}`;
+}
+
+function beep() {
+  try {
+    const ctx = new AudioContext();
+    const o = ctx.createOscillator();
+    o.frequency.value = 880;
+    o.connect(ctx.destination);
+    o.start();
+    o.stop(ctx.currentTime + 0.4);
+  } catch (_) { /* no audio device */ }
+}
+
+function caseRow(i, via) {
+  const cls = `st-${i.status}${i.escalated ? " escalated" : ""}${i.attention ? " attention" : ""}${alerted.has(i.id) ? " alert" : ""}`;
+  return el("tr", { "data-id": i.id, "data-status": i.status, "data-via": via, class: cls,
+    onclick: (ev) => { alerted.delete(i.id); ev.currentTarget.classList.remove("alert"); } },
   el("td", {}, i.case_no || i.id.slice(-6)),
   el("td", {}, el("span", { class: "badge" }, CASE_STATUS[i.status] || i.status),
     i.attention ? el("div", { class: "flag" }, attentionText(i)) : ""),
-  el("td", {}, i.category_label || i.category), el("td", { class: "source", title: i.call_id ? `panggilan / call ${i.call_id}` : "" }, source(i)),
+  el("td", {}, i.category_label || i.category), el("td", { class: "call-type" }, CALL_TYPES[i.call_type] || "–"),
+  el("td", { class: "source", title: i.call_id ? `panggilan / call ${i.call_id}` : "" }, source(i)),
   el("td", {}, place(i)),
   el("td", {}, ...(i.assignments.length ? i.assignments.map(partLine) : ["–"])),
-  el("td", {}, fmtTime(i.received_at)),
-  el("td", {}, ...consoleActions(i)))));
+  el("td", {}, fmtTime(i.received_at)), el("td", { class: "sla", "data-due": slaDue(i) }, slaText(slaDue(i))),
+  el("td", {}, ...consoleActions(i)));
+}
+
+// live cases by priority then age, finished apart; a new critical case is highlighted and beeps
+async function refreshConsole(via = "poll") {
+  await loadOpds();
+  const status = document.getElementById("status-filter").value;
+  const q = new URLSearchParams({ limit: "200" });
+  if (status) q.set("status", status);
+  const pageData = await api("/api/incidents?" + q);
+  const table = document.querySelector("#incidents");
+  if (busy(table) && (via === "poll" || via === "push")) { // never wipe a choice being made: try again soon
+    if (!retry) retry = setTimeout(() => { retry = null; refreshConsole(via).catch(() => {}); }, 1000);
+    return;
+  }
+  const live = pageData.items.filter((i) => !FINISHED.has(i.status))
+    .sort((a, b) => a.priority - b.priority || new Date(a.received_at) - new Date(b.received_at));
+  const done = pageData.items.filter((i) => FINISHED.has(i.status)).slice(0, 30);
+  let fresh = false;
+  for (const i of live) {
+    if (known.has(i.id)) continue;
+    known.add(i.id);
+    if (primed && i.priority <= 1) { alerted.add(i.id); fresh = true; }
+  }
+  primed = true;
+  if (fresh) beep();
+  document.body.dataset.live = via;
+  fillRows(document.querySelector("#finished tbody"), done.map((i) => caseRow(i, via)));
+  fillRows(table.querySelector("tbody"), live.map((i) => caseRow(i, via)));
+}
+
+// pushed: the gateway's server-sent events re-read the list at once; the
+// 3 s poll runs only while the event stream is down (fallback)
+function liveQueue() {
+  let open = false;
+  const run = async (via) => {
+    try { await refreshConsole(via); } catch (e) { if (e.message !== "401") showError(e.message); }
+  };
+  if (window.EventSource) {
+    const es = new EventSource("/api/events");
+    es.addEventListener("hello", () => { open = true; run("push"); });
+    es.addEventListener("case", () => run("push"));
+    es.addEventListener("resync", () => run("push"));
+    es.onerror = () => { open = false; };
+  }
+  run("poll");
+  setInterval(() => { if (!open) run("poll"); }, POLL_MS);
+  setInterval(() => { // the countdown ticks between pushes
+    for (const td of document.querySelectorAll("td.sla[data-due]")) td.textContent = slaText(Number(td.dataset.due));
+  }, 1000);
 }
 
 async function initConsole() {
   const cats = ["medical", "fire", "traffic_accident", "natural_disaster", "fallen_tree", "flood", "street_light",
     "crime", "drugs", "domestic_violence", "security_disturbance", "terrorism", "other", "prank", "test"];
   document.getElementById("category-select").replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
-  document.getElementById("status-filter").addEventListener("change", refreshConsole);
+  document.getElementById("call-type-select").replaceChildren(el("option", { value: "" }, "–"),
+    ...Object.entries(CALL_TYPES).map(([c, label]) => el("option", { value: c }, label)));
+  document.getElementById("status-filter").addEventListener("change", () => refreshConsole("filter"));
+  watchCaller(document.querySelector("#new-incident [name=caller]"));
+  watchDesks();
   document.getElementById("new-incident").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(ev.target));
     const body = { category: f.category };
-    if (f.caller) body.caller = f.caller;
-    if (f.description) body.description = f.description;
+    for (const k of ["caller", "call_type", "description"]) if (f[k]) body[k] = f[k];
     if (f.area) body.location = { area: f.area };
-    try { await api("/api/incidents", { method: "POST", body: JSON.stringify(body) }); ev.target.reset(); await refreshConsole(); }
-    catch (e) { showError(e.message); }
+    clearFieldErrors(ev.target);
+    if ((f.description || "").length > 2000) {
+      return fieldError(ev.target, "description", "Keterangan terlalu panjang: paling banyak 2000 karakter. / description: at most 2000 characters.");
+    }
+    try { await post("/api/incidents", body); ev.target.reset(); await refreshConsole("action"); }
+    catch (e) {
+      if (!e.fields || !e.fields.length) return showError(e.message);
+      for (const d of e.fields) fieldError(ev.target, FIELD_OF[d.loc[d.loc.length - 1]] || d.loc[d.loc.length - 1], d.msg);
+    }
   });
-  poll(refreshConsole);
+  liveQueue();
 }
 
 // ---- OPD portal: one card per case, for a duty officer's phone ------------------
@@ -161,7 +263,7 @@ async function refreshOpd(force = false) {
         a.responder ? el("div", { class: "responder" }, "Ditangani: " + responderText(a)) : "",
         a.status === "declined" ? el("div", { class: "flag" }, declineText(a)) : "",
         others.length ? el("div", { class: "others" }, "OPD lain: ", ...others.map(partLine)) : "",
-        ...stepControls(i, a));
+        ...(me.role === "opd" ? stepControls(i, a) : []));
     })));
   const stamp = document.getElementById("refreshed");
   if (stamp) stamp.textContent = "· " + new Date().toLocaleTimeString("id-ID", { hour12: false });

@@ -1,0 +1,71 @@
+"""In-process broadcaster of case changes to the consoles (server-sent events).
+
+Why in-process: the ingest thread and the API handlers run in this process
+and call :meth:`Broadcaster.publish` after their commit; each connected
+console has a small asyncio queue on the HTTP server's loop. A console that
+falls behind (full queue) gets a ``resync`` instead of unbounded memory.
+With several gateway instances, a console sees the changes its instance
+made at once and the others' through its fallback poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+QUEUE_MAX = 100
+HEARTBEAT_S = 15.0
+
+
+class Broadcaster:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = set()
+        self.published = 0
+
+    @property
+    def listeners(self) -> int:
+        return len(self._subs)
+
+    def publish(self, kind: str, **data: Any) -> None:
+        """Thread-safe: tell every console (e.g. ``publish("case", id=...)``)."""
+        line = f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
+        self.published += 1
+        with self._lock:
+            subs = list(self._subs)
+        for loop, q in subs:
+            try:
+                loop.call_soon_threadsafe(_offer, q, line)
+            except RuntimeError:  # the loop closed: that console is gone
+                with self._lock:
+                    self._subs.discard((loop, q))
+
+    async def stream(self, is_disconnected: Any) -> AsyncIterator[str]:
+        """The SSE body for one console, until it disconnects."""
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
+        sub = (loop, q)
+        with self._lock:
+            self._subs.add(sub)
+        try:
+            yield "retry: 2000\nevent: hello\ndata: {}\n\n"
+            while not await is_disconnected():
+                try:
+                    yield await asyncio.wait_for(q.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"
+        finally:
+            with self._lock:
+                self._subs.discard(sub)
+
+
+def _offer(q: asyncio.Queue[str], line: str) -> None:
+    if q.full():  # a slow console: drop what it has, tell it to reload the list
+        while not q.empty():
+            q.get_nowait()
+        q.put_nowait("event: resync\ndata: {}\n\n")
+        return
+    q.put_nowait(line)
