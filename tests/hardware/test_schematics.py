@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -24,7 +27,14 @@ NETLISTS = {"field": SCHEMATICS / "field-box.net", "panel": SCHEMATICS / "panel.
 
 @pytest.fixture(scope="module")
 def generated() -> dict[str, bytes]:
-    return build.outputs()
+    """Generated in a fresh interpreter, as `python -m hardware.schematics.build`
+    runs: process-wide state left by other tests (e.g. an ElementTree namespace
+    registered by the gateway's CAP export) must not change the pictures."""
+    code = ("import json, sys; from hardware.schematics import build; "
+            "json.dump({k: v.decode('latin-1') for k, v in build.outputs().items()}, sys.stdout)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2], timeout=300).stdout
+    return {k: v.encode("latin-1") for k, v in json.loads(out).items()}
 
 
 def test_committed_outputs_are_what_the_sources_generate(generated: dict[str, bytes]) -> None:
