@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
@@ -150,6 +150,39 @@ def reject(session: Session, inc: Incident, reason: RejectReason | str, *, actor
     reason = RejectReason(reason)
     move(session, inc, S.REJECTED, actor=actor, via=via, note=note or reason.value)
     inc.reject_reason = reason.value
+
+
+def add_note(session: Session, inc: Incident, text: str, *, actor: str, via: str) -> None:
+    """A note on the case page (author and time are the audit row's)."""
+    event(session, inc, "note", actor=actor, via=via, note=text)
+
+
+def hand_off(session: Session, inc: Incident, *, to: str | None, note: str, actor: str, via: str) -> None:
+    """No OPD of the system takes this case (police without an MoU, "other"):
+    the operator phoned it through, and the case is closed here."""
+    if not (inc.handoff and inc.status in (S.RECEIVED, S.TRIAGED) and not _active(inc)):
+        raise IllegalTransition("bukan kasus serah-telepon / not waiting for a phone hand-off")
+    frm, inc.status = inc.status, S.CLOSED.value
+    audit(session, inc, to=S.CLOSED, from_status=frm, event="handoff", actor=actor, via=via,
+          opd=to, note=note)
+
+
+def merge_duplicate(session: Session, dup: Incident, into: Incident, *, actor: str, via: str,
+                    note: str | None = None) -> None:
+    """Another report of the same event: ``dup`` is rejected as a duplicate
+    pointing to ``into`` (with the reports merged into it before); both
+    timelines say so."""
+    if dup.pk == into.pk or into.duplicate_of is not None:
+        raise IllegalTransition("gabungkan ke kasus utama, bukan ke dirinya atau ke duplikat "
+                                "/ merge into a main case, not itself or a duplicate")
+    if into.status == S.REJECTED:
+        raise IllegalTransition("kasus utama sudah ditolak / the main case is rejected")
+    reject(session, dup, RejectReason.DUPLICATE, actor=actor, via=via,
+           note=f"duplikat dari / duplicate of {into.case_no}" + (f": {note}" if note else ""))
+    dup.duplicate_of = into.id
+    session.execute(update(Incident).where(Incident.duplicate_of == dup.id).values(duplicate_of=into.id))
+    event(session, into, "duplicate", actor=actor, via=via, note=f"{dup.case_no} digabung / merged"
+          + (f" ({dup.caller})" if dup.caller else ""))
 
 
 # -- new cases (one path for MQTT and typed-in cases) ------------------------
@@ -425,6 +458,10 @@ def case_actions(inc: Incident, *, staff: bool) -> list[str]:
         return []
     cur = Status(inc.status)
     out = list(STAFF_ACTIONS.get(cur, ()))
+    if cur in (S.RECEIVED, S.TRIAGED):
+        out.append("merge")
+    if inc.handoff and cur in (S.RECEIVED, S.TRIAGED) and not _active(inc):
+        out.append("handoff")
     if cur in ASSIGNABLE:
         out.append("assign")
     return out

@@ -32,7 +32,8 @@ def _area_match(rule_areas: list[str] | None, area: str | None) -> bool:
     return area is not None and area.casefold() in {a.casefold() for a in rule_areas}
 
 
-def opds_for(cfg: SiteConfig, category: Category | str, area: str | None) -> tuple[str, ...]:
+def opds_for(cfg: SiteConfig, category: Category | str, area: str | None, *,
+             police_filter: bool = True) -> tuple[str, ...]:
     cat = Category(category)
     chosen: list[str] | None = None
     for rule in cfg.routing.rules:
@@ -43,9 +44,16 @@ def opds_for(cfg: SiteConfig, category: Category | str, area: str | None) -> tup
         known = {o.id for o in cfg.opds}
         chosen = [o for o in CATALOGUE[cat].default_opds if o in known]
     police = cfg.routing.police_opd or "polres"
-    if not cfg.routing.police_route_active:
+    if police_filter and not cfg.routing.police_route_active:
         chosen = [o for o in chosen if o != police]
     return tuple(dict.fromkeys(chosen))
+
+
+def handoff_opds(cfg: SiteConfig, category: Category | str, area: str | None) -> tuple[str, ...]:
+    """The OPDs a hand-off case is phoned to: those the rules would pick but
+    the system cannot reach (the police without an MoU)."""
+    kept = opds_for(cfg, category, area)
+    return tuple(o for o in opds_for(cfg, category, area, police_filter=False) if o not in kept)
 
 
 def sla_for(cfg: SiteConfig, category: Category | str) -> tuple[float | None, float | None]:

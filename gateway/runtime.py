@@ -101,7 +101,8 @@ class Gateway:
 
             self.sms = SmsService(self.cfg, SmsIntake(
                 self.db, self.cfg, self.metrics, on_dispatch=self.wake.set,
-                replies=lambda s, number, text: handle_reply(self.cfg, s, number, text)))
+                replies=lambda s, number, text: handle_reply(self.cfg, s, number, text),
+                on_case=self._sms_case))
             self.dispatcher.sms_send = self.sms.send
         if self.ingest:
             from gateway.flag_sync import FlagSync
@@ -127,6 +128,11 @@ class Gateway:
         if self.fleet is not None:
             self.roles.add("fleet", self.fleet.start, self.fleet.stop_watch, once=True)
         self.app.state.gw.roles = self.held_roles
+
+    def _sms_case(self, out: Any) -> None:
+        """A case an SMS stored or moved: to the consoles, as the MQTT ingest does."""
+        if self.app is not None:
+            self.app.state.gw.events.publish("case", case_no=out.case, new=out.result != "reply")
 
     def held_roles(self) -> list[str]:
         """What this instance runs now (``/readyz``)."""

@@ -18,12 +18,14 @@ from gateway.api.routers import (
     callbacks,
     calls,
     cap,
+    casework,
     deadletters,
     flags,
     fleet,
     health,
     incidents,
     kpis,
+    labels,
     live,
 )
 from gateway.config.models import SiteConfig
@@ -49,7 +51,7 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
                             wake=wake or threading.Event(), ready_checks=dict(ready_checks or {}))
     for r in (health.router, auth.router, incidents.router, assignments.router, cap.router,
               fleet.router, kpis.router, callbacks.router, deadletters.router, calls.router,
-              flags.router, live.router):
+              flags.router, live.router, labels.router, casework.router):
         app.include_router(r)
     from gateway.web import mount_pages  # the pages read the API above
 

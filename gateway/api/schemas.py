@@ -84,10 +84,18 @@ class IncidentPublic(Out):
     sla_resolve_min: float | None
     attention: str | None = Field(description="Why the case waits for an operator, e.g. a decline")
     assignments: list[AssignmentPublic]
+    duplicate_of: str | None = Field(None, description="Merged as a duplicate: the id of the main case")
+    suggested_opds: list[str] = Field(
+        default_factory=list, description="Before dispatch: the OPDs the routing rules pick (the "
+                                          "operator may choose others, field 'opds' of the transition)")
+    handoff_to: list[str] = Field(
+        default_factory=list, description="A phone hand-off case: the OPDs to phone (e.g. the police "
+                                          "without an MoU); their numbers are in GET /api/opds")
     allowed_actions: list[str] = Field(
         default_factory=list,
         description="Case-level steps this user may take now: target statuses (rejected:<reason> "
-                    "carries the reason) and 'assign' (give the case to more OPDs)")
+                    "carries the reason), 'assign' (give the case to more OPDs), 'merge' (POST "
+                    ".../merge) and 'handoff' (POST .../handoff)")
 
 
 class DeliveryAttemptPublic(Out):
@@ -134,10 +142,21 @@ class CallPublic(Out):
     received_at: datetime
 
 
+class LinkedCase(Out):
+    id: str
+    case_no: str | None
+    status: str
+    source: str
+    caller: str | None
+    received_at: datetime
+
+
 class IncidentDetail(IncidentPublic):
     timeline: list[TransitionPublic]
     deliveries: list[DeliveryDetail]
     call: CallPublic | None
+    main_case: LinkedCase | None = Field(None, description="The case this duplicate was merged into")
+    duplicates: list[LinkedCase] = Field(default_factory=list, description="Reports merged into this case")
 
 
 class DeskPublic(BaseModel):
@@ -208,6 +227,24 @@ class TransitionCreate(In):
     note: str | None = Field(None, max_length=2000)
     responder: str | None = Field(None, max_length=200, description="For acknowledged: who handles it")
     responder_kind: ResponderKind | None = None
+
+
+class NoteCreate(In):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class HandoffCreate(In):
+    """The operator phoned a case through to an agency outside the system."""
+
+    to: str | None = Field(None, max_length=32, description="The OPD phoned (e.g. polres), if any")
+    note: str = Field(min_length=1, max_length=2000, description="Who took it, e.g. 'Bripka Andi, SPKT'")
+
+
+class MergeCreate(In):
+    """This case is another report of the same event as ``into``."""
+
+    into: str = Field(min_length=1, max_length=32, description="The main case (id or case number)")
+    note: str | None = Field(None, max_length=2000)
 
 
 class AssignCreate(In):

@@ -51,7 +51,8 @@ class SmsIntake:
 
     def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics, *,
                  on_dispatch: Callable[[], None] | None = None,
-                 replies: Callable[[Session, str, str], Outcome | None] | None = None) -> None:
+                 replies: Callable[[Session, str, str], Outcome | None] | None = None,
+                 on_case: Callable[[Outcome], None] | None = None) -> None:
         if cfg.sms is None:
             raise ValueError("site config has no sms section")
         self.db = db
@@ -61,6 +62,8 @@ class SmsIntake:
         self.window = timedelta(seconds=cfg.sms.window_s)
         self.on_dispatch = on_dispatch or (lambda: None)
         self.replies = replies
+        #: after the commit, for each case stored or changed (the consoles' live queue)
+        self.on_case = on_case or (lambda _out: None)
 
     def handle(self, number: str, text: str, *, now: datetime | None = None) -> Outcome:
         """Never raises for bad input: the outcome names the refusal, counted in /metrics."""
@@ -80,6 +83,8 @@ class SmsIntake:
         self.metrics.sms.labels(result=out.result).inc()
         if out.result not in ("accepted", "report", "reply"):
             self.metrics.reject(f"sms_{out.result}", number, out.detail or out.result)
+        elif out.case:
+            self.on_case(out)
         return out
 
     def _unit_sms(self, number: str, text: str, now: datetime) -> Outcome:

@@ -73,6 +73,7 @@ class Incident(Base):
         Index("ix_incidents_received", "received_at"),
         Index("ix_incidents_device", "device_id"),
         Index("ix_incidents_caller", "caller"),
+        Index("ix_incidents_duplicate_of", "duplicate_of"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -104,6 +105,8 @@ class Incident(Base):
     attention: Mapped[str | None] = mapped_column(String(300))
     sla_ack_min: Mapped[float | None] = mapped_column(Float)
     sla_resolve_min: Mapped[float | None] = mapped_column(Float)
+    #: merged as a duplicate: the id of the case it was merged into (rejected, reason duplicate)
+    duplicate_of: Mapped[str | None] = mapped_column(String(26))
 
     transitions: Mapped[list[Transition]] = relationship(
         back_populates="incident", order_by="Transition.pk", lazy="selectin"

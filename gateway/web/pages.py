@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +21,10 @@ PAGES = {
     "fleet": ("fleet.html", "Armada / Fleet", "admin supervisor operator"),
     "flags": ("flags.html", "Nomor ditandai / Flagged numbers", "supervisor admin"),
 }
+
+#: pages reached from a link, not the nav: the case page (one per case; the API
+#: refuses an OPD user another OPD's case)
+CASE_PAGE = ("case.html", "Kasus / Case", "operator supervisor admin opd")
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,12 +61,12 @@ def login(request: Request) -> HTMLResponse:
 def _page(name: str):
     """A page for its roles only: the server refuses the rest (403), as the
     API does; without a session, the login page."""
-    template, title, roles = PAGES[name]
+    template, title, roles = CASE_PAGE if name == "case" else PAGES[name]
 
     def view(request: Request) -> Response:
         user = _session_user(request)
         if user is None:
-            return RedirectResponse(f"/login?next=%2F{name}", status_code=303)
+            return RedirectResponse(f"/login?next={quote(request.url.path, safe='')}", status_code=303)
         if user.role not in roles.split():
             return HTMLResponse(
                 "<!doctype html><html lang='id'><meta charset='utf-8'><title>403</title>"
@@ -77,6 +82,7 @@ def _page(name: str):
 
 for _name in PAGES:
     router.add_api_route(f"/{_name}", _page(_name), methods=["GET"], response_class=HTMLResponse)
+router.add_api_route("/cases/{ref}", _page("case"), methods=["GET"], response_class=HTMLResponse)
 
 
 def mount_pages(app: FastAPI) -> None:

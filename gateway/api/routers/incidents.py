@@ -26,11 +26,13 @@ from gateway.api.schemas import (
     IncidentDetail,
     IncidentPage,
     IncidentPublic,
+    LinkedCase,
     Problem,
     TransitionCreate,
 )
 from gateway.auth import Role
 from gateway.clock import utcnow
+from gateway.config.models import SiteConfig
 from gateway.dispatch.outbox import redispatch
 from gateway.errors import IllegalTransition, NotFound
 from gateway.lifecycle import OpdStep, Status
@@ -41,6 +43,7 @@ from protocol.reports import JUNK_CALL_TYPES
 
 router = APIRouter(prefix="/api", tags=["incidents"])
 
+_BEFORE_DISPATCH = frozenset({Status.RECEIVED.value, Status.TRIAGED.value})
 ERR: dict[int | str, dict[str, Any]] = {401: {"model": Problem}, 403: {"model": Problem},
                                         404: {"model": Problem}, 409: {"model": Problem}}
 
@@ -117,7 +120,7 @@ StrQ = Annotated[str | None, Query(max_length=63)]
 
 
 @router.get("/incidents", response_model=IncidentPage, responses=ERR, summary="List incidents, newest first")
-def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = None,
+def list_incidents(session: SessionDep, gw: StateDep, user: CurrentUser, status_: StatusQ = None,
                    category: Category | None = None, opd: StrQ = None, device: StrQ = None,
                    since: TimeQ = None, until: TimeQ = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -130,7 +133,7 @@ def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = No
                            .options(lazyload(Incident.transitions))).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    return IncidentPage(items=[public(r, user) for r in rows],
+    return IncidentPage(items=[public(r, user, gw.cfg) for r in rows],
                         next_cursor=encode_cursor(rows[-1].pk) if more and rows else None)
 
 
@@ -158,16 +161,21 @@ def create_incident(body: IncidentCreate, session: SessionDep, gw: StateDep,
         gw.wake.set()
     session.expire(inc)
     tasks.add_task(gw.events.publish, "case", id=inc.id, new=True)  # after the commit
-    return public(inc, user)
+    return public(inc, user, gw.cfg)
 
 
-def public(inc: Incident, user: User) -> IncidentPublic:
+def public(inc: Incident, user: User, cfg: SiteConfig | None = None) -> IncidentPublic:
     """The incident with the next steps this user may take (the pages show
-    these instead of knowing the rules)."""
+    these instead of knowing the rules); with the site config, the OPDs the
+    rules suggest before dispatch and those a hand-off case is phoned to."""
     out = IncidentPublic.model_validate(inc)
     out.category_label = CATALOGUE[Category(inc.category)].label_id
     staff = user.role != Role.OPD
     out.allowed_actions = lifecycle.case_actions(inc, staff=staff)
+    if cfg is not None and staff and inc.status in _BEFORE_DISPATCH:
+        out.suggested_opds = list(routing.opds_for(cfg, inc.category, inc.area))
+        if inc.handoff:
+            out.handoff_to = list(routing.handoff_opds(cfg, inc.category, inc.area))
     for a_out, a in zip(out.assignments, inc.assignments, strict=True):
         a_out.allowed_actions = lifecycle.assignment_actions(
             inc, a, staff=staff, opd=user.opd, opd_steps=user.role != Role.SUPERVISOR)
@@ -186,17 +194,23 @@ def _deliveries(session: Session, inc: Incident) -> list[DeliveryDetail]:
     return out
 
 
-def _detail(session: Session, inc: Incident, user: User) -> IncidentDetail:
+def _detail(session: Session, inc: Incident, user: User, cfg: SiteConfig | None = None) -> IncidentDetail:
     call = session.get(Call, inc.call_id) if inc.call_id else None
-    base = public(inc, user).model_dump()
+    base = public(inc, user, cfg).model_dump()
+    main = session.scalar(select(Incident).where(Incident.id == inc.duplicate_of)) \
+        if inc.duplicate_of else None
+    dups = session.scalars(select(Incident).where(Incident.duplicate_of == inc.id)
+                           .order_by(Incident.pk).options(lazyload(Incident.transitions))).all()
     return IncidentDetail(**base, timeline=inc.transitions, deliveries=_deliveries(session, inc),
-                          call=CallPublic.model_validate(call) if call else None)
+                          call=CallPublic.model_validate(call) if call else None,
+                          main_case=LinkedCase.model_validate(main) if main else None,
+                          duplicates=[LinkedCase.model_validate(d) for d in dups])
 
 
 @router.get("/incidents/{ref}", response_model=IncidentDetail, responses=ERR,
             summary="One incident (by id or case number) with its timeline")
-def get_incident(ref: str, session: SessionDep, user: CurrentUser) -> IncidentDetail:
-    return _detail(session, load(session, ref, user), user)
+def get_incident(ref: str, session: SessionDep, gw: StateDep, user: CurrentUser) -> IncidentDetail:
+    return _detail(session, load(session, ref, user), user, gw.cfg)
 
 
 @router.post("/incidents/{ref}/transitions", response_model=IncidentDetail, responses=ERR,
@@ -250,7 +264,7 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
     session.flush()
     session.expire(inc)
     tasks.add_task(gw.events.publish, "case", id=inc.id)
-    return _detail(session, inc, user)
+    return _detail(session, inc, user, gw.cfg)
 
 
 @router.get("/deliveries", response_model=list[DeliveryPublic], responses=ERR,

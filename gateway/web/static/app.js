@@ -5,6 +5,26 @@
 const page = document.body.dataset.page;
 const POLL_MS = 3000;
 let me = null;
+// the message catalogue (GET /api/labels): codes in words, in the language this user chose here
+let WORDS = {};
+let LANG = "id";
+const word = (kind, code) => (code === null || code === undefined || code === "" ? "–" : (WORDS[kind] || {})[code] || code);
+const langKey = () => `siaga.lang.${me ? me.username : ""}`;
+
+async function loadWords() {
+  LANG = localStorage.getItem(langKey()) === "en" ? "en" : "id";
+  document.documentElement.lang = LANG;
+  WORDS = await api(`/api/labels?lang=${LANG}`);
+}
+
+// one button in the header: Bahasa Indonesia or English for the words from the catalogue
+function langSwitch() {
+  const b = document.getElementById("lang");
+  if (!b) return;
+  b.hidden = false;
+  b.textContent = LANG === "id" ? "English" : "Bahasa Indonesia";
+  b.addEventListener("click", () => { localStorage.setItem(langKey(), LANG === "id" ? "en" : "id"); location.reload(); });
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -117,11 +137,11 @@ async function refreshDashboard() {
   const d = await api("/api/kpis/declines");
   document.querySelector("#decline-kpis tbody").replaceChildren(...d.opds.filter((o) => o.declines).map((o) => el("tr", { "data-opd": o.opd },
     el("td", {}, o.name), el("td", { class: "num" }, o.declines),
-    el("td", {}, Object.entries(o.by_reason).map(([r, n]) => `${DECLINE[r] || r}: ${n}`).join(", ")),
+    el("td", {}, Object.entries(o.by_reason).map(([r, n]) => `${word("decline", r)}: ${n}`).join(", ")),
     el("td", { class: "num" + (o.wrong ? " fault" : "") }, o.wrong), el("td", { class: "num" }, fmtDur(o.reroute_median_s)),
     el("td", { class: "num" }, fmtDur(o.reroute_p90_s)), el("td", { class: "num" }, o.waiting))));
   const cats = Object.entries(k.by_category).sort((a, b) => b[1] - a[1]);
-  document.querySelector("#by-category tbody").replaceChildren(...cats.map(([c, n]) => el("tr", {}, el("td", {}, c), el("td", { class: "num" }, n))));
+  document.querySelector("#by-category tbody").replaceChildren(...cats.map(([c, n]) => el("tr", { "data-category": c }, el("td", {}, word("category", c)), el("td", { class: "num" }, n))));
   const c = k.calls;
   const rows = [["Panggilan / Calls", c.calls], ["Dijawab / Answered", c.answered], ["Tak terjawab / Missed", c.missed],
     ["Waktu jawab median / Answer median", fmtDur(c.answer_median_s)], ["Waktu jawab p90", fmtDur(c.answer_p90_s)],
@@ -141,7 +161,7 @@ async function refreshFleet() {
         const loc = d.location || {};
         return el("tr", { "data-id": d.id, class: d.online ? "online" : "offline" },
           el("td", {}, d.id), el("td", {}, d.profile), el("td", {}, [loc.label, loc.area].filter(Boolean).join(", ") || "–"),
-          el("td", {}, el("span", { class: "badge" }, state)), el("td", {}, fmtTime(d.last_seen)),
+          el("td", {}, el("span", { class: "badge", "data-state": state }, word("device_state", state))), el("td", {}, fmtTime(d.last_seen)),
           el("td", { class: "num" }, d.signal_dbm != null ? `${d.signal_dbm} dBm` : "–"),
           el("td", { class: "num" }, d.outbox_depth ?? "–"),
           el("td", { class: d.faults.length ? "fault" : "" }, d.faults.join(", ") || "–"),
@@ -159,7 +179,7 @@ async function refreshFleet() {
     const online = d.last_status === "online";
     return el("tr", { "data-id": d.id, class: online ? "online" : "offline" },
       el("td", {}, d.id), el("td", {}, d.profile), el("td", {}, [d.label, d.area].filter(Boolean).join(", ") || "–"),
-      el("td", {}, el("span", { class: "badge" }, d.enabled ? (d.last_status || "unknown") : "disabled")),
+      el("td", {}, el("span", { class: "badge" }, word("device_state", d.enabled ? (d.last_status || "unknown") : "disabled"))),
       el("td", {}, fmtTime(d.last_seen)), el("td", { class: "num" }, t.signal_dbm != null ? `${t.signal_dbm} dBm` : "–"),
       el("td", { class: "num" }, t.outbox_depth ?? "–"), el("td", {}, (t.faults || []).join(", ") || "–"),
       el("td", { class: "firmware" }, softwareText(t.firmware, t.update)));
@@ -194,14 +214,15 @@ async function refreshRollout() {
 // ---- boot -----------------------------------------------------------------------
 async function boot() {
   if (page === "login") return initLogin();
-  try { me = await api("/api/auth/me"); } catch (e) { return; }
-  document.getElementById("who").textContent = `${me.username} (${me.role}${me.opd ? ": " + me.opd : ""})`;
+  try { me = await api("/api/auth/me"); await loadWords(); } catch (e) { return; }
+  document.getElementById("who").textContent = `${me.username} (${word("role", me.role)}${me.opd ? ": " + me.opd : ""})`;
+  langSwitch();
   const logout = document.getElementById("logout");
   logout.hidden = false;
   logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
   for (const a of document.querySelectorAll("nav a")) a.hidden = !a.dataset.roles.split(" ").includes(me.role);
   ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => poll(refreshDashboard), fleet: () => poll(refreshFleet),
-    flags: () => poll(refreshFlags) })[page]();
+    flags: () => poll(refreshFlags), case: initCase })[page]();
 }
 
 boot();

@@ -3,26 +3,20 @@
 // words and buttons (textContent only). Uses el/api/poll/... from app.js.
 "use strict";
 
-const CASE_STATUS = { received: "Masuk", triaged: "Diverifikasi", dispatched: "Dikirim ke OPD", acknowledged: "Ditanggapi OPD",
-  on_scene: "Petugas di lokasi", resolved: "Selesai ditangani", closed: "Ditutup", rejected: "Ditolak" };
-const PART_STATUS = { dispatched: "Menunggu tanggapan", acknowledged: "Ditanggapi", on_scene: "Di lokasi", resolved: "Selesai",
-  declined: "Ditolak OPD", withdrawn: "Dialihkan" };
-const DECLINE = { not_ours: "Bukan wewenang kami", no_capacity: "Tidak ada kapasitas", duplicate: "Laporan ganda", other: "Alasan lain" };
-const RESPONDER_KIND = { team: "Regu/tim", vehicle: "Kendaraan", person: "Petugas" };
-const SOURCE = { field_button: "Tombol kotak", panel_call: "Telepon 112", operator: "Operator" };
 // an SMS from a citizen's phone (no device) is an "SMS report"; a unit's SMS fallback names the box;
 // a field box's dial-out is linked to its case by call_id (☎, the call id in the tooltip)
 const source = (i) => (i.source === "sms" ? (i.device_id ? "SMS kotak / unit SMS" : "Laporan SMS / SMS report")
-  : SOURCE[i.source] || i.source) + (i.call_id ? " \u260E" : "");
-const CASE_ACTION = { triaged: "Verifikasi", dispatched: "Kirim ke OPD",
-  "rejected:duplicate": "Duplikat", closed: "Tutup kasus" };
-const STEP = { acknowledged: "Terima", on_scene: "Tiba di lokasi", resolved: "Selesai", declined: "Tolak", responder: "Ganti petugas" };
+  : word("source", i.source)) + (i.call_id ? " \u260E" : "");
 let opdNames = {};
+let opdInfo = {}; // id -> the OPD (contacts with phone numbers, for a phone hand-off)
+// after a step: the page that drew the buttons reads again (the console's list, the case page)
+let afterAction = () => refreshConsole("action");
+let afterStep = () => refreshOpd(true);
 
 const opdName = (id) => opdNames[id] || id;
-const declineText = (a) => `Ditolak oleh ${opdName(a.opd)}: ${DECLINE[a.decline_reason] || a.decline_reason}` + (a.decline_note ? ` (${a.decline_note})` : "");
+const declineText = (a) => `Ditolak oleh ${opdName(a.opd)}: ${word("decline", a.decline_reason)}` + (a.decline_note ? ` (${a.decline_note})` : "");
 const attentionText = (i) => { const d = i.assignments.filter((a) => a.status === "declined" && !a.rerouted_at).slice(-1)[0]; return d ? declineText(d) : i.attention; };
-const responderText = (a) => (a.responder ? `${RESPONDER_KIND[a.responder_kind] || "Petugas"}: ${a.responder}` : "");
+const responderText = (a) => (a.responder ? `${word("responder_kind", a.responder_kind || "person")}: ${a.responder}` : "");
 
 // a poll must not wipe what a person is typing or choosing
 function busy(container) {
@@ -33,22 +27,18 @@ function busy(container) {
 
 async function loadOpds() {
   if (Object.keys(opdNames).length) return;
-  for (const o of await api("/api/opds")) opdNames[o.id] = o.name;
+  for (const o of await api("/api/opds")) { opdNames[o.id] = o.name; opdInfo[o.id] = o; }
 }
 
 function partLine(a) {
-  const bits = [`${opdName(a.opd)} — ${PART_STATUS[a.status] || a.status}`];
+  const bits = [`${opdName(a.opd)} — ${word("assignment", a.status)}`];
   if (a.responder) bits.push(responderText(a));
-  if (a.status === "declined") bits.push(DECLINE[a.decline_reason] || a.decline_reason);
+  if (a.status === "declined") bits.push(word("decline", a.decline_reason));
   if (a.decline_wrong) bits.push("penolakan dinilai keliru");
   return el("div", { class: `part part-${a.status}`, "data-opd": a.opd, "data-status": a.status }, bits.join(" · "));
 }
 
 // ---- staff console -------------------------------------------------------------
-// call types (protocol.reports.CallType) in words; junk ones never reach an OPD
-const CALL_TYPES = { emergency: "Darurat / Emergency", information: "Informasi / Information", ghost: "Kosong (diam) / Ghost",
-  prank: "Iseng / Prank", test: "Uji / Test", misdial: "Salah sambung / Misdial" };
-const TYPE_ACTION = { "type:prank": "Iseng / Prank", "type:ghost": "Kosong / Ghost", "type:test": "Uji / Test", "type:misdial": "Salah sambung / Misdial" };
 const FINISHED = new Set(["resolved", "closed", "rejected"]);
 const alerted = new Set(); // new critical cases not yet opened by this operator
 const known = new Set(); // cases this page has shown (the first list alerts nobody)
@@ -59,13 +49,16 @@ async function post(path, body) {
   return api(path, { method: "POST", body: JSON.stringify(body) });
 }
 
-// a case-level step from allowed_actions: a status, "rejected:<reason>", or "type:<junk call type>"
-async function caseStep(inc, step) {
+// a case-level step from allowed_actions: a status, "rejected:<reason>", or "type:<junk call type>";
+// dispatch goes to ``opds`` (chosen at triage) or the rules' suggestion, after a confirmation
+async function caseStep(inc, step, opds = null) {
   const [to, reason] = step.split(":");
   if (to === "type") return post(`/api/incidents/${inc.id}/call-type`, { call_type: reason });
   if (to === "dispatched") {
-    const opds = inc.assignments.map((a) => opdName(a.opd)).join(", ") || "OPD sesuai aturan / the routed OPDs";
-    if (!confirm(`Kirim kasus ${inc.case_no || inc.id} ke ${opds}? / Dispatch this case?`)) return null;
+    const chosen = opds || inc.suggested_opds;
+    if (!chosen.length) { showError("Pilih OPD tujuan dulu (halaman kasus). / Choose the OPDs first (case page)."); return null; }
+    if (!confirm(`Kirim kasus ${inc.case_no || inc.id} ke ${chosen.map(opdName).join(", ")}? / Dispatch this case?`)) return null;
+    return post(`/api/incidents/${inc.id}/transitions`, { to, opds: chosen });
   }
   return post(`/api/incidents/${inc.id}/transitions`, reason ? { to, reason } : { to });
 }
@@ -76,10 +69,10 @@ function opdSelect(exclude) {
 }
 
 function consoleActions(inc) {
-  const act = (fn) => async () => { try { await fn(); await refreshConsole("action"); } catch (e) { showError(e.message); } };
-  const out = inc.allowed_actions.filter((s) => s !== "assign").map((step) => el("button", {
+  const act = (fn) => async () => { try { if ((await fn()) !== null) await afterAction(); } catch (e) { showError(e.message); } };
+  const out = inc.allowed_actions.filter((s) => !["assign", "merge", "handoff"].includes(s)).map((step) => el("button", {
     class: "small", "data-step": step, onclick: act(() => caseStep(inc, step)),
-  }, CASE_ACTION[step] || TYPE_ACTION[step] || step));
+  }, word("action", step)));
   const taken = inc.assignments.filter((a) => !["declined", "withdrawn"].includes(a.status)).map((a) => a.opd);
   const movable = inc.assignments.filter((x) => x.allowed_actions.includes("reroute"));
   if (!inc.allowed_actions.includes("assign") && !movable.length) return out;
@@ -88,12 +81,12 @@ function consoleActions(inc) {
   const group = el("div", { class: "assign" }, pick);
   if (inc.allowed_actions.includes("assign")) {
     group.append(el("button", { class: "small", "data-step": "assign",
-      onclick: act(() => post(`/api/incidents/${inc.id}/assignments`, { opds: [pick.value] })) }, "Tambah OPD"));
+      onclick: act(() => post(`/api/incidents/${inc.id}/assignments`, { opds: [pick.value] })) }, word("action", "assign")));
   }
   for (const a of movable) {
     group.append(el("button", { class: "small secondary", "data-step": `reroute:${a.opd}`,
       onclick: act(() => post(`/api/incidents/${inc.id}/assignments`, { opds: [pick.value], withdraw: a.opd })) },
-    `Alihkan dari ${opdName(a.opd)}`));
+    `${word("action", "reroute")} ${opdName(a.opd)}`));
   }
   out.push(group);
   return out;
@@ -126,14 +119,30 @@ function beep() {
   } catch (_) { /* no audio device */ }
 }
 
+// a case no OPD of the system takes: who to phone, and "handed off" once someone took it
+function handoffCell(i) {
+  const phones = i.handoff_to.flatMap((o) => (opdInfo[o] ? opdInfo[o].contacts : []).filter((c) => c.phone)
+    .map((c) => el("a", { class: "phone", href: `tel:${c.phone}` }, `${opdName(o)} ${c.phone}`)));
+  return el("div", { class: "handoff-cell" }, el("strong", {}, "TELEPON / PHONE: "),
+    ...(phones.length ? phones : [i.handoff_to.map(opdName).join(", ") || "tangani lewat telepon / handle by phone"]),
+    el("button", { class: "small", "data-step": "handoff", onclick: async (ev) => {
+      ev.stopPropagation();
+      const who = prompt("Diterima oleh siapa? (nama, jabatan) / Who took it?");
+      if (!who || !who.trim()) return;
+      try { await post(`/api/incidents/${i.id}/handoff`, { to: i.handoff_to[0] || null, note: who.trim() }); await afterAction(); }
+      catch (e) { showError(e.message); }
+    } }, word("action", "handoff")));
+}
+
 function caseRow(i, via) {
-  const cls = `st-${i.status}${i.escalated ? " escalated" : ""}${i.attention ? " attention" : ""}${alerted.has(i.id) ? " alert" : ""}`;
+  const handoff = i.allowed_actions.includes("handoff");
+  const cls = `st-${i.status}${i.escalated ? " escalated" : ""}${i.attention ? " attention" : ""}${alerted.has(i.id) ? " alert" : ""}${handoff ? " handoff" : ""}`;
   return el("tr", { "data-id": i.id, "data-status": i.status, "data-via": via, class: cls,
     onclick: (ev) => { alerted.delete(i.id); ev.currentTarget.classList.remove("alert"); } },
-  el("td", {}, i.case_no || i.id.slice(-6)),
-  el("td", {}, el("span", { class: "badge" }, CASE_STATUS[i.status] || i.status),
-    i.attention ? el("div", { class: "flag" }, attentionText(i)) : ""),
-  el("td", {}, i.category_label || i.category), el("td", { class: "call-type" }, CALL_TYPES[i.call_type] || "–"),
+  el("td", {}, el("a", { href: `/cases/${encodeURIComponent(i.id)}`, class: "case-link" }, i.case_no || i.id.slice(-6))),
+  el("td", {}, el("span", { class: "badge" }, word("status", i.status)),
+    i.attention ? el("div", { class: "flag" }, attentionText(i)) : "", handoff ? handoffCell(i) : ""),
+  el("td", {}, word("category", i.category)), el("td", { class: "call-type" }, word("call_type", i.call_type)),
   el("td", { class: "source", title: i.call_id ? `panggilan / call ${i.call_id}` : "" }, source(i)),
   el("td", {}, place(i)),
   el("td", {}, ...(i.assignments.length ? i.assignments.map(partLine) : ["–"])),
@@ -191,11 +200,12 @@ function liveQueue() {
 }
 
 async function initConsole() {
-  const cats = ["medical", "fire", "traffic_accident", "natural_disaster", "fallen_tree", "flood", "street_light",
-    "crime", "drugs", "domestic_violence", "security_disturbance", "terrorism", "other", "prank", "test"];
-  document.getElementById("category-select").replaceChildren(...cats.map((c) => el("option", { value: c }, c)));
+  document.getElementById("category-select").replaceChildren(
+    ...Object.entries(WORDS.category).map(([c, label]) => el("option", { value: c }, label)));
+  document.getElementById("status-filter").append(
+    ...Object.entries(WORDS.status).map(([c, label]) => el("option", { value: c }, label)));
   document.getElementById("call-type-select").replaceChildren(el("option", { value: "" }, "–"),
-    ...Object.entries(CALL_TYPES).map(([c, label]) => el("option", { value: c }, label)));
+    ...Object.entries(WORDS.call_type).filter(([c]) => c !== "untyped").map(([c, label]) => el("option", { value: c }, label)));
   document.getElementById("status-filter").addEventListener("change", () => refreshConsole("filter"));
   watchCaller(document.querySelector("#new-incident [name=caller]"));
   watchDesks();
@@ -222,26 +232,26 @@ async function initConsole() {
 function stepControls(inc, a) {
   const steps = a.allowed_actions.filter((s) => s !== "reroute");
   const send = async (body) => {
-    try { await post(`/api/incidents/${encodeURIComponent(inc.id)}/steps`, { opd: a.opd, ...body }); await refreshOpd(true); }
+    try { await post(`/api/incidents/${encodeURIComponent(inc.id)}/steps`, { opd: a.opd, ...body }); await afterStep(); }
     catch (e) { showError(e.message); }
   };
   const out = [];
   if (steps.includes("acknowledged") || steps.includes("responder")) {
     const who = el("input", { name: "responder", placeholder: "Regu / kendaraan / nama petugas", maxlength: "200", value: a.responder || "" });
-    const kind = el("select", { name: "responder_kind" }, ...Object.entries(RESPONDER_KIND).map(([k, v]) => el("option", { value: k }, v)));
+    const kind = el("select", { name: "responder_kind" }, ...Object.entries(WORDS.responder_kind).map(([k, v]) => el("option", { value: k }, v)));
     if (a.responder_kind) kind.value = a.responder_kind;
     const step = steps.includes("acknowledged") ? "acknowledged" : "responder";
     out.push(el("div", { class: "row" }, who, kind, el("button", { "data-step": step,
-      onclick: () => send({ step, responder: who.value || null, responder_kind: kind.value }) }, STEP[step])));
+      onclick: () => send({ step, responder: who.value || null, responder_kind: kind.value }) }, word("action", step))));
   }
   const plain = steps.filter((s) => ["on_scene", "resolved"].includes(s));
-  if (plain.length) out.push(el("div", { class: "row" }, ...plain.map((s) => el("button", { "data-step": s, onclick: () => send({ step: s }) }, STEP[s]))));
+  if (plain.length) out.push(el("div", { class: "row" }, ...plain.map((s) => el("button", { "data-step": s, onclick: () => send({ step: s }) }, word("action", s)))));
   if (steps.includes("declined")) {
-    const why = el("select", { name: "reason" }, ...Object.entries(DECLINE).map(([k, v]) => el("option", { value: k }, v)));
+    const why = el("select", { name: "reason" }, ...Object.entries(WORDS.decline).map(([k, v]) => el("option", { value: k }, v)));
     const note = el("input", { name: "note", placeholder: "Keterangan (boleh kosong)", maxlength: "2000" });
     out.push(el("details", { class: "decline" }, el("summary", {}, "Bukan untuk kami? Tolak kasus"),
       el("div", { class: "row" }, why, note, el("button", { class: "secondary", "data-step": "declined",
-        onclick: () => send({ step: "declined", reason: why.value, note: note.value || null }) }, STEP.declined))));
+        onclick: () => send({ step: "declined", reason: why.value, note: note.value || null }) }, word("action", "declined")))));
   }
   return out;
 }
@@ -256,8 +266,8 @@ async function refreshOpd(force = false) {
       const due = a.status === "dispatched" && a.sla_ack_min ? new Date(new Date(a.dispatched_at).getTime() + a.sla_ack_min * 60000) : null;
       const others = i.assignments.filter((x) => x.opd !== a.opd);
       return el("article", { class: `case st-${a.status}${i.escalated ? " escalated" : ""}`, "data-id": i.id, "data-opd": a.opd, "data-status": a.status },
-        el("header", {}, el("strong", {}, i.category_label || i.category), el("span", { class: "badge" }, PART_STATUS[a.status] || a.status)),
-        el("div", { class: "meta" }, `${i.case_no || i.id.slice(-6)} · ${place(i)}`),
+        el("header", {}, el("strong", {}, word("category", i.category)), el("span", { class: "badge" }, word("assignment", a.status))),
+        el("div", { class: "meta" }, el("a", { href: `/cases/${encodeURIComponent(i.id)}`, class: "case-link" }, i.case_no || i.id.slice(-6)), ` · ${place(i)}`),
         i.description ? el("p", { class: "desc" }, i.description) : "",
         el("div", { class: "meta" }, `Dikirim ${fmtTime(a.dispatched_at)}` + (due ? ` · batas tanggap ${fmtTime(due.toISOString())}` : "")),
         a.responder ? el("div", { class: "responder" }, "Ditangani: " + responderText(a)) : "",

@@ -3,10 +3,6 @@
 // el(), api(), fmtTime() and boot(); these functions run only after boot.
 "use strict";
 
-const TYPE_WORDS = {
-  emergency: "darurat", information: "informasi", ghost: "diam/kosong", prank: "iseng",
-  test: "uji", misdial: "salah sambung", untyped: "belum dijenis",
-};
 
 // show the number's last 30 days (calls by type, open cases, flag) while the operator types it
 function watchCaller(input) {
@@ -22,7 +18,7 @@ async function showCallerHistory(number, box) {
   if (!/^\+?[0-9*#]{3,20}$/.test(number)) { box.hidden = true; return; }
   let h;
   try { h = await api(`/api/callers/${encodeURIComponent(number)}`); } catch (e) { box.hidden = true; return; }
-  const types = Object.entries(h.by_type).map(([t, n]) => `${n} ${TYPE_WORDS[t] || t}`).join(", ");
+  const types = Object.entries(h.by_type).map(([t, n]) => `${n} ${word("call_type", t).toLowerCase()}`).join(", ");
   const parts = [];
   if (h.flagged) {
     const until = h.flag_until ? `sampai / until ${fmtTime(h.flag_until)}` : "permanen / permanent";
