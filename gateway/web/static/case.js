@@ -106,7 +106,8 @@ function actions(i) {
   }
   if (steps.includes("merge")) out.push(mergeForm(i));
   if (staff && (steps.includes("assign") || i.assignments.some((a) => a.allowed_actions.includes("reroute")))) {
-    out.push(el("div", { class: "row" }, ...consoleActions({ ...i, allowed_actions: steps.filter((s) => s === "assign") })));
+    out.push(el("div", { class: "row" }, el("span", { class: "hint" }, "OPD lain / another OPD:"),
+      ...consoleActions({ ...i, allowed_actions: steps.filter((s) => s === "assign") })));
   }
   for (const a of i.assignments.filter((x) => me.role === "opd" && x.opd === me.opd)) out.push(...stepControls(i, a));
   return out.length ? section("actions", "Tindakan / Actions", ...out) : "";
