@@ -247,6 +247,10 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
                 raise place_or_caller()
             opds = body.opds if body.opds is not None else list(
                 routing.opds_for(gw.cfg, inc.category, inc.area))
+            if not opds:  # never "dispatched" to nobody: it would wait forever with OPD "-"
+                raise IllegalTransition("pilih paling sedikit satu OPD; kasus tanpa OPD diserahkan lewat "
+                                        "telepon / choose at least one OPD; a case no OPD takes is "
+                                        "handed off by phone (POST .../handoff)")
             lifecycle.assign(session, gw.cfg, inc, opds, actor=actor, via="api", note=body.note)
             gw.wake.set()
         elif body.to is Status.REJECTED:
