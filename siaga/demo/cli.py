@@ -20,6 +20,10 @@ def demo(
     port: Annotated[int, typer.Option(help="Port HTTP gateway / gateway HTTP port")] = 8112,
     fresh: Annotated[bool, typer.Option(
         "--fresh/--keep", help="Mulai dari nol / start from scratch (default) or keep old state")] = True,
+    operator: Annotated[bool, typer.Option(
+        "--operator/--no-operator",
+        help="Operator simulasi menangani kasus skenario / a simulated operator triages the scenario's "
+             "cases (default); --no-operator: every case waits for you")] = True,
 ) -> None:
     """Broker, gateway, OPD tiruan, unit tersimulasi / broker, gateway, stand-in OPDs, simulated units.
 
@@ -31,4 +35,4 @@ def demo(
 
     logging.getLogger("siaga.demo").setLevel(logging.INFO)
     raise typer.Exit(run_demo(state.resolve(), duration_s=duration, interval_s=interval, fresh=fresh,
-                              http_port=port))
+                              http_port=port, sim_operator=operator))

@@ -47,6 +47,8 @@ class Demo:
     state: Path
     http_port: int = 8112
     interval_s: float = 8.0
+    #: the simulated operator triages the scenario's cases (False: ``--no-operator``, a person does)
+    sim_operator: bool = True
     units: list[SimUnit] = field(default_factory=list)
     broker: MosquittoProcess | None = None
     gateway: Any = None
@@ -54,6 +56,7 @@ class Demo:
     scenario: Scenario | None = None
     operator: OperatorDesk | None = None
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    sim_login: tuple[str, str] | None = None  # the simulated operator's own account
     net_host: Any = None  # firmware.sim.netcontrol.NetworkHost: the simulated GSM network
     net_server: Any = None  # its control port
 
@@ -104,9 +107,10 @@ class Demo:
             self.units.append(start_unit(device_id, "field", self.state, broker_port=self.broker.port,
                                          place=(label, area, lat, lon), network=net,
                                          number=f"+6281100000{i:03d}", sms_numbers=[CENTRE_SMS]))
-        for device_id in PANELS:  # the boxes dial 112: it rings this panel
+        for device_id in PANELS:  # the boxes dial 112: it rings this panel, answered by the simulation
             self.units.append(start_unit(device_id, "panel", self.state, broker_port=self.broker.port,
-                                         network=net, number="112"))
+                                         network=net, number="112",
+                                         operator=self.sim_login[0] if self.sim_login else None))
         for unit in self.units:
             unit.wait_ready()
             if unit.profile == "field":  # the box's door is shut and mains is on
@@ -118,22 +122,28 @@ class Demo:
                                  [u for u in self.units if u.profile == "panel"],
                                  interval_s=self.interval_s)
         self.scenario.start()
-        user, password = self.logins["operator"]
-        self.operator = OperatorDesk(self.gateway.url, user, password)
-        self.operator.start()
+        if self.sim_operator and self.sim_login:
+            self.operator = OperatorDesk(self.gateway.url, *self.sim_login, said=self.scenario.said)
+            self.operator.start()
 
     def _create_logins(self) -> None:
-        """One login per role, with a random password each run."""
+        """One login per role for people, with a random password each run, and
+        the simulated operator's own account (the audit trail names it, never
+        the person's)."""
         from gateway import auth
 
         with self.gateway.db.session() as s:
             for user, role, opd in (("admin", "admin", None), ("supervisor", "supervisor", None),
-                                    ("operator", "operator", None), ("damkar", "opd", "damkar")):
+                                    ("operator", "operator", None), ("damkar", "opd", "damkar"),
+                                    ("simulasi", "operator", None)):
                 password = secrets.token_urlsafe(9)
+                name = f"demo-{user}-{password[:4].lower()}"
                 with contextlib.suppress(auth.AuthError, ValueError):
-                    auth.create_user(s, f"demo-{user}-{password[:4].lower()}", password, role, opd=opd)
-                    self.logins[role if role != "opd" else "opd (damkar)"] = (
-                        f"demo-{user}-{password[:4].lower()}", password)
+                    auth.create_user(s, name, password, role, opd=opd)
+                    if user == "simulasi":
+                        self.sim_login = (name, password)
+                    else:
+                        self.logins[role if role != "opd" else "opd (damkar)"] = (name, password)
 
     def summary(self) -> str:
         url = self.gateway.url
@@ -155,22 +165,35 @@ class Demo:
             "  Login (kata sandi acak per jalan / random passwords per run):",
         ]
         lines += [f"    {role:14} {u} / {p}" for role, (u, p) in self.logins.items()]
+        if self.operator and self.sim_login:
+            lines += [f"  Operator simulasi / simulated operator: {self.sim_login[0]} (akunnya sendiri / "
+                      "its own account) menangani kasus skenario; laporan yang Anda ketik tetap milik Anda. "
+                      "/ triages the scenario's cases; the reports you type are yours. "
+                      "`--no-operator`: semua untuk Anda / all yours."]
+        else:
+            lines += ["  Operator simulasi mati / simulated operator off (--no-operator): "
+                      "semua kasus menunggu Anda di konsol / every case waits for you in the console."]
         lines += ["  Ctrl-C untuk berhenti / to stop.", ""]
         return "\n".join(lines)
 
     def progress(self) -> str:
         from sqlalchemy import func, select
 
+        from gateway import flags
+        from gateway.clock import utcnow
         from gateway.store.models import Incident
 
         with self.gateway.db.session() as s:
             total = s.scalar(select(func.count()).select_from(Incident)) or 0
+            flagged = len(flags.active(s, utcnow()))
             by_status = dict(s.execute(select(Incident.status, func.count()).group_by(Incident.status)).all())
         sc = self.scenario
         parts = ", ".join(f"{k}={v}" for k, v in sorted(by_status.items(), key=lambda kv: str(kv[0])))
+        kinds = ",".join(f"{k}:{n}" for k, n in sorted(sc.by_kind.items())) if sc else ""
         return (f"[demo] tekan/presses={sc.presses if sc else 0} panggilan/calls={sc.calls if sc else 0} "
                 f"kotak->112/box calls={sc.box_calls if sc else 0} "
-                f"kasus/cases={total} ({parts}) webhook OPD={len(self.opds.received) if self.opds else 0}")
+                f"kasus/cases={total} ({parts}) webhook OPD={len(self.opds.received) if self.opds else 0} "
+                f"jenis/types=({kinds}) ditandai/flagged={flagged}")
 
     def vital_failure(self) -> str | None:
         """What died of what the demo cannot go on without, or None."""
@@ -217,12 +240,12 @@ def _port_free(port: int) -> bool:
 
 
 def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh: bool,
-             http_port: int = 8112) -> int:
+             http_port: int = 8112, sim_operator: bool = True) -> int:
     if fresh and state.exists():
         shutil.rmtree(state)
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    demo = Demo(state=state, interval_s=interval_s, http_port=http_port)
+    demo = Demo(state=state, interval_s=interval_s, http_port=http_port, sim_operator=sim_operator)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -84,7 +84,7 @@ class SimUnit:
 
 def unit_config(device_id: str, profile: str, workdir: Path, *, broker_port: int, modem_url: str,
                 place: tuple[str, str, float, float] | None = None,
-                sms_numbers: list[str] | None = None) -> dict[str, Any]:
+                sms_numbers: list[str] | None = None, operator: str | None = None) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "device_id": device_id,
         "profile": profile,
@@ -102,6 +102,8 @@ def unit_config(device_id: str, profile: str, workdir: Path, *, broker_port: int
     key = workdir.parents[1] / "bundles" / device_id / "sms.key"
     if sms_numbers and key.exists():  # the SMS key `siaga admin device add` wrote into the bundle
         cfg["sms_fallback"] = {"numbers": sms_numbers, "key_file": str(key), "after_s": 10}
+    if operator:  # a panel: who is signed in at the desk (on every answered call record)
+        cfg["operator"] = operator
     if place:
         label, area, lat, lon = place
         cfg["location"] = {"label": label, "area": area, "lat": lat, "lon": lon}
@@ -110,7 +112,8 @@ def unit_config(device_id: str, profile: str, workdir: Path, *, broker_port: int
 
 def start_unit(device_id: str, profile: str, state: Path, *, broker_port: int,
                place: tuple[str, str, float, float] | None = None, network: Any = None,
-               number: str | None = None, sms_numbers: list[str] | None = None) -> SimUnit:
+               number: str | None = None, sms_numbers: list[str] | None = None,
+               operator: str | None = None) -> SimUnit:
     """Start a modem simulator (on the simulated GSM network as ``number``)
     and an agent process for one unit."""
     workdir = state / "units" / device_id
@@ -120,7 +123,7 @@ def start_unit(device_id: str, profile: str, state: Path, *, broker_port: int,
         network.attach(number, modem)
     url = modem.start_tcp()
     cfg = unit_config(device_id, profile, workdir, broker_port=broker_port, modem_url=url, place=place,
-                      sms_numbers=sms_numbers)
+                      sms_numbers=sms_numbers, operator=operator)
     cfg_path = workdir / "unit.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     log = (workdir / "agent.log").open("ab")
