@@ -53,13 +53,13 @@ def test_operator_chooses_other_opds_at_triage(gw):
         body = r.json()
         assert {a["opd"] for a in body["assignments"]} == {"bpbd", "damkar"}
         assert body["suggested_opds"] == []  # dispatched: the choice is made
-        # a case no OPD takes is never "dispatched" to nobody
-        other = api.post("/api/incidents", json={"category": "other", "caller": "+6281201"}).json()
-        assert other["suggested_opds"] == [] and "handoff" in other["allowed_actions"]
-        api.post(f"/api/incidents/{other['id']}/transitions", json={"to": "triaged"})
-        for body in ({"to": "dispatched"}, {"to": "dispatched", "opds": []}):
-            r = api.post(f"/api/incidents/{other['id']}/transitions", json=body)
-            assert r.status_code == 409 and "paling sedikit satu OPD" in r.json()["detail"]
+        # a case the rules give an OPD is never "dispatched" to nobody
+        flood = api.post("/api/incidents", json={"category": "flood", "caller": "+6281201",
+                                                 "call_type": "information"}).json()
+        assert flood["suggested_opds"] == ["bpbd"] and "handoff" not in flood["allowed_actions"]
+        api.post(f"/api/incidents/{flood['id']}/transitions", json={"to": "triaged"})
+        r = api.post(f"/api/incidents/{flood['id']}/transitions", json={"to": "dispatched", "opds": []})
+        assert r.status_code == 409 and "paling sedikit satu OPD" in r.json()["detail"]
 
 
 def test_phone_handoff_shows_whom_to_call_then_closes_with_who_took_it(gw):

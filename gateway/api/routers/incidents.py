@@ -247,7 +247,7 @@ def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateD
                 raise place_or_caller()
             opds = body.opds if body.opds is not None else list(
                 routing.opds_for(gw.cfg, inc.category, inc.area))
-            if not opds:  # never "dispatched" to nobody: it would wait forever with OPD "-"
+            if not opds and not inc.handoff:  # "dispatched" to nobody would wait forever with OPD "-"
                 raise IllegalTransition("pilih paling sedikit satu OPD; kasus tanpa OPD diserahkan lewat "
                                         "telepon / choose at least one OPD; a case no OPD takes is "
                                         "handed off by phone (POST .../handoff)")
