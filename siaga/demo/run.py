@@ -47,6 +47,7 @@ class Demo:
     state: Path
     http_port: int = 8112
     interval_s: float = 8.0
+    seed: int | None = None  # the scenario's random seed: the same events every run
     #: the simulated operator triages the scenario's cases (False: ``--no-operator``, a person does)
     sim_operator: bool = True
     units: list[SimUnit] = field(default_factory=list)
@@ -120,7 +121,7 @@ class Demo:
         say("5/5 Skenario / scenario: warga dan panggilan 112 / citizens and 112 calls ...")
         self.scenario = Scenario([u for u in self.units if u.profile == "field"],
                                  [u for u in self.units if u.profile == "panel"],
-                                 interval_s=self.interval_s)
+                                 interval_s=self.interval_s, seed=self.seed)
         self.scenario.start()
         if self.sim_operator and self.sim_login:
             self.operator = OperatorDesk(self.gateway.url, *self.sim_login, said=self.scenario.said)
@@ -240,12 +241,13 @@ def _port_free(port: int) -> bool:
 
 
 def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh: bool,
-             http_port: int = 8112, sim_operator: bool = True) -> int:
+             http_port: int = 8112, seed: int | None = None, sim_operator: bool = True) -> int:
     if fresh and state.exists():
         shutil.rmtree(state)
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    demo = Demo(state=state, interval_s=interval_s, http_port=http_port, sim_operator=sim_operator)
+    demo = Demo(state=state, interval_s=interval_s, http_port=http_port, seed=seed,
+                sim_operator=sim_operator)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
