@@ -207,7 +207,7 @@ async function refreshCase(force = false) {
 function initCase() {
   afterAction = () => refreshCase(true);
   afterStep = () => refreshCase(true);
-  const run = () => refreshCase().catch((e) => { if (e.message !== "401") showError(e.message); });
+  const run = singleFlight(() => refreshCase().catch((e) => { if (e.message !== "401") showError(e.message); }));
   run();
   if (me.role !== "opd" && window.EventSource) {
     const es = new EventSource("/api/events");

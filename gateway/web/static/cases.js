@@ -180,11 +180,25 @@ async function refreshConsole(via = "poll") {
 
 // pushed: the gateway's server-sent events re-read the list at once; the
 // 3 s poll runs only while the event stream is down (fallback)
+// one list read at a time: events during a read coalesce into one more read after it
+// (a burst of 50 cases costs the gateway two reads per console, not fifty)
+function singleFlight(fn) {
+  let running = false;
+  let again = null;
+  return async (via) => {
+    if (running) { again = via; return; }
+    running = true;
+    try {
+      do { const v = again || via; again = null; await fn(v); } while (again);
+    } finally { running = false; }
+  };
+}
+
 function liveQueue() {
   let open = false;
-  const run = async (via) => {
+  const run = singleFlight(async (via) => {
     try { await refreshConsole(via); } catch (e) { if (e.message !== "401") showError(e.message); }
-  };
+  });
   if (window.EventSource) {
     const es = new EventSource("/api/events");
     es.addEventListener("hello", () => { open = true; run("push"); });
