@@ -7,14 +7,26 @@ lifecycle (``incidents``) and its OPD parts (``assignments``)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException
+from sqlalchemy.orm import Session
 
 from gateway import lifecycle
-from gateway.api.deps import CurrentUser, SessionDep, StaffUser, StateDep
+from gateway.api.deps import AppState, CurrentUser, SessionDep, StaffUser, StateDep
 from gateway.api.routers.incidents import ERR, _detail, load
 from gateway.api.schemas import HandoffCreate, IncidentDetail, MergeCreate, NoteCreate
 from gateway.errors import IllegalTransition
+from gateway.store.models import Incident, User
 
 router = APIRouter(prefix="/api", tags=["incidents"])
+
+
+def _changed(session: Session, gw: AppState, user: User, tasks: BackgroundTasks, inc: Incident,
+             *also: Incident) -> IncidentDetail:
+    """After a step: the consoles are told once the request commits; the case as it is now."""
+    session.flush()
+    session.expire(inc)
+    for changed in (inc, *also):
+        tasks.add_task(gw.events.publish, "case", id=changed.id)
+    return _detail(session, inc, user, gw.cfg)
 
 
 @router.post("/incidents/{ref}/notes", response_model=IncidentDetail, responses=ERR,
@@ -23,10 +35,7 @@ def add_note(ref: str, body: NoteCreate, session: SessionDep, gw: StateDep, user
              tasks: BackgroundTasks) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
     lifecycle.add_note(session, inc, body.text.strip() or body.text, actor=user.username, via="api")
-    session.flush()
-    session.expire(inc)
-    tasks.add_task(gw.events.publish, "case", id=inc.id)
-    return _detail(session, inc, user, gw.cfg)
+    return _changed(session, gw, user, tasks, inc)
 
 
 @router.post("/incidents/{ref}/handoff", response_model=IncidentDetail, responses=ERR,
@@ -38,10 +47,7 @@ def hand_off(ref: str, body: HandoffCreate, session: SessionDep, gw: StateDep, u
         lifecycle.hand_off(session, inc, to=body.to, note=body.note, actor=user.username, via="api")
     except IllegalTransition as exc:
         raise HTTPException(409, exc.message) from None
-    session.flush()
-    session.expire(inc)
-    tasks.add_task(gw.events.publish, "case", id=inc.id)
-    return _detail(session, inc, user, gw.cfg)
+    return _changed(session, gw, user, tasks, inc)
 
 
 @router.post("/incidents/{ref}/merge", response_model=IncidentDetail, responses=ERR,
@@ -54,8 +60,4 @@ def merge(ref: str, body: MergeCreate, session: SessionDep, gw: StateDep, user: 
         lifecycle.merge_duplicate(session, dup, into, actor=user.username, via="api", note=body.note)
     except IllegalTransition as exc:
         raise HTTPException(409, exc.message) from None
-    session.flush()
-    session.expire(dup)
-    tasks.add_task(gw.events.publish, "case", id=dup.id)
-    tasks.add_task(gw.events.publish, "case", id=into.id)
-    return _detail(session, dup, user, gw.cfg)
+    return _changed(session, gw, user, tasks, dup, into)
