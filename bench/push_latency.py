@@ -8,8 +8,9 @@ re-reads on that event (what the page does). Prints numbers; asserts nothing.
 A real Mosquitto and a real gateway process (``siaga gateway``) on a SQLite
 file; the consoles run in a process of their own (one asyncio loop, one
 logged-in session and one event stream each; ``--readers`` of them re-read
-``/api/incidents?limit=200`` on events as the console page does: one read
-at a time, events during a read coalesce into one more read). Times
+``/api/incidents`` on events as the console page does: one read at a
+time, events during a read coalesce into one more read; the whole list
+first, then only what changed since, ``updated_since``). Times
 are ``time.monotonic()``, system-wide on Linux, so comparable across the
 processes. Two rounds publish the same number of incidents, without and
 with the consoles connected; the gateway's CPU and memory in each give its
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,15 +104,22 @@ async def _console(url: str, reader: bool, ready: list, got: dict, seen: dict,
 
 
 async def _reread(api: httpx.AsyncClient, dirty: asyncio.Event, seen: dict, halt: asyncio.Event) -> None:
-    """As the page does: one list read at a time, events meanwhile coalesce into the next
-    read; the time each case first shows in this console's list."""
+    """As the page does: one read at a time (events meanwhile coalesce into the next), the
+    whole list first, then what changed since the newest case held (5 s overlap); the time
+    each case first shows in this console."""
     mine: set[str] = set()
+    newest: datetime | None = None
     while not halt.is_set():
         await dirty.wait()
         dirty.clear()
-        page = (await api.get("/api/incidents", params={"limit": 200})).json()
+        params: dict[str, str | int] = {"limit": 200}
+        if newest is not None:
+            params = {"limit": 500, "updated_since": (newest - timedelta(seconds=5)).isoformat()}
+        page = (await api.get("/api/incidents", params=params)).json()
         t = time.monotonic()
         for i in page["items"]:
+            at = datetime.fromisoformat(i["updated_at"])
+            newest = at if newest is None or at > newest else newest
             if i["id"] not in mine:
                 mine.add(i["id"])
                 seen.setdefault(i["id"], []).append(t)

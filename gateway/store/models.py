@@ -74,6 +74,7 @@ class Incident(Base):
         Index("ix_incidents_device", "device_id"),
         Index("ix_incidents_caller", "caller"),
         Index("ix_incidents_duplicate_of", "duplicate_of"),
+        Index("ix_incidents_updated", "updated_at"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

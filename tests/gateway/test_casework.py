@@ -6,6 +6,7 @@ catalogue, and SMS cases on the live queue."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 
@@ -176,3 +177,16 @@ def test_gateway_publishes_sms_cases_on_its_event_stream(tmp_path):
 
 async def _never_disconnected() -> bool:
     return False
+
+
+def test_a_console_reads_only_what_changed_since_its_newest_case(gw):
+    with api_client(gw.url, make_user(gw.db, "op1", "operator")) as api:
+        old = api.post("/api/incidents", json={"category": "other", "caller": "+6281200011"}).json()
+        new = api.post("/api/incidents", json={"category": "other", "caller": "+6281200012"}).json()
+        noted = api.post(f"/api/incidents/{old['id']}/notes", json={"text": "ditelepon balik"}).json()
+        assert datetime.fromisoformat(noted["updated_at"]) > datetime.fromisoformat(new["updated_at"])
+        since = api.get("/api/incidents", params={"updated_since": noted["updated_at"]}).json()["items"]
+        assert [i["id"] for i in since] == [old["id"]]  # the note moved it; the other did not change
+        both = api.get("/api/incidents", params={"updated_since": new["updated_at"]}).json()["items"]
+        assert {i["id"] for i in both} == {old["id"], new["id"]}
+        assert api.get("/api/incidents", params={"updated_since": "kemarin"}).status_code == 422

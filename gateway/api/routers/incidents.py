@@ -124,8 +124,13 @@ def list_incidents(session: SessionDep, gw: StateDep, user: CurrentUser, status_
                    category: Category | None = None, opd: StrQ = None, device: StrQ = None,
                    since: TimeQ = None, until: TimeQ = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   cursor: Annotated[str | None, Query(max_length=40)] = None) -> IncidentPage:
+                   cursor: Annotated[str | None, Query(max_length=40)] = None,
+                   updated_since: Annotated[datetime | None, Query(
+                       description="Only cases changed at or after this time (a console's "
+                                   "live queue after an event)")] = None) -> IncidentPage:
     q = _filtered(user, status_, category, opd, device, since, until)
+    if updated_since is not None:
+        q = q.where(Incident.updated_at >= updated_since)
     if cursor:
         q = q.where(Incident.pk < decode_cursor(cursor))
     # the list shows no timeline: its audit rows are not loaded (most of a page's cost)

@@ -151,20 +151,38 @@ function caseRow(i, via) {
 }
 
 // live cases by priority then age, finished apart; a new critical case is highlighted and beeps
+// the cases this console holds: a full read at start, on a filter, a resync, a poll and every
+// 30 s; after a pushed event only what changed since (a few rows, not 200: 50 consoles in a surge)
+const held = new Map();
+let heldSince = null; // newest updated_at held (ms)
+let fullAt = 0;
+const OVERLAP_MS = 5000; // a commit that lands a little after a later one is still read
+
 async function refreshConsole(via = "poll") {
   await loadOpds();
   const status = document.getElementById("status-filter").value;
-  const q = new URLSearchParams({ limit: "200" });
+  const delta = via === "push" && !status && heldSince !== null && Date.now() - fullAt < 30000;
+  const q = new URLSearchParams({ limit: delta ? "500" : "200" });
   if (status) q.set("status", status);
+  if (delta) q.set("updated_since", new Date(heldSince - OVERLAP_MS).toISOString());
   const pageData = await api("/api/incidents?" + q);
   const table = document.querySelector("#incidents");
   if (busy(table) && (via === "poll" || via === "push")) { // never wipe a choice being made: try again soon
     if (!retry) retry = setTimeout(() => { retry = null; refreshConsole(via).catch(() => {}); }, 1000);
     return;
   }
-  const live = pageData.items.filter((i) => !FINISHED.has(i.status))
+  if (!delta) { held.clear(); heldSince = null; fullAt = Date.now(); }
+  for (const i of pageData.items) {
+    held.set(i.id, i);
+    heldSince = Math.max(heldSince ?? 0, Date.parse(i.updated_at));
+  }
+  const items = [...held.values()];
+  const live = items.filter((i) => !FINISHED.has(i.status))
     .sort((a, b) => a.priority - b.priority || new Date(a.received_at) - new Date(b.received_at));
-  const done = pageData.items.filter((i) => FINISHED.has(i.status)).slice(0, 30);
+  const finished = items.filter((i) => FINISHED.has(i.status))
+    .sort((a, b) => new Date(b.received_at) - new Date(a.received_at));
+  const done = finished.slice(0, 30);
+  for (const i of finished.slice(200)) held.delete(i.id); // what a console holds stays bounded
   let fresh = false;
   for (const i of live) {
     if (known.has(i.id)) continue;
