@@ -116,6 +116,17 @@ _RANK = {A.DISPATCHED.value: 0, A.ACKNOWLEDGED.value: 1, A.ON_SCENE.value: 2}
 SYSTEM_VIA = "rules"  # the via of rows the routing rules write, whatever the intake channel
 
 
+def _word(kind: str, code: str) -> str:
+    from gateway.catalogue import label  # the catalogue reads this module's enums
+
+    return label(kind, code)
+
+
+def _to(cfg: SiteConfig, opds: tuple[str, ...] | list[str]) -> str:
+    """``ke / to Dinas Pemadam Kebakaran, BPBD``: audit notes name OPDs as people know them."""
+    return "ke / to " + ", ".join((o.name if (o := cfg.opd(x)) else x) for x in opds)
+
+
 def audit(session: Session, inc: Incident, *, to: str, actor: str, via: str, event: str = "status",
           opd: str | None = None, note: str | None = None, from_status: str | None = None) -> None:
     now = utcnow()
@@ -235,14 +246,17 @@ def open_cases(session: Session, cfg: SiteConfig, cases: list[NewCase], now: dat
         status = Status(c.row["status"])
         if status is S.REJECTED:
             au(c.pk, S.RECEIVED, S.REJECTED, "system", SYSTEM_VIA,
-               note=f"{reject_reason(c.row)}: stored and counted, never routed")
+               note=f"{_word('reject', reject_reason(c.row))}: dicatat dan dihitung, tidak dikirim ke OPD "
+                    "/ stored and counted, never routed")
         elif status in (S.TRIAGED, S.DISPATCHED):
-            au(c.pk, S.RECEIVED, S.TRIAGED, "system", SYSTEM_VIA, note="auto-dispatch rule")
+            au(c.pk, S.RECEIVED, S.TRIAGED, "system", SYSTEM_VIA,
+               note="aturan kirim otomatis / auto-dispatch rule")
             if c.route.handoff:
                 au(c.pk, S.TRIAGED, S.TRIAGED, "system", SYSTEM_VIA, ev="handoff",
-                   note="no OPD for this case: operator phone hand-off")
+                   note="tidak ada OPD di sistem: operator meneruskan lewat telepon "
+                        "/ no OPD for this case: operator phone hand-off")
                 continue
-            au(c.pk, S.TRIAGED, S.DISPATCHED, "system", SYSTEM_VIA, note=f"to {', '.join(c.route.opds)}")
+            au(c.pk, S.TRIAGED, S.DISPATCHED, "system", SYSTEM_VIA, note=_to(cfg, c.route.opds))
             inc = Incident(**c.row, pk=c.pk, case_no=c.case_no)  # transient: payload source
             for opd in c.route.opds:
                 assigns.append(dict(incident_pk=c.pk, opd=opd, dispatched_at=now, status=A.DISPATCHED.value,
@@ -336,11 +350,11 @@ def assign(session: Session, cfg: SiteConfig, inc: Incident, opds: tuple[str, ..
             raise IllegalTransition("sebutkan OPD tujuan / name the OPD(s) to re-route to")
         old.status = A.WITHDRAWN.value
         event(session, inc, "withdraw", actor=actor, via=via, opd=withdraw,
-              note=note or f"re-routed to {', '.join(opds)}")
+              note=note or f"dialihkan / re-routed: {_to(cfg, opds)}")
     now = utcnow()
     if cur is S.TRIAGED:
         move(session, inc, S.DISPATCHED, actor=actor, via=via,
-             note=note or (f"to {', '.join(opds)}" if opds else "operator phone hand-off"))
+             note=note or (_to(cfg, opds) if opds else "diteruskan lewat telepon / phone hand-off"))
     for a in inc.assignments:
         if a.status == A.DECLINED and a.rerouted_at is None:
             a.rerouted_at = now
@@ -435,7 +449,8 @@ def opd_step(session: Session, inc: Incident, opd: str, step: OpdStep | str, *, 
     if responder and step is not OpdStep.DECLINE:
         kind = ResponderKind(responder_kind or ResponderKind.TEAM)
         a.responder, a.responder_kind = responder[:200], kind.value
-        event(session, inc, "responder", actor=actor, via=via, opd=opd, note=f"{kind.value}: {a.responder}")
+        event(session, inc, "responder", actor=actor, via=via, opd=opd,
+              note=f"{_word('responder_kind', kind.value)}: {a.responder}")
     settle(session, inc, actor=actor, via=via, opd=opd)
 
 

@@ -109,7 +109,7 @@ def test_case_page_call_record_note_triage_choice_and_opd_on_a_phone(gateway, br
     page.wait_for_selector("#parts .part-card[data-opd=bpbd]")
     assert page.locator("#parts .part-card[data-opd=damkar]").count() == 1
     sent = page.locator("#timeline li[data-event=status]").filter(has_text="Diverifikasi → Dikirim ke OPD")
-    assert "damkar, bpbd" in sent.inner_text() and "op1" in sent.inner_text()
+    assert "Dinas Pemadam Kebakaran, BPBD" in sent.inner_text() and "op1" in sent.inner_text()
     shot(page, "case-page-operator")
 
     # the OPD officer on a phone: its own case, its own buttons, nothing cut off sideways

@@ -52,7 +52,8 @@ def test_flagged_caller_on_the_console_and_lifted_by_a_supervisor(gateway, brows
     box = page.locator("#caller-history[data-flagged=yes]")
     box.wait_for()
     text = box.inner_text()
-    assert "NOMOR DITANDAI" in text and "3 panggilan" in text and "2 iseng" in text and "1 kosong (diam)" in text
+    assert "NOMOR DITANDAI" in text and "3 panggilan" in text
+    assert "2 iseng" in text and "1 kosong (diam)" in text
     # a typed prank report: stored, shown in words, never routed
     page.select_option("#call-type-select", "prank")
     page.fill("#new-incident [name=description]", "Tertawa lalu ditutup")
