@@ -190,6 +190,7 @@ def test_no_raw_codes_in_the_console_and_english_per_user(gateway, browser):
     page.wait_for_selector("html[lang=en]")
     page.locator("#incidents tbody tr").first.wait_for()
     assert "Security disturbance" in page.locator("#incidents tbody").inner_text()
+    shot(page, "console-english")
     assert page.locator("#lang").inner_text() == "Bahasa Indonesia"
     page.click("#logout")  # another operator at the same browser keeps Bahasa Indonesia
     page.wait_for_url("**/login")

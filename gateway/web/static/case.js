@@ -99,10 +99,14 @@ function actions(i) {
   if (steps.includes("handoff")) out.push(handoffForm(i));
   if (steps.includes("dispatched")) out.push(dispatchForm(i));
   const plain = steps.filter((s) => !["dispatched", "assign", "merge", "handoff"].includes(s));
-  if (plain.length) {
-    out.push(el("div", { class: "row" }, ...plain.map((s) => el("button", {
-      class: s.startsWith("type:") || s.startsWith("rejected") ? "secondary" : "", "data-step": s,
-      onclick: () => caseAct(() => caseStep(i, s)) }, word("action", s)))));
+  const button = (s) => el("button", { class: /^(type|rejected):/.test(s) ? "secondary" : "", "data-step": s,
+    onclick: () => caseAct(() => caseStep(i, s)) }, word("action", s));
+  const real = plain.filter((s) => !/^(type|rejected):/.test(s));
+  const junk = plain.filter((s) => /^(type|rejected):/.test(s));
+  if (real.length) out.push(el("div", { class: "row" }, ...real.map(button)));
+  if (junk.length) {
+    out.push(el("div", { class: "row junk" }, el("span", { class: "hint" }, "Bukan darurat? Tandai / Not an emergency? Mark as:"),
+      ...junk.map(button)));
   }
   if (steps.includes("merge")) out.push(mergeForm(i));
   if (staff && (steps.includes("assign") || i.assignments.some((a) => a.allowed_actions.includes("reroute")))) {
