@@ -70,9 +70,11 @@ function opdSelect(exclude) {
 
 function consoleActions(inc) {
   const act = (fn) => async () => { try { if ((await fn()) !== null) await afterAction(); } catch (e) { showError(e.message); } };
-  const out = inc.allowed_actions.filter((s) => !["assign", "merge", "handoff"].includes(s)).map((step) => el("button", {
-    class: /^(type|rejected):/.test(step) ? "small secondary" : "small", "data-step": step, onclick: act(() => caseStep(inc, step)),
-  }, word("action", step)));
+  const out = inc.allowed_actions.filter((s) => !["assign", "merge", "handoff"].includes(s)).map((step) => (
+    step === "dispatched" && !inc.suggested_opds.length // no OPD by the rules: choose them on the case page
+      ? el("a", { class: "small choose", href: `/cases/${encodeURIComponent(inc.id)}`, "data-step": "choose" }, "Pilih OPD… / Choose OPDs…")
+      : el("button", { class: /^(type|rejected):/.test(step) ? "small secondary" : "small", "data-step": step,
+        onclick: act(() => caseStep(inc, step)) }, word("action", step))));
   const taken = inc.assignments.filter((a) => !["declined", "withdrawn"].includes(a.status)).map((a) => a.opd);
   const movable = inc.assignments.filter((x) => x.allowed_actions.includes("reroute"));
   if (!inc.allowed_actions.includes("assign") && !movable.length) return out;
