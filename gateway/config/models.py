@@ -271,6 +271,12 @@ class GatewaySettings(Strict):
         description="GET /api/kpis recomputes a period's KPIs at most this often, once for all "
                     "dashboards (0: on every request)",
     )
+    list_cache_s: float = Field(
+        1.0, ge=0, le=30, title="Seconds one case list is shared by all consoles",
+        description="GET /api/incidents answers the same question from one computation until this "
+                    "instance writes anything or this many seconds pass (what another instance wrote "
+                    "shows within this time; 0: query on every request)",
+    )
     role_check_s: float = Field(
         2.0, gt=0, le=60, title="How often singleton roles are checked",
         description="The SLA watch and the fleet watch run on one instance of the site; a survivor "
