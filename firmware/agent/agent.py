@@ -39,6 +39,7 @@ from protocol.errors import BadTopic, PayloadError
 from protocol.fleet import LogLevel, Profile, Status, UnitSettings
 from protocol.ids import new_id
 from protocol.reports import Ack
+from protocol.selftest import SelfTestTrigger
 from protocol.topics import DeviceTopic, device_topic, parse_device_topic
 
 log = logging.getLogger("firmware.agent")
@@ -82,6 +83,7 @@ class Agent:
         self.updater = Updater(self)
         self.sms = SmsFallback(self)
         self.health.last_daily = self.store.get_meta("self_test_daily_last")
+        self.health.restore_self_test(self.store.get_meta("self_test_last"))
         self.boot_id = new_id()
         kboot = kernel_boot_id()
         self.boot_reason = boot_reason(self.store.get_meta("clean_shutdown"),
@@ -152,8 +154,8 @@ class Agent:
             self.set_log_level(new.log_level)
         self._next_telemetry = time.monotonic()  # report the new version promptly
 
-    def self_test(self) -> dict[str, Any]:
-        return self.health.self_test()
+    def self_test(self, trigger: SelfTestTrigger = SelfTestTrigger.COMMAND) -> dict[str, Any]:
+        return self.health.self_test(trigger)
 
     # -- lifecycle --------------------------------------------------------
 
@@ -388,8 +390,9 @@ class Agent:
             faulty = bool(self.health.pin_faults) or self.modem.fault is not None
             self.hw.fault_led("flash" if now < self.refused_until else "on" if faulty else "off")
             if self.health.daily_due(datetime.now()):
-                res = self.self_test()
+                res = self.self_test(SelfTestTrigger.DAILY)
                 self.event("self_test_daily", res)
+                self._next_telemetry = now  # pass or fail, the centre hears it now
         if now >= self._next_telemetry:
             hb = self.settings.heartbeat_s or self.cfg.heartbeat_s
             self._next_telemetry = now + hb
