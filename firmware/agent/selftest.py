@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: a clock before this was never set (a Pi without RTC boots at its image date or 1970)
 CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC)
-#: comparator + RC filter on the sense line settle well inside this (docs/hardware.md)
-SENSE_SETTLE_S = 0.005
+#: the sense line's 1 ms RC filter and the comparator settle well inside this (docs/hardware.md)
+SENSE_SETTLE_S = 0.01
 
 
 def _check(ok: bool | None, detail: str = "") -> dict[str, Any]:
