@@ -155,7 +155,9 @@ class Agent:
         self._next_telemetry = time.monotonic()  # report the new version promptly
 
     def self_test(self, trigger: SelfTestTrigger = SelfTestTrigger.COMMAND) -> dict[str, Any]:
-        return self.health.self_test(trigger)
+        res = self.health.self_test(trigger)
+        self._next_telemetry = time.monotonic()  # pass or fail, the centre hears it now
+        return res
 
     # -- lifecycle --------------------------------------------------------
 
@@ -392,7 +394,6 @@ class Agent:
             if self.health.daily_due(datetime.now()):
                 res = self.self_test(SelfTestTrigger.DAILY)
                 self.event("self_test_daily", res)
-                self._next_telemetry = now  # pass or fail, the centre hears it now
         if now >= self._next_telemetry:
             hb = self.settings.heartbeat_s or self.cfg.heartbeat_s
             self._next_telemetry = now + hb

@@ -39,7 +39,7 @@ class _LoadPin(MockPin):
 class MockBoard:
     def __init__(self, factory: MockFactory, pins: Mapping[str, int]) -> None:
         self.dead: set[str] = set()
-        self.stuck = False
+        self._stuck = False
         self.loads: dict[str, _LoadPin] = {}
         for role, n in pins.items():
             if role.startswith(SENSED_PREFIXES):
@@ -56,10 +56,19 @@ class MockBoard:
     def update(self) -> None:
         if self.sense.function != "input":
             return
-        if self.stuck or self.drawing():
+        if self._stuck or self.drawing():
             self.sense.drive_low()
         else:
             self.sense.drive_high()
+
+    @property
+    def stuck(self) -> bool:
+        return self._stuck
+
+    @stuck.setter
+    def stuck(self, value: bool) -> None:
+        self._stuck = value
+        self.update()
 
     def set_dead(self, role: str, dead: bool = True) -> None:
         if role not in self.loads:
