@@ -147,7 +147,8 @@ def test_the_last_result_survives_a_restart(tmp_path, broker, mock_pins):
     again = Agent(cfg)
     try:
         summary = again.health.telemetry().self_test
-        assert summary is not None and summary.failed == ["buzzer"] and summary.trigger is SelfTestTrigger.DAILY
+        assert summary is not None and summary.failed == ["buzzer"]
+        assert summary.trigger is SelfTestTrigger.DAILY
         assert "self_test:buzzer" in again.health.faults()
     finally:
         again.hw.close()

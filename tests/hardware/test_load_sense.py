@@ -44,7 +44,8 @@ def test_field_drivers_return_through_the_sense_resistor_and_the_panel_to_ground
     field = load_netlist(SCHEMATICS / "field-box.net")
     # modem reset is not a load: its emitter stays on GND
     assert _driver_emitters(field, ["MODEM_RESET"]) == {"MODEM_RESET": "GND"}
-    sense_r = [r for r in field.refs_on("LOAD_RTN") if r.startswith("R") and field.components[r].value == "4.7"]
+    sense_r = [r for r in field.refs_on("LOAD_RTN")
+               if r.startswith("R") and field.components[r].value == "4.7"]
     assert len(sense_r) == 1 and field.net_of(sense_r[0], "2") == "GND"
 
 

@@ -52,14 +52,13 @@ def test_fleet_page_shows_the_last_self_test_of_each_unit(tmp_path, broker, brow
         page.wait_for_function("() => !location.pathname.startsWith('/login')")
         page.goto(f"{gw.url}/fleet")
         cell = "#devices tr[data-id='{}'] td.selftest"
-        page.wait_for_function(
-            "(sel) => (document.querySelector(sel) || {}).textContent?.includes('GAGAL')", arg=cell.format("box-1"))
+        has = "([sel, text]) => (document.querySelector(sel) || {}).textContent?.includes(text)"
+        page.wait_for_function(has, arg=[cell.format("box-1"), "GAGAL"])
         failed = page.locator(cell.format("box-1")).text_content()
         assert failed.startswith("GAGAL / FAILED: buzzer, pengeras suara / speaker, tombol / button fire (")
         assert "harian / daily" in failed
         assert "fault" in (page.locator(cell.format("box-1")).get_attribute("class") or "")
-        page.wait_for_function(
-            "(sel) => (document.querySelector(sel) || {}).textContent?.includes('lulus')", arg=cell.format("box-2"))
+        page.wait_for_function(has, arg=[cell.format("box-2"), "lulus"])
         assert page.locator(cell.format("box-2")).text_content().startswith("lulus / passed (")
         # central opened the episode from the heartbeat alone (no command was sent)
         assert "self_test_failed" in page.locator("#devices tr[data-id='box-1']").text_content()
