@@ -283,6 +283,9 @@ class Agent:
             self.updater.on_ready(item[1], item[2])
         elif kind == "update_event":
             self.event(item[1], item[2], level="WARNING")
+        elif kind == "sim_selftest":
+            res = self.self_test()
+            item[1].put(json.dumps({"ok": res["ok"], "failed": res["failed"]}))
         elif kind == "sim_state":
             self._apply_acks()
             item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
