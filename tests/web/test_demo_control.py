@@ -97,7 +97,8 @@ def test_a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo, browser):
     card = "[data-unit='box-kartoharjo-002']"
     page.locator(f"{card} button[data-act='ip']").click()
     page.wait_for_selector(f"{card} button[data-act='ip'][aria-pressed='true']")
-    page.wait_for_function(f"() => document.querySelector(\"{card} .status\").textContent.includes('IP diputus')")
+    status = f"() => document.querySelector(\"{card} .status\").textContent.includes"
+    page.wait_for_function(f"{status}('IP diputus')")
     case = _press(page, "box-kartoharjo-002", "medical")
     row = page.locator(f"#cases tr[data-id='{case}']")
     row.wait_for(timeout=90_000)  # SMS after the unit's wait (10 s in the demo) and the network's delay
@@ -106,8 +107,7 @@ def test_a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo, browser):
     assert page.locator("#sms-log").text_content().count("+6281100000002") >= 1
     _shot(page, "demo-control-ip-cut")
     page.locator(f"{card} button[data-act='ip']").click()  # IP back: the MQTT copy merges, no second case
-    page.wait_for_function(f"() => document.querySelector(\"{card} .status\").textContent.includes('IP terhubung')",
-                           timeout=60_000)
+    page.wait_for_function(f"{status}('IP terhubung')", timeout=60_000)
     assert page.locator(f"#cases tr[data-id='{case}']").count() == 1
     page.close()
 
@@ -131,7 +131,7 @@ def test_ring_the_panel_from_a_number(demo, browser):
     page.goto(demo)
     page.locator("#ring-from").fill("+6281299990000")
     page.locator("#ring").click()
-    page.wait_for_selector("[data-unit='panel-desk-01'] .led.on[data-led='ring']", timeout=30_000)
+    page.wait_for_selector("[data-unit='panel-desk-01'] .ringing", timeout=30_000)
     page.locator("[data-unit='panel-desk-01'] button[data-button='answer']").click()
     page.wait_for_selector("[data-unit='panel-desk-01'] .led.on[data-led='active']", timeout=30_000)
     page.locator("[data-unit='panel-desk-01'] button[data-button='hangup']").click()

@@ -30,6 +30,8 @@ const STATUS = { received: "Masuk / Received", triaged: "Diverifikasi / Triaged"
   closed: "Ditutup / Closed", rejected: "Ditolak / Rejected" };
 const PART_STATUS = { dispatched: "menunggu / waiting", acknowledged: "ditanggapi / acknowledged",
   on_scene: "di lokasi / on scene", resolved: "selesai / resolved" };
+const CALL = { dialling: "memanggil / dialling", alerting: "menunggu diangkat / ringing out",
+  active: "sedang bicara / in a call" };
 const SOURCE = { field_button: "Tombol kotak / Box button", panel_call: "Telepon 112 / 112 call", operator: "Operator",
   sms: "SMS" };
 
@@ -64,7 +66,7 @@ function statusLine(u) {
   const gsm = u.coverage === false ? el("b", { class: "bad" }, "GSM tanpa sinyal / no coverage")
     : el("b", { class: "good" }, "GSM ada sinyal / coverage");
   return el("div", { class: "status" }, ip, " · ", gsm, " · ", `antrian / outbox ${u.outbox ?? "–"}`,
-    u.call && u.call !== "idle" ? ` · telepon / call: ${u.call}` : "",
+    u.ringing ? el("b", { class: "bad ringing" }, " · BERDERING / RINGING") : CALL[u.call] ? ` · telepon / call: ${CALL[u.call]}` : "",
     u.faults && u.faults.length ? el("div", {}, `gangguan / faults: ${u.faults.join(", ")}`) : "");
 }
 
@@ -127,7 +129,10 @@ async function refresh() {
     lastUnits = units;
     $("#boxes").replaceChildren(...s.units.filter((u) => u.profile === "field").map(boxCard));
     const panel = s.units.find((u) => u.profile === "panel");
-    if (panel) $("#panel-card").replaceChildren(...panelCard(panel));
+    if (panel) {
+      $("#panel-card").setAttribute("data-unit", panel.id);
+      $("#panel-card").replaceChildren(...panelCard(panel));
+    }
   }
   if (s.gateway_url) $("#console-link").href = `${s.gateway_url}/console`;
   $("#cases tbody").replaceChildren(...caseRows(s.cases));
