@@ -393,7 +393,8 @@ class Agent:
                 self._next_telemetry = now
             self.health.pin_faults = pin_faults
             # the red LED: a pin fault, a modem fault, or a part the last self-test found dead
-            faulty = bool(self.health.pin_faults or self.health.self_test_faults) or self.modem.fault is not None
+            h = self.health
+            faulty = bool(h.pin_faults or h.self_test_faults) or self.modem.fault is not None
             self.hw.fault_led("flash" if now < self.refused_until else "on" if faulty else "off")
             if self.health.daily_due(datetime.now()):
                 res = self.self_test(SelfTestTrigger.DAILY)
