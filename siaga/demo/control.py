@@ -94,7 +94,8 @@ class DemoControl:
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
-        self.host, self.port = self._server.server_address[:2]
+        addr = self._server.server_address
+        self.host, self.port = str(addr[0]), int(addr[1])
         serve = threading.Thread(target=self._server.serve_forever, name="demo-control", daemon=True)
         self._threads = [serve]
         self._threads += [threading.Thread(target=self._poll, args=(v,), name=f"poll-{d}", daemon=True)
