@@ -35,8 +35,13 @@ MAX_RECORD_S = 5
 READ_MAX = 32 * 1024  # the manual's limit for one AT+CREC=6 read
 
 
-def _ints(args: str) -> list[int]:
-    return [int(f.strip('"')) for f in split_fields(args)]
+def _ints(args: str) -> list[int] | None:
+    """The integer parameters of a set command; None when one is not an integer."""
+    try:
+        got = [int(f.strip('"')) for f in split_fields(args)]
+    except ValueError:
+        return None
+    return got or None
 
 
 class AudioSide:
@@ -46,17 +51,15 @@ class AudioSide:
 
     def c_SIMTONE(self, kind: str, args: str) -> None:
         sim = self.sim
-        if kind != "set":
-            return sim.error(100, "unknown")
-        try:
-            f = _ints(args)
-            mode = f[0]
-            if mode == 0:
-                sim.tone = None
-                return sim.reply([], "OK")
-            freq, duration_ms = f[1], (f[4] if len(f) > 4 else 10_000)
-        except (ValueError, IndexError):
+        f = _ints(args) if kind == "set" else None
+        if f is None:
             return sim.error(3, "operation not allowed")
+        if f[0] == 0:
+            sim.tone = None
+            return sim.reply([], "OK")
+        if len(f) < 4:
+            return sim.error(3, "operation not allowed")
+        mode, freq, duration_ms = f[0], f[1], (f[4] if len(f) > 4 else 10_000)
         if mode != 1 or not 20 <= freq <= 20000 or not 10 <= duration_ms <= 500_000:
             return sim.error(3, "operation not allowed")
         until = time.monotonic() + duration_ms / 1000
@@ -73,13 +76,10 @@ class AudioSide:
 
     def c_CREC(self, kind: str, args: str) -> None:
         sim = self.sim
-        if kind != "set":
-            return sim.error(100, "unknown")
-        try:
-            f = _ints(args)
-            mode = f[0]
-        except (ValueError, IndexError):
+        f = _ints(args) if kind == "set" else None
+        if f is None:
             return sim.error(3, "operation not allowed")
+        mode = f[0]
         if mode == 1:  # start: id, form (1 = WAV), time limit (s)
             if len(f) < 3 or not 1 <= f[1] <= 10 or f[2] != 1:
                 return sim.error(3, "operation not allowed")

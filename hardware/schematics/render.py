@@ -42,13 +42,20 @@ def _title(d: Any, at: tuple[float, float], text: str, size: int = 11) -> None:
     d += elm.Label().at(at).label(text, loc="right", fontsize=size)
 
 
-def _button(d: Any, p: PinEntry) -> None:
-    d += elm.Line().right(1)
+def _to_ground(d: Any, part: Any, label: str) -> None:
+    """A junction here with a ``part`` (a factory: an element made inside the
+    drawing is placed at once) hanging from it to ground; the drawing goes on
+    from the junction."""
     d += elm.Dot()
     d.push()
-    d += elm.Capacitor().down(2.5).label("100nF", loc="bottom")
+    d += part().down(2.5).label(label, loc="bottom")
     _gnd(d)
     d.pop()
+
+
+def _button(d: Any, p: PinEntry) -> None:
+    d += elm.Line().right(1)
+    _to_ground(d, elm.Capacitor, "100nF")
     d += elm.Resistor().right(3).label("1k")
     d += elm.Dot()
     d.push()
@@ -120,17 +127,9 @@ def _load_sense(d: Any) -> None:
     x, y = d.here[0] - 9, d.here[1] - 3.5
     d += _tag("LOAD_RTN", 8).at((x, y)).left()
     d.here = schemdraw.util.Point((x, y))
-    d += elm.Dot()
-    d.push()
-    d += elm.Resistor().down(2.5).label("4.7R sense", loc="bottom")
-    _gnd(d)
-    d.pop()
+    _to_ground(d, elm.Resistor, "4.7R sense")
     d += elm.Resistor().right(3).label("10k")
-    d += elm.Dot()
-    d.push()
-    d += elm.Capacitor().down(2.5).label("100nF", loc="bottom")
-    _gnd(d)
-    d.pop()
+    _to_ground(d, elm.Capacitor, "100nF")
     d += elm.Line().right(1)
     d += _tag("LM393 IN-", 8).right()
     _title(d, (x - 3, y - 5.5), "LM393 IN+ = LOAD_REF: 68k from +3V3, 1k to GND (48 mV, ~10 mA trip); "

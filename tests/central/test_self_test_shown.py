@@ -4,7 +4,6 @@ real Mosquitto with the site's ACL, central's fleet service and its API."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient as HttpClient
 
@@ -13,21 +12,10 @@ from central.commands import CmdState, run_command
 from central.context import Central
 from central.link import Link
 from firmware.agent.agent import Agent
-from firmware.sim import ModemSimulator
 from protocol.fleet import Profile
 from tests.agent.support import AgentThread
 from tests.central.conftest import wait_for
-from tests.central.test_real_agent import FAST_MODEM, agent_config, healthy_box
-
-
-@pytest.fixture
-def modem_sim():
-    s = ModemSimulator("sim800", **FAST_MODEM)
-    s.start_pty()
-    try:
-        yield s
-    finally:
-        s.stop()
+from tests.central.test_real_agent import agent_config, healthy_box
 
 
 def _episodes(fleet, device):

@@ -7,32 +7,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
-from gateway.runtime import Gateway
 from protocol.codec import encode
 from protocol.fleet import Profile, Status, Telemetry
 from protocol.selftest import SelfTestSummary, SelfTestTrigger
 from protocol.topics import device_topic
-from tests.gateway.support import make_user, site_config
+from tests.gateway.support import make_user
 from tests.support.mqtt import TestClient
+from tests.web.test_fleet_page import fleet_gateway
 from tests.web.test_pages import login
 
 SHOTS = Path("/work/notes/shots")
 
 
 def test_fleet_page_shows_the_last_self_test_of_each_unit(tmp_path, broker, browser):
-    central_yaml = tmp_path / "central.yaml"
-    central_yaml.write_text(yaml.safe_dump({
-        "db_path": str(tmp_path / "central.db"), "site_dir": str(tmp_path / "site"),
-        "bundle_dir": str(tmp_path / "bundles"),
-        "gateway_db_url": f"sqlite:///{tmp_path / 'gateway.db'}",
-        "broker": {"host": broker.host, "port": broker.port},
-        "health": {"heartbeat_default_s": 30},
-    }))
-    cfg = site_config(tmp_path, broker)
-    cfg.gateway.fleet_config = central_yaml
-    gw = Gateway(cfg).start()
+    gw = fleet_gateway(tmp_path, broker)
     units = []
     try:
         at = datetime(2026, 11, 30, 6, 30, tzinfo=UTC)
