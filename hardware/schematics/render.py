@@ -53,15 +53,20 @@ def _to_ground(d: Any, part: Any, label: str) -> None:
     d.pop()
 
 
-def _button(d: Any, p: PinEntry) -> None:
-    d += elm.Line().right(1)
-    _to_ground(d, elm.Capacitor, "100nF")
-    d += elm.Resistor().right(3).label("1k")
+def _pull_up(d: Any) -> None:
+    """A junction here with 10k up to +3V3; the drawing goes on from the junction."""
     d += elm.Dot()
     d.push()
     d += elm.Resistor().up(3).label("10k", loc="bottom")
     d += elm.Vdd().label("+3V3")
     d.pop()
+
+
+def _button(d: Any, p: PinEntry) -> None:
+    d += elm.Line().right(1)
+    _to_ground(d, elm.Capacitor, "100nF")
+    d += elm.Resistor().right(3).label("1k")
+    _pull_up(d)
     sw = "NC tamper switch" if p.role == "door_tamper" else "button"
     d += elm.Button().right(3).label(sw)
     d += elm.Line().down(1)
@@ -116,11 +121,7 @@ def _load_sense(d: Any) -> None:
     """LM393 output -> 1k -> GPIO (10k pull-up); the comparator and the sense
     resistor as a short chain below, with net labels to the drivers."""
     d += elm.Line().right(1)
-    d += elm.Dot()
-    d.push()
-    d += elm.Resistor().up(3).label("10k", loc="bottom")
-    d += elm.Vdd().label("+3V3")
-    d.pop()
+    _pull_up(d)
     d += elm.Resistor().right(3).label("1k")
     d += elm.Line().right(1)
     d += _tag("LM393 OUTA (open collector)", 8).right()
@@ -138,11 +139,7 @@ def _load_sense(d: Any) -> None:
 
 def _ups_signal(d: Any, p: PinEntry) -> None:
     d += elm.Line().right(1)
-    d += elm.Dot()
-    d.push()
-    d += elm.Resistor().up(3).label("10k", loc="bottom")
-    d += elm.Vdd().label("+3V3")
-    d.pop()
+    _pull_up(d)
     d.push()
     d += elm.Capacitor().down(2.5).label("100nF", loc="bottom")
     _gnd(d)
