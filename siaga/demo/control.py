@@ -143,7 +143,9 @@ class DemoControl:
         gw = self.demo.gateway
         return {"units": units, "cases": self.cases(), "actions": list(self.actions),
                 "gateway_url": gw.url if gw is not None else None,
-                "centre_sms": self.centre_sms, "sms_log": (net.log[-8:] if net is not None else [])}
+                "centre_sms": self.centre_sms,
+                "centre_coverage": net.covered(self.centre_sms) if net is not None else None,
+                "sms_log": (net.log[-8:] if net is not None else [])}
 
     def cases(self, limit: int = 12) -> list[dict[str, Any]]:
         from sqlalchemy import select
@@ -201,12 +203,17 @@ class DemoControl:
         return f"{unit.device_id}: IP {'diputus / cut' if cut else 'tersambung / restored'}"
 
     def _do_coverage(self, body: dict[str, Any]) -> str:
-        unit = self._unit(body)
-        if self.demo.net_host is None or not unit.modem.number:
-            raise BadRequest("unit tanpa jaringan GSM / unit not on the GSM network")
+        """A unit's modem (``device``) or the centre's SMS modem (``centre: true``)."""
+        if body.get("centre"):
+            number, who = self.centre_sms, "modem pusat / centre modem"
+        else:
+            unit = self._unit(body)
+            number, who = unit.modem.number or "", unit.device_id
+        if self.demo.net_host is None or not number:
+            raise BadRequest("tidak di jaringan GSM / not on the GSM network")
         on = bool(body.get("on"))
-        self.demo.net_host.network.set_coverage(unit.modem.number, on)
-        return f"{unit.device_id}: GSM {'ada sinyal / coverage on' if on else 'tanpa sinyal / no coverage'}"
+        self.demo.net_host.network.set_coverage(number, on)
+        return f"{who}: GSM {'ada sinyal / coverage on' if on else 'tanpa sinyal / no coverage'}"
 
     def _do_ring(self, body: dict[str, Any]) -> str:
         number = str(body.get("from", "")).strip()

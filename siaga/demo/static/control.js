@@ -139,9 +139,12 @@ async function refresh() {
   $("#actions").replaceChildren(...s.actions.map((a) => el("li", {}, a.reply)));
   $("#sms-log").replaceChildren(...s.sms_log.slice().reverse().map((m) => el("li", {}, `${m.from} → ${m.to}: ${m.text} (${m.fate})`)));
   if (!$("#sms-to").value) $("#sms-to").value = s.centre_sms;
+  $("#centre-gsm").setAttribute("aria-pressed", String(s.centre_coverage === false));
   $("#refreshed").textContent = ` · ${new Date().toLocaleTimeString("id-ID", { hour12: false })}`;
 }
 
+$("#centre-gsm").addEventListener("click", () =>
+  act("coverage", { centre: true, on: $("#centre-gsm").getAttribute("aria-pressed") === "true" }));
 $("#ring").addEventListener("click", () => act("ring", { from: $("#ring-from").value }));
 $("#sms").addEventListener("click", () => act("sms", { from: $("#sms-from").value, to: $("#sms-to").value, text: $("#sms-text").value }));
 refresh();
