@@ -4,7 +4,9 @@ case flow; a box whose IP link is cut on the page still gets its case to the
 centre (by SMS over the simulated GSM network); breaking a part makes the
 box's self-test fail and name it; the panel rings from a number of one's
 choice. The scenario is slowed to one event in ten minutes so every case
-here is the visitor's own."""
+here is the visitor's own. One test, four steps: one demo start serves them
+all (the suite runs tests on parallel workers, which would start one demo
+per test)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,7 @@ from central.broker.process import free_port
 SHOTS = Path("/work/notes/shots")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def demo():
     base = broker_tempdir(prefix="siaga-demo-control-")  # its broker drops to user mosquitto as root
     state = base / "demo"
@@ -45,6 +48,8 @@ def demo():
                 break
         url = re.search(r"Kendali demo\s*:\s*(\S+)", "".join(lines))
         assert url, "".join(lines)[-3000:]
+        # keep reading its progress lines so the pipe never fills
+        threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
         yield url.group(1)
     finally:
         proc.terminate()
@@ -72,7 +77,7 @@ def _press(page, device: str, button: str) -> str:
     return m.group(1)
 
 
-def test_press_a_box_button_and_watch_the_case(demo, browser):
+def press_a_box_button_and_watch_the_case(demo: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(demo)
     page.locator("[data-unit='box-taman-001'] button[data-button='fire']").wait_for()
@@ -91,7 +96,7 @@ def test_press_a_box_button_and_watch_the_case(demo, browser):
     page.close()
 
 
-def test_a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo, browser):
+def a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(demo)
     card = "[data-unit='box-kartoharjo-002']"
@@ -112,7 +117,7 @@ def test_a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo, browser):
     page.close()
 
 
-def test_a_broken_part_fails_the_self_test_by_name(demo, browser):
+def a_broken_part_fails_the_self_test_by_name(demo: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(demo)
     card = "[data-unit='box-manguharjo-003']"
@@ -126,7 +131,7 @@ def test_a_broken_part_fails_the_self_test_by_name(demo, browser):
     page.close()
 
 
-def test_ring_the_panel_from_a_number(demo, browser):
+def ring_the_panel_from_a_number(demo: str, browser) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(demo)
     page.locator("#ring-from").fill("+6281299990000")
@@ -141,3 +146,10 @@ def test_ring_the_panel_from_a_number(demo, browser):
     page.wait_for_function("() => document.querySelector('#result').className === 'error'")
     assert "nomor tidak sah" in page.locator("#result").text_content()
     page.close()
+
+
+def test_a_visitor_follows_cases_by_hand(demo, browser):
+    press_a_box_button_and_watch_the_case(demo, browser)
+    a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo, browser)
+    a_broken_part_fails_the_self_test_by_name(demo, browser)
+    ring_the_panel_from_a_number(demo, browser)
