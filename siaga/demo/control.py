@@ -138,6 +138,7 @@ class DemoControl:
                 "ip_cut": links.is_cut(device) if links else False,
                 "coverage": net.covered(number) if net is not None and number else None,
                 "ringing": u.modem.call_state == "ringing", "call": str(u.modem.call_state),
+                "other_party": u.modem.call_number,
                 "broken": sorted(view.broken), "selftest": view.selftest,
             })
         gw = self.demo.gateway

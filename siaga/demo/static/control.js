@@ -66,7 +66,7 @@ function statusLine(u) {
   const gsm = u.coverage === false ? el("b", { class: "bad" }, "GSM tanpa sinyal / no coverage")
     : el("b", { class: "good" }, "GSM ada sinyal / coverage");
   return el("div", { class: "status" }, ip, " · ", gsm, " · ", `antrian / outbox ${u.outbox ?? "–"}`,
-    u.ringing ? el("b", { class: "bad ringing" }, " · BERDERING / RINGING") : CALL[u.call] ? ` · telepon / call: ${CALL[u.call]}` : "",
+    u.ringing ? el("b", { class: "bad ringing" }, ` · BERDERING / RINGING: ${u.other_party || "nomor disembunyikan / withheld"}`) : CALL[u.call] ? ` · telepon / call: ${CALL[u.call]}` : "",
     u.faults && u.faults.length ? el("div", {}, `gangguan / faults: ${u.faults.join(", ")}`) : "");
 }
 
@@ -110,7 +110,7 @@ function caseRows(cases) {
   seenCases = new Set(cases.map((c) => c.case_no));
   return cases.map((c) => el("tr", { class: `st-${c.status}${fresh.includes(c.case_no) ? " fresh" : ""}`, "data-id": c.id },
     el("td", {}, c.case_no),
-    el("td", {}, SOURCE[c.source] || c.source, el("br"), el("small", {}, [c.place, c.device || c.caller].filter(Boolean).join(" · "))),
+    el("td", {}, SOURCE[c.source] || c.source, el("br"), el("small", {}, [c.place, c.caller, c.device].filter(Boolean).join(" · "))),
     el("td", {}, c.category), el("td", {}, el("span", { class: "badge" }, STATUS[c.status] || c.status)),
     el("td", {}, c.opds.map((a) => `${a.opd}: ${PART_STATUS[a.status] || a.status}`).join(", ") || "–"),
     el("td", {}, new Date(c.received_at).toLocaleTimeString("id-ID", { hour12: false }))));
