@@ -77,9 +77,7 @@ def _press(page, device: str, button: str) -> str:
     return m.group(1)
 
 
-def press_a_box_button_and_watch_the_case(demo: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(demo)
+def press_a_box_button_and_watch_the_case(page) -> None:
     page.locator("[data-unit='box-taman-001'] button[data-button='fire']").wait_for()
     case = _press(page, "box-taman-001", "fire")
     row = page.locator(f"#cases tr[data-id='{case}']")
@@ -93,12 +91,9 @@ def press_a_box_button_and_watch_the_case(demo: str, browser) -> None:
     # the box's green LED: the gateway acknowledged
     page.wait_for_selector("[data-unit='box-taman-001'] .led.on[data-led='delivered']", timeout=30_000)
     _shot(page, "demo-control")
-    page.close()
 
 
-def a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(demo)
+def a_box_cut_from_ip_still_reaches_the_centre_by_sms(page) -> None:
     card = "[data-unit='box-kartoharjo-002']"
     page.locator(f"{card} button[data-act='ip']").click()
     page.wait_for_selector(f"{card} button[data-act='ip'][aria-pressed='true']")
@@ -114,12 +109,9 @@ def a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo: str, browser) -> Non
     page.locator(f"{card} button[data-act='ip']").click()  # IP back: the MQTT copy merges, no second case
     page.wait_for_function(f"{status}('IP terhubung')", timeout=60_000)
     assert page.locator(f"#cases tr[data-id='{case}']").count() == 1
-    page.close()
 
 
-def a_broken_part_fails_the_self_test_by_name(demo: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(demo)
+def a_broken_part_fails_the_self_test_by_name(page) -> None:
     card = "[data-unit='box-manguharjo-003']"
     page.locator(f"{card} button[data-part='buzzer']").click()
     page.wait_for_selector(f"{card} button[data-part='buzzer'][aria-pressed='true']")
@@ -128,12 +120,9 @@ def a_broken_part_fails_the_self_test_by_name(demo: str, browser) -> None:
     assert "GAGAL" in page.locator(f"{card} .selftest").text_content()
     assert "buzzer" in page.locator(f"{card} .selftest").text_content()
     _shot(page, "demo-control-selftest")
-    page.close()
 
 
-def ring_the_panel_from_a_number(demo: str, browser) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(demo)
+def ring_the_panel_from_a_number(page) -> None:
     panel = "[data-unit='panel-desk-01']"
     page.locator(f"{panel} button[data-button='answer']").wait_for()
     # the boxes' dial-outs of the steps before may still ring the panel: take and end them first
@@ -163,11 +152,15 @@ def ring_the_panel_from_a_number(demo: str, browser) -> None:
     page.locator("#ring").click()
     page.wait_for_function("() => document.querySelector('#result').className === 'error'")
     assert "nomor tidak sah" in page.locator("#result").text_content()
-    page.close()
 
 
 def test_a_visitor_follows_cases_by_hand(demo, browser):
-    press_a_box_button_and_watch_the_case(demo, browser)
-    a_box_cut_from_ip_still_reaches_the_centre_by_sms(demo, browser)
-    a_broken_part_fails_the_self_test_by_name(demo, browser)
-    ring_the_panel_from_a_number(demo, browser)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(demo)
+    try:
+        press_a_box_button_and_watch_the_case(page)
+        a_box_cut_from_ip_still_reaches_the_centre_by_sms(page)
+        a_broken_part_fails_the_self_test_by_name(page)
+        ring_the_panel_from_a_number(page)
+    finally:
+        page.close()
