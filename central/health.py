@@ -164,6 +164,8 @@ class HealthWatch:
             current["outbox_growing"] = growing
         for fault, detail in current.items():
             self.open_fault(device, fault, detail, now)
+        if t.self_test is not None:  # the last self-test, the daily one too (revision 3)
+            self.on_self_test(device, t.self_test.ok, ", ".join(t.self_test.failed), now)
         for row in self.open_faults(device):
             if row["fault"] not in current and row["fault"] not in _STICKY:
                 self.close_fault(device, row["fault"], now)

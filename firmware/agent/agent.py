@@ -39,6 +39,7 @@ from protocol.errors import BadTopic, PayloadError
 from protocol.fleet import LogLevel, Profile, Status, UnitSettings
 from protocol.ids import new_id
 from protocol.reports import Ack
+from protocol.selftest import SelfTestTrigger
 from protocol.topics import DeviceTopic, device_topic, parse_device_topic
 
 log = logging.getLogger("firmware.agent")
@@ -82,6 +83,7 @@ class Agent:
         self.updater = Updater(self)
         self.sms = SmsFallback(self)
         self.health.last_daily = self.store.get_meta("self_test_daily_last")
+        self.health.restore_self_test(self.store.get_meta("self_test_last"))
         self.boot_id = new_id()
         kboot = kernel_boot_id()
         self.boot_reason = boot_reason(self.store.get_meta("clean_shutdown"),
@@ -152,8 +154,10 @@ class Agent:
             self.set_log_level(new.log_level)
         self._next_telemetry = time.monotonic()  # report the new version promptly
 
-    def self_test(self) -> dict[str, Any]:
-        return self.health.self_test()
+    def self_test(self, trigger: SelfTestTrigger = SelfTestTrigger.COMMAND) -> dict[str, Any]:
+        res = self.health.self_test(trigger)
+        self._next_telemetry = time.monotonic()  # pass or fail, the centre hears it now
+        return res
 
     # -- lifecycle --------------------------------------------------------
 
@@ -279,6 +283,9 @@ class Agent:
             self.updater.on_ready(item[1], item[2])
         elif kind == "update_event":
             self.event(item[1], item[2], level="WARNING")
+        elif kind == "sim_selftest":
+            res = self.self_test()
+            item[1].put(json.dumps({"ok": res["ok"], "failed": res["failed"]}))
         elif kind == "sim_state":
             self._apply_acks()
             item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
@@ -385,10 +392,12 @@ class Agent:
                 # later (at most once a second: this check runs once a second)
                 self._next_telemetry = now
             self.health.pin_faults = pin_faults
-            faulty = bool(self.health.pin_faults) or self.modem.fault is not None
+            # the red LED: a pin fault, a modem fault, or a part the last self-test found dead
+            h = self.health
+            faulty = bool(h.pin_faults or h.self_test_faults) or self.modem.fault is not None
             self.hw.fault_led("flash" if now < self.refused_until else "on" if faulty else "off")
             if self.health.daily_due(datetime.now()):
-                res = self.self_test()
+                res = self.self_test(SelfTestTrigger.DAILY)
                 self.event("self_test_daily", res)
         if now >= self._next_telemetry:
             hb = self.settings.heartbeat_s or self.cfg.heartbeat_s

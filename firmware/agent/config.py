@@ -44,6 +44,11 @@ class ModemSettings(_Section):
     baudrate: int = Field(115200, ge=1200, le=4_000_000, title="Baud rate")
     command_timeout_s: float = Field(5.0, gt=0, le=60, title="AT command timeout, seconds")
     watchdog_interval_s: float = Field(10.0, gt=0, le=600, title="Modem liveness probe period")
+    audio_test_s: float = Field(
+        1.0, ge=0, le=5, title="Self-test recording length, seconds",
+        description="The self-test records this long in silence and again while the modem plays a "
+                    "tone (speaker and microphone check, SIM800 profile); 0 skips the audio check",
+    )
 
 
 class SmsFallbackSettings(_Section):

@@ -10,6 +10,10 @@ Sense inputs (pull-up, switch to ground = active): ``door_tamper`` is a
 normally-closed door switch (fault when *inactive*, the door is open),
 ``mains_ok`` is pulled low while mains is present (fault ``mains_lost`` when
 inactive), ``battery_low`` is pulled low by the charger (fault when active).
+``load_sense`` (field board) is pulled low by a comparator while any LED or
+the buzzer draws current: the self-test's proof that a part really lit
+(firmware/agent/selftest.py); under the mock pin factory a board model
+(firmware/sim/board.py) drives it.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ class Hardware:
         self.inputs: dict[str, Any] = {}
         self.buzzer: Any = None
         self.pins = cfg.pin_map()
+        from firmware.sim.board import attach  # a model of the board's sense line, mock pins only
+
+        self.board = attach(self.pins)
         t = cfg.timings
         for role, pin in self.pins.items():
             if role.startswith("button_"):
@@ -62,6 +69,8 @@ class Hardware:
                 self.buzzer = Buzzer(pin)
             elif role in _SENSE:
                 self.inputs[role] = DigitalInputDevice(pin, pull_up=True, bounce_time=t.bounce_s)
+            elif role == "load_sense":  # no bounce time: the self-test reads it right after a switch
+                self.inputs[role] = DigitalInputDevice(pin, pull_up=True)
         self._stuck_reported: set[str] = set()
         self._fault_mode = ""
 

@@ -123,6 +123,10 @@ class ModemPort:
     def network_time(self) -> datetime | None:
         return self._call("network_time")
 
+    def audio_loop(self, record_s: float) -> dict[str, Any] | None:
+        """Speaker and microphone through the modem (firmware/modem/audio.py)."""
+        return self._call("audio_loop", record_s, default=None)
+
     def self_test(self) -> dict[str, Any]:
         if self.modem is None:
             return {"modem": "absent"}

@@ -11,6 +11,10 @@ listens on that Unix socket; one line per request, one line per reply:
     only after the durable commit, exactly when the LED would light).
 ``drive <role> low|high``  -> sets a sense input's mock pin (door_tamper...).
 ``state``                  -> JSON: outbox depth, connected, faults, LEDs lit.
+``part <role> dead|ok``    -> breaks (or mends) an LED or the buzzer in the board
+    model (firmware/sim/board.py): it draws no current, the self-test sees it.
+``selftest``               -> runs the self-test now; JSON ``{ok, failed}`` (the
+    summary also goes to the centre at once, as after a ``self_test`` command).
 
 Nothing drives real pins: the agent refuses to start it on real hardware.
 """
@@ -112,6 +116,15 @@ class SimControl:
                 return f"error no input {parts[1]}"
             dev.pin.drive_low() if parts[2] == "low" else dev.pin.drive_high()
             return "ok"
+        if cmd == "part" and len(parts) == 3 and parts[2] in ("dead", "ok"):
+            board = getattr(self.hw, "board", None)
+            if board is None or parts[1] not in board.loads:
+                return f"error no sensed part {parts[1]}"
+            board.set_dead(parts[1], parts[2] == "dead")
+            return "ok"
+        if cmd == "selftest":
+            return self._ask("sim_selftest")
         if cmd == "state":
             return self._ask("sim_state")
-        return "error usage: press <button> [hold_s] | drive <role> low|high | state"
+        return ("error usage: press <button> [hold_s] | drive <role> low|high | part <role> dead|ok | "
+                "selftest | state")

@@ -31,6 +31,7 @@ from firmware.agent import bootguard as bg
 from firmware.agent.store import STORE_COMPAT
 from firmware.agent.updsig import Targets, UpdateRefused, parse_version, verify_root, verify_targets
 from protocol.fleet import UpdateReport, UpdateState
+from protocol.selftest import SelfTestTrigger
 
 if TYPE_CHECKING:  # pragma: no cover
     from firmware.agent.agent import Agent
@@ -264,7 +265,7 @@ class Updater:
         elif not a.store.writable():
             problem = "penyimpanan tidak bisa ditulis / store not writable"
         else:
-            res = a.self_test()
+            res = a.self_test(SelfTestTrigger.UPDATE)
             if not res.get("ok"):
                 problem = "uji mandiri gagal / self-test failed: " + ", ".join(a.health.self_test_faults)
         if problem is None:

@@ -26,6 +26,12 @@ class CallSide:
         with self._lock:
             return self._call["state"] if self._call else "idle"
 
+    @property
+    def call_number(self) -> str | None:
+        """The other party of the call in progress (None: no call, or withheld)."""
+        with self._lock:
+            return self._call["number"] if self._call else None
+
     def _clcc(self, stat: int) -> None:
         c = self._call
         if c and self.s["clcc"]:

@@ -92,3 +92,19 @@ def fleet(site: Site):
         yield svc
     finally:
         svc.stop()
+
+
+FAST_MODEM = {"ring_interval": 0.2, "boot_delay": 0.05, "alert_delay": 0.02}
+
+
+@pytest.fixture
+def modem_sim():
+    """A SIM800 simulator on a pty, fast timings (the real agent's modem in these tests)."""
+    from firmware.sim import ModemSimulator
+
+    s = ModemSimulator("sim800", **FAST_MODEM)
+    s.start_pty()
+    try:
+        yield s
+    finally:
+        s.stop()

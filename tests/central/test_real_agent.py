@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient as HttpClient
@@ -19,23 +18,11 @@ from central.api import make_router
 from central.context import Central
 from firmware.agent.agent import Agent
 from firmware.agent.config import UnitConfig
-from firmware.sim import ModemSimulator
 from protocol.fleet import Profile
 from tests.agent.support import AgentThread
 from tests.central.conftest import wait_for
 
 SIAGA = shutil.which("siaga") or str(Path(sys.executable).parent / "siaga")
-FAST_MODEM = {"ring_interval": 0.2, "boot_delay": 0.05, "alert_delay": 0.02}
-
-
-@pytest.fixture
-def modem_sim():
-    s = ModemSimulator("sim800", **FAST_MODEM)
-    s.start_pty()
-    try:
-        yield s
-    finally:
-        s.stop()
 
 
 def healthy_box(mock_pins) -> None:

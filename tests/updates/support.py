@@ -46,8 +46,8 @@ BROKEN_SELF_TEST = '''
 _orig_self_test = Health.self_test
 
 
-def _broken_self_test(self):
-    r = _orig_self_test(self)
+def _broken_self_test(self, *args):
+    r = _orig_self_test(self, *args)
     r["ok"] = False
     self.self_test_faults = ["self_test:broken_build"]
     return r
