@@ -47,10 +47,12 @@ PRUNE_EVERY_S = 3600.0
 
 
 def firmware_version() -> str:
+    """The installed distribution's version (firmware imports nothing but protocol)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        from siaga import __version__
-        return str(__version__)
-    except ImportError:  # pragma: no cover
+        return version("siaga112")
+    except PackageNotFoundError:  # pragma: no cover - a bare source tree
         return "unknown"
 
 
