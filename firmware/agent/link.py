@@ -132,8 +132,8 @@ class Link:
                     now - self.last_inbound, self.keepalive_s)
         sock = self.client.socket()
         if sock is not None:  # paho sees EOF, reports the disconnect, and reconnects
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
         return True
 
     def topic(self, kind: DeviceTopic) -> str:
