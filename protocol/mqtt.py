@@ -55,7 +55,9 @@ class BrokerSettings(BaseModel):
     def resolve_password(self) -> str | None:
         """The password, read from its file when one is named."""
         if self.password_file is not None:
-            return self.password_file.read_text().strip()
+            from protocol.configfile import read_secret
+
+            return read_secret(self.password_file)
         return self.password
 
 

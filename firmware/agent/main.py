@@ -17,7 +17,7 @@ def run(config: Path, *, check: bool = False) -> int:
     try:
         cfg = load_config(config)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        print(f"Konfigurasi tidak valid / invalid config:\n{exc}", file=sys.stderr)
         return 2
     if check:
         print(f"Konfigurasi valid / config OK: {cfg.device_id} ({cfg.profile.value}), pins {cfg.pin_map()}")
