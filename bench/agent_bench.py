@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]  # as the agent's CLI does
 
-from tests.agent.support import (  # noqa: E402
+from central.broker.process import MosquittoProcess as Broker  # noqa: E402
+from testkit.agent import (  # noqa: E402
     AgentProcess,
     AgentThread,
     Responder,
@@ -32,7 +33,6 @@ from tests.agent.support import (  # noqa: E402
     wait_for,
     write_config,
 )
-from tests.support.broker import Broker  # noqa: E402
 
 BUTTON_PIN = 17  # field button_medical
 

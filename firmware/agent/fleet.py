@@ -37,6 +37,8 @@ from protocol.topics import PREFIX, DeviceTopic
 
 if TYPE_CHECKING:  # pragma: no cover
     from firmware.agent.agent import Agent
+    from firmware.agent.config import UnitConfig
+    from firmware.agent.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +72,13 @@ ARGS: dict[str, type[BaseModel]] = {
 }
 
 
-def initial_settings(agent: Agent) -> tuple[int, UnitSettings]:
+def initial_settings(cfg: UnitConfig, store: Store) -> tuple[int, UnitSettings]:
     """The settings in force: the persisted desired config over the file's."""
-    cfg = agent.cfg
     base = UnitSettings(heartbeat_s=cfg.heartbeat_s, button_categories=cfg.category_map(),
                         volume=cfg.volume, centre_number=cfg.centre_number, log_level=cfg.log_level,
                         self_test_daily_at=cfg.self_test_daily_at, operator=cfg.operator)
-    version = int(agent.store.get_meta("config_version", "0") or 0)
-    raw = agent.store.get_meta("config_settings")
+    version = int(store.get_meta("config_version", "0") or 0)
+    raw = store.get_meta("config_settings")
     if raw:
         try:
             base = merge(base, UnitSettings.model_validate_json(raw))

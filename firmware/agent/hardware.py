@@ -3,7 +3,7 @@
 Why a class of its own: the rest of the agent speaks in button names and
 feedback words ("recorded", "delivered"); only this module knows pins.
 gpiozero is imported here, lazily, and every callback only enqueues
-``("press", name)`` (gpiozero #1024: never work inside a pin callback).
+``Press(name)`` (gpiozero #1024: never work inside a pin callback).
 ``GPIOZERO_PIN_FACTORY=mock`` runs it anywhere.
 
 Sense inputs (pull-up, switch to ground = active): ``door_tamper`` is a
@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.agent.config import UnitConfig
+from firmware.agent.events import Press
 from protocol.fleet import Profile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from firmware.agent.events import EventQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,7 @@ REFUSED_SHOW_S = 10.0
 class Hardware:
     """The GPIO side of one unit."""
 
-    def __init__(self, cfg: UnitConfig, events: queue.Queue[tuple[Any, ...]]) -> None:
+    def __init__(self, cfg: UnitConfig, events: EventQueue) -> None:
         from gpiozero import LED, Button, Buzzer, DigitalInputDevice
 
         self.cfg = cfg
@@ -67,7 +70,7 @@ class Hardware:
 
     def _enqueue(self, name: str) -> Any:
         def cb(*_args: Any) -> None:
-            self.events.put(("press", name))
+            self.events.put(Press(name))
         return cb
 
     # -- feedback ---------------------------------------------------------

@@ -18,6 +18,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from firmware.agent.events import SmsResult
 from protocol import smsfallback as wire
 from protocol.categories import CATALOGUE, Category
 from protocol.codec import decode
@@ -75,7 +76,7 @@ class SmsFallback:
             ok_any = ok_any or ok
             if not ok:
                 errors.append(f"{number}: {detail}")
-        self.agent.q.put(("sms_result", msg_id, ok_any, "; ".join(errors), len(text)))
+        self.agent.q.put(SmsResult(msg_id, ok_any, "; ".join(errors), len(text)))
 
     def on_result(self, msg_id: str, ok: bool, detail: str, size: int) -> None:
         self.sending.discard(msg_id)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from firmware.agent import bootguard as bg
+from firmware.agent import events as ev
 from firmware.agent.store import STORE_COMPAT
 from firmware.agent.updsig import Targets, UpdateRefused, parse_version, verify_root, verify_targets
 from protocol.fleet import UpdateReport, UpdateState
@@ -144,13 +145,13 @@ class Updater:
         except UpdateRefused as exc:
             log.error("Pembaruan ditolak / update %s refused: %s", version, exc)
             self._save(phase="failed", error=str(exc)[:200], at=time.time())
-            self.a.q.put(("update_event", "update_refused", {"version": version, "error": str(exc)}))
+            self.a.q.put(ev.UpdateRefused(version, str(exc)))
             return
         except Exception as exc:  # never let the thread die silently
             log.exception("updater")
             self._save(phase="failed", error=f"internal: {exc}"[:200], at=time.time())
             return
-        self.a.q.put(("update_ready", targets, slot))
+        self.a.q.put(ev.UpdateReady(targets, slot))
 
     def _prepare(self, version: str, base: str) -> tuple[Targets, Path]:
         # imported here: urllib/ssl cost ~40 ms at every agent start, needed only while updating

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.agent.support import Responder
+from testkit.agent import Responder
 
 
 @pytest.fixture

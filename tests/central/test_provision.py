@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-import time
 
 import pytest
 
@@ -11,7 +10,8 @@ from central.errors import DeviceExists, DeviceRevoked, UnknownDevice
 from firmware.agent.config import load_config
 from protocol.fleet import Profile
 from protocol.reports import Location
-from tests.support.mqtt import TestClient
+from testkit.mqtt import TestClient
+from testkit.wait import until as wait_until
 
 
 def unit_client(site, device: str, password: str, client_id: str | None = None) -> TestClient:
@@ -20,15 +20,6 @@ def unit_client(site, device: str, password: str, client_id: str | None = None) 
 
 def bundle_password(bundle) -> str:
     return bundle.password.read_text().strip()
-
-
-def wait_until(pred, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def test_add_writes_bundle_hash_and_valid_unit_config(site):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.runtime import Gateway
-from tests.gateway.support import OpdServer
+from testkit.gateway import OpdServer
 
 
 @pytest.fixture

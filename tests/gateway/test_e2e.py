@@ -9,7 +9,7 @@ from gateway.dispatch import signing
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from tests.gateway.support import (
+from testkit.gateway import (
     WEBHOOK_SECRET,
     api_client,
     incident,
@@ -18,7 +18,7 @@ from tests.gateway.support import (
     site_config,
     wait_for,
 )
-from tests.support.mqtt import TestClient
+from testkit.mqtt import TestClient
 
 
 def ack_items(unit: TestClient, n: int) -> list:

@@ -6,7 +6,7 @@ import json
 
 from protocol.codec import encode
 from protocol.topics import DeviceTopic, device_topic
-from tests.gateway.support import (
+from testkit.gateway import (
     WEBHOOK_SECRET,
     OpdServer,
     api_client,
@@ -16,7 +16,7 @@ from tests.gateway.support import (
     site_config,
     wait_for,
 )
-from tests.support.mqtt import TestClient
+from testkit.mqtt import TestClient
 
 
 def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server, start_gateway, db_url):
