@@ -47,13 +47,23 @@ PRUNE_EVERY_S = 3600.0
 
 
 def firmware_version() -> str:
-    """The installed distribution's version (firmware imports nothing but protocol)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed distribution's version, from its ``.dist-info`` folder on
+    ``sys.path`` (firmware imports nothing but protocol; ``importlib.metadata``
+    would also load the e-mail parser, ~2 MB for one line of text)."""
+    import sys
+    from pathlib import Path
 
-    try:
-        return version("siaga112")
-    except PackageNotFoundError:  # pragma: no cover - a bare source tree
-        return "unknown"
+    for entry in sys.path:
+        for info in sorted(Path(entry or ".").glob("siaga112-*.dist-info")):
+            try:
+                for line in (info / "METADATA").read_text(encoding="utf-8").splitlines():
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
+                    if not line:
+                        break
+            except OSError:
+                continue
+    return "unknown"
 
 
 class Agent:

@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from firmware.agent.sqlite import Database, Migrations
 from firmware.errors import FirmwareError
 from protocol.base import DeviceMessage
 from protocol.codec import encode
