@@ -172,20 +172,21 @@ class AgentProcess:
         entry = ["firmware.agent"] if self.lean else ["siaga", "unit"]
         argv = [*self.wrap, sys.executable, "-m", *entry, "--config", str(self.config_path)]
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def control_socket() -> socket.socket | None:
+            if proc.poll() is not None:
                 tail = self.log_path.read_text()[-3000:]
-                raise RuntimeError(f"agent exited {self.proc.returncode}: {tail}")
+                raise RuntimeError(f"agent exited {proc.returncode}: {tail}")
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 s.connect(str(self.sock))
-                break
             except OSError:
                 s.close()
-                if time.monotonic() > deadline:
-                    raise TimeoutError("agent control socket did not appear") from None
-                time.sleep(0.02)
+                return None
+            return s
+
+        s = wait_for(control_socket, timeout, interval=0.02, what="the agent's control socket")
         s.settimeout(60)
         self.conn = s
         self.file = s.makefile("rw", encoding="utf-8", newline="\n")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ class TestClient:
         self.messages: queue.Queue[Received] = queue.Queue()
         self.connected = threading.Event()
         self.connack: Any = None
+        self._connacked = threading.Event()  # any CONNACK, refusals included
         self.suback: list[Any] = []
         self._subacked = threading.Event()
         self.client.on_connect = self._on_connect
@@ -44,6 +44,7 @@ class TestClient:
 
     def _on_connect(self, _c, _u, _flags, reason_code, _props) -> None:
         self.connack = reason_code
+        self._connacked.set()
         if not reason_code.is_failure:
             self.connected.set()
 
@@ -68,9 +69,7 @@ class TestClient:
         """Connect and return the CONNACK reason code (for refusal tests)."""
         connect(self.client, self.settings, clean_start=True)
         self.client.loop_start()
-        deadline = time.monotonic() + timeout
-        while self.connack is None and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self._connacked.wait(timeout)
         return self.connack
 
     def subscribe(self, topic: str, qos: int = 1, timeout: float = 5.0) -> list[Any]:
