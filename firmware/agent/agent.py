@@ -96,7 +96,8 @@ class Agent:
         self.fleet = Fleet(self)
         self.health = Health(self)
         self.updater = Updater(self)
-        self.sms = SmsFallback(self)
+        self.sms = SmsFallback(cfg.sms_fallback, store=self.store, modem=self.modem,
+                               link_up=lambda: self.link.connected, event=self.event, enqueue=self.q.put)
         self.health.last_daily = self.store.get_meta("self_test_daily_last")
         self.boot_id = new_id()
         kboot = kernel_boot_id()
