@@ -103,9 +103,7 @@ class Agent:
         kboot = kernel_boot_id()
         self.boot_reason = boot_reason(self.store.get_meta("clean_shutdown"),
                                        self.store.get_meta("kernel_boot_id"), kboot)
-        with self.store.db.atomic():
-            self.store._set_meta("clean_shutdown", "0")
-            self.store._set_meta("kernel_boot_id", kboot)
+        self.store.set_metas(clean_shutdown="0", kernel_boot_id=kboot)
         self._stop = threading.Event()
         self.exit_code = 0
         #: called with (button, (status, id)) after each press is handled (the

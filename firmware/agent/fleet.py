@@ -15,7 +15,7 @@ import functools
 import logging
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,9 +37,13 @@ from protocol.ids import ULID_PATTERN
 from protocol.topics import PREFIX, DeviceTopic
 
 if TYPE_CHECKING:  # pragma: no cover
-    from firmware.agent.agent import Agent
+    from firmware.agent.clock import Clock
     from firmware.agent.config import UnitConfig
+    from firmware.agent.link import Link
+    from firmware.agent.modem import ModemPort
+    from firmware.agent.outbox import Outbox
     from firmware.agent.store import Store
+    from firmware.agent.updater import Updater
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +101,40 @@ def merge(current: UnitSettings, new: UnitSettings) -> UnitSettings:
     return UnitSettings.model_validate(data)
 
 
+class UnitControl(Protocol):
+    """What the fleet side may use of its unit: a command reaches these and
+    nothing else (the agent satisfies it; mypy checks that it does)."""
+
+    cfg: UnitConfig
+    version: str
+    store: Store
+    link: Link
+    clock: Clock
+    modem: ModemPort
+    outbox: Outbox
+    updater: Updater
+
+    @property
+    def settings(self) -> UnitSettings: ...
+
+    @property
+    def config_version(self) -> int: ...
+
+    def topic(self, kind: DeviceTopic) -> str: ...
+
+    def event(self, kind: str, detail: Any = None, *, level: str = "INFO") -> None: ...
+
+    def apply_settings(self, new: UnitSettings, version: int) -> None: ...
+
+    def set_log_level(self, level: LogLevel | str) -> None: ...
+
+    def request_stop(self, code: int = 0) -> None: ...
+
+    def self_test(self) -> dict[str, Any]: ...
+
+
 class Fleet:
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: UnitControl) -> None:
         self.a = agent
         self.rejected_commands = 0
         self.rejected_configs = 0
@@ -147,9 +183,7 @@ class Fleet:
             return
         wanted = new.firmware_version
         start_update = wanted is not None and wanted != a.settings.firmware_version
-        with a.store.db.atomic():
-            a.store._set_meta("config_version", desired.version)
-            a.store._set_meta("config_settings", new.model_dump_json())
+        a.store.set_metas(config_version=desired.version, config_settings=new.model_dump_json())
         a.apply_settings(new, desired.version)
         a.event("config_applied", {"version": desired.version})
         log.info("Konfigurasi v%d diterapkan / config v%d applied", desired.version, desired.version)

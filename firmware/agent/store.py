@@ -217,6 +217,12 @@ class Store:
         with self.db.atomic():
             self._set_meta(key, value)
 
+    def set_metas(self, **values: Any) -> None:
+        """Several keys in one transaction (both or neither after a power cut)."""
+        with self.db.atomic():
+            for key, value in values.items():
+                self._set_meta(key, value)
+
     def _set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, str(value)])
