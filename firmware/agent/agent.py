@@ -149,6 +149,14 @@ class Agent:
         log.debug("event %s %s", kind, detail)
         self.store.log_event(kind, detail, level=level)
 
+    def enqueue(self, event: ev.AgentEvent) -> None:
+        """Hand an event to the loop (any thread)."""
+        self.q.put(event)
+
+    def report_soon(self) -> None:
+        """Send telemetry on the next loop turn (a state central should see now)."""
+        self._next_telemetry = time.monotonic()
+
     def _refused(self) -> None:
         self.refused_until = time.monotonic() + REFUSED_SHOW_S
 
