@@ -11,7 +11,7 @@ from central.broker.passwords import hash_password, verify_password
 from protocol.codec import decode, encode
 from protocol.reports import Incident, Source
 from protocol.topics import device_filter, device_topic
-from testkit.mqtt import TestClient
+from tests.support.mqtt import TestClient
 
 
 def _incident(device: str, seq: int) -> Incident:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from testkit.agent import Responder
+from tests.agent.support import Responder
 
 
 @pytest.fixture

@@ -1,3 +1,3 @@
-"""Moved to ``testkit.agent`` (shared with ``bench/``); kept so older imports work."""
+"""Moved to ``testkit.agent`` (shared with ``bench/``); kept so the tests' imports stay as they were."""
 
 from testkit.agent import *  # noqa: F403

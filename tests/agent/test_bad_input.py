@@ -10,8 +10,8 @@ from firmware.pins import DEFAULT_PINS
 from protocol.codec import encode
 from protocol.reports import Ack, AckItem, Incident, Rejection
 from protocol.topics import DeviceTopic, device_topic
-from testkit.agent import AgentThread, Responder, base_config, wait_for
-from testkit.mqtt import TestClient
+from tests.agent.support import AgentThread, Responder, base_config, wait_for
+from tests.support.mqtt import TestClient
 
 PINS = DEFAULT_PINS["field"]
 DEV = "box-bad"

@@ -10,7 +10,7 @@ from firmware.agent.config import UnitConfig
 from firmware.agent.panel import call_type_for
 from protocol.categories import Category
 from protocol.reports import CallRecord, CallType, Incident
-from testkit.agent import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, wait_for
 from tests.agent.test_panel import CALLER, PANEL, _press, sim  # noqa: F401  (fixture)
 
 

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from testkit.agent import AgentProcess, base_config, wait_for, write_config
+from tests.agent.support import AgentProcess, base_config, wait_for, write_config
 from tests.support.broker import Broker
 
 KEEPALIVE_S = 6

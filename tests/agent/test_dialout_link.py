@@ -9,8 +9,8 @@ from firmware.pins import DEFAULT_PINS
 from firmware.sim import ModemSimulator
 from firmware.sim.network import GsmNetwork
 from gateway.runtime import Gateway
-from testkit.agent import AgentThread, base_config, presses, wait_for
-from testkit.gateway import api_client, make_user, register, site_config
+from tests.agent.support import AgentThread, base_config, presses, wait_for
+from tests.gateway.support import api_client, make_user, register, site_config
 
 FIELD = DEFAULT_PINS["field"]
 BOX_NO, PANEL_NO = "+6281100000001", "+6281100000200"

@@ -8,7 +8,7 @@ from firmware.agent.agent import Agent
 from firmware.agent.config import UnitConfig
 from firmware.pins import DEFAULT_PINS
 from protocol.reports import Incident, Source
-from testkit.agent import AgentThread, base_config, presses, wait_for
+from tests.agent.support import AgentThread, base_config, presses, wait_for
 
 PINS = DEFAULT_PINS["field"]
 
@@ -135,7 +135,7 @@ def test_unit_with_credentials_from_a_file_on_the_site_acl(tmp_path, secure_brok
     from protocol.codec import decode
     from protocol.fleet import Status
     from protocol.topics import DeviceTopic, device_topic
-    from testkit.agent import Responder
+    from tests.agent.support import Responder
 
     caplog.set_level("DEBUG")
     secure_broker.add_user("box-sec", "box-sec-password-123")
@@ -159,7 +159,7 @@ def test_unit_with_credentials_from_a_file_on_the_site_acl(tmp_path, secure_brok
         responder.stop()
     assert len(responder.of_kind(Incident)) == 1
     # the broker kept our retained status: we were allowed to write it
-    from testkit.mqtt import TestClient
+    from tests.support.mqtt import TestClient
 
     viewer = TestClient(secure_broker, "viewer", username="gateway", password="gateway-test-pw").start()
     try:

@@ -25,8 +25,8 @@ from protocol.fleet import (
 )
 from protocol.reports import Incident
 from protocol.topics import DeviceTopic, device_topic
-from testkit.agent import AgentThread, base_config, wait_for
-from testkit.mqtt import TestClient
+from tests.agent.support import AgentThread, base_config, wait_for
+from tests.support.mqtt import TestClient
 
 DEV = "box-fleet"
 PINS = DEFAULT_PINS["field"]

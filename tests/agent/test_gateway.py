@@ -13,8 +13,8 @@ from firmware.pins import DEFAULT_PINS
 from firmware.sim import ModemSimulator
 from gateway.runtime import Gateway
 from gateway.store import models
-from testkit.agent import AgentThread, base_config, presses, wait_for
-from testkit.gateway import register, site_config
+from tests.agent.support import AgentThread, base_config, presses, wait_for
+from tests.gateway.support import register, site_config
 
 FIELD = DEFAULT_PINS["field"]
 PANEL = DEFAULT_PINS["panel"]

@@ -15,8 +15,8 @@ from protocol.codec import decode
 from protocol.fleet import Status, Telemetry
 from protocol.reports import Incident
 from protocol.topics import DeviceTopic, device_topic
-from testkit.agent import AgentThread, base_config, wait_for
-from testkit.mqtt import TestClient
+from tests.agent.support import AgentThread, base_config, wait_for
+from tests.support.mqtt import TestClient
 
 PINS = DEFAULT_PINS["field"]
 DEV = "box-health"

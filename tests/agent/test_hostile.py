@@ -12,10 +12,10 @@ from paho.mqtt.properties import Properties
 from protocol.codec import encode
 from protocol.fleet import Command, CommandStatus, DesiredConfig, ReportedConfig, UnitSettings
 from protocol.topics import DeviceTopic
-from testkit.agent import AgentThread, wait_for
-from testkit.hostile import NEST_20K, NEST_80K
+from tests.agent.support import AgentThread, wait_for
 from tests.agent.test_fleet import _agent, _command, _next, _result, _topic
 from tests.agent.test_fleet import central as central_fixture
+from tests.support.hostile import NEST_20K, NEST_80K
 
 central = central_fixture  # the same central test client fixture
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 
 import pytest
 
-from testkit.agent import AgentProcess, Responder, base_config, wait_for, write_config
+from tests.agent.support import AgentProcess, Responder, base_config, wait_for, write_config
 
 
 def _agent(tmp_path, broker, device_id: str, *, lean: bool = False, **extra) -> AgentProcess:

@@ -13,7 +13,7 @@ from firmware.agent.config import UnitConfig
 from firmware.pins import DEFAULT_PINS
 from firmware.sim import ModemSimulator
 from protocol.reports import CallRecord, Incident, Source
-from testkit.agent import AgentThread, base_config, presses, wait_for
+from tests.agent.support import AgentThread, base_config, presses, wait_for
 
 PANEL = DEFAULT_PINS["panel"]
 FIELD = DEFAULT_PINS["field"]

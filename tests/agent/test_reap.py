@@ -11,8 +11,8 @@ from paho.mqtt.properties import Properties
 from protocol.codec import decode, encode
 from protocol.fleet import Command, CommandResult
 from protocol.topics import DeviceTopic, device_topic
-from testkit.agent import AgentProcess, base_config, wait_for, write_config
-from testkit.mqtt import TestClient
+from tests.agent.support import AgentProcess, base_config, wait_for, write_config
+from tests.support.mqtt import TestClient
 
 DEV = "box-reap"
 

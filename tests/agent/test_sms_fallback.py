@@ -20,9 +20,9 @@ from gateway.store import models
 from protocol import smsfallback as wire
 from protocol.categories import Category
 from protocol.reports import Source
-from testkit.agent import AgentThread, base_config, presses, wait_for
-from testkit.gateway import OpdServer, register, site_config
-from testkit.proxy import CuttableProxy
+from tests.agent.proxy import CuttableProxy
+from tests.agent.support import AgentThread, base_config, presses, wait_for
+from tests.gateway.support import OpdServer, register, site_config
 
 FIELD = DEFAULT_PINS["field"]
 BOX_NO, CENTRE_NO = "+6281100000001", "+6281100000112"

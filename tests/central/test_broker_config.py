@@ -17,8 +17,8 @@ from central.broker.files import DEFAULT_BROKER_USER, broker_ids
 from central.broker.reload import reload_broker
 from central.errors import BrokerNotRunning, BrokerReloadError
 from central.settings import ReloadSettings, load_settings
-from testkit.mqtt import TestClient
 from tests.support.broker import find_mosquitto, free_port
+from tests.support.mqtt import TestClient
 
 
 def admin(conf: Path, *args: str):

@@ -81,7 +81,7 @@ def test_offline_unit_gets_config_on_reconnect_and_bad_value_is_refused(site, fl
 def test_watch_republishes_desired_the_broker_lost(site):
     from central.notify import MemoryNotifier
     from central.service import FleetService
-    from testkit.mqtt import TestClient
+    from tests.support.mqtt import TestClient
 
     site.settings.health.tick_s = 0.1
     provision(site, "box-3")

@@ -15,8 +15,8 @@ from protocol.codec import encode
 from protocol.fleet import Profile
 from protocol.reports import Incident, Location, Source
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import site_config
-from testkit.mqtt import TestClient
+from tests.gateway.support import site_config
+from tests.support.mqtt import TestClient
 
 
 def test_disable_refused_at_broker_and_gateway(site, tmp_path):

@@ -15,9 +15,9 @@ from central.link import Inbound, Link
 from central.notify import Notice, WebhookNotifier
 from protocol.codec import encode
 from protocol.fleet import Status
-from testkit.mqtt import TestClient
 from tests.central.conftest import provision, wait_for
 from tests.central.unit_double import UnitDouble
+from tests.support.mqtt import TestClient
 
 
 def _faults(fleet, device, fault=None):

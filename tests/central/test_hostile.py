@@ -13,9 +13,9 @@ from central.commands import CmdState
 from protocol.codec import encode
 from protocol.fleet import CommandResult, CommandStatus, ReportedConfig, UnitSettings
 from protocol.topics import DeviceTopic, device_topic
-from testkit import hostile
-from testkit.mqtt import TestClient
 from tests.central.conftest import provision, wait_for
+from tests.support import hostile
+from tests.support.mqtt import TestClient
 
 
 @pytest.mark.parametrize("kind", [DeviceTopic.CONFIG_REPORTED, DeviceTopic.CMD_RES])

@@ -10,8 +10,8 @@ from central.errors import DeviceExists, DeviceRevoked, UnknownDevice
 from firmware.agent.config import load_config
 from protocol.fleet import Profile
 from protocol.reports import Location
-from testkit.mqtt import TestClient
 from testkit.wait import until as wait_until
+from tests.support.mqtt import TestClient
 
 
 def unit_client(site, device: str, password: str, client_id: str | None = None) -> TestClient:

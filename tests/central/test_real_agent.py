@@ -22,7 +22,7 @@ from firmware.agent.agent import Agent
 from firmware.agent.config import UnitConfig
 from firmware.sim import ModemSimulator
 from protocol.fleet import Profile
-from testkit.agent import AgentThread
+from tests.agent.support import AgentThread
 from tests.central.conftest import wait_for
 
 SIAGA = shutil.which("siaga") or str(Path(sys.executable).parent / "siaga")
@@ -207,7 +207,7 @@ def test_frozen_agent_process_goes_offline_by_heartbeat_then_back(site, fleet, t
     import os
     import signal
 
-    from testkit.agent import AgentProcess
+    from tests.agent.support import AgentProcess
 
     site.settings.health.late_factor = 1.2  # heartbeat 5 s -> offline after 6 s of silence
     site.prov.add_device("box-6", profile=Profile.FIELD)

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from firmware.agent.updsig import verify_root, verify_targets
-from testkit.updates import make_wheel
+from tests.updates.support import make_wheel
 
 SIAGA = shutil.which("siaga") or str(Path(sys.executable).parent / "siaga")
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from central.broker.process import free_port
-from testkit.agent import AgentProcess, wait_for
+from tests.agent.support import AgentProcess, wait_for
 from tests.deploy.guide import Host, doc_steps
 from tests.deploy.test_install import STOCK_CMDLINE, STOCK_CONFIG
 from tests.deploy.units import REPO

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.runtime import Gateway
-from testkit.gateway import OpdServer
+from tests.gateway.support import OpdServer
 
 
 @pytest.fixture

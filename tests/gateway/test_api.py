@@ -14,7 +14,7 @@ from gateway.metrics import Metrics
 from protocol.codec import encode
 from protocol.reports import CallDirection, CallEnd, CallRecord
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import api_client, incident, make_user, register, site_config
+from tests.gateway.support import api_client, incident, make_user, register, site_config
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def test_readyz_reports_database_and_mqtt(broker, tmp_path, start_gateway, db_ur
         assert r.status_code == 200
         assert r.json()["checks"] == {"database": True, "mqtt": True, "workers": True}
         broker.kill()
-        from testkit.gateway import wait_for
+        from tests.gateway.support import wait_for
 
         r = wait_for(lambda: (x := api.get("/readyz")).status_code == 503 and x)
         assert r.json()["checks"]["mqtt"] is False
@@ -256,7 +256,7 @@ def test_operator_incident_follows_auto_dispatch_and_police_handoff(broker, tmp_
         assert r.status_code == 200 and r.json()["assignments"] == []
         assert api.post(f"/api/incidents/{crime['id']}/transitions",
                         json={"to": "acknowledged"}).json()["status"] == "acknowledged"
-    from testkit.gateway import wait_for
+    from tests.gateway.support import wait_for
 
     wait_for(lambda: opd_server.hits)
     assert opd_server.bodies()[0]["case"] == fire["case_no"]

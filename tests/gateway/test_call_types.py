@@ -9,7 +9,7 @@ from sqlalchemy import select
 from gateway.store.models import Call, Outbox
 from protocol.reports import CallEnd, CallRecord, Source
 from protocol.topics import DeviceTopic
-from testkit.gateway import api_client, incident, make_user, register, site_config
+from tests.gateway.support import api_client, incident, make_user, register, site_config
 from tests.gateway.test_api import ingest
 
 NUM = "+6281200001111"

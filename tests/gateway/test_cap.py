@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from gateway.dispatch import signing
 from protocol.categories import Category
-from testkit.gateway import WEBHOOK_SECRET, OpdServer, api_client, make_user, site_config, wait_for
+from tests.gateway.support import WEBHOOK_SECRET, OpdServer, api_client, make_user, site_config, wait_for
 
 XSD = Path(__file__).parent / "data" / "CAP-v1.2.xsd"
 NS = {"cap": "urn:oasis:names:tc:emergency:cap:1.2", "atom": "http://www.w3.org/2005/Atom"}

@@ -22,9 +22,9 @@ from gateway.runtime import Gateway
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import incident, make_user, register, site_config, wait_for
-from testkit.mqtt import TestClient
+from tests.gateway.support import incident, make_user, register, site_config, wait_for
 from tests.support.broker import free_port
+from tests.support.mqtt import TestClient
 
 LAUNCHER = textwrap.dedent("""
     import os, sys

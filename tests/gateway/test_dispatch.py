@@ -8,7 +8,7 @@ import json
 from protocol.codec import decode, encode
 from protocol.dispatch import Dispatch
 from protocol.topics import DeviceTopic, device_topic, opd_dispatch_topic
-from testkit.gateway import (
+from tests.gateway.support import (
     OpdServer,
     api_client,
     incident,
@@ -17,7 +17,7 @@ from testkit.gateway import (
     site_config,
     wait_for,
 )
-from testkit.mqtt import TestClient
+from tests.support.mqtt import TestClient
 
 
 def deliveries(api, ref: str) -> list[dict]:
@@ -57,7 +57,7 @@ def test_opd_down_for_a_while_gets_the_dispatch_when_back(broker, tmp_path, star
 
 def test_opd_down_for_good_ends_in_dead_letter_and_can_be_redispatched(broker, tmp_path, start_gateway,
                                                                        db_url):
-    from testkit.gateway import WEBHOOK_SECRET
+    from tests.gateway.support import WEBHOOK_SECRET
 
     opd, esc = OpdServer(status=500), OpdServer()
     try:

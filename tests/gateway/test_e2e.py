@@ -9,7 +9,7 @@ from gateway.dispatch import signing
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import (
+from tests.gateway.support import (
     WEBHOOK_SECRET,
     api_client,
     incident,
@@ -18,7 +18,7 @@ from testkit.gateway import (
     site_config,
     wait_for,
 )
-from testkit.mqtt import TestClient
+from tests.support.mqtt import TestClient
 
 
 def ack_items(unit: TestClient, n: int) -> list:

@@ -17,7 +17,7 @@ from gateway.sla import check
 from gateway.store.models import EscalationClaim
 from protocol.codec import encode
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import (
+from tests.gateway.support import (
     WEBHOOK_SECRET,
     OpdServer,
     api_client,
@@ -27,7 +27,7 @@ from testkit.gateway import (
     site_config,
     wait_for,
 )
-from testkit.mqtt import TestClient
+from tests.support.mqtt import TestClient
 
 
 class FakeClock:

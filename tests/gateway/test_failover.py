@@ -33,7 +33,7 @@ from gateway.store.models import Assignment, Incident, Outbox
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import (
+from tests.gateway.support import (
     WEBHOOK_SECRET,
     OpdServer,
     central_yaml,
@@ -42,9 +42,9 @@ from testkit.gateway import (
     site_yaml,
     wait_for,
 )
-from testkit.mqtt import TestClient
 from tests.gateway.test_store import SIAGA
 from tests.support.broker import free_port
+from tests.support.mqtt import TestClient
 
 RATE = 40.0  # incidents per second, all units together
 BEFORE_S, AFTER_S = 6.0, 16.0  # stream length before and after the kill

@@ -19,7 +19,7 @@ from protocol.codec import decode
 from protocol.ids import new_id
 from protocol.mqtt import BrokerSettings, connect, make_client
 from protocol.reports import FlagList
-from testkit.gateway import api_client, make_user, register, site_config, wait_for
+from tests.gateway.support import api_client, make_user, register, site_config, wait_for
 
 NUM = "+6281299990000"
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ import httpx
 
 from protocol.fleet import Profile
 from protocol.reports import Location
-from testkit.gateway import api_client, central_yaml, fleet_watch_sees, make_user, site_config
+from tests.gateway.support import api_client, central_yaml, fleet_watch_sees, make_user, site_config
 
 
 def test_fleet_api_in_gateway(tmp_path, broker, start_gateway):

@@ -12,9 +12,9 @@ import pytest
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from testkit import hostile
-from testkit.gateway import api_client, incident, make_user, register, site_config, wait_for
-from testkit.mqtt import TestClient
+from tests.gateway.support import api_client, incident, make_user, register, site_config, wait_for
+from tests.support import hostile
+from tests.support.mqtt import TestClient
 
 
 def ack_of(unit: TestClient, timeout: float = 15.0) -> Ack:

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from gateway import kpi
 from gateway.store.db import Database
 from gateway.store.models import Assignment, Incident
-from testkit.gateway import site_config
+from tests.gateway.support import site_config
 
 
 def test_percentile_and_median():

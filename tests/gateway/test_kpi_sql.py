@@ -19,7 +19,7 @@ from sqlalchemy import insert
 from gateway import kpi, kpi_declines
 from gateway.store.db import Database
 from gateway.store.models import Assignment, Call, Incident
-from testkit.gateway import site_config
+from tests.gateway.support import site_config
 
 OPDS = ("damkar", "dinkes", "bpbd", "polres", "satpol")  # satpol: not in the site's config
 CATS = ("fire", "medical", "flood", "crime", "other", "prank", "test")

@@ -17,7 +17,7 @@ from gateway.dispatch import signing
 from protocol.codec import encode
 from protocol.ids import new_id
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import (
+from tests.gateway.support import (
     WEBHOOK_SECRET,
     OpdServer,
     api_client,
@@ -27,7 +27,7 @@ from testkit.gateway import (
     site_config,
     wait_for,
 )
-from testkit.mqtt import TestClient
+from tests.support.mqtt import TestClient
 
 
 def callback(api, opd: str, inc_id: str, step: str, data: dict | None = None) -> None:

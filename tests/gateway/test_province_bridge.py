@@ -21,10 +21,10 @@ from protocol.fleet import Status
 from protocol.mqtt import BrokerSettings, connect, make_client
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import incident, register, site_config, wait_for
-from testkit.mqtt import TestClient
 from tests.central.test_broker_config import self_signed
+from tests.gateway.support import incident, register, site_config, wait_for
 from tests.support.broker import Broker
+from tests.support.mqtt import TestClient
 
 CITIES = ("kota-a", "kota-b")
 _CITY_TOPIC = re.compile(r"^siaga/v1/city/([^/]+)/(dev/.+)$")

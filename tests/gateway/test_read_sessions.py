@@ -17,7 +17,7 @@ from gateway.kpi_snapshot import SnapshotCache
 from gateway.store import devices
 from gateway.store.db import Database
 from gateway.store.models import Device
-from testkit.gateway import api_client, make_user, register, site_config, wait_for
+from tests.gateway.support import api_client, make_user, register, site_config, wait_for
 
 NO_BROKER = SimpleNamespace(host="127.0.0.1", port=1)  # these gateways run without MQTT
 

@@ -8,8 +8,8 @@ import logging
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import api_client, incident, make_user, register, site_config, wait_for
-from testkit.mqtt import TestClient
+from tests.gateway.support import api_client, incident, make_user, register, site_config, wait_for
+from tests.support.mqtt import TestClient
 
 
 def counter(gw, reason: str) -> float:

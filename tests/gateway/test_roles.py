@@ -7,7 +7,7 @@ import httpx
 
 from gateway.roles import Roles
 from gateway.store.db import Database
-from testkit.gateway import site_config, wait_for
+from tests.gateway.support import site_config, wait_for
 
 
 def roles_of(gw) -> list[str]:
@@ -51,7 +51,7 @@ def test_a_lost_database_connection_gives_the_role_up(db_url, pg_databases):
 
 def test_fleet_watch_runs_on_one_instance_and_moves_to_a_survivor(tmp_path, broker, start_gateway):
     from protocol.fleet import Profile
-    from testkit.gateway import api_client, central_yaml, fleet_watch_sees, make_user
+    from tests.gateway.support import api_client, central_yaml, fleet_watch_sees, make_user
 
     central = central_yaml(tmp_path, broker)
     gws = []

@@ -9,7 +9,7 @@ from gateway.config.models import Mode
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import (
+from tests.gateway.support import (
     api_client,
     incident,
     make_user,
@@ -17,7 +17,7 @@ from testkit.gateway import (
     site_config,
     wait_for,
 )
-from testkit.mqtt import TestClient
+from tests.support.mqtt import TestClient
 
 
 def test_two_instances_share_the_load_without_doubling(broker, tmp_path, opd_server, start_gateway,

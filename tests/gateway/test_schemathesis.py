@@ -15,7 +15,7 @@ from gateway.intake import Intake, Message
 from gateway.runtime import Gateway
 from protocol.codec import encode
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import incident, make_user, register, site_config
+from tests.gateway.support import incident, make_user, register, site_config
 
 
 @pytest.fixture(scope="module")

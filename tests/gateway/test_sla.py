@@ -6,7 +6,7 @@ import json
 
 from protocol.codec import encode
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import (
+from tests.gateway.support import (
     WEBHOOK_SECRET,
     OpdServer,
     api_client,
@@ -16,7 +16,7 @@ from testkit.gateway import (
     site_config,
     wait_for,
 )
-from testkit.mqtt import TestClient
+from tests.support.mqtt import TestClient
 
 
 def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server, start_gateway, db_url):

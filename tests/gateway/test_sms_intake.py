@@ -23,7 +23,7 @@ from protocol.codec import encode
 from protocol.ids import new_id
 from protocol.reports import Location, Source
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import incident, register, site_config
+from tests.gateway.support import incident, register, site_config
 
 MASTER = "sms-master-secret-for-tests-0123456789"
 

@@ -17,7 +17,7 @@ from protocol import smsfallback as wire
 from protocol.categories import Category
 from protocol.ids import new_id
 from protocol.reports import Source
-from testkit.gateway import register, site_config, wait_for
+from tests.gateway.support import register, site_config, wait_for
 
 CENTRE, BOX, DUTY, STRANGER = "+6281100000112", "+6281100000001", "+6281300000001", "+6285700000009"
 MASTER = "sms-master-secret-for-tests-0123456789"

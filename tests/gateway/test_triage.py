@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from testkit.gateway import api_client, make_user, site_config
+from tests.gateway.support import api_client, make_user, site_config
 
 
 @pytest.fixture

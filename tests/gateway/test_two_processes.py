@@ -15,8 +15,8 @@ import httpx
 from gateway.store.db import Database
 from protocol.codec import encode
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import incident, register, wait_for
-from testkit.mqtt import TestClient
+from tests.gateway.support import incident, register, wait_for
+from tests.support.mqtt import TestClient
 
 UNITS = [f"box-two-{n}" for n in range(4)]
 #: 20 s rather than the minute of the report: the old shared id was taken

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from testkit.agent import Responder
-from testkit.updates import Centre, Release
+from tests.agent.support import Responder
+from tests.updates.support import Centre, Release
 
 
 @pytest.fixture

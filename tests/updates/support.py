@@ -1,3 +1,3 @@
-"""Moved to ``testkit.updates`` (shared with ``bench/``); kept so older imports work."""
+"""Moved to ``testkit.updates`` (shared with ``bench/``); kept so the tests' imports stay as they were."""
 
 from testkit.updates import *  # noqa: F403

@@ -13,7 +13,7 @@ from firmware.agent.config import UnitConfig
 from protocol.codec import encode
 from protocol.fleet import DesiredConfig, UnitSettings
 from protocol.topics import DeviceTopic, device_topic
-from testkit.agent import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, wait_for
 
 DEV = "box-001"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.agent import bootguard as bg
-from testkit.updates import Supervisor, ask, factory_install, state, unit_config, wait_for
+from tests.updates.support import Supervisor, ask, factory_install, state, unit_config, wait_for
 
 DEV = "box-001"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from central.release.keys import generate_key, load_key
 from firmware.agent.updsig import sign_envelope
-from testkit.updates import Supervisor, factory_install, state, unit_config, wait_for
+from tests.updates.support import Supervisor, factory_install, state, unit_config, wait_for
 
 DEV = "box-001"
 

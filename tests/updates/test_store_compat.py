@@ -18,7 +18,7 @@ from firmware.agent.store import STORE_COMPAT, Store, StoreTooNew
 from protocol.categories import Category
 from protocol.reports import Incident, Location
 from protocol.topics import DeviceTopic, device_topic
-from testkit.agent import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, wait_for
 
 DEV = "box-001"
 

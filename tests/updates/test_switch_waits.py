@@ -19,7 +19,7 @@ from firmware.agent.updsig import Targets
 from firmware.pins import DEFAULT_PINS
 from firmware.sim import ModemSimulator
 from protocol.reports import CallRecord
-from testkit.agent import AgentThread, Responder, base_config, wait_for
+from tests.agent.support import AgentThread, Responder, base_config, wait_for
 
 PANEL = DEFAULT_PINS["panel"]
 

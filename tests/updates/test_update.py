@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from firmware.agent import bootguard as bg
-from testkit.updates import (
+from tests.updates.support import (
     BROKEN_SELF_TEST,
     Supervisor,
     ask,

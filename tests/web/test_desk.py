@@ -14,7 +14,7 @@ from gateway.runtime import Gateway
 from protocol.codec import encode
 from protocol.reports import CallEnd, CallRecord
 from protocol.topics import DeviceTopic, device_topic
-from testkit.gateway import make_user, register, site_config
+from tests.gateway.support import make_user, register, site_config
 from tests.web.test_pages import login
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
@@ -85,7 +85,7 @@ def test_fourth_call_of_a_flagged_prankster_rings_flagged_on_console_and_panel(
     from firmware.agent.config import UnitConfig
     from firmware.pins import DEFAULT_PINS
     from firmware.sim import ModemSimulator
-    from testkit.agent import AgentThread, base_config, wait_for
+    from tests.agent.support import AgentThread, base_config, wait_for
 
     pins = DEFAULT_PINS["panel"]
     register(gateway.db, "panel-01", profile="panel")
@@ -215,7 +215,7 @@ def test_case_published_by_a_unit_is_pushed_to_an_open_console_within_a_second(g
     import time
 
     from protocol.mqtt import BrokerSettings, connect, make_client
-    from testkit.gateway import incident
+    from tests.gateway.support import incident
 
     register(gateway.db, "box-1", area="Taman")
     make_user(gateway.db, "op1", "operator")

@@ -10,8 +10,8 @@ from gateway.runtime import Gateway
 from protocol.codec import encode
 from protocol.fleet import Profile, Status, Telemetry, UpdateReport, UpdateState
 from protocol.topics import device_topic
-from testkit.gateway import make_user, site_config, wait_for
-from testkit.mqtt import TestClient
+from tests.gateway.support import make_user, site_config, wait_for
+from tests.support.mqtt import TestClient
 from tests.web.test_pages import login
 
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway.runtime import Gateway
-from testkit.gateway import make_user, site_config
+from tests.gateway.support import make_user, site_config
 from tests.web.test_pages import login
 
 ARTIFACTS = Path(os.environ.get("SIAGA_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts" / "web"))

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from gateway.runtime import Gateway
-from testkit.gateway import make_user, register, site_config
+from tests.gateway.support import make_user, register, site_config
 
 
 @pytest.fixture
