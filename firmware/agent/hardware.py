@@ -1,9 +1,11 @@
 """Buttons, LEDs, buzzer and the field board's sense inputs, via gpiozero.
 
 Why a class of its own: the rest of the agent speaks in button names and
-feedback words ("recorded", "delivered"); only this module knows pins.
+feedback words ("recorded", "delivered"); only this module knows pins. The
+buttons are one gpiozero ``ButtonBoard`` and the LEDs one ``LEDBoard`` (named
+children, closed together, the LEDs cycled as one in the self-test).
 gpiozero is imported here, lazily, and every callback only enqueues
-``("press", name)`` (gpiozero #1024: never work inside a pin callback).
+``Press(name)`` (gpiozero #1024: never work inside a pin callback).
 ``GPIOZERO_PIN_FACTORY=mock`` runs it anywhere.
 
 Sense inputs (pull-up, switch to ground = active): ``door_tamper`` is a
@@ -20,11 +22,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.agent.config import UnitConfig
+from firmware.agent.events import Press
 from protocol.fleet import Profile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from firmware.agent.events import EventQueue
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +42,12 @@ REFUSED_SHOW_S = 10.0
 class Hardware:
     """The GPIO side of one unit."""
 
-    def __init__(self, cfg: UnitConfig, events: queue.Queue[tuple[Any, ...]]) -> None:
-        from gpiozero import LED, Button, Buzzer, DigitalInputDevice
+    def __init__(self, cfg: UnitConfig, events: EventQueue) -> None:
+        from gpiozero import ButtonBoard, Buzzer, DigitalInputDevice, LEDBoard
 
         self.cfg = cfg
         self.events = events
         self.volume = cfg.volume
-        self.buttons: dict[str, Any] = {}
-        self.leds: dict[str, Any] = {}
         self.inputs: dict[str, Any] = {}
         self.buzzer: Any = None
         self.pins = cfg.pin_map()
@@ -52,20 +55,24 @@ class Hardware:
 
         self.board = attach(self.pins)
         t = cfg.timings
+        buttons = {r.removeprefix("button_"): p for r, p in self.pins.items() if r.startswith("button_")}
+        leds = {r.removeprefix("led_"): p for r, p in self.pins.items() if r.startswith("led_")}
+        # one board per kind: every button shares pull-up, debounce and hold time
+        deliberate = cfg.profile is Profile.FIELD and t.hold_s > 0
+        self.button_board: Any = ButtonBoard(
+            pull_up=True, bounce_time=t.bounce_s, hold_time=t.hold_s if deliberate else 1.0,
+            **buttons) if buttons else None
+        self.led_board: Any = LEDBoard(pwm=False, **leds) if leds else None
+        #: name -> the board's own Button / LED (the sim control drives their mock pins)
+        self.buttons: dict[str, Any] = _named(self.button_board)
+        self.leds: dict[str, Any] = _named(self.led_board)
+        for name, b in self.buttons.items():
+            if deliberate:
+                b.when_held = self._enqueue(name)
+            else:
+                b.when_pressed = self._enqueue(name)
         for role, pin in self.pins.items():
-            if role.startswith("button_"):
-                name = role.removeprefix("button_")
-                deliberate = (cfg.profile is Profile.FIELD and t.hold_s > 0)
-                b = Button(pin, pull_up=True, bounce_time=t.bounce_s,
-                           hold_time=t.hold_s if deliberate else 1.0)
-                if deliberate:
-                    b.when_held = self._enqueue(name)
-                else:
-                    b.when_pressed = self._enqueue(name)
-                self.buttons[name] = b
-            elif role.startswith("led_"):
-                self.leds[role.removeprefix("led_")] = LED(pin)
-            elif role == "buzzer":
+            if role == "buzzer":
                 self.buzzer = Buzzer(pin)
             elif role in _SENSE:
                 self.inputs[role] = DigitalInputDevice(pin, pull_up=True, bounce_time=t.bounce_s)
@@ -76,7 +83,7 @@ class Hardware:
 
     def _enqueue(self, name: str) -> Any:
         def cb(*_args: Any) -> None:
-            self.events.put(("press", name))
+            self.events.put(Press(name))
         return cb
 
     # -- feedback ---------------------------------------------------------
@@ -118,12 +125,23 @@ class Hardware:
                 self.buzzer.off()
 
     def cycle_all(self) -> dict[str, bool]:
-        """Self-test: switch each LED and the buzzer on and off; report the
-        read-back state (a mock pin or a real GPIO output reads back)."""
-        out = {}
-        devices = {f"led_{k}": v for k, v in self.leds.items()}
-        if self.buzzer is not None:
-            devices["buzzer"] = self.buzzer
+        """Self-test: switch the LEDs (all at once, as a board) and the buzzer on
+        and off; report each one's read-back state (a mock pin or a real GPIO
+        output reads back)."""
+        out: dict[str, bool] = {}
+        board = self.led_board
+        if board is not None:
+            names = board.namedtuple._fields
+            was = board.value
+            board.on()
+            on_ok = board.value
+            board.off()
+            off_ok = board.value
+            for name, w, on, off in zip(names, was, on_ok, off_ok, strict=True):
+                out[f"led_{name}"] = bool(on) and not bool(off)
+                if w:
+                    getattr(board, name).on()
+        devices = {"buzzer": self.buzzer} if self.buzzer is not None else {}
         for name, dev in devices.items():
             was = bool(dev.value)
             dev.on()
@@ -159,8 +177,15 @@ class Hardware:
         return out
 
     def close(self) -> None:
-        for dev in [*self.buttons.values(), *self.leds.values(), *self.inputs.values(), self.buzzer]:
+        for dev in [self.button_board, self.led_board, *self.inputs.values(), self.buzzer]:
             if dev is not None:
                 # closing on shutdown must not mask why we are shutting down
                 with contextlib.suppress(Exception):
                     dev.close()
+
+
+def _named(board: Any) -> dict[str, Any]:
+    """A composite device's children by name (``ButtonBoard(fire=17).fire``)."""
+    if board is None:
+        return {}
+    return dict(zip(board.namedtuple._fields, board, strict=True))

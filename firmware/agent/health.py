@@ -12,13 +12,19 @@ import contextlib
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol.fleet import Registration, Telemetry
 from protocol.selftest import SelfTestSummary, SelfTestTrigger
 
 if TYPE_CHECKING:  # pragma: no cover
-    from firmware.agent.agent import Agent
+    from firmware.agent.clock import Clock
+    from firmware.agent.config import UnitConfig
+    from firmware.agent.hardware import Hardware
+    from firmware.agent.modem import ModemPort
+    from firmware.agent.store import Store
+    from firmware.agent.updater import Updater
+    from protocol.fleet import UnitSettings
 
 THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -56,8 +62,26 @@ def registration(value: str | None) -> Registration:
         return Registration.UNKNOWN
 
 
+class HealthHost(Protocol):
+    """What the health side reads of its unit (the agent satisfies it; mypy checks)."""
+
+    cfg: UnitConfig
+    version: str
+    store: Store
+    clock: Clock
+    hw: Hardware
+    modem: ModemPort
+    updater: Updater
+
+    @property
+    def settings(self) -> UnitSettings: ...
+
+    @property
+    def config_version(self) -> int: ...
+
+
 class Health:
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: HealthHost) -> None:
         self.a = agent
         self.started = time.monotonic()
         self.signal: int | None = None

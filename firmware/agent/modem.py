@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from firmware.agent.config import ModemSettings
+from firmware.agent.events import EventQueue, ModemEvent
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class ModemPort:
     """Optional modem: ``present`` is False when none is configured or it failed."""
 
-    def __init__(self, settings: ModemSettings, events: queue.Queue[tuple[Any, ...]], *,
+    def __init__(self, settings: ModemSettings, events: EventQueue, *,
                  reset_pin: int | None = None) -> None:
         self.settings = settings
         self.events = events
@@ -71,7 +72,7 @@ class ModemPort:
                 ev = q.get(timeout=0.5)
             except queue.Empty:
                 continue
-            self.events.put(("modem", ev))
+            self.events.put(ModemEvent(ev))
 
     def close(self) -> None:
         self._stop.set()

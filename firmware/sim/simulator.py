@@ -88,7 +88,7 @@ class ModemSimulator(CallSide, SmsSide):
         self._reply_inserts: list[bytes] = []
         self._clock_base: tuple[datetime, float] | None = None  # network time, monotonic when set
         # calls
-        self._call: dict | None = None
+        self._call = None
         self._ring_job: int | None = None
         # SMS
         self.storage: dict[int, dict] = {}

@@ -1,5 +1,3 @@
-"""The cuttable TCP proxy moved to ``firmware/sim/ipcut.py`` (the demo uses it too)."""
+"""Moved to ``testkit.proxy`` (shared with ``bench/``); kept so the tests' imports stay as they were."""
 
-from firmware.sim.ipcut import CuttableProxy
-
-__all__ = ["CuttableProxy"]
+from testkit.proxy import *  # noqa: F403

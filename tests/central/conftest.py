@@ -14,6 +14,7 @@ from central.provision import Provisioner
 from central.registry import LocalRegistry
 from central.settings import CentralSettings, ReloadSettings, UnitBrokerSettings
 from protocol.mqtt import BrokerSettings
+from testkit.wait import wait_for  # noqa: F401  (the central tests import it from here)
 from tests.support.broker import Broker
 
 
@@ -64,19 +65,6 @@ def provision(site: Site, device: str, *, groups: list[str] | None = None) -> st
 
     _, bundle = site.prov.add_device(device, profile=Profile.FIELD, groups=groups)
     return bundle.password.read_text().strip()
-
-
-def wait_for(pred, timeout: float = 10.0, step: float = 0.02):
-    """Poll ``pred`` until truthy (returns its value) or the timeout passes."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 @pytest.fixture
