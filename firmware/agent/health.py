@@ -72,6 +72,7 @@ class HealthHost(Protocol):
     hw: Hardware
     modem: ModemPort
     updater: Updater
+    health: Health  # the self-test reads registration and signal through it
 
     @property
     def settings(self) -> UnitSettings: ...

@@ -20,8 +20,8 @@ from firmware.agent.health import WEAK_SIGNAL_DBM
 from protocol.selftest import SelfTestTrigger
 
 if TYPE_CHECKING:  # pragma: no cover
-    from firmware.agent.agent import Agent
     from firmware.agent.hardware import Hardware
+    from firmware.agent.health import HealthHost as Agent  # what of the agent the checks read
 
 #: a clock before this was never set (a Pi without RTC boots at its image date or 1970)
 CLOCK_FLOOR = datetime(2025, 1, 1, tzinfo=UTC)
