@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def pg_databases(request: pytest.FixtureRequest) -> Iterator[PgDatabases]:
     yield reg
     leaks = []
     for name in reg.names:
-        n = reg.cluster.connections(name)
+        # a backend whose client has closed exits a moment later: wait for that
+        deadline = time.monotonic() + 5
+        while (n := reg.cluster.connections(name)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if n:
             leaks.append(f"{name}: {n}")
         reg.cluster.drop_database(name)
