@@ -3,8 +3,9 @@ units report and dispatches it through the REST API, as a person at the
 staff console would, under an account of its own.
 
 Why only the scenario's cases: a person trying the console next to it types
-reports of their own (source ``operator``); those are theirs to triage, and
-the audit trail must never credit the simulation's work to that person.
+reports of their own (source ``operator``) or rings the panel from the demo
+control page; those are theirs to triage, and the audit trail must never
+credit the simulation's work to that person.
 Information and test calls (the panel has no key for them) are typed here
 from what the caller said (:meth:`Scenario.said`)."""
 
@@ -19,16 +20,19 @@ import httpx
 log = logging.getLogger("siaga.demo.operator")
 
 Said = Callable[[str | None], str | None]
+Placed = Callable[[str | None], bool]
 
 
 class OperatorDesk:
     def __init__(self, base_url: str, username: str, password: str, *, think_s: float = 3.0,
-                 said: Said | None = None) -> None:
+                 said: Said | None = None, placed: Placed | None = None) -> None:
         self.base_url = base_url
         self.username = username
         self.password = password
         self.think_s = think_s
         self.said: Said = said or (lambda _number: None)
+        #: a panel call the scenario placed (a visitor's own call from the control page is theirs)
+        self.placed: Placed = placed or (lambda _number: True)
         self.handled = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-operator", daemon=True)
@@ -63,8 +67,9 @@ class OperatorDesk:
             page = http.get("/api/incidents", params={"status": status, "limit": 50}).json()
             waiting += page.get("items", [])
         for inc in sorted(waiting, key=lambda i: i["received_at"]):
-            if inc["source"] == "operator":
-                continue  # a person's typed report: theirs
+            if inc["source"] == "operator" or (inc["source"] == "panel_call"
+                                               and not self.placed(inc.get("caller"))):
+                continue  # a person's typed report or own call: theirs
             if inc["status"] == "triaged" and "handoff" not in inc["allowed_actions"]:
                 continue  # dispatched by the rules or by someone else meanwhile
             if self._handle(http, inc):

@@ -134,7 +134,8 @@ class Demo:
                                  interval_s=self.interval_s, seed=self.seed)
         self.scenario.start()
         if self.sim_operator and self.sim_login:
-            self.operator = OperatorDesk(self.gateway.url, *self.sim_login, said=self.scenario.said)
+            self.operator = OperatorDesk(self.gateway.url, *self.sim_login, said=self.scenario.said,
+                                         placed=self.scenario.placed)
             self.operator.start()
 
     def _create_logins(self) -> None:

@@ -74,6 +74,7 @@ class Scenario:
         #: calls whose type the panel cannot key (information, test): number -> kinds, oldest first,
         #: for the simulated console operator (what the caller said)
         self._said: dict[str, deque[str]] = {}
+        self._rang_from: set[str] = set()  # numbers this scenario called from (not a visitor's)
         self._said_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-scenario", daemon=True)
@@ -125,6 +126,12 @@ class Scenario:
         self.box_calls += 1
         log.info("Operator menjawab panggilan kotak / operator took the box's call on %s", panel.device_id)
 
+    def placed(self, number: str | None) -> bool:
+        """Whether the scenario rang the panel from this number (a visitor's own call on
+        the demo control page is not the simulated operator's)."""
+        with self._said_lock:
+            return (number or "") in self._rang_from
+
     def said(self, number: str | None) -> str | None:
         """What the caller of an information or test call said it was (once per call)."""
         with self._said_lock:
@@ -133,6 +140,8 @@ class Scenario:
 
     def call(self, panel: SimUnit, planned: PlannedCall | None = None) -> None:
         p = planned or plan_call(self.rng)
+        with self._said_lock:
+            self._rang_from.add(p.number)
         panel.modem.incoming_call(p.number)
         log.info("Panggilan 112 masuk / incoming 112 call from %s on %s", p.number, panel.device_id)
         ring = self.rng.uniform(1.0, 6.0)  # the answer time the KPIs measure

@@ -73,8 +73,11 @@ def test_simulated_operator_takes_only_the_scenarios_cases_under_its_own_account
     fire = _panel_case(gateway, 1, "fire", CALLERS[0], "emergency")
     info = _panel_case(gateway, 3, "other", "+6281300000001", "emergency")
     test = _panel_case(gateway, 5, "other", "+6281300000002", "emergency")
+    visitor = _panel_case(gateway, 7, "fire", "+6281377700000", "emergency")  # rang from the control page
     said = {"+6281300000001": "information", "+6281300000002": "test"}
-    desk = OperatorDesk(gateway.url, "sim1", "password-sim1", said=lambda n: said.pop(n or "", None))
+    placed = {CALLERS[0], *said}
+    desk = OperatorDesk(gateway.url, "sim1", "password-sim1", said=lambda n: said.pop(n or "", None),
+                        placed=lambda n: n in placed)
     with httpx.Client(base_url=gateway.url, timeout=10) as http:
         assert desk.login(http)
         desk.triage(http)
@@ -92,6 +95,7 @@ def test_simulated_operator_takes_only_the_scenarios_cases_under_its_own_account
         assert (answered["status"], answered["call_type"]) == ("closed", "information")
         assert answered["timeline"][-1]["actor"] == "sim1"
         assert (case(test)["status"], case(test)["call_type"]) == ("rejected", "test")
+        assert case(visitor)["status"] == "received"  # a visitor's own call is the visitor's
 
 
 def test_no_operator_option_is_offered():
