@@ -30,7 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +79,12 @@ def rss_kib(pid: int) -> int:
 
 # ---- the consoles: one process, one asyncio loop ------------------------------------
 async def _console(url: str, reader: bool, ready: list, got: dict, seen: dict,
-                   halt: asyncio.Event) -> None:
+                   halt: asyncio.Event, delta: bool) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(30, read=None)) as api:
         r = await api.post("/api/auth/login", json={"username": "operator", "password": PASSWORD})
         r.raise_for_status()
         dirty = asyncio.Event()
-        listing = asyncio.create_task(_reread(api, dirty, seen, halt)) if reader else None
+        listing = asyncio.create_task(_reread(api, dirty, seen, halt, delta)) if reader else None
         try:
             async with api.stream("GET", "/api/events") as r:
                 kind = None
@@ -103,18 +103,21 @@ async def _console(url: str, reader: bool, ready: list, got: dict, seen: dict,
                 listing.cancel()
 
 
-async def _reread(api: httpx.AsyncClient, dirty: asyncio.Event, seen: dict, halt: asyncio.Event) -> None:
+async def _reread(api: httpx.AsyncClient, dirty: asyncio.Event, seen: dict, halt: asyncio.Event,
+                  delta: bool) -> None:
     """As the page does: one read at a time (events meanwhile coalesce into the next), the
-    whole list first, then what changed since the newest case held (5 s overlap); the time
-    each case first shows in this console."""
+    whole list first, then what changed since the newest case held (5 s overlap, rounded
+    down to 5 s so consoles share the gateway's cached answer); the time each case first
+    shows in this console."""
     mine: set[str] = set()
     newest: datetime | None = None
     while not halt.is_set():
         await dirty.wait()
         dirty.clear()
         params: dict[str, str | int] = {"limit": 200}
-        if newest is not None:
-            params = {"limit": 500, "updated_since": (newest - timedelta(seconds=5)).isoformat()}
+        if delta and newest is not None:
+            since = (newest - timedelta(seconds=5)).timestamp() // 5 * 5  # as the page: shared questions
+            params = {"limit": 500, "updated_since": datetime.fromtimestamp(since, UTC).isoformat()}
         page = (await api.get("/api/incidents", params=params)).json()
         t = time.monotonic()
         for i in page["items"]:
@@ -125,13 +128,14 @@ async def _reread(api: httpx.AsyncClient, dirty: asyncio.Event, seen: dict, halt
                 seen.setdefault(i["id"], []).append(t)
 
 
-def consoles_proc(url: str, n: int, readers: int, ready_ev, stop_ev, q) -> None:
+def consoles_proc(url: str, n: int, readers: int, delta: bool, ready_ev, stop_ev, q) -> None:
     async def main() -> None:
         ready: list = []
         got: dict[str, list[float]] = {}
         seen: dict[str, list[float]] = {}
         halt = asyncio.Event()
-        tasks = [asyncio.create_task(_console(url, i < readers, ready, got, seen, halt)) for i in range(n)]
+        tasks = [asyncio.create_task(_console(url, i < readers, ready, got, seen, halt, delta))
+                 for i in range(n)]
         while len(ready) < n:
             await asyncio.sleep(0.05)
         ready_ev.set()
@@ -186,8 +190,11 @@ def main() -> None:
     ap.add_argument("--readers", type=int, default=5, help="consoles that re-read the list per event")
     ap.add_argument("--incidents", type=int, default=200, help="published in each round")
     ap.add_argument("--gap-ms", type=float, default=200.0)
+    ap.add_argument("--full", dest="delta", action="store_false",
+                    help="readers re-read the whole list each time (default: what changed since)")
     args = ap.parse_args()
-    print(f"{args.consoles} consoles ({args.readers} re-reading the list), {args.incidents} incidents "
+    print(f"{args.consoles} consoles ({args.readers} re-reading the list, "
+          f"{'changes since' if args.delta else 'whole list'}), {args.incidents} incidents "
           f"every {args.gap_ms:g} ms per round; {os.cpu_count()} CPUs (load average "
           f"{os.getloadavg()[0]:.1f})", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="siaga-push-"))
@@ -223,7 +230,8 @@ def main() -> None:
 
         ctx = mp.get_context("spawn")
         ready, stop, q = ctx.Event(), ctx.Event(), ctx.Queue()
-        proc = ctx.Process(target=consoles_proc, args=(url, args.consoles, args.readers, ready, stop, q))
+        proc = ctx.Process(target=consoles_proc,
+                           args=(url, args.consoles, args.readers, args.delta, ready, stop, q))
         proc.start()
         if not ready.wait(120):
             raise RuntimeError("consoles did not connect")

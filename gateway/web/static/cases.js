@@ -166,7 +166,8 @@ async function refreshConsole(via = "poll") {
   const delta = via === "push" && !status && heldSince !== null && Date.now() - fullAt < 30000;
   const q = new URLSearchParams({ limit: delta ? "500" : "200" });
   if (status) q.set("status", status);
-  if (delta) q.set("updated_since", new Date(heldSince - OVERLAP_MS).toISOString());
+  // rounded down to 5 s: consoles holding about the same cases ask the same question (the gateway's list cache)
+  if (delta) q.set("updated_since", new Date(Math.floor((heldSince - OVERLAP_MS) / 5000) * 5000).toISOString());
   const pageData = await api("/api/incidents?" + q);
   const table = document.querySelector("#incidents");
   if (busy(table) && (via === "poll" || via === "push")) { // never wipe a choice being made: try again soon
