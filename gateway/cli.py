@@ -95,7 +95,7 @@ def migrate(ctx: typer.Context, config: ConfigOpt = None) -> None:
 def create_user(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Nama pengguna / user name")],
-    role: Annotated[str, typer.Option(help="operator | supervisor | opd | admin")],
+    role: Annotated[str, typer.Option(help="operator | supervisor | opd | admin | mayor")],
     opd: Annotated[str | None, typer.Option(help="OPD id (peran opd / role opd)")] = None,
     password_file: Annotated[Path | None, typer.Option(
         help="Baca sandi dari berkas / read password from file")] = None,

@@ -121,13 +121,16 @@ def _micros(session: Session, a: Any, b: Any) -> Any:
     return cast(extract("epoch", b - a) * 1_000_000, BigInteger)
 
 
+def _epoch(session: Session, x: Any) -> Any:
+    """Whole seconds since 1970 of the UTC timestamp ``x``."""
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(func.strftime("%s", func.substr(x, 1, 19)), BigInteger)
+    return cast(extract("epoch", func.date_trunc("second", x)), BigInteger)
+
+
 def _bucket(session: Session, x: Any) -> Any:
     """Seconds since 1970 of the UTC timestamp ``x``, in BUCKET_S steps."""
-    if session.get_bind().dialect.name == "sqlite":
-        secs = cast(func.strftime("%s", func.substr(x, 1, 19)), BigInteger)
-    else:
-        secs = cast(extract("epoch", func.date_trunc("second", x)), BigInteger)
-    return secs // BUCKET_S
+    return _epoch(session, x) // BUCKET_S
 
 
 def _count(cond: Any) -> Any:

@@ -22,14 +22,13 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-Key = tuple[datetime | None, datetime | None]
+Key = Hashable  # e.g. (since, until), or a dashboard period's kind and parameters
 
 
 WORKER_NICE = 10

@@ -18,6 +18,7 @@ from gateway.api.routers import (
     callbacks,
     calls,
     cap,
+    dashboard,
     deadletters,
     flags,
     fleet,
@@ -49,7 +50,7 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
                             wake=wake or threading.Event(), ready_checks=dict(ready_checks or {}))
     for r in (health.router, auth.router, incidents.router, assignments.router, cap.router,
               fleet.router, kpis.router, callbacks.router, deadletters.router, calls.router,
-              flags.router, live.router):
+              flags.router, live.router, dashboard.router):
         app.include_router(r)
     from gateway.web import mount_pages  # the pages read the API above
 
