@@ -206,4 +206,5 @@ def render(b: Board, site: str, progress: Callable[[str], None] | None = None) -
         canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"Halaman {d.page}")
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    say(f"{doc.page} halaman / pages")
     return buf.getvalue()
