@@ -170,8 +170,8 @@ def _answers(session: Session, where: list[Any]) -> AnswerBands:
     labels = [f"≤{ANSWER_BANDS[0]:.0f} detik"]
     labels += [f"{lo:.0f}–{hi:.0f} detik" for lo, hi in itertools.pairwise(ANSWER_BANDS)]
     labels.append(f">{ANSWER_BANDS[-1]:.0f} detik")
-    reasons = dict(session.execute(select(Call.end_reason, func.count()).where(*where)
-                                   .group_by(Call.end_reason)).tuples().all())
+    reasons = {r: int(n) for r, n in session.execute(
+        select(Call.end_reason, func.count()).where(*where).group_by(Call.end_reason))}
     return AnswerBands(labels=labels, upper_s=[*ANSWER_BANDS, None], counts=counts,
                        end_reasons=dict(sorted(reasons.items())),
                        missed=sum(n for r, n in reasons.items() if r in MISSED_REASONS and r != "abandoned"),
@@ -191,10 +191,10 @@ def compute(session: Session, since: datetime, until: datetime, tz_name: str, op
     for ctype, k, n in session.execute(select(Call.call_type, cb, func.count()).where(*call_where)
                                        .group_by(Call.call_type, cb)):
         types[ctype or "untyped"][int(k)] += n
-    rerouted = dict(session.execute(
+    rerouted = {o: int(n) for o, n in session.execute(
         select(Assignment.opd, func.count()).where(
             Assignment.dispatched_at >= since, Assignment.dispatched_at < until,
-            Assignment.status == "withdrawn").group_by(Assignment.opd)).tuples().all())
+            Assignment.status == "withdrawn").group_by(Assignment.opd))}
     return Charts(buckets=bk, trend=_trend(session, since, until, bk.starts, opds), heatmap=heat,
                   weekdays=list(WEEKDAYS), call_types=dict(sorted(types.items())),
                   answers=_answers(session, call_where), rerouted=rerouted)
