@@ -173,7 +173,7 @@ async function boot() {
   logout.hidden = false;
   logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
   for (const a of document.querySelectorAll("nav a")) a.hidden = !a.dataset.roles.split(" ").includes(me.role);
-  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: initDashboard, fleet: () => poll(refreshFleet),
+  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => initDashboard(), fleet: () => poll(refreshFleet),
     flags: () => poll(refreshFlags) })[page]();
 }
 
