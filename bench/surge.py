@@ -349,7 +349,7 @@ def main() -> None:
           f"PostgreSQL: a private cluster with fsync on", flush=True)
     pg = None
     if "postgresql" in args.engines:
-        from tests.support.postgres import PostgresCluster
+        from devtools.postgres import PostgresCluster
 
         pg = PostgresCluster(durable=True).start()
     try:

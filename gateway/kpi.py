@@ -31,8 +31,9 @@ from gateway.store.models import Assignment, Call, Incident
 ANSWER_TARGETS = ((15.0, 0.90), (20.0, 0.95))  # NENA: 90 % within 15 s, 95 % within 20 s
 OPEN_STATES = tuple(sorted(s.value for s in OPEN_CASE))  # the cases service's "not finished" states
 MISSED_REASONS = ("missed", "abandoned", "no_answer")
-BUCKET_S = 900  # incidents are counted per 15 UTC minutes, then per local hour (every zone
-#                 offset and DST switch is a multiple of 15 minutes)
+BUCKET_S = 900  # in a zone whose offset changes within the period, incidents are counted per
+#                 15 UTC minutes, then per local hour (every offset and DST switch is a multiple of
+#                 15 minutes); with one offset, SQL counts per local hour at once
 
 
 def percentile_rank(n: int, p: float) -> int:
@@ -128,9 +129,29 @@ def _epoch(session: Session, x: Any) -> Any:
     return cast(extract("epoch", func.date_trunc("second", x)), BigInteger)
 
 
-def _bucket(session: Session, x: Any) -> Any:
-    """Seconds since 1970 of the UTC timestamp ``x``, in BUCKET_S steps."""
-    return _epoch(session, x) // BUCKET_S
+def _fixed_offset(tz: ZoneInfo, since: datetime, until: datetime) -> int | None:
+    """The zone's UTC offset in seconds if it is the same all through the period."""
+    offs = set()
+    t = since
+    while t < until + timedelta(days=1):
+        offs.add(tz.utcoffset(t.replace(tzinfo=None)))
+        t += timedelta(hours=12)
+    return int(offs.pop().total_seconds()) if len(offs) == 1 else None  # type: ignore[union-attr]
+
+
+def _local_hours(session: Session, col: Any, where: list[Any], tz: ZoneInfo, since: datetime,
+                 until: datetime) -> Counter[datetime]:
+    """Rows by local hour (the hour's local start). Grouped in SQL by local
+    hour when the zone keeps one offset (every Indonesian zone), else by
+    15 UTC minutes and moved to local hours here."""
+    off = _fixed_offset(tz, since, until)
+    step, shift = (3600, off) if off is not None else (BUCKET_S, 0)
+    b = (_epoch(session, col) + shift) // step
+    out: Counter[datetime] = Counter()
+    for k, n in session.execute(select(b, func.count()).where(*where).group_by(b)):
+        local = datetime.fromtimestamp(int(k) * step - shift, UTC).astimezone(tz)
+        out[local.replace(minute=0, second=0, microsecond=0)] += n
+    return out
 
 
 def _count(cond: Any) -> Any:
@@ -253,10 +274,9 @@ def compute(session: Session, cfg: SiteConfig, since: datetime | None = None,
                                           .where(*where).group_by(Incident.category, Incident.status)):
         cats[cat] += n
         backlog += n if status in OPEN_STATES else 0
-    bucket = _bucket(session, Incident.received_at)
     hours: Counter[int] = Counter()
-    for b, n in session.execute(select(bucket, func.count()).where(*where).group_by(bucket)):
-        hours[datetime.fromtimestamp(int(b) * BUCKET_S, UTC).astimezone(tz).hour] += n
+    for local, n in _local_hours(session, Incident.received_at, where, tz, since, until).items():
+        hours[local.hour] += n
     total = sum(cats.values())
     prank, test = cats.get("prank", 0), cats.get("test", 0)
     return KpiReport(

@@ -14,7 +14,7 @@ no date arithmetic in the database.
 from __future__ import annotations
 
 import itertools
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from gateway.kpi import BUCKET_S, MISSED_REASONS, _count, _epoch, _micros, _mid, median_ranks
+from gateway.kpi import MISSED_REASONS, _count, _local_hours, _micros, _mid, median_ranks
 from gateway.lifecycle import GONE
 from gateway.store.models import Assignment, Call, Incident
 
@@ -98,31 +98,6 @@ def _bucket_of(col: Any, starts: list[datetime]) -> Any:
     if len(starts) == 1:
         return literal(0)
     return case(*[(col < s, i) for i, s in enumerate(starts[1:])], else_=len(starts) - 1)
-
-
-def _fixed_offset(tz: ZoneInfo, since: datetime, until: datetime) -> int | None:
-    """The zone's UTC offset in seconds if it is the same all through the period."""
-    offs = set()
-    t = since
-    while t < until + timedelta(days=1):
-        offs.add(tz.utcoffset(t.replace(tzinfo=None)))
-        t += timedelta(hours=12)
-    return int(offs.pop().total_seconds()) if len(offs) == 1 else None  # type: ignore[union-attr]
-
-
-def _local_hours(session: Session, col: Any, where: list[Any], tz: ZoneInfo, since: datetime,
-                 until: datetime) -> Counter[datetime]:
-    """Rows by local hour (the hour's local start). Grouped in SQL by local
-    hour when the zone keeps one offset (every Indonesian zone), else by
-    15 UTC minutes and moved to local hours here."""
-    off = _fixed_offset(tz, since, until)
-    step, shift = (3600, off) if off is not None else (BUCKET_S, 0)
-    b = (_epoch(session, col) + shift) // step
-    out: Counter[datetime] = Counter()
-    for k, n in session.execute(select(b, func.count()).where(*where).group_by(b)):
-        local = datetime.fromtimestamp(int(k) * step - shift, UTC).astimezone(tz)
-        out[local.replace(minute=0, second=0, microsecond=0)] += n
-    return out
 
 
 def _trend(session: Session, since: datetime, until: datetime, starts: list[datetime],

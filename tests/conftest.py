@@ -18,8 +18,8 @@ import pytest
 
 from central.broker.files import DEFAULT_BROKER_USER, broker_ids, broker_tempdir
 from central.broker.process import BrokerNotFound
+from devtools.postgres import PostgresCluster, PostgresNotFound, find_pg_bin
 from tests.support.broker import Broker, find_mosquitto
-from tests.support.postgres import PostgresCluster, PostgresNotFound, find_pg_bin
 
 
 def pytest_configure(config: pytest.Config) -> None:
