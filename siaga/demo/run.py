@@ -128,7 +128,8 @@ class Demo:
 
         with self.gateway.db.session() as s:
             for user, role, opd in (("admin", "admin", None), ("supervisor", "supervisor", None),
-                                    ("operator", "operator", None), ("damkar", "opd", "damkar")):
+                                    ("operator", "operator", None), ("damkar", "opd", "damkar"),
+                                    ("walikota", "mayor", None)):
                 password = secrets.token_urlsafe(9)
                 with contextlib.suppress(auth.AuthError, ValueError):
                     auth.create_user(s, f"demo-{user}-{password[:4].lower()}", password, role, opd=opd)
@@ -146,6 +147,7 @@ class Demo:
             f"  Armada / fleet : {url}/fleet",
             f"  API + OpenAPI  : {url}/docs",
             f"  KPI            : {url}/api/kpis",
+            f"  Rapor bulanan  : {url}/api/reports/rapor.pdf",
             f"  Metrik         : {url}/metrics",
             f"  Broker MQTT    : 127.0.0.1:{self.broker.port if self.broker else '?'} "
             "(sandi per perangkat + ACL / per-device passwords + ACL)",
