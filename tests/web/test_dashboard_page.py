@@ -10,23 +10,11 @@ import math
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
-from gateway.runtime import Gateway
 from tests.gateway.report_seed import MONTH, expected_board, ranked, seed
-from tests.gateway.support import make_user, site_config
+from tests.gateway.support import make_user
 from tests.web.test_pages import login
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-
-
-@pytest.fixture
-def gateway(tmp_path, broker):
-    gw = Gateway(site_config(tmp_path, broker)).start()
-    try:
-        yield gw
-    finally:
-        gw.stop()
 
 
 def minutes(s: float | None) -> float | None:
