@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
-from gateway.kpi import MISSED_REASONS, _count, _local_hours, _micros, _mid, median_ranks
+from gateway.kpi import MISSED_REASONS, _count, _local_hours, _mid, median_ranks
 from gateway.lifecycle import GONE
 from gateway.store.models import Assignment, Call, Incident
 
@@ -115,7 +115,7 @@ def _trend(session: Session, since: datetime, until: datetime, starts: list[date
         if n_ack:
             acked[opd, int(k)] = n_ack
     # the middle rows of each (OPD, bucket): one window query
-    dur = _micros(session, Assignment.dispatched_at, Assignment.acknowledged_at)
+    dur = Assignment.ack_us
     rn = func.row_number().over(partition_by=(Assignment.opd, b), order_by=dur) - 1
     inner = select(Assignment.opd.label("o"), b.label("k"), dur.label("v"), rn.label("rn")).where(
         *where, Assignment.acknowledged_at.is_not(None)).subquery()

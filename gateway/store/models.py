@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -23,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from gateway.clock import as_utc, utcnow
+from gateway.store.durations import micros_sql
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -162,6 +165,12 @@ class Assignment(Base):
     rerouted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     responder: Mapped[str | None] = mapped_column(String(200))
     responder_kind: Mapped[str | None] = mapped_column(String(16))  # team | vehicle | person
+    #: microseconds dispatch -> acknowledged / resolved, kept by the database (generated
+    #: columns, gateway/store/durations.py; the DDL is migration 0004's, per database)
+    ack_us: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(micros_sql("sqlite", "dispatched_at", "acknowledged_at"), persisted=True))
+    resolve_us: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(micros_sql("sqlite", "dispatched_at", "resolved_at"), persisted=True))
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
 
