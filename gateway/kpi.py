@@ -264,9 +264,10 @@ def _calls(session: Session, since: datetime, until: datetime) -> CallKpi:
 
 
 def compute(session: Session, cfg: SiteConfig, since: datetime | None = None,
-            until: datetime | None = None) -> KpiReport:
+            until: datetime | None = None, *, local_hours: Counter[datetime] | None = None) -> KpiReport:
     """The KPIs of incidents received, assignments dispatched and incoming
-    calls in ``[since, until)`` (default: the last 30 days)."""
+    calls in ``[since, until)`` (default: the last 30 days). ``local_hours``:
+    the period's incidents by local hour when the caller has them."""
     now = utcnow()
     until = until or now
     since = since or until - timedelta(days=30)
@@ -279,7 +280,9 @@ def compute(session: Session, cfg: SiteConfig, since: datetime | None = None,
         cats[cat] += n
         backlog += n if status in OPEN_STATES else 0
     hours: Counter[int] = Counter()
-    for local, n in _local_hours(session, Incident.received_at, where, tz, since, until).items():
+    if local_hours is None:  # the dashboard's board has counted them already (its heat map)
+        local_hours = _local_hours(session, Incident.received_at, where, tz, since, until)
+    for local, n in local_hours.items():
         hours[local.hour] += n
     total = sum(cats.values())
     prank, test = cats.get("prank", 0), cats.get("test", 0)

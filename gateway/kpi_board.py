@@ -85,7 +85,8 @@ def targets(cfg: SiteConfig) -> Targets:
 
 def compute(session: Session, cfg: SiteConfig, period: Period) -> Board:
     now = utcnow()
-    report = kpi.compute(session, cfg, period.since, period.until)
+    hours = kpi_charts.incident_hours(session, period.since, period.until, cfg.site.timezone)
+    report = kpi.compute(session, cfg, period.since, period.until, local_hours=hours)
     prev = kpi._opds(session, cfg, period.prev_since, period.prev_until, now)
     prev_by = {o.opd: o for o in prev}
     changes = []
@@ -101,8 +102,8 @@ def compute(session: Session, cfg: SiteConfig, period: Period) -> Board:
     opd_ids = [o.opd for o in report.opds]
     return Board(
         period=period, kpis=report, previous=prev, changes=changes,
-        declines=declines(session, cfg, period.since, period.until).opds,
-        charts=kpi_charts.compute(session, period.since, period.until, cfg.site.timezone, opd_ids),
+        declines=declines(session, cfg, period.since, period.until, recent=False).opds,
+        charts=kpi_charts.compute(session, period.since, period.until, cfg.site.timezone, opd_ids, hours),
         targets=targets(cfg), opd_names={o.opd: o.name for o in report.opds},
         category_labels={c.value: CATALOGUE[c].label_id for c in Category},
         call_type_labels=CALL_TYPE_LABELS, end_reason_labels=END_REASON_LABELS, computed_at=now)

@@ -14,7 +14,7 @@ no date arithmetic in the database.
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -153,12 +153,21 @@ def _answers(session: Session, where: list[Any]) -> AnswerBands:
                        abandoned=reasons.get("abandoned", 0))
 
 
-def compute(session: Session, since: datetime, until: datetime, tz_name: str, opds: list[str]) -> Charts:
+def incident_hours(session: Session, since: datetime, until: datetime, tz_name: str) -> Counter[datetime]:
+    """The period's incidents by local hour (for the heat map and the KPI report's hours)."""
+    return _local_hours(session, Incident.received_at,
+                        [Incident.received_at >= since, Incident.received_at < until],
+                        ZoneInfo(tz_name), since, until)
+
+
+def compute(session: Session, since: datetime, until: datetime, tz_name: str, opds: list[str],
+            hours: Counter[datetime] | None = None) -> Charts:
     tz = ZoneInfo(tz_name)
     bk = buckets(since, until, tz)
     heat = [[0] * 24 for _ in range(7)]
-    inc_where = [Incident.received_at >= since, Incident.received_at < until]
-    for local, n in _local_hours(session, Incident.received_at, inc_where, tz, since, until).items():
+    if hours is None:
+        hours = incident_hours(session, since, until, tz_name)
+    for local, n in hours.items():
         heat[local.weekday()][local.hour] += n
     call_where = [Call.received_at >= since, Call.received_at < until, Call.direction == "incoming"]
     cb = _bucket_of(Call.received_at, bk.starts)
