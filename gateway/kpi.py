@@ -131,13 +131,23 @@ def _epoch(session: Session, x: Any) -> Any:
     return cast(extract("epoch", func.date_trunc("second", x)), BigInteger)
 
 
+FIXED_OFFSET_MAX_DAYS = 800  # longer periods (any ``since``/``until`` an API client sends) take the
+#                              general path instead of a check per half day
+
+
 def _fixed_offset(tz: ZoneInfo, since: datetime, until: datetime) -> int | None:
-    """The zone's UTC offset in seconds if it is the same all through the period."""
+    """The zone's UTC offset in seconds if it is the same all through the
+    period (checked every 12 hours, on the UTC instants); None otherwise."""
+    if until - since > timedelta(days=FIXED_OFFSET_MAX_DAYS):
+        return None
     offs = set()
     t = since
-    while t < until + timedelta(days=1):
-        offs.add(tz.utcoffset(t.replace(tzinfo=None)))
-        t += timedelta(hours=12)
+    try:
+        while t < until + timedelta(hours=12):
+            offs.add(t.astimezone(tz).utcoffset())
+            t += timedelta(hours=12)
+    except OverflowError:  # at the ends of the calendar (year 1, 9999)
+        return None
     return int(offs.pop().total_seconds()) if len(offs) == 1 else None  # type: ignore[union-attr]
 
 

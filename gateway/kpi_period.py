@@ -60,7 +60,7 @@ def month_label(year: int, month: int) -> str:
 def parse_month(text: str) -> tuple[int, int]:
     """``YYYY-MM`` -> (year, month), or a PeriodError that says what is wrong."""
     m = MONTH_RE.match(text.strip())
-    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 2000:
+    if not m or not 1 <= int(m.group(2)) <= 12 or not 2000 <= int(m.group(1)) <= 2999:
         raise PeriodError(f"bulan tidak valid / invalid month {text!r}: tulis / write YYYY-MM, "
                           "mis. / e.g. 2026-11")
     return int(m.group(1)), int(m.group(2))
@@ -108,6 +108,8 @@ def resolve(kind: PeriodKind | str, tz_name: str, now: datetime, *, month: str |
         if start is None or end is None:
             raise PeriodError("periode khusus butuh tanggal awal dan akhir / a custom period needs "
                               "a start and an end date")
+        if not (2000 <= start.year <= 2999 and 2000 <= end.year <= 2999):
+            raise PeriodError("tanggal di luar 2000–2999 / dates must be within 2000-2999")
         if end < start:
             raise PeriodError("tanggal akhir sebelum tanggal awal / the end date is before the start")
         if (end - start).days + 1 > MAX_DAYS:

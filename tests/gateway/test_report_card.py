@@ -158,6 +158,7 @@ def test_mayor_reads_the_dashboard_and_reports_only(seeded):
     ({"period": "custom", "start": "2026-10-05", "end": "2026-10-01"}, "sebelum tanggal awal"),
     ({"period": "custom", "start": "2026-10-05"}, "butuh tanggal awal dan akhir"),
     ({"period": "custom", "start": "2024-01-01", "end": "2026-10-01"}, "paling lama"),
+    ({"period": "custom", "start": "0001-01-01", "end": "0001-01-02"}, "2000"),
     ({"period": "kemarin"}, ""),
 ])
 def test_bad_periods_are_refused_and_counted(tmp_path, broker, start_gateway, params, word):
