@@ -120,4 +120,9 @@ def test_mayor_sees_the_month_drawn_from_the_raw_rows(gateway, browser):
     err.wait_for()
     assert "tanggal akhir sebelum tanggal awal" in err.inner_text()
     assert external == []  # Chart.js comes from the gateway, not a CDN
+    page.set_viewport_size({"width": 390, "height": 844})  # the mayor's phone
+    page.select_option("#period-kind", "month")
+    page.click("#period-form button[type=submit]")
+    page.wait_for_function(f"document.body.dataset.board === 'period=month&month={MONTH}'")
+    page.screenshot(path=str(ARTIFACTS / "dashboard-phone.png"), full_page=True)
     page.close()
