@@ -15,7 +15,7 @@ per period, uncached, in a read-only session, and the times printed, with
 the seconds per part of the 12-month one. Target (issue 15): <= 500 ms for
 12 months on both databases.
 
-PostgreSQL: a private cluster on a Unix socket (devtools.postgres), or the
+PostgreSQL: a private cluster on a Unix socket (testkit.postgres), or the
 server at ``--database-url``.
 """
 
@@ -185,7 +185,7 @@ def main() -> None:
         if args.database_url:
             run("postgresql", args.database_url, args)
         else:
-            from devtools.postgres import PostgresCluster
+            from testkit.postgres import PostgresCluster
 
             cluster = PostgresCluster().start()
             try:

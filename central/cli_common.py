@@ -34,13 +34,15 @@ def open_central(*, readonly: bool = False) -> Any:
     file: a missing one is an error naming its path."""
     from central.context import Central
     from central.errors import BadSetting, RegistryUnavailable, StateMissing
-    from central.settings import load_settings
+    from central.settings import NoConfig, load_settings
 
     try:
         return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}",
                             create=not readonly)
+    except NoConfig as exc:
+        raise fail(str(exc)) from None
     except BadSetting as exc:
-        raise fail(f"Konfigurasi tidak sah / invalid config: {exc}") from None
+        raise fail(f"Konfigurasi tidak sah / invalid config:\n{exc}") from None
     except (RegistryUnavailable, StateMissing) as exc:
         raise fail(str(exc), 1) from None
 

@@ -20,6 +20,7 @@ the broker drops a stale command from an offline unit's session by itself.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import json
 import logging
@@ -204,7 +205,7 @@ class CommandService:
         return self._move(cmd_id, CmdState.TIMED_OUT, frm=(CmdState.SENT, CmdState.DELIVERED),
                           finished_at=iso(utcnow()), error="no reply within the timeout")
 
-    def sweep(self, now: datetime | None = None) -> list[CommandRecord]:
+    def sweep(self, now: datetime | None = None) -> builtins.list[CommandRecord]:
         """Expire queued commands past their expiry; time out sent ones past
         their timeout. Returns the records that changed."""
         now = now or utcnow()
@@ -222,7 +223,7 @@ class CommandService:
                 changed.append(self.get(rec.id))
         return changed
 
-    def due(self, online: set[str]) -> list[CommandRecord]:
+    def due(self, online: set[str]) -> builtins.list[CommandRecord]:
         """Queued commands whose unit is online now, oldest first."""
         rows = self.db.query("SELECT * FROM commands WHERE state='queued' ORDER BY id")
         return [_record(r) for r in rows if r["device"] in online]

@@ -78,6 +78,7 @@ class Central:
             "outbox_depth": tel.get("outbox_depth"),
             "firmware": tel.get("firmware") or p.get("firmware"),
             "update": tel.get("update"),
+            "self_test": tel.get("self_test"),
             "faults": [f["fault"] for f in self.health.open_faults(d.id)],
             "config": self.config.drift(d.id).state,
             "groups": self.prov.groups_of(d.id),

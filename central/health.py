@@ -8,7 +8,8 @@ episode per fault" a property of the database, not of this code.
 
 Offline is a fault too: opened by the unit's will (``Status offline``) or by
 a heartbeat later than ``late_factor`` x the unit's interval, closed by the
-next sign of life.
+next sign of life. A clean stop (the agent's own ``offline``, reason
+``shutdown``) is recorded as an event and the unit as offline, not a fault.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from protocol.fleet import Registration, Status, Telemetry
 log = logging.getLogger(__name__)
 
 OFFLINE = "offline"
+#: the offline status reason of a unit that was stopped cleanly (the agent's own last words)
+CLEAN_STOP = "shutdown"
 SELF_TEST = "self_test_failed"
 #: faults that only their own signal closes (not the next telemetry)
 _STICKY = {OFFLINE, SELF_TEST}
@@ -151,7 +154,9 @@ class HealthWatch:
                           "VALUES (?, 0, 'offline', ?) ON CONFLICT(device) DO UPDATE SET online=0, "
                           "last_status='offline', status_reason=excluded.status_reason",
                           (device, st.reason))
-            if episode:
+            if st.reason == CLEAN_STOP:  # stopped on purpose (SIGTERM, systemctl stop): not a fault
+                self.event(device, "stopped", "clean stop (shutdown)", now)
+            elif episode:
                 self.open_fault(device, OFFLINE, f"status offline ({st.reason or 'will'})", now)
 
     def on_telemetry(self, device: str, t: Telemetry, now: datetime | None = None) -> None:
@@ -164,6 +169,8 @@ class HealthWatch:
             current["outbox_growing"] = growing
         for fault, detail in current.items():
             self.open_fault(device, fault, detail, now)
+        if t.self_test is not None:  # the last self-test, the daily one too (revision 3)
+            self.on_self_test(device, t.self_test.ok, ", ".join(t.self_test.failed), now)
         for row in self.open_faults(device):
             if row["fault"] not in current and row["fault"] not in _STICKY:
                 self.close_fault(device, row["fault"], now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pytest
 
 from central.broker.files import DEFAULT_BROKER_USER, broker_ids, broker_tempdir
 from central.broker.process import BrokerNotFound
-from devtools.postgres import PostgresCluster, PostgresNotFound, find_pg_bin
 from tests.support.broker import Broker, find_mosquitto
+from tests.support.postgres import PostgresCluster, PostgresNotFound, find_pg_bin
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -75,7 +76,10 @@ def pg_databases(request: pytest.FixtureRequest) -> Iterator[PgDatabases]:
     yield reg
     leaks = []
     for name in reg.names:
-        n = reg.cluster.connections(name)
+        # a backend whose client has closed exits a moment later: wait for that
+        deadline = time.monotonic() + 5
+        while (n := reg.cluster.connections(name)) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if n:
             leaks.append(f"{name}: {n}")
         reg.cluster.drop_database(name)

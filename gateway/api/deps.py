@@ -16,6 +16,7 @@ from gateway.auth import Role
 from gateway.config.models import SiteConfig
 from gateway.events import Broadcaster
 from gateway.kpi_snapshot import SnapshotCache
+from gateway.list_cache import ListCache
 from gateway.metrics import Metrics
 from gateway.store.db import Database
 from gateway.store.models import User
@@ -46,10 +47,13 @@ class AppState:
     kpis: SnapshotCache[Any] = field(init=False)
     #: the dashboard's boards by period, shared the same way
     boards: SnapshotCache[Any] = field(init=False)
+    #: case lists all consoles share (``gateway.list_cache_s``)
+    lists: ListCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.kpis = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
         self.boards = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
+        self.lists = ListCache(self.cfg.gateway.list_cache_s, lambda: self.db.generation)
 
 
 def get_state(request: Request) -> AppState:

@@ -14,6 +14,7 @@ from central.provision import Provisioner
 from central.registry import LocalRegistry
 from central.settings import CentralSettings, ReloadSettings, UnitBrokerSettings
 from protocol.mqtt import BrokerSettings
+from testkit.wait import wait_for  # noqa: F401  (the central tests import it from here)
 from tests.support.broker import Broker
 
 
@@ -66,19 +67,6 @@ def provision(site: Site, device: str, *, groups: list[str] | None = None) -> st
     return bundle.password.read_text().strip()
 
 
-def wait_for(pred, timeout: float = 10.0, step: float = 0.02):
-    """Poll ``pred`` until truthy (returns its value) or the timeout passes."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
 @pytest.fixture
 def fleet(site: Site):
     """The fleet service on the site's broker, notices kept in memory."""
@@ -92,3 +80,19 @@ def fleet(site: Site):
         yield svc
     finally:
         svc.stop()
+
+
+FAST_MODEM = {"ring_interval": 0.2, "boot_delay": 0.05, "alert_delay": 0.02}
+
+
+@pytest.fixture
+def modem_sim():
+    """A SIM800 simulator on a pty, fast timings (the real agent's modem in these tests)."""
+    from firmware.sim import ModemSimulator
+
+    s = ModemSimulator("sim800", **FAST_MODEM)
+    s.start_pty()
+    try:
+        yield s
+    finally:
+        s.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import json
 import threading
+import time
 from datetime import timedelta
 from typing import ClassVar
 
@@ -73,6 +74,18 @@ def test_crash_fires_will_offline_once_then_recovers(site, fleet):
                                                                     ("recovered", "offline")])
 
 
+def test_clean_stop_is_recorded_as_a_stop_not_a_fault(site, fleet):
+    unit = UnitDouble(site.broker, "box-9", provision(site, "box-9")).start()
+    assert wait_for(lambda: (fleet.health.presence("box-9") or {}).get("online") == 1)
+    unit.stop()  # the agent's own last words: offline, reason shutdown
+    assert wait_for(lambda: (fleet.health.presence("box-9") or {}).get("online") == 0)
+    assert fleet.health.presence("box-9")["status_reason"] == "shutdown"
+    assert wait_for(lambda: [e["kind"] for e in fleet.health.events("box-9")][:1] == ["stopped"])
+    fleet.health.tick(utcnow() + timedelta(hours=1))  # offline already: no lateness episode either
+    assert _faults(fleet, "box-9", "offline") == []
+    assert fleet.health.flush_notices() == 0 and _notices(fleet, "box-9", "offline") == []
+
+
 def test_late_heartbeat_marks_offline(site, fleet):
     unit = UnitDouble(site.broker, "box-4", provision(site, "box-4"), heartbeat_s=0.05).start()
     assert wait_for(lambda: fleet.counters["accepted_telemetry"] >= 2)
@@ -80,7 +93,7 @@ def test_late_heartbeat_marks_offline(site, fleet):
     n = -1
     while n != fleet.counters["accepted_telemetry"]:  # let a heartbeat in flight land first
         n = fleet.counters["accepted_telemetry"]
-        wait_for(lambda: False, timeout=0.3)
+        time.sleep(0.3)
     window = fleet.health.heartbeat_window("box-4")
     assert window == timedelta(seconds=60 * 2.5)  # default heartbeat, default factor
     assert fleet.health.tick(utcnow() + window / 2) == []
@@ -213,7 +226,7 @@ def test_restarted_watch_gets_what_happened_while_it_was_down(site):
     assert wait_for(lambda: (first.health.presence("box-8") or {}).get("online") == 1)
     first.stop()
     unit.crash()  # the will goes to the watch's persistent session while it is down
-    wait_for(lambda: False, timeout=0.3)
+    time.sleep(0.3)
     second = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
     try:
         assert wait_for(lambda: _faults(second, "box-8", "offline"))

@@ -118,6 +118,7 @@ async function refreshFleet() {
           el("td", { class: "num" }, d.signal_dbm != null ? `${d.signal_dbm} dBm` : "–"),
           el("td", { class: "num" }, d.outbox_depth ?? "–"),
           el("td", { class: d.faults.length ? "fault" : "" }, d.faults.join(", ") || "–"),
+          selfTestCell(d.self_test),
           el("td", { class: "firmware" }, softwareText(d.firmware, d.update)));
       }));
       return await refreshRollout();
@@ -135,8 +136,31 @@ async function refreshFleet() {
       el("td", {}, el("span", { class: "badge" }, d.enabled ? (d.last_status || "unknown") : "disabled")),
       el("td", {}, fmtTime(d.last_seen)), el("td", { class: "num" }, t.signal_dbm != null ? `${t.signal_dbm} dBm` : "–"),
       el("td", { class: "num" }, t.outbox_depth ?? "–"), el("td", {}, (t.faults || []).join(", ") || "–"),
-      el("td", { class: "firmware" }, softwareText(t.firmware, t.update)));
+      selfTestCell(t.self_test), el("td", { class: "firmware" }, softwareText(t.firmware, t.update)));
   }));
+}
+
+// the unit's last self-test (Telemetry.self_test): when, how it ran, and the failed parts in words
+const PARTS = {
+  led_recorded: "lampu kuning / recorded LED", led_delivered: "lampu hijau / delivered LED",
+  led_fault: "lampu merah / fault LED", led_ring: "lampu dering / ring LED", led_active: "lampu bicara / call LED",
+  led_flagged: "lampu tanda / flagged LED", buzzer: "buzzer", load_sense: "sensor arus / load sense",
+  modem: "modem", sim: "kartu SIM / SIM card", registration: "jaringan GSM / GSM network",
+  signal: "sinyal / signal", speaker: "pengeras suara / speaker", microphone: "mikrofon / microphone",
+  storage: "penyimpanan / storage", clock: "jam / clock",
+};
+const TRIGGERS = { daily: "harian / daily", command: "diminta / on demand", update: "pembaruan / update" };
+function partName(check) {
+  if (PARTS[check]) return PARTS[check];
+  if (check.startsWith("button_")) return `tombol / button ${check.slice(7)}`;
+  return check;
+}
+function selfTestCell(st) {
+  if (!st) return el("td", { class: "selftest" }, "–");
+  const when = `${fmtTime(st.at)}, ${TRIGGERS[st.trigger] || st.trigger}`;
+  if (st.ok) return el("td", { class: "selftest" }, `lulus / passed (${when})`);
+  return el("td", { class: "selftest fault" },
+    `GAGAL / FAILED: ${st.failed.map(partName).join(", ")} (${when})`);
 }
 
 // the running version, and the last update while it is not simply confirmed

@@ -1,1 +1,0 @@
-"""Tools for developers shared by the test suite and bench/ (never shipped in the package)."""
