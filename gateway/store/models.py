@@ -76,6 +76,8 @@ class Incident(Base):
         Index("ix_incidents_received", "received_at"),
         Index("ix_incidents_device", "device_id"),
         Index("ix_incidents_caller", "caller"),
+        # the KPIs' counts by category and status read this index alone (migration 0004)
+        Index("ix_incidents_kpi", "received_at", "category", "status"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -225,7 +227,10 @@ class DeliveryAttempt(Base):
 class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (Index("ix_calls_device", "device_id"), Index("ix_calls_received", "received_at"),
-                      Index("ix_calls_number", "number", "received_at"))
+                      Index("ix_calls_number", "number", "received_at"),
+                      # the KPIs' call figures read this index alone (migration 0004)
+                      Index("ix_calls_kpi", "received_at", "direction", "answer_s", "end_reason",
+                            "call_type"))
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(63))

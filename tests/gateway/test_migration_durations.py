@@ -34,6 +34,8 @@ def _check(db: Database) -> None:
                            "VALUES (:pk, 1, :opd, :d, :a, :r, 'dispatched', :f)"),
                       {"pk": pk, "opd": opd, "d": t0, "a": ack, "r": res, "f": False})
     db.migrate()
+    assert {"ix_incidents_kpi"} <= {i["name"] for i in inspect(db.engine).get_indexes("incidents")}
+    assert {"ix_calls_kpi"} <= {i["name"] for i in inspect(db.engine).get_indexes("calls")}
     with db.engine.begin() as c:
         rows = c.execute(text("SELECT opd, ack_us, resolve_us FROM assignments ORDER BY pk")).all()
         # 1 min 29.750001 s to acknowledge; 29 d 13:58:59.75 to resolve
@@ -44,3 +46,4 @@ def _check(db: Database) -> None:
     command.downgrade(alembic_config(db.engine), "0003_calltypes")
     cols = {c["name"] for c in inspect(db.engine).get_columns("assignments")}
     assert "ack_us" not in cols and "resolve_us" not in cols and "decline_wrong" in cols
+    assert "ix_calls_kpi" not in {i["name"] for i in inspect(db.engine).get_indexes("calls")}
