@@ -9,7 +9,8 @@ store (bulk inserts: a month of cases with OPD assignments, acks,
 resolutions and calls), then a real gateway process (``siaga gateway``)
 runs on a real Mosquitto started here. A unit publishes one incident every
 ``--gap-ms`` and times publish -> the gateway's Ack, with no viewers
-and while ``--dashboards`` dashboards poll ``GET /api/kpis`` and
+and while ``--dashboards`` dashboards poll ``GET /api/dashboard`` (the page's one
+request: the period's KPIs, previous period, declines and chart series) and
 ``--consoles`` consoles poll ``GET /api/incidents?limit=50`` every
 ``--poll-s`` seconds (as the pages do; logged in with a session cookie; in a
 process of their own so their threads do not slow the unit's timing); the
@@ -29,7 +30,6 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
+from central.broker.files import broker_tempdir  # noqa: E402
 from central.broker.process import MosquittoProcess, free_port  # noqa: E402
 from gateway import auth, kpi  # noqa: E402
 from gateway.config import load_config  # noqa: E402
@@ -54,6 +55,7 @@ from protocol.reports import Incident as IncidentMsg  # noqa: E402
 from protocol.topics import DeviceTopic, device_topic  # noqa: E402
 
 UNIT = "box-bench"
+DASHBOARD = "/api/dashboard?period=30d"  # what /dashboard polls
 PASSWORD = "bench-password-0123"
 OPDS = ("damkar", "dinkes", "bpbd", "polres")
 CATS = ("fire", "medical", "flood", "crime", "other", "other", "prank", "test")
@@ -231,7 +233,7 @@ def _viewer(url: str, path: str, poll_s: float, offset: float, active, halt, out
 def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, ready, active, stop, q) -> None:
     """Runs in its own process: the viewers' threads (``ready`` once all are
     logged in; they poll while ``active``), results to ``q`` at the end."""
-    paths = ["/api/kpis"] * dashboards + ["/api/incidents?limit=50"] * consoles
+    paths = [DASHBOARD] * dashboards + ["/api/incidents?limit=50"] * consoles
     out: list[tuple[str, float, int]] = []
     logged: list[str] = []
     halt = threading.Event()
@@ -251,7 +253,7 @@ def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, ready
 
 
 def run_size(n: int, args: argparse.Namespace) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="siaga-dash-"))
+    tmp = broker_tempdir(prefix="siaga-dash-")  # the broker's user must reach it (we may be root)
     broker = MosquittoProcess(tmp / "broker")
     broker.start()
     db_url = args.database_url or f"sqlite:///{tmp / 'gateway.db'}"
@@ -313,8 +315,8 @@ def run_size(n: int, args: argparse.Namespace) -> None:
         log.close()
         broker.stop()
     cpu_quiet, cpu_busy = cpu["quiet"], cpu["busy"]
-    kpis = [ms for p, ms, _ in views if p == "/api/kpis"]
-    lists = [ms for p, ms, _ in views if p != "/api/kpis"]
+    kpis = [ms for p, ms, _ in views if p == DASHBOARD]
+    lists = [ms for p, ms, _ in views if p != DASHBOARD]
     bad = sum(1 for *_x, code in views if code != 200)
     q99, b99 = pct(quiet, 99), pct(busy, 99)
     print(f"{n:,} cases (seeded in {took:.1f} s; {db_url.split(':')[0]}); one uncached KPI "
@@ -323,7 +325,7 @@ def run_size(n: int, args: argparse.Namespace) -> None:
           f"({len(quiet)} incidents)  gateway CPU {cpu_quiet:.0%}")
     print(f"  ack, {args.dashboards} dash + {args.consoles} cons: p50 {med(busy):7.1f} ms  "
           f"p99 {b99:7.1f} ms  ({len(busy)} incidents)  gateway CPU {cpu_busy:.0%}")
-    print(f"  GET /api/kpis        : p50 {med(kpis):7.1f} ms  p99 {pct(kpis, 99):7.1f} ms  "
+    print(f"  GET /api/dashboard   : p50 {med(kpis):7.1f} ms  p99 {pct(kpis, 99):7.1f} ms  "
           f"({len(kpis)} requests)")
     print(f"  GET /api/incidents   : p50 {med(lists):7.1f} ms  p99 {pct(lists, 99):7.1f} ms  "
           f"({len(lists)} requests; {bad} not 200)")

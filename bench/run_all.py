@@ -6,7 +6,10 @@ here, never in timed tests. The longest is ``dashboard_load.py`` (seeds
 ``surge.py`` runs here scaled down (200 units, 20,000 cases, 500 presses; four
 runs: SQLite and PostgreSQL, one and two gateways, about 6 minutes); the issue's
 full size (1,000 units, 100,000 cases, 2,000 presses in 60 s) is
-``.venv/bin/python bench/surge.py`` on its own.
+``.venv/bin/python bench/surge.py`` on its own. ``dashboard_year.py`` runs
+here with 200,000 cases (its default, a year of a province at 1,000,000,
+seeds for several minutes per database): ``.venv/bin/python
+bench/dashboard_year.py`` on its own.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import sys
 from pathlib import Path
 
 #: arguments per script where the default size would make ``make bench`` too long
-ARGS = {"surge.py": ["--units", "200", "--history", "20000", "--presses", "500"]}
+ARGS = {"surge.py": ["--units", "200", "--history", "20000", "--presses", "500"],
+        "dashboard_year.py": ["--cases", "200000", "--repeat", "1"]}
 
 
 def main() -> int:

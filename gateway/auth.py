@@ -34,6 +34,8 @@ class Role(enum.StrEnum):
     SUPERVISOR = "supervisor"
     OPD = "opd"
     ADMIN = "admin"
+    #: the mayor (and the mayor's staff): the dashboard and the monthly report, read only
+    MAYOR = "mayor"
 
 
 class AuthError(GatewayError, PermissionError):

@@ -113,7 +113,7 @@ def migrate(ctx: typer.Context, config: ConfigOpt = None) -> None:
 def create_user(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(help="Nama pengguna / user name")],
-    role: Annotated[str, typer.Option(help="operator | supervisor | opd | admin")],
+    role: Annotated[str, typer.Option(help="operator | supervisor | opd | admin | mayor")],
     opd: Annotated[str | None, typer.Option(help="OPD id (peran opd / role opd)")] = None,
     password_file: Annotated[Path | None, typer.Option(
         help="Baca sandi dari berkas / read password from file")] = None,
@@ -147,3 +147,26 @@ def create_user(
     typer.echo(f"Pengguna dibuat / user created: {username} ({role}{', ' + opd if opd else ''})")
     if tok:
         typer.echo(f"token: {tok}")
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(
+        "--month", "-m", help="Bulan / month, YYYY-MM (mis. / e.g. 2026-11)", show_default=False)],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Berkas PDF / PDF file to write (mis. / e.g. rapor.pdf)", show_default=False)],
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help="Juga angka-angkanya sebagai CSV / also the numbers as CSV")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Rapor OPD bulanan / the monthly OPD report as PDF (summary + one page per OPD).
+
+    Dibaca dari basis data gateway (hanya baca) / read from the gateway's
+    database (read only), the same numbers as the dashboard's "Bulan" period.
+    Example: siaga gateway --config site.yaml report --month 2026-11 --out rapor.pdf
+    """
+    from gateway.report_cli import make_report
+
+    cfg = _load(config or ctx.obj)
+    make_report(cfg, month, out, csv_out, say=typer.echo, fail=lambda m: typer.echo(m, err=True))

@@ -55,7 +55,9 @@ class DeclineReport(BaseModel):
 
 
 def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
-             until: datetime | None = None) -> DeclineReport:
+             until: datetime | None = None, *, recent: bool = True) -> DeclineReport:
+    """The period's declines per OPD; ``recent``: also the list of the
+    latest (the dashboard's board needs only the per-OPD figures)."""
     until = until or utcnow()
     since = since or until - timedelta(days=30)
     where = [Assignment.declined_at.is_not(None), Assignment.declined_at >= since,
@@ -80,7 +82,7 @@ def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
         out.append(OpdDeclines(
             opd=o.id, name=o.name, declines=n, by_reason=dict(by_reason[o.id]), wrong=wrong[o.id],
             reroute_median_s=med, reroute_p90_s=p90, waiting=n - rerouted[o.id]))
-    recent = [
+    rows = [] if not recent else [
         DeclineRow(case_no=case_no, incident_id=inc_id, opd=opd, reason=reason, note=note,
                    declined_at=declined, wrong=bool(is_wrong),
                    rerouted_after_s=(back - declined).total_seconds() if back and declined else None)
@@ -90,4 +92,4 @@ def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
                    Incident.case_no, Incident.id)
             .join(Incident, Assignment.incident_pk == Incident.pk).where(*where)
             .order_by(Assignment.declined_at.desc()).limit(RECENT))]
-    return DeclineReport(since=since, until=until, opds=out, recent=recent)
+    return DeclineReport(since=since, until=until, opds=out, recent=rows)

@@ -6,7 +6,11 @@ screens. Here a snapshot per period asked for (the default "last 30 days",
 or an explicit ``since``/``until``) is served to everyone until it is
 ``max_age_s`` old (counted from the end of its computation, so on a long
 history the database rests at least that long between two computations).
-Then the next request recomputes it once (single-flight):
+A snapshot that took long to compute (a year of a province) is kept
+longer: at least ``rest_factor`` times its computation time (default 9;
+not when ``max_age_s`` is 0, which means a computation per request),
+so the database rests nine tenths of the time however long the history
+a viewer asks for. Then the next request recomputes it once (single-flight):
 others get the previous snapshot meanwhile, and wait only when there is
 none yet, for that one computation rather than one of their own.
 
@@ -22,14 +26,13 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
-Key = tuple[datetime | None, datetime | None]
+Key = Hashable  # e.g. (since, until), or a dashboard period's kind and parameters
 
 
 WORKER_NICE = 10
@@ -47,6 +50,7 @@ def _lower_priority() -> None:
 class _Entry(Generic[T]):
     value: T | None = None
     at: float = float("-inf")  # monotonic time the value's computation ended
+    took: float = 0.0  # seconds the last computation took
     running: Future[T] | None = None
     #: the value has been computed at least once
     ready: bool = False
@@ -58,6 +62,9 @@ class SnapshotCache(Generic[T]):
 
     max_age_s: float
     max_keys: int = 32
+    #: a snapshot stays fresh at least this many times as long as it took to compute
+    rest_factor: float = 9.0
+    clock: Callable[[], float] = time.monotonic
     _entries: OrderedDict[Key, _Entry[T]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     #: computations run (for tests and metrics)
@@ -73,7 +80,9 @@ class SnapshotCache(Generic[T]):
                 while len(self._entries) > self.max_keys:
                     self._entries.popitem(last=False)
             self._entries.move_to_end(key)
-            if e.ready and time.monotonic() - e.at < self.max_age_s:
+            # max age 0: every call computes (as configured); else rest a multiple of the last run
+            keep = max(self.max_age_s, self.rest_factor * e.took) if self.max_age_s > 0 else 0.0
+            if e.ready and self.clock() - e.at < keep:
                 return e.value  # type: ignore[return-value]
             running = e.running
             if running is not None and e.ready:
@@ -83,6 +92,7 @@ class SnapshotCache(Generic[T]):
                 running = e.running = Future()
         if not mine:
             return running.result()  # type: ignore[union-attr]  # the first one: wait for it
+        start = self.clock()
         try:
             value = self._worker.submit(compute).result()
         except BaseException as exc:
@@ -91,7 +101,8 @@ class SnapshotCache(Generic[T]):
             running.set_exception(exc)  # type: ignore[union-attr]
             raise
         with self._lock:
-            e.value, e.at, e.ready, e.running = value, time.monotonic(), True, None
+            end = self.clock()
+            e.value, e.at, e.took, e.ready, e.running = value, end, end - start, True, None
             self.computed += 1
         running.set_result(value)  # type: ignore[union-attr]
         return value

@@ -39,6 +39,9 @@ class Metrics:
                            "SMS taken in by the centre's modem, by result (accepted, report, merged, "
                            "or the refusal reason: forged, replayed, truncated, ...)", ["result"],
                            registry=r)
+        self.bad_periods = Counter("siaga_gateway_bad_report_periods_total",
+                                   "Dashboard/report requests refused for their period (bad month, "
+                                   "end before start, too long)", registry=r)
         self.queue_depth = Gauge("siaga_gateway_ingest_queue", "Messages waiting to be stored",
                                  registry=r)
         self._logged: set[tuple[str, str]] = set()

@@ -45,11 +45,14 @@ class AppState:
     throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     #: the KPI snapshots all dashboards share (``gateway.kpi_snapshot_s``)
     kpis: SnapshotCache[Any] = field(init=False)
+    #: the dashboard's boards by period, shared the same way
+    boards: SnapshotCache[Any] = field(init=False)
     #: case lists all consoles share (``gateway.list_cache_s``)
     lists: ListCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.kpis = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
+        self.boards = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
         self.lists = ListCache(self.cfg.gateway.list_cache_s, lambda: self.db.generation)
 
 
@@ -98,7 +101,23 @@ def current_user(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                             "Perlu masuk / authentication required",
                             headers={"WWW-Authenticate": "Bearer"})
+    if user.role == Role.MAYOR and not _mayor_may(request.method, request.url.path):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "Peran wali kota hanya membaca dasbor dan rapor / the mayor role only "
+                            "reads the dashboard and the reports")
     return user
+
+
+#: what the read-only ``mayor`` role may call besides its own session (an
+#: allowlist: no case, caller number or device data, nothing that writes)
+MAYOR_PATHS = ("/api/kpis", "/api/dashboard", "/api/reports/", "/api/opds", "/api/auth/me")
+
+
+def _mayor_may(method: str, path: str) -> bool:
+    if path == "/api/auth/logout":
+        return method == "POST"
+    return method in READ_METHODS and any(path == p or path.startswith(p.rstrip("/") + "/")
+                                          for p in MAYOR_PATHS)
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
@@ -119,4 +138,7 @@ def require(*roles: Role) -> Callable[[User], User]:
 STAFF = (Role.OPERATOR, Role.SUPERVISOR, Role.ADMIN)
 StaffUser = Annotated[User, Depends(require(*STAFF))]
 AdminUser = Annotated[User, Depends(require(Role.ADMIN))]
-SupervisorUser = Annotated[User, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.OPERATOR))]
+#: supervisors (and admins), not operators: KPIs, declines judged, flags lifted
+SupervisorUser = Annotated[User, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
+#: who reads the dashboard and the monthly report: supervisors, admins and the mayor
+ReportUser = Annotated[User, Depends(require(Role.SUPERVISOR, Role.ADMIN, Role.MAYOR))]

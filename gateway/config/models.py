@@ -335,6 +335,19 @@ class Site(Strict):
         title="Case number prefix", description="e.g. MDN gives MDN-2026-000123"
     )
     timezone: str = Field("Asia/Jakarta", title="IANA time zone for hour-of-day KPIs")
+    sla_good: float = Field(
+        0.9, ge=0, le=1, title="SLA compliance shown green",
+        description="Share of an OPD's cases within its SLA at or above which the dashboard and "
+                    "the monthly report colour it green")
+    sla_warn: float = Field(
+        0.75, ge=0, le=1, title="SLA compliance shown amber",
+        description="At or above this (below sla_good) amber; below it red")
+
+    @model_validator(mode="after")
+    def _warn_below_good(self) -> Site:
+        if self.sla_warn > self.sla_good:
+            raise ValueError("sla_warn must not be above sla_good")
+        return self
 
 
 class GatewayBrokerSettings(BrokerSettings):

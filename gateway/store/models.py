@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -23,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from gateway.clock import as_utc, utcnow
+from gateway.store.durations import micros_sql
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -75,6 +78,8 @@ class Incident(Base):
         Index("ix_incidents_caller", "caller"),
         Index("ix_incidents_duplicate_of", "duplicate_of"),
         Index("ix_incidents_updated", "updated_at"),
+        # the KPIs' counts by category and status read this index alone (migration 0004)
+        Index("ix_incidents_kpi", "received_at", "category", "status"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -166,6 +171,12 @@ class Assignment(Base):
     rerouted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     responder: Mapped[str | None] = mapped_column(String(200))
     responder_kind: Mapped[str | None] = mapped_column(String(16))  # team | vehicle | person
+    #: microseconds dispatch -> acknowledged / resolved, kept by the database (generated
+    #: columns, gateway/store/durations.py; the DDL is migration 0004's, per database)
+    ack_us: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(micros_sql("sqlite", "dispatched_at", "acknowledged_at"), persisted=True))
+    resolve_us: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(micros_sql("sqlite", "dispatched_at", "resolved_at"), persisted=True))
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
 
@@ -220,7 +231,10 @@ class DeliveryAttempt(Base):
 class Call(Base):
     __tablename__ = "calls"
     __table_args__ = (Index("ix_calls_device", "device_id"), Index("ix_calls_received", "received_at"),
-                      Index("ix_calls_number", "number", "received_at"))
+                      Index("ix_calls_number", "number", "received_at"),
+                      # the KPIs' call figures read this index alone (migration 0004)
+                      Index("ix_calls_kpi", "received_at", "direction", "answer_s", "end_reason",
+                            "call_type"))
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(63))

@@ -17,7 +17,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 PAGES = {
     "console": ("console.html", "Konsol Operator / Staff console", "operator supervisor admin"),
     "opd": ("opd.html", "Portal OPD / OPD portal", "opd supervisor admin"),
-    "dashboard": ("dashboard.html", "Dasbor KPI / KPI dashboard", "supervisor admin operator"),
+    "dashboard": ("dashboard.html", "Dasbor KPI / KPI dashboard", "supervisor admin mayor"),
     "fleet": ("fleet.html", "Armada / Fleet", "admin supervisor operator"),
     "flags": ("flags.html", "Nomor ditandai / Flagged numbers", "supervisor admin"),
 }

@@ -147,7 +147,8 @@ class Demo:
         with self.gateway.db.session() as s:
             for user, role, opd in (("admin", "admin", None), ("supervisor", "supervisor", None),
                                     ("operator", "operator", None), ("damkar", "opd", "damkar"),
-                                    ("simulasi", "operator", None)):
+                                    ("simulasi", "operator", None),
+                                    ("walikota", "mayor", None)):
                 password = secrets.token_urlsafe(9)
                 name = f"demo-{user}-{password[:4].lower()}"
                 with contextlib.suppress(auth.AuthError, ValueError):
@@ -170,6 +171,7 @@ class Demo:
             "(tekan tombol, putus jaringan / press buttons, cut networks)",
             f"  API + OpenAPI  : {url}/docs",
             f"  KPI            : {url}/api/kpis",
+            f"  Rapor bulanan  : {url}/api/reports/rapor.pdf",
             f"  Metrik         : {url}/metrics",
             f"  Broker MQTT    : 127.0.0.1:{self.broker.port if self.broker else '?'} "
             "(sandi per perangkat + ACL / per-device passwords + ACL)",

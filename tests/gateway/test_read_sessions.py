@@ -141,6 +141,30 @@ def test_snapshots_are_computed_at_lower_cpu_priority():
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller's is kept
 
 
+def test_a_slow_snapshot_is_kept_nine_times_as_long_as_it_took():
+    """A year of history that takes 4 s to compute is not recomputed for
+    36 s, though the site's max age is 5 s: the database rests."""
+    now = [0.0]
+    cache: SnapshotCache[int] = SnapshotCache(max_age_s=5, clock=lambda: now[0])
+
+    def compute(took: float, value: int):
+        def run() -> int:
+            now[0] += took  # the clock moves while it computes
+            return value
+        return run
+
+    assert cache.get("year", compute(4.0, 1)) == 1
+    now[0] += 35.9
+    assert cache.get("year", compute(4.0, 2)) == 1  # 35.9 s after: still the first
+    now[0] += 0.2
+    assert cache.get("year", compute(0.1, 3)) == 3  # 36.1 s after: recomputed, quickly this time
+    now[0] += 4.9
+    assert cache.get("year", compute(0.1, 4)) == 3  # the site's 5 s apply again
+    now[0] += 0.2
+    assert cache.get("year", compute(0.1, 5)) == 5
+    assert cache.computed == 3
+
+
 def test_snapshot_failure_reaches_the_waiters_and_is_not_kept():
     cache: SnapshotCache[int] = SnapshotCache(max_age_s=60)
 

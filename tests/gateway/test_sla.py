@@ -29,6 +29,7 @@ def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server,
         gw = start_gateway(cfg)
         register(gw.db, "box-01")
         tok = make_user(gw.db, "op", "operator")  # relays the OPD's phone acknowledgement
+        sup = make_user(gw.db, "sup", "supervisor")  # reads the KPIs (operators do not)
         unit = TestClient(broker, "box-01").start()
         msg = incident("box-01")
         unit.publish(device_topic("box-01", DeviceTopic.INCIDENT), encode(msg))
@@ -54,7 +55,9 @@ def test_no_acknowledgement_in_time_escalates_once(broker, tmp_path, opd_server,
             escalations = [t for t in timeline if t["event"] == "escalation"]
             who = [(t["actor"], t["via"], t["opd"]) for t in escalations]
             assert who == [("system", "sla", "damkar")] * 2
-            k = api.get("/api/kpis").json()
+            assert api.get("/api/kpis").status_code == 403  # a supervisor's, not an operator's
+            with api_client(gw.url, sup) as sup_api:
+                k = sup_api.get("/api/kpis").json()
             damkar = next(o for o in k["opds"] if o["opd"] == "damkar")
             assert damkar["escalations"] == 1 and damkar["ack_sla_compliance"] == 0.0
         unit.stop()

@@ -29,3 +29,16 @@ def browser() -> Iterator:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture
+def gateway(tmp_path, broker) -> Iterator:
+    """A started gateway on the test broker with a SQLite file (the test site)."""
+    from gateway.runtime import Gateway
+    from tests.gateway.support import site_config
+
+    gw = Gateway(site_config(tmp_path, broker)).start()
+    try:
+        yield gw
+    finally:
+        gw.stop()

@@ -167,9 +167,10 @@ def test_empty_report_refused_next_to_the_field_and_dispatch_needs_confirmation(
 
 
 @pytest.mark.parametrize(("user", "role", "opd", "home", "allowed", "refused"), [
-    ("op1", "operator", None, "/console", ["console", "fleet"], ["opd", "flags"]),
+    ("op1", "operator", None, "/console", ["console", "fleet"], ["opd", "flags", "dashboard"]),
     ("sup1", "supervisor", None, "/dashboard", ["console", "dashboard", "opd", "flags"], []),
     ("dam1", "opd", "damkar", "/opd", ["opd"], ["console", "dashboard", "flags", "fleet"]),
+    ("walikota", "mayor", None, "/dashboard", ["dashboard"], ["console", "opd", "flags", "fleet"]),
 ])
 def test_each_role_sees_and_opens_only_its_pages(gateway, browser, user, role, opd, home, allowed, refused):
     import httpx

@@ -10,21 +10,19 @@ import csv
 import io
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from gateway import flags
-from gateway.api.deps import SessionDep, StaffUser, StateDep, require
+from gateway.api.deps import SessionDep, StaffUser, StateDep, SupervisorUser
 from gateway.api.routers.incidents import ERR
-from gateway.auth import Role
 from gateway.clock import utcnow
 from gateway.errors import IllegalTransition, NotFound
-from gateway.store.models import FlaggedNumber, User
+from gateway.store.models import FlaggedNumber
 
 router = APIRouter(prefix="/api", tags=["flags"])
-Supervisor = Annotated[User, Depends(require(Role.SUPERVISOR, Role.ADMIN))]
 Number = Annotated[str, Path(pattern=r"^\+?[0-9*#]{1,20}$")]
 
 
@@ -63,7 +61,7 @@ def list_flags(session: SessionDep, _user: StaffUser) -> list[FlagPublic]:
 @router.post("/flags/{number}/lift", response_model=FlagPublic, responses=ERR,
              summary="Lift a number's flag (supervisor, with a reason)")
 def lift_flag(number: Number, body: LiftBody, session: SessionDep, gw: StateDep,
-              user: Supervisor) -> FlagPublic:
+              user: SupervisorUser) -> FlagPublic:
     try:
         f = flags.lift(session, number, by=user.username, reason=body.reason, now=utcnow())
     except NotFound as exc:
@@ -80,7 +78,7 @@ CSV_FIELDS = ("number", "offence", "calls", "flagged_at", "expires_at", "lifted_
 
 @router.get("/export/flags.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}},
             summary="Every flag ever made, for the report to the carrier (supervisor)")
-def export_flags(session: SessionDep, _user: Supervisor) -> Response:
+def export_flags(session: SessionDep, _user: SupervisorUser) -> Response:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_FIELDS)

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, HTTPException
 
 from gateway import kpi
-from gateway.api.deps import SessionDep, StateDep, SupervisorUser
+from gateway.api.deps import ReportUser, SessionDep, StateDep
 from gateway.api.routers.incidents import ERR
 from gateway.kpi_declines import DeclineReport, declines
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api", tags=["kpis"])
             summary="Per-OPD times, SLA compliance, call answer times, volumes (default: last 30 days)",
             description="A snapshot shared by all viewers, at most `gateway.kpi_snapshot_s` old "
                         "(`computed_at`); computed in a read-only transaction.")
-def kpis(gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
+def kpis(gw: StateDep, _user: ReportUser, since: datetime | None = None,
          until: datetime | None = None) -> kpi.KpiReport:
     from gateway.clock import as_utc
 
@@ -36,7 +36,7 @@ def kpis(gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
 @router.get("/kpis/declines", response_model=DeclineReport, responses=ERR,
             summary="Declines per OPD (by reason, judged wrong), decline to re-dispatch times",
             description="Computed in SQL in the request's read-only transaction.")
-def decline_kpis(session: SessionDep, gw: StateDep, _user: SupervisorUser, since: datetime | None = None,
+def decline_kpis(session: SessionDep, gw: StateDep, _user: ReportUser, since: datetime | None = None,
                  until: datetime | None = None) -> DeclineReport:
     from gateway.clock import as_utc
 

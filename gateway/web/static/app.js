@@ -120,34 +120,7 @@ function initLogin() {
   });
 }
 
-// ---- KPI dashboard -------------------------------------------------------------
-async function refreshDashboard() {
-  const k = await api("/api/kpis");
-  document.getElementById("k-incidents").textContent = k.incidents;
-  document.getElementById("k-backlog").textContent = k.open_backlog;
-  document.getElementById("k-prank").textContent = fmtPct(k.prank_test_share);
-  document.getElementById("k-answer").textContent = fmtPct(k.calls.within_15s);
-  const opds = [...k.opds].sort((a, b) => (a.ack_median_s ?? Infinity) - (b.ack_median_s ?? Infinity));
-  fillRows(document.querySelector("#opd-kpis tbody"), opds.map((o) => el("tr", { "data-opd": o.opd },
-    el("td", { title: o.name }, o.name), el("td", {}, o.count), el("td", {}, o.open),
-    el("td", { class: "num" }, fmtDur(o.ack_median_s)), el("td", { class: "num" }, fmtDur(o.ack_p90_s)),
-    el("td", { class: "num" }, fmtDur(o.resolve_median_s)), el("td", { class: "num" }, fmtDur(o.resolve_p90_s)),
-    el("td", { class: "num" }, fmtPct(o.ack_sla_compliance)), el("td", { class: "num" }, fmtPct(o.resolve_sla_compliance)),
-    el("td", { class: "num" }, o.escalations))));
-  const d = await api("/api/kpis/declines");
-  document.querySelector("#decline-kpis tbody").replaceChildren(...d.opds.filter((o) => o.declines).map((o) => el("tr", { "data-opd": o.opd },
-    el("td", {}, o.name), el("td", { class: "num" }, o.declines),
-    el("td", {}, Object.entries(o.by_reason).map(([r, n]) => `${word("decline", r)}: ${n}`).join(", ")),
-    el("td", { class: "num" + (o.wrong ? " fault" : "") }, o.wrong), el("td", { class: "num" }, fmtDur(o.reroute_median_s)),
-    el("td", { class: "num" }, fmtDur(o.reroute_p90_s)), el("td", { class: "num" }, o.waiting))));
-  const cats = Object.entries(k.by_category).sort((a, b) => b[1] - a[1]);
-  document.querySelector("#by-category tbody").replaceChildren(...cats.map(([c, n]) => el("tr", { "data-category": c }, el("td", {}, word("category", c)), el("td", { class: "num" }, n))));
-  const c = k.calls;
-  const rows = [["Panggilan / Calls", c.calls], ["Dijawab / Answered", c.answered], ["Tak terjawab / Missed", c.missed],
-    ["Waktu jawab median / Answer median", fmtDur(c.answer_median_s)], ["Waktu jawab p90", fmtDur(c.answer_p90_s)],
-    ["≤15 s (target 90 %)", fmtPct(c.within_15s)], ["≤20 s (target 95 %)", fmtPct(c.within_20s)]];
-  document.querySelector("#calls tbody").replaceChildren(...rows.map(([a, b]) => el("tr", {}, el("td", {}, a), el("td", { class: "num" }, b))));
-}
+// the KPI dashboard: dashboard.js (loaded by that page only, with Chart.js)
 
 // ---- fleet --------------------------------------------------------------------
 let fleetApi = true; // /api/fleet (central's health watch) when the gateway hosts it
@@ -245,7 +218,7 @@ async function boot() {
   logout.hidden = false;
   logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
   for (const a of document.querySelectorAll("nav a")) a.hidden = !a.dataset.roles.split(" ").includes(me.role);
-  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => poll(refreshDashboard), fleet: () => poll(refreshFleet),
+  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => initDashboard(), fleet: () => poll(refreshFleet),
     flags: () => poll(refreshFlags), case: initCase })[page]();
 }
 
