@@ -85,8 +85,8 @@ def config_set(
 
     Per perangkat atau grup; versi baru, diterbitkan retained / per device or group; a new
     version each, published retained."""
-    from central.errors import BadSetting, CentralError, UnknownDevice
-    from central.link import Link
+    from gateway.fleet.errors import BadSetting, FleetError, UnknownDevice
+    from gateway.fleet.link import Link
 
     device = None
     if assignments and "=" not in assignments[0]:
@@ -95,7 +95,7 @@ def config_set(
         raise fail("Beri id perangkat atau --group / give a device id or --group (not both)")
     if not assignments:
         raise fail("Tidak ada kunci=nilai / no key=value given")
-    from central.desired import merge_settings, parse_assignments
+    from gateway.fleet.desired import merge_settings, parse_assignments
 
     c = open_central()
     try:
@@ -113,7 +113,7 @@ def config_set(
                     c.config.publish(link, t)
     except (BadSetting, UnknownDevice) as exc:
         raise fail(str(exc)) from None
-    except CentralError as exc:
+    except FleetError as exc:
         raise fail(f"Tersimpan, belum terbit / stored, not published: {exc}", 1) from None
     finally:
         c.close()
@@ -186,10 +186,10 @@ def cmd(
     expires: Annotated[str, typer.Option(help="Kedaluwarsa antrean / queue expiry, e.g. 30m, 1h, 2d")] = "1h",
 ) -> None:
     """Kirim perintah dan tampilkan hasilnya / send a command and print its result."""
-    from central.commands import CmdState, run_command
-    from central.db import utcnow
-    from central.errors import BrokerUnavailable, CommandTimeout, UnknownDevice
-    from central.link import Link
+    from gateway.fleet.commands import CmdState, run_command
+    from gateway.fleet.errors import BrokerUnavailable, CommandTimeout, UnknownDevice
+    from gateway.fleet.link import Link
+    from gateway.fleet.sql import utcnow
 
     try:
         args = _parse_args(arg or [])
@@ -248,8 +248,8 @@ def watch() -> None:
     import signal
     import threading
 
-    from central.errors import BrokerUnavailable
-    from central.service import FleetService
+    from gateway.fleet.errors import BrokerUnavailable
+    from gateway.fleet.service import FleetService
 
     c = open_central()
     svc = FleetService(c.db, c.registry, c.settings)

@@ -30,15 +30,15 @@ def fail(msg: str, code: int = 2) -> typer.Exit:
 
 
 def open_central(*, readonly: bool = False) -> Any:
-    """Central for one command. ``readonly`` commands never create a database
-    file: a missing one is an error naming its path."""
+    """Central for one command, over the gateway's database; no command ever
+    creates it (a missing or unmigrated one is an error naming it).
+    ``readonly`` is kept for the callers' intent; both kinds open the same way."""
     from central.context import Central
-    from central.errors import BadSetting, RegistryUnavailable, StateMissing
     from central.settings import load_settings
+    from gateway.fleet.errors import BadSetting, RegistryUnavailable, StateMissing
 
     try:
-        return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}",
-                            create=not readonly)
+        return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}")
     except BadSetting as exc:
         raise fail(f"Konfigurasi tidak sah / invalid config: {exc}") from None
     except (RegistryUnavailable, StateMissing) as exc:
@@ -80,7 +80,7 @@ def parse_duration(text: str) -> timedelta:
 
 def apply_broker(c: Any, reload: bool = True) -> None:
     """Write passwd + ACL, reload; a failed reload is exit 1 with the files kept."""
-    from central.errors import BrokerNotRunning, BrokerReloadError
+    from gateway.fleet.errors import BrokerNotRunning, BrokerReloadError
 
     if not reload:
         c.prov.write_files()

@@ -6,18 +6,17 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient as HttpClient
 
-from central.api import make_router
-from central.commands import CmdState
-from central.context import Central
+from gateway.fleet.api import make_router
+from gateway.fleet.commands import CmdState
 from tests.central.conftest import provision, wait_for
 from tests.central.unit_double import UnitDouble
 
 
 @pytest.fixture
 def api(site, fleet):
-    central = Central(site.settings, site.db, site.registry)
+    central = site.central
     app = FastAPI()
-    app.include_router(make_router(central, service=fleet))
+    app.include_router(make_router(central.fleet, service=fleet))
     with HttpClient(app) as client:
         yield client
 
@@ -60,7 +59,7 @@ def test_devices_faults_config_and_commands(site, fleet, api):
     assert api.get("/api/fleet/commands", params={"device": "box-1"}).json()[0]["id"] == cid
     assert api.post("/api/fleet/devices/box-1/commands", json={"name": "Bad Name"}).status_code == 422
     assert api.get("/api/fleet/commands/01ARZ3NDEKTSV4RRFFQ69G5FAV").status_code == 404
-    assert api.get("/api/fleet/stats").json()["counters"]["accepted_telemetry"] > 0
+    assert api.get("/api/fleet/stats").json()["counters"]["applied_telemetry"] > 0
     assert [e["kind"] for e in api.get("/api/fleet/devices/box-1/events").json()] == ["provisioned"]
     assert api.get("/api/fleet/devices/nope-1/events").status_code == 404
     unit.stop()

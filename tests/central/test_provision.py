@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from central.errors import DeviceExists, DeviceRevoked, UnknownDevice
 from firmware.agent.config import load_config
+from gateway.fleet.errors import DeviceExists, DeviceRevoked, UnknownDevice
 from protocol.fleet import Profile
 from protocol.reports import Location
 from tests.support.mqtt import TestClient

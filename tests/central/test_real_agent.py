@@ -15,11 +15,10 @@ import yaml
 from fastapi import FastAPI
 from fastapi.testclient import TestClient as HttpClient
 
-from central.api import make_router
-from central.context import Central
 from firmware.agent.agent import Agent
 from firmware.agent.config import UnitConfig
 from firmware.sim import ModemSimulator
+from gateway.fleet.api import make_router
 from protocol.fleet import Profile
 from tests.agent.support import AgentThread
 from tests.central.conftest import wait_for
@@ -176,9 +175,9 @@ def test_stopped_agent_goes_offline_once_in_api_and_cli(site, fleet, tmp_path, m
     agent = Agent(agent_config(site, tmp_path, "box-4", modem_sim.url))
     healthy_box(mock_pins)
     run = AgentThread(agent).start()
-    central = Central(site.settings, site.db, site.registry)
+    central = site.central
     app = FastAPI()
-    app.include_router(make_router(central, service=fleet))
+    app.include_router(make_router(central.fleet, service=fleet))
     with HttpClient(app) as http:
         try:
             run.wait_connected()
@@ -214,7 +213,7 @@ def test_frozen_agent_process_goes_offline_by_heartbeat_then_back(site, fleet, t
     cfg_path.write_text(yaml.safe_dump(doc))
     proc = AgentProcess(cfg_path, tmp_path / "box-6.sock", tmp_path / "box-6.log").start()
     try:
-        assert wait_for(lambda: fleet.counters["accepted_telemetry"] >= 1, timeout=30)
+        assert wait_for(lambda: fleet.counters["applied_telemetry"] >= 1, timeout=30)
         # the agent reports the settings in force (heartbeat 5 s) on connect
         assert wait_for(lambda: fleet.health.heartbeat_window("box-6").total_seconds() == 6.0, timeout=30)
         os.kill(proc.proc.pid, signal.SIGSTOP)

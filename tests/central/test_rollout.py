@@ -17,8 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient as HttpClient
 
-from central.api import make_router
-from central.context import Central
+from gateway.fleet.api import make_router
 from protocol.fleet import Command
 from tests.central.conftest import provision, wait_for
 from tests.central.test_cli import admin_inproc
@@ -71,9 +70,9 @@ class UpdatingUnit(UnitDouble):
 
 @pytest.fixture
 def api(site, fleet):
-    central = Central(site.settings, site.db, site.registry)
+    central = site.central
     app = FastAPI()
-    app.include_router(make_router(central, service=fleet))
+    app.include_router(make_router(central.fleet, service=fleet))
     with HttpClient(app) as client:
         yield client
 

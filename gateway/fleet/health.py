@@ -1,4 +1,9 @@
-"""Health watch: presence, heartbeat lateness, fault episodes, notices.
+"""Health watch: heartbeat lateness, fault episodes, notices.
+
+Presence is the gateway's ``devices`` row, written by the one consumer of
+unit status and telemetry (the ingest); the watch reads the rows that changed
+since its last look (:meth:`HealthWatch.poll`, every tick) and turns them
+into episodes, and clears ``online`` when a heartbeat is late.
 
 A fault is an *episode*: opened once when first seen, closed when the unit
 reports it gone, one notice at each edge. A stuck button the unit reports in
@@ -13,15 +18,17 @@ next sign of life.
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from central.db import Database, dumps, iso, parse_iso, utcnow
-from central.desired import ConfigService
-from central.notify import Notice, Notifier
-from central.settings import HealthSettings
+from sqlalchemy import or_, select, update
+
+from gateway.fleet.desired import ConfigService
+from gateway.fleet.notify import Notice, Notifier
+from gateway.fleet.settings import HealthSettings
+from gateway.fleet.sql import FleetDB, iso, utcnow
+from gateway.store.models import Device
 from protocol.fleet import Registration, Status, Telemetry
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,8 @@ OFFLINE = "offline"
 SELF_TEST = "self_test_failed"
 #: faults that only their own signal closes (not the next telemetry)
 _STICKY = {OFFLINE, SELF_TEST}
+#: how far back each poll looks again (rows applied already are skipped by timestamp)
+POLL_MARGIN = timedelta(seconds=10)
 _BAD_REGISTRATION = {Registration.NOT_REGISTERED, Registration.DENIED, Registration.SEARCHING}
 
 
@@ -49,7 +58,7 @@ def derived_faults(t: Telemetry, s: HealthSettings) -> dict[str, str]:
 class HealthWatch:
     """Applies status/telemetry/self-test results to presence and episodes."""
 
-    def __init__(self, db: Database, config: ConfigService, settings: HealthSettings,
+    def __init__(self, db: FleetDB, config: ConfigService, settings: HealthSettings,
                  notifier: Notifier, *, started_at: datetime | None = None) -> None:
         self.db = db
         self.config = config
@@ -59,6 +68,9 @@ class HealthWatch:
         self.started_at = started_at or utcnow()
         # device -> (previous depth, rising streak, depth when the episode opened)
         self._outbox: dict[str, tuple[int, int, int | None]] = {}
+        # what poll() has applied: newest timestamp seen, and per device (status_at, telemetry_at)
+        self._cursor: datetime | None = None
+        self._seen: dict[str, list[datetime | None]] = {}
 
     def outbox_fault(self, device: str, depth: int) -> str | None:
         """``outbox_growing`` detail, or None. Above ``outbox_max``, or rising on
@@ -81,7 +93,7 @@ class HealthWatch:
             return False
         with self.db.tx() as c:
             cur = c.execute(
-                "INSERT INTO faults (device, fault, detail, opened_at) VALUES (?, ?, ?, ?) "
+                "INSERT INTO fleet_faults (device, fault, detail, opened_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING", (device, fault, detail[:200], iso(at or utcnow())))
             opened = cur.rowcount == 1
         if opened:
@@ -89,14 +101,14 @@ class HealthWatch:
         return opened
 
     def _is_open(self, device: str, fault: str) -> bool:
-        return self.db.one("SELECT 1 AS x FROM faults WHERE device=? AND fault=? AND closed_at IS NULL",
+        return self.db.one("SELECT 1 AS x FROM fleet_faults WHERE device=? AND fault=? AND closed_at IS NULL",
                            (device, fault)) is not None
 
     def close_fault(self, device: str, fault: str, at: datetime | None = None) -> bool:
         if not self._is_open(device, fault):
             return False
         with self.db.tx() as c:
-            cur = c.execute("UPDATE faults SET closed_at=? WHERE device=? AND fault=? AND closed_at IS NULL",
+            cur = c.execute("UPDATE fleet_faults SET closed_at=? WHERE device=? AND fault=? AND closed_at IS NULL",
                             (iso(at or utcnow()), device, fault))
             closed = cur.rowcount == 1
         if closed:
@@ -105,58 +117,40 @@ class HealthWatch:
 
     def open_faults(self, device: str | None = None) -> list[dict[str, Any]]:
         if device:
-            return self.db.query("SELECT * FROM faults WHERE device=? AND closed_at IS NULL ORDER BY id",
+            return self.db.query("SELECT * FROM fleet_faults WHERE device=? AND closed_at IS NULL ORDER BY id",
                                  (device,))
-        return self.db.query("SELECT * FROM faults WHERE closed_at IS NULL ORDER BY id")
+        return self.db.query("SELECT * FROM fleet_faults WHERE closed_at IS NULL ORDER BY id")
 
     def faults(self, device: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
         if device:
-            return self.db.query("SELECT * FROM faults WHERE device=? ORDER BY id DESC LIMIT ?",
+            return self.db.query("SELECT * FROM fleet_faults WHERE device=? ORDER BY id DESC LIMIT ?",
                                  (device, limit))
-        return self.db.query("SELECT * FROM faults ORDER BY id DESC LIMIT ?", (limit,))
+        return self.db.query("SELECT * FROM fleet_faults ORDER BY id DESC LIMIT ?", (limit,))
 
     def event(self, device: str, kind: str, detail: str = "", at: datetime | None = None) -> None:
         with self.db.tx() as c:
-            c.execute("INSERT INTO events (device, kind, detail, at) VALUES (?, ?, ?, ?)",
+            c.execute("INSERT INTO fleet_events (device, kind, detail, at) VALUES (?, ?, ?, ?)",
                       (device, kind, detail[:200], iso(at or utcnow())))
 
     def events(self, device: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        return self.db.query("SELECT * FROM events WHERE device=? ORDER BY id DESC LIMIT ?",
+        return self.db.query("SELECT * FROM fleet_events WHERE device=? ORDER BY id DESC LIMIT ?",
                              (device, limit))
 
     # -- inputs ------------------------------------------------------------
-    def _seen(self, device: str, now: datetime, **cols: Any) -> None:
-        names = ["online", "last_seen", *cols]
-        vals = [1, iso(now), *cols.values()]
-        sets = ", ".join(f"{n}=excluded.{n}" for n in names)
-        marks = ",".join("?" * len(names))
-        sql = (f"INSERT INTO presence (device, {', '.join(names)}) VALUES (?, {marks}) "  # noqa: S608
-               f"ON CONFLICT(device) DO UPDATE SET {sets}")
-        with self.db.tx() as c:
-            c.execute(sql, (device, *vals))
-
     def on_status(self, device: str, st: Status, now: datetime | None = None, *,
-                  episode: bool = True) -> None:
-        """``episode=False``: record presence only (a disabled unit's will)."""
+                  first: bool = False) -> None:
+        """Episodes from a status the ingest stored. ``first``: the first look
+        at this unit since the watch started (no event recorded twice)."""
         now = now or utcnow()
         if st.state == "online":
-            self._seen(device, now, last_status="online", status_reason=st.reason, boot_id=st.boot_id,
-                       firmware=st.firmware)
             self.close_fault(device, OFFLINE, now)
-            if st.reason == "power_restored":
+            if st.reason == "power_restored" and not first:
                 self.event(device, "power_restored", f"boot {st.boot_id or '?'}", now)
         else:
-            with self.db.tx() as c:
-                c.execute("INSERT INTO presence (device, online, last_status, status_reason) "
-                          "VALUES (?, 0, 'offline', ?) ON CONFLICT(device) DO UPDATE SET online=0, "
-                          "last_status='offline', status_reason=excluded.status_reason",
-                          (device, st.reason))
-            if episode:
-                self.open_fault(device, OFFLINE, f"status offline ({st.reason or 'will'})", now)
+            self.open_fault(device, OFFLINE, f"status offline ({st.reason or 'will'})", now)
 
     def on_telemetry(self, device: str, t: Telemetry, now: datetime | None = None) -> None:
         now = now or utcnow()
-        self._seen(device, now, telemetry=dumps(t.model_dump(mode="json", exclude_none=True)))
         self.close_fault(device, OFFLINE, now)
         current = derived_faults(t, self.settings)
         growing = self.outbox_fault(device, t.outbox_depth)
@@ -167,6 +161,44 @@ class HealthWatch:
         for row in self.open_faults(device):
             if row["fault"] not in current and row["fault"] not in _STICKY:
                 self.close_fault(device, row["fault"], now)
+
+    def poll(self, enabled: set[str] | None = None) -> dict[str, int]:
+        """Apply what the ingest stored since the last poll: each new status
+        and heartbeat of an enabled unit, once. Returns how many of each.
+        Two heartbeats of one unit between two polls count as the newer one."""
+        with self.db.gdb.read_session() as s:
+            q = select(Device.id, Device.last_status, Device.status_reason, Device.boot_id,
+                       Device.firmware, Device.status_at, Device.last_telemetry, Device.telemetry_at)
+            if self._cursor is not None:
+                # a margin: another instance's batch may commit a little after a newer one
+                since = self._cursor - POLL_MARGIN
+                q = q.where(or_(Device.status_at >= since, Device.telemetry_at >= since))
+            rows = s.execute(q).all()
+        applied = {"status": 0, "telemetry": 0}
+        for r in rows:
+            if enabled is not None and r.id not in enabled:
+                continue
+            first = r.id not in self._seen
+            seen = self._seen.setdefault(r.id, [None, None])
+            if r.status_at is not None and r.status_at != seen[0] and r.last_status in ("online", "offline"):
+                seen[0] = r.status_at
+                self.on_status(r.id, Status(device=r.id, state=r.last_status, reason=r.status_reason,
+                                            boot_id=r.boot_id), r.status_at, first=first)
+                applied["status"] += 1
+            if r.telemetry_at is not None and r.telemetry_at != seen[1] and r.last_telemetry:
+                seen[1] = r.telemetry_at
+                try:
+                    t = Telemetry.model_validate(r.last_telemetry)
+                except ValueError:  # stored by the ingest after validation; never expected
+                    log.exception("stored telemetry of %s does not validate", r.id)
+                    continue
+                if r.status_at is None or r.telemetry_at >= r.status_at:
+                    self.on_telemetry(r.id, t, r.telemetry_at)
+                    applied["telemetry"] += 1
+            for at in (r.status_at, r.telemetry_at):
+                if at is not None and (self._cursor is None or at > self._cursor):
+                    self._cursor = at
+        return applied
 
     def on_self_test(self, device: str, ok: bool, detail: str = "", now: datetime | None = None) -> None:
         if ok:
@@ -183,30 +215,32 @@ class HealthWatch:
         """Mark units with a late heartbeat offline; returns their ids."""
         now = now or utcnow()
         late = []
-        for r in self.db.query("SELECT device, last_seen FROM presence WHERE online=1"):
-            if enabled is not None and r["device"] not in enabled:
+        with self.db.gdb.read_session() as s:
+            online = s.execute(select(Device.id, Device.last_seen).where(Device.online.is_(True))).all()
+        for device, last_seen in online:
+            if enabled is not None and device not in enabled:
                 # Mosquitto drops a disabled unit's session on reload without its will:
                 # record it offline here, with no fault episode (an admin did it)
-                with self.db.tx() as c:
-                    c.execute("UPDATE presence SET online=0, status_reason='disabled' WHERE device=?",
-                              (r["device"],))
+                self._set_offline(device, "disabled")
                 continue
-            seen = max(parse_iso(r["last_seen"]) or self.started_at, self.started_at)
-            window = self.heartbeat_window(r["device"])
-            if now - seen > window:
-                with self.db.tx() as c:
-                    c.execute("UPDATE presence SET online=0, status_reason='heartbeat_late' "
-                              "WHERE device=? AND online=1", (r["device"],))
-                self.open_fault(r["device"], OFFLINE,
-                                f"heartbeat late: none for {window.total_seconds():g}s", now)
-                late.append(r["device"])
+            seen = max(last_seen or self.started_at, self.started_at)
+            window = self.heartbeat_window(device)
+            if now - seen > window and self._set_offline(device, "heartbeat_late"):
+                self.open_fault(device, OFFLINE, f"heartbeat late: none for {window.total_seconds():g}s", now)
+                late.append(device)
         return late
+
+    def _set_offline(self, device: str, reason: str) -> bool:
+        with self.db.gdb.session() as s:
+            res = s.execute(update(Device).where(Device.id == device, Device.online.is_(True))
+                            .values(online=False, status_reason=reason))
+            return bool(res.rowcount)  # type: ignore[attr-defined]
 
     def flush_notices(self) -> int:
         """Send the notices not yet sent (one per episode edge); returns how
         many went out. A failing channel is retried on the next call."""
         sent = 0
-        for row in self.db.query("SELECT * FROM faults WHERE notified_open=0 OR "
+        for row in self.db.query("SELECT * FROM fleet_faults WHERE notified_open=0 OR "
                                  "(closed_at IS NOT NULL AND notified_close=0) ORDER BY id"):
             for kind, col, at in (("fault", "notified_open", row["opened_at"]),
                                   ("recovered", "notified_close", row["closed_at"])):
@@ -221,13 +255,27 @@ class HealthWatch:
                                 row["fault"], exc)
                     return sent
                 with self.db.tx() as c:
-                    c.execute(f"UPDATE faults SET {col}=1 WHERE id=?", (row["id"],))  # noqa: S608
+                    c.execute(f"UPDATE fleet_faults SET {col}=1 WHERE id=?", (row["id"],))  # noqa: S608
                 sent += 1
         return sent
 
     # -- views -------------------------------------------------------------
     def presence(self, device: str) -> dict[str, Any] | None:
-        r = self.db.one("SELECT * FROM presence WHERE device=?", (device,))
-        if r and r.get("telemetry"):
-            r["telemetry"] = json.loads(r["telemetry"])
-        return r
+        return presence(self.db, device)
+
+
+def presence(db: FleetDB, device: str) -> dict[str, Any] | None:
+    """The unit's presence as the ingest and the watch keep it (its ``devices`` row)."""
+    with db.gdb.read_session() as s:
+        d = s.get(Device, device)
+        if d is None:
+            return None
+        return {"device": d.id, "online": bool(d.online), "last_seen": iso(d.last_seen),
+                "last_status": d.last_status, "status_reason": d.status_reason, "boot_id": d.boot_id,
+                "firmware": d.firmware, "telemetry": d.last_telemetry,
+                "telemetry_at": iso(d.telemetry_at)}
+
+
+def online_ids(db: FleetDB) -> set[str]:
+    with db.gdb.read_session() as s:
+        return set(s.scalars(select(Device.id).where(Device.online.is_(True))))

@@ -1,37 +1,37 @@
-"""One root exception for the central package; each leaf is also a builtin."""
+"""One root exception for the fleet wing and `siaga admin`; each leaf is also a builtin."""
 
 
-class CentralError(Exception):
-    """Root of every error raised by the admin tooling."""
+class FleetError(Exception):
+    """Root of every error raised by the fleet wing and the admin tooling."""
 
 
-class UnknownDevice(CentralError, KeyError):
+class UnknownDevice(FleetError, KeyError):
     """No device with that id in the registry."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "unknown device"
 
 
-class UnknownCommand(CentralError, KeyError):
+class UnknownCommand(FleetError, KeyError):
     """No command with that id."""
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "unknown command"
 
 
-class DeviceExists(CentralError, ValueError):
+class DeviceExists(FleetError, ValueError):
     """A device with that id is already registered."""
 
 
-class DeviceRevoked(CentralError, PermissionError):
+class DeviceRevoked(FleetError, PermissionError):
     """The device's credentials were revoked; it must be provisioned anew."""
 
 
-class BadSetting(CentralError, ValueError):
+class BadSetting(FleetError, ValueError):
     """A configuration key or value that the unit contract does not accept."""
 
 
-class BrokerReloadError(CentralError, RuntimeError):
+class BrokerReloadError(FleetError, RuntimeError):
     """The broker could not be told to re-read its password file and ACL."""
 
 
@@ -40,21 +40,21 @@ class BrokerNotRunning(BrokerReloadError):
     files are written and a broker started later reads them."""
 
 
-class StateMissing(CentralError, FileNotFoundError):
-    """Central's database does not exist yet; a read-only command does not create it."""
+class StateMissing(FleetError, FileNotFoundError):
+    """The gateway database does not exist yet; a command never creates it."""
 
 
-class BrokerUnavailable(CentralError, ConnectionError):
+class BrokerUnavailable(FleetError, ConnectionError):
     """The admin client could not connect to the broker."""
 
 
-class CommandTimeout(CentralError, TimeoutError):
+class CommandTimeout(FleetError, TimeoutError):
     """A unit did not answer a command within its timeout."""
 
 
-class RegistryUnavailable(CentralError, RuntimeError):
+class RegistryUnavailable(FleetError, RuntimeError):
     """The configured device registry (the gateway's database) cannot be used."""
 
 
-class ReleaseError(CentralError, ValueError):
+class ReleaseError(FleetError, ValueError):
     """A release could not be built, signed or rolled out as asked."""

@@ -2,8 +2,8 @@
 
 The gateway includes it behind its admin auth::
 
-    from central.api import make_router
-    app.include_router(make_router(central, service=fleet_service),
+    from gateway.fleet.api import make_router
+    app.include_router(make_router(fleet, service=fleet_service),
                        dependencies=[Depends(require_role("admin"))])
 
 Writes (config, commands) only store: the fleet service publishes desired
@@ -19,13 +19,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from central.commands import CommandService
-from central.context import Central
-from central.db import utcnow
-from central.desired import merge_settings
-from central.errors import BadSetting, UnknownDevice
-from central.release.api import add_rollout_routes
-from central.service import FleetService
+from gateway.fleet.commands import CommandService
+from gateway.fleet.context import Fleet
+from gateway.fleet.desired import merge_settings
+from gateway.fleet.errors import BadSetting, UnknownDevice
+from gateway.fleet.rollout_api import add_rollout_routes
+from gateway.fleet.service import FleetService
+from gateway.fleet.sql import utcnow
 from protocol.fleet import Command
 
 
@@ -44,25 +44,25 @@ class CommandRequest(BaseModel):
     expires_in_s: float = Field(3600.0, gt=0, le=7 * 86400, title="Never sent or run after this")
 
 
-def make_router(central: Central, *, service: FleetService | None = None) -> APIRouter:
+def make_router(fleet: Fleet, *, service: FleetService | None = None) -> APIRouter:
     router = APIRouter(prefix="/api/fleet", tags=["fleet"])
 
     def _device(device_id: str) -> Any:
         try:
-            return central.registry.get(device_id)
+            return fleet.registry.get(device_id)
         except UnknownDevice as exc:
             raise HTTPException(404, str(exc)) from None
 
     @router.get("/devices", summary="Fleet table: presence, faults, config drift")
     def list_devices() -> list[dict[str, Any]]:
-        return [central.device_row(d) for d in central.registry.list()]
+        return [fleet.device_row(d) for d in fleet.registry.list()]
 
     @router.get("/devices/{device_id}", summary="One device in detail")
     def get_device(device_id: str) -> dict[str, Any]:
         d = _device(device_id)
-        row = central.device_row(d)
-        row["presence"] = central.health.presence(device_id)
-        row["drift"] = central.config.drift(device_id).as_dict()
+        row = fleet.device_row(d)
+        row["presence"] = fleet.health.presence(device_id)
+        row["drift"] = fleet.config.drift(device_id).as_dict()
         return row
 
     @router.get("/devices/{device_id}/faults", summary="Fault episodes of one device, newest first")
@@ -70,29 +70,29 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
         _device(device_id)
         if open_only:
-            return central.health.open_faults(device_id)
-        return central.health.faults(device_id, limit=limit)
+            return fleet.health.open_faults(device_id)
+        return fleet.health.faults(device_id, limit=limit)
 
     @router.get("/devices/{device_id}/events", summary="Events of one device (power restored...)")
     def device_events(device_id: str,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
         _device(device_id)
-        return central.health.events(device_id, limit=limit)
+        return fleet.health.events(device_id, limit=limit)
 
     @router.get("/faults", summary="Fault episodes of the fleet")
     def faults(open_only: Annotated[bool, Query(alias="open")] = True,
                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-        return central.health.open_faults() if open_only else central.health.faults(limit=limit)
+        return fleet.health.open_faults() if open_only else fleet.health.faults(limit=limit)
 
     @router.get("/devices/{device_id}/config", summary="Desired, reported and drift")
     def get_config(device_id: str) -> dict[str, Any]:
         _device(device_id)
-        desired = central.config.desired(device_id)
-        reported = central.config.reported(device_id)
+        desired = fleet.config.desired(device_id)
+        reported = fleet.config.reported(device_id)
         return {
             "desired": desired.model_dump(mode="json", exclude_none=True) if desired else None,
             "reported": reported.model_dump(mode="json", exclude_none=True) if reported else None,
-            "drift": central.config.drift(device_id).as_dict(),
+            "drift": fleet.config.drift(device_id).as_dict(),
         }
 
     @router.put("/devices/{device_id}/config", status_code=202,
@@ -100,7 +100,7 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
     def set_config(device_id: str, change: ConfigChange) -> dict[str, Any]:
         _device(device_id)
         try:
-            doc = central.config.set(device_id, change.settings)
+            doc = fleet.config.set(device_id, change.settings)
         except BadSetting as exc:
             raise HTTPException(422, str(exc)) from None
         return {"device": device_id, "version": doc.version,
@@ -109,26 +109,23 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
     @router.put("/groups/{group}/config", status_code=202,
                 summary="A new desired version for every member of a group")
     def set_group_config(group: str, change: ConfigChange) -> list[dict[str, Any]]:
-        members = central.prov.members(group)
+        members = fleet.groups.members(group)
         if not members:
             raise HTTPException(404, f"grup kosong atau tidak dikenal / empty or unknown group: {group}")
         try:
             merge_settings({}, change.settings)  # refuse a bad value before any version is used
-            docs = {d: central.config.set(d, change.settings) for d in members}
+            docs = {d: fleet.config.set(d, change.settings) for d in members}
         except BadSetting as exc:
             raise HTTPException(422, str(exc)) from None
         return [{"device": d, "version": doc.version} for d, doc in docs.items()]
 
     @router.get("/groups", summary="Groups and their members")
     def groups() -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for r in central.db.query("SELECT name, device FROM groups ORDER BY name, device"):
-            out.setdefault(r["name"], []).append(r["device"])
-        return out
+        return fleet.groups.all()
 
     @router.get("/drift", summary="Devices whose reported config differs from desired")
     def drift() -> list[dict[str, Any]]:
-        rows = [central.config.drift(d.id) for d in central.registry.list()]
+        rows = [fleet.config.drift(d.id) for d in fleet.registry.list()]
         return [r.as_dict() for r in rows if not r.in_sync]
 
     @router.post("/devices/{device_id}/commands", status_code=202,
@@ -140,24 +137,24 @@ def make_router(central: Central, *, service: FleetService | None = None) -> API
         except ValidationError as exc:
             msg = exc.errors()[0]["msg"]
             raise HTTPException(422, f"perintah tidak sah / invalid command: {msg}") from None
-        rec = central.commands.create(device_id, req.name, req.args, timeout_s=req.timeout_s,
+        rec = fleet.commands.create(device_id, req.name, req.args, timeout_s=req.timeout_s,
                                       expires_at=utcnow() + timedelta(seconds=req.expires_in_s))
         return rec.as_dict()
 
     @router.get("/commands", summary="Recent commands, newest first")
     def list_commands(device: str | None = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
-        return [r.as_dict() for r in central.commands.list(device=device, limit=limit)]
+        return [r.as_dict() for r in fleet.commands.list(device=device, limit=limit)]
 
     @router.get("/commands/{command_id}", summary="One command and its state")
     def get_command(command_id: str) -> dict[str, Any]:
-        svc: CommandService = central.commands
+        svc: CommandService = fleet.commands
         try:
             return svc.get(command_id).as_dict()
         except KeyError:
             raise HTTPException(404, f"perintah tidak dikenal / unknown command: {command_id}") from None
 
-    add_rollout_routes(router, central)
+    add_rollout_routes(router, fleet)
 
     @router.get("/stats", summary="Fleet service counters (accepted / rejected by reason)")
     def stats() -> dict[str, Any]:
