@@ -139,8 +139,8 @@ class HealthWatch:
     # -- inputs ------------------------------------------------------------
     def on_status(self, device: str, st: Status, now: datetime | None = None, *,
                   first: bool = False) -> None:
-        """Episodes from a status the ingest stored. ``first``: the first look
-        at this unit since the watch started (no event recorded twice)."""
+        """Episodes from a status the ingest stored. ``first``: stored before
+        the watch started (its event was recorded then, not again)."""
         now = now or utcnow()
         if st.state == "online":
             self.close_fault(device, OFFLINE, now)
@@ -178,8 +178,9 @@ class HealthWatch:
         for r in rows:
             if enabled is not None and r.id not in enabled:
                 continue
-            first = r.id not in self._seen
             seen = self._seen.setdefault(r.id, [None, None])
+            # stored before this watch started: its episode, not its event again
+            first = r.status_at is not None and r.status_at < self.started_at
             if r.status_at is not None and r.status_at != seen[0] and r.last_status in ("online", "offline"):
                 seen[0] = r.status_at
                 self.on_status(r.id, Status(device=r.id, state=r.last_status, reason=r.status_reason,

@@ -22,7 +22,7 @@ def test_fleet_api_has_no_server_errors(site):
     central = site.central
     central.config.set("box-01", {"volume": 10})
     app = FastAPI()
-    app.include_router(make_router(central))
+    app.include_router(make_router(central.fleet))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -14,7 +14,7 @@ from gateway.fleet.notify import Notice, WebhookNotifier
 from gateway.fleet.sql import utcnow
 from protocol.codec import encode
 from protocol.fleet import Status
-from tests.central.conftest import provision, wait_for
+from tests.central.conftest import provision, start_ingest, wait_for
 from tests.central.unit_double import UnitDouble
 from tests.support.mqtt import TestClient
 
@@ -202,24 +202,30 @@ def test_self_test_outcome_names_failed_checks():
 
 
 def test_restarted_watch_gets_what_happened_while_it_was_down(site):
+    """The ingest keeps presence while the watch is down; a new watch turns
+    what it stored into the episode."""
     from gateway.fleet.notify import MemoryNotifier
     from gateway.fleet.service import FleetService
 
     site.settings.health.tick_s = 0.1
-    site.settings.broker = site.settings.broker.model_copy(update={"session_expiry_s": 300})
+    ingest = start_ingest(site)
     pw = provision(site, "box-8")
     unit = UnitDouble(site.broker, "box-8", pw).start()
     first = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
-    assert wait_for(lambda: (first.health.presence("box-8") or {}).get("online") == 1)
-    first.stop()
-    unit.crash()  # the will goes to the watch's persistent session while it is down
-    wait_for(lambda: False, timeout=0.3)
-    second = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
+    second = None
     try:
+        assert wait_for(lambda: (first.health.presence("box-8") or {}).get("online") is True)
+        first.stop()
+        unit.crash()  # the will reaches the ingest while the watch is down
+        assert wait_for(lambda: first.health.presence("box-8")["status_reason"] == "will")
+        assert not _faults(first, "box-8", "offline")
+        second = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
         assert wait_for(lambda: _faults(second, "box-8", "offline"))
-        assert second.health.presence("box-8")["status_reason"] == "will"
+        assert second.health.presence("box-8")["online"] is False
     finally:
-        second.stop()
+        if second is not None:
+            second.stop()
+        ingest.stop()
 
 
 def test_outbox_growing_by_threshold_or_trend_with_hysteresis(site):

@@ -67,7 +67,7 @@ def central_yaml(site, tmp_path: Path) -> Path:
     pw.write_text(site.admin_password + "\n")
     pw.chmod(0o600)
     s = site.settings
-    doc = {"db_path": str(s.db_path), "site_dir": str(s.site_dir), "bundle_dir": str(s.bundle_dir),
+    doc = {"gateway_db_url": site.db_url, "site_dir": str(s.site_dir), "bundle_dir": str(s.bundle_dir),
            "broker": {"host": site.broker.host, "port": site.broker.port, "username": "admin",
                       "password_file": str(pw), "session_expiry_s": 0},
            "unit_broker": {"host": site.broker.host, "port": site.broker.port, "tls": False},
