@@ -29,10 +29,6 @@ class FleetHost:
         self.fleet = Fleet(load_fleet_settings(config_path), db)
         self.service = FleetService(self.fleet.db, self.fleet.registry, self.fleet.settings)
 
-    @property
-    def central(self) -> Fleet:  # the name tests and the demo used before the move
-        return self.fleet
-
     def mount(self, app: FastAPI) -> None:
         """``/api/fleet/...`` for admins and supervisors (read and act)."""
         from gateway.api.deps import require

@@ -160,7 +160,7 @@ def central_yaml(tmp_path: Path, broker: Any) -> Path:
 
     path = tmp_path / "central.yaml"
     path.write_text(yaml.safe_dump({
-        "db_path": str(tmp_path / "central.db"), "site_dir": str(tmp_path / "site"),
+        "site_dir": str(tmp_path / "site"),
         "bundle_dir": str(tmp_path / "bundles"),
         "gateway_db_url": f"sqlite:///{tmp_path / 'gateway.db'}",
         "broker": {"host": broker.host, "port": broker.port},
@@ -232,3 +232,12 @@ def make_user(db: Database, username: str, role: str, opd: str | None = None) ->
     with db.session() as s:
         u = auth.create_user(s, username, "password-" + username, role, opd=opd)
         return auth.create_token(s, u, "test")
+
+
+def provisioner(gw: Any) -> Any:
+    """`siaga admin`'s provisioner over a running gateway's own database (the
+    same code as the CLI: registry row, credentials, bundle)."""
+    from central.context import Central
+    from central.settings import load_settings
+
+    return Central(load_settings(gw.cfg.gateway.fleet_config), gw.db, actor="test").prov

@@ -8,7 +8,14 @@ import httpx
 
 from protocol.fleet import Profile
 from protocol.reports import Location
-from tests.gateway.support import api_client, central_yaml, fleet_watch_sees, make_user, site_config
+from tests.gateway.support import (
+    api_client,
+    central_yaml,
+    fleet_watch_sees,
+    make_user,
+    provisioner,
+    site_config,
+)
 
 
 def test_fleet_api_in_gateway(tmp_path, broker, start_gateway):
@@ -16,7 +23,7 @@ def test_fleet_api_in_gateway(tmp_path, broker, start_gateway):
     cfg = site_config(tmp_path, broker)
     cfg.gateway.fleet_config = central
     gw = start_gateway(cfg)
-    gw.fleet.central.prov.add_device("box-9", profile=Profile.FIELD,
+    provisioner(gw).add_device("box-9", profile=Profile.FIELD,
                                      location=Location(label="Taman Sari"), reload=False)
     # provisioning wrote the SD-card bundle
     assert (tmp_path / "bundles" / "box-9" / "unit.yaml").exists()
