@@ -41,7 +41,7 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON 
     open faults, config drift."""
     c = open_central(readonly=True)
     try:
-        rows = [c.device_row(d) for d in c.registry.list()]
+        rows = c.fleet.device_rows()
     finally:
         c.close()
     if as_json:

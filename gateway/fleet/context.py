@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from gateway.fleet.commands import CommandService
 from gateway.fleet.desired import ConfigService
@@ -13,8 +16,10 @@ from gateway.fleet.notify import make_notifier
 from gateway.fleet.registry import Device, Registry
 from gateway.fleet.rollout import RolloutService
 from gateway.fleet.settings import FleetSettings
-from gateway.fleet.sql import FleetDB
+from gateway.fleet.sql import FleetDB, iso
+from gateway.fleet.table import device_rows
 from gateway.store.db import Database
+from gateway.store.models import Device as DeviceRow
 
 
 @dataclass
@@ -39,24 +44,20 @@ class Fleet:
         self.health = HealthWatch(self.db, self.config, self.settings.health,
                                   make_notifier(self.settings.notifier))
 
+    def device_rows(self, ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """The fleet table (the same rows as ``GET /api/devices``), timestamps
+        as ISO text for the CLI's JSON and tables."""
+        with self.gdb.read_session() as s:
+            q = select(DeviceRow).order_by(DeviceRow.id)
+            if ids is not None:
+                q = q.where(DeviceRow.id.in_(ids))
+            rows = device_rows(s, s.scalars(q).all())
+        for r in rows:
+            for k, v in r.items():
+                if isinstance(v, datetime):
+                    r[k] = iso(v)
+        return rows
+
     def device_row(self, d: Device) -> dict[str, Any]:
-        """One line of the fleet table (CLI ``devices``, API list)."""
-        p = self.health.presence(d.id) or {}
-        tel = p.get("telemetry") or {}
-        return {
-            "id": d.id,
-            "profile": d.profile.value,
-            "enabled": d.enabled,
-            "revoked": self.groups.is_revoked(d.id),
-            "online": bool(p.get("online")),
-            "last_seen": p.get("last_seen"),
-            "status_reason": p.get("status_reason"),
-            "signal_dbm": tel.get("signal_dbm"),
-            "outbox_depth": tel.get("outbox_depth"),
-            "firmware": tel.get("firmware") or p.get("firmware"),
-            "update": tel.get("update"),
-            "faults": [f["fault"] for f in self.health.open_faults(d.id)],
-            "config": self.config.drift(d.id).state,
-            "groups": self.groups.groups_of(d.id),
-            "location": d.location.model_dump(exclude_none=True, exclude={"v"}) if d.location else None,
-        }
+        """One line of the fleet table."""
+        return self.device_rows([d.id])[0]

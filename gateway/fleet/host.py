@@ -30,13 +30,15 @@ class FleetHost:
         self.service = FleetService(self.fleet.db, self.fleet.registry, self.fleet.settings)
 
     def mount(self, app: FastAPI) -> None:
-        """``/api/fleet/...`` for admins and supervisors (read and act)."""
+        """``/api/devices/{id}/...`` and ``/api/fleet/...``: admins and
+        supervisors read, admins act."""
         from gateway.api.deps import require
         from gateway.auth import Role
-        from gateway.fleet.api import make_router
+        from gateway.fleet.api import admin_writes, make_router
 
         guard: Any = Depends(require(Role.ADMIN, Role.SUPERVISOR))
-        app.include_router(make_router(self.fleet, service=self.service), dependencies=[guard])
+        app.include_router(make_router(self.fleet, service=self.service, write_guard=admin_writes()),
+                           dependencies=[guard])
 
     def start(self) -> None:
         self.service.start()

@@ -23,7 +23,7 @@ class RolloutRequest(BaseModel):
     wave_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400, title="A wave's units must be final by then")
 
 
-def add_rollout_routes(router: APIRouter, fleet: Any) -> None:
+def add_rollout_routes(router: APIRouter, fleet: Any, writes: list[Any] | None = None) -> None:
     svc = fleet.rollouts
 
     @router.get("/rollouts", summary="Rollouts, newest first, with per-unit state")
@@ -37,7 +37,7 @@ def add_rollout_routes(router: APIRouter, fleet: Any) -> None:
         except ReleaseError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.post("/rollouts", status_code=202, summary="Start a staged rollout (the fleet service runs it)")
+    @router.post("/rollouts", status_code=202, dependencies=writes or [], summary="Start a staged rollout (the fleet service runs it)")
     def start_rollout(req: RolloutRequest) -> dict[str, Any]:
         try:
             units, label = select_units(fleet, group=req.group, percent=req.percent)
@@ -46,7 +46,7 @@ def add_rollout_routes(router: APIRouter, fleet: Any) -> None:
         except ReleaseError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @router.post("/rollouts/{rollout_id}/abort", summary="Stop offering the update to further units")
+    @router.post("/rollouts/{rollout_id}/abort", dependencies=writes or [], summary="Stop offering the update to further units")
     def abort_rollout(rollout_id: str) -> dict[str, Any]:
         try:
             return svc.abort(rollout_id)

@@ -181,11 +181,12 @@ def test_stopped_agent_goes_offline_once_in_api_and_cli(site, fleet, tmp_path, m
     with HttpClient(app) as http:
         try:
             run.wait_connected()
-            assert wait_for(lambda: http.get("/api/fleet/devices/box-4").json()["online"])
+            # the fleet table's rows (GET /api/devices)
+            assert wait_for(lambda: central.fleet.device_row(central.registry.get("box-4"))["online"])
         finally:
             run.stop()
-        assert wait_for(lambda: not http.get("/api/fleet/devices/box-4").json()["online"])
-        faults = http.get("/api/fleet/devices/box-4/faults").json()
+        assert wait_for(lambda: not central.fleet.device_row(central.registry.get("box-4"))["online"])
+        faults = http.get("/api/devices/box-4/faults").json()
         assert [f["fault"] for f in faults] == ["offline"]
     r = admin(conf, "devices")
     assert r.returncode == 0

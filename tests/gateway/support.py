@@ -170,8 +170,8 @@ def central_yaml(tmp_path: Path, broker: Any) -> Path:
 
 
 def fleet_row(api: httpx.Client, device: str) -> dict[str, Any] | None:
-    """The device's row in ``/api/fleet/devices`` (None while absent)."""
-    return next((r for r in api.get("/api/fleet/devices").json() if r["id"] == device), None)
+    """The device's row in ``/api/devices`` (None while absent)."""
+    return next((r for r in api.get("/api/devices").json() if r["id"] == device), None)
 
 
 def fleet_watch_sees(broker: Any, admin: httpx.Client, device: str,

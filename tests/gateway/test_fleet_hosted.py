@@ -1,6 +1,6 @@
-"""The gateway hosting the fleet side (`gateway.fleet_config`): central's
-health watch runs in the gateway process, `/api/fleet` is served behind the
-gateway's own login, and both share the gateway's device table."""
+"""The gateway hosting the fleet wing (`gateway.fleet_config`): the health
+watch runs in the gateway process, one `/api/devices` carries registry,
+presence and fleet state behind the gateway's own login."""
 
 from __future__ import annotations
 
@@ -30,13 +30,23 @@ def test_fleet_api_in_gateway(tmp_path, broker, start_gateway):
 
     admin = api_client(gw.url, make_user(gw.db, "adm", "admin"))
     opd = api_client(gw.url, make_user(gw.db, "dam", "opd", opd="damkar"))
-    assert httpx.get(f"{gw.url}/api/fleet/devices").status_code == 401
-    assert opd.get("/api/fleet/devices").status_code == 403
+    operator = api_client(gw.url, make_user(gw.db, "op", "operator"))
+    supervisor = api_client(gw.url, make_user(gw.db, "sup", "supervisor"))
+    assert httpx.get(f"{gw.url}/api/devices").status_code == 401
+    assert opd.get("/api/devices").status_code == 403
+    assert httpx.get(f"{gw.url}/api/fleet/devices").status_code == 404  # one device list, not two
+    assert operator.get("/api/devices/box-9/faults").status_code == 403  # the fleet wing: admins
+    assert supervisor.get("/api/devices/box-9/faults").status_code == 200  # supervisors read
+    ping = {"name": "ping"}
+    assert supervisor.post("/api/devices/box-9/commands", json=ping).status_code == 403  # admins act
+    assert admin.post("/api/devices/box-9/commands", json=ping).json()["state"] == "queued"
 
-    def same_registry() -> None:  # the gateway's own device list is the same registry
-        assert [d["id"] for d in admin.get("/api/devices").json()] == ["box-9"]
+    def same_registry() -> None:  # one list: registry row, presence and fleet state
+        [row] = operator.get("/api/devices").json()
+        assert row["id"] == "box-9" and row["label"] == "Taman Sari" and row["online"] is True
+        assert row["revoked"] is False and row["faults"] == [] and row["config"] == "none"
 
     # online, then the unit's will fires: offline, and one fault episode opens
     fleet_watch_sees(broker, admin, "box-9", between=same_registry)
-    faults = admin.get("/api/fleet/devices/box-9/faults").json()
+    faults = admin.get("/api/devices/box-9/faults").json()
     assert [f["fault"] for f in faults] == ["offline"]
