@@ -115,7 +115,8 @@ def make_router(fleet: Fleet, *, service: FleetService | None = None,
         return [r.as_dict() for r in fleet.commands.list(device=device_id, limit=limit)]
 
     @router.get("/faults", response_model=list[FaultEpisode], summary="Fault episodes of the fleet")
-    def faults(open_only: Annotated[bool, Query(alias="open")] = True, limit: Limit = 100) -> list[dict[str, Any]]:
+    def faults(open_only: Annotated[bool, Query(alias="open")] = True,
+               limit: Limit = 100) -> list[dict[str, Any]]:
         return fleet.health.open_faults() if open_only else fleet.health.faults(limit=limit)
 
     @router.put("/groups/{group}/config", status_code=202, dependencies=writes,

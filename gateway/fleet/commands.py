@@ -20,6 +20,7 @@ the broker drops a stale command from an offline unit's session by itself.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import json
 import logging
@@ -113,7 +114,8 @@ class CommandService:
         cmd_id = Command(name=name, args=args or {}).id  # validates name and args
         with self.db.tx() as c:
             c.execute(
-                "INSERT INTO fleet_commands (id, device, name, args, state, created_at, expires_at, timeout_s)"
+                "INSERT INTO fleet_commands (id, device, name, args, state, created_at, expires_at,"
+                " timeout_s)"
                 " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
                 (cmd_id, device, name, dumps(args or {}), iso(now), iso(expires_at), timeout_s))
         return self.get(cmd_id)
@@ -165,7 +167,8 @@ class CommandService:
             self._move(cmd_id, CmdState.QUEUED, frm=(CmdState.SENT,), sent_at=None)
             raise
         with self.db.tx() as c:  # the clock of the reply timeout starts at the PUBACK
-            c.execute("UPDATE fleet_commands SET sent_at=? WHERE id=? AND state='sent'", (iso(utcnow()), cmd_id))
+            c.execute("UPDATE fleet_commands SET sent_at=? WHERE id=? AND state='sent'",
+                      (iso(utcnow()), cmd_id))
         if unit_online:
             self.mark_delivered(cmd_id)
         return self.get(cmd_id)
@@ -204,7 +207,7 @@ class CommandService:
         return self._move(cmd_id, CmdState.TIMED_OUT, frm=(CmdState.SENT, CmdState.DELIVERED),
                           finished_at=iso(utcnow()), error="no reply within the timeout")
 
-    def sweep(self, now: datetime | None = None) -> list[CommandRecord]:
+    def sweep(self, now: datetime | None = None) -> builtins.list[CommandRecord]:
         """Expire queued commands past their expiry; time out sent ones past
         their timeout. Returns the records that changed."""
         now = now or utcnow()
@@ -222,7 +225,7 @@ class CommandService:
                 changed.append(self.get(rec.id))
         return changed
 
-    def due(self, online: set[str]) -> list[CommandRecord]:
+    def due(self, online: set[str]) -> builtins.list[CommandRecord]:
         """Queued commands whose unit is online now, oldest first."""
         rows = self.db.query("SELECT * FROM fleet_commands WHERE state='queued' ORDER BY id")
         return [_record(r) for r in rows if r["device"] in online]

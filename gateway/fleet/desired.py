@@ -171,7 +171,8 @@ class ConfigService:
         return doc
 
     def unpublished(self) -> list[str]:
-        return [r["device"] for r in self.db.query("SELECT device FROM fleet_desired WHERE published_at IS NULL")]
+        rows = self.db.query("SELECT device FROM fleet_desired WHERE published_at IS NULL")
+        return [r["device"] for r in rows]
 
     def record_reported(self, rep: ReportedConfig) -> None:
         with self.db.tx() as c:

@@ -108,7 +108,8 @@ class HealthWatch:
         if not self._is_open(device, fault):
             return False
         with self.db.tx() as c:
-            cur = c.execute("UPDATE fleet_faults SET closed_at=? WHERE device=? AND fault=? AND closed_at IS NULL",
+            cur = c.execute("UPDATE fleet_faults SET closed_at=? WHERE device=? AND fault=? "
+                            "AND closed_at IS NULL",
                             (iso(at or utcnow()), device, fault))
             closed = cur.rowcount == 1
         if closed:
@@ -117,7 +118,8 @@ class HealthWatch:
 
     def open_faults(self, device: str | None = None) -> list[dict[str, Any]]:
         if device:
-            return self.db.query("SELECT * FROM fleet_faults WHERE device=? AND closed_at IS NULL ORDER BY id",
+            return self.db.query("SELECT * FROM fleet_faults WHERE device=? AND closed_at IS NULL "
+                                 "ORDER BY id",
                                  (device,))
         return self.db.query("SELECT * FROM fleet_faults WHERE closed_at IS NULL ORDER BY id")
 

@@ -54,7 +54,7 @@ class Link:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
-        self.client.reconnect_delay_set(0.2, 5)
+        self.client.reconnect_delay_set(0.2, 5)  # type: ignore[arg-type]  # paho takes float seconds
 
     # paho callbacks: never block, only record and hand over
     def _on_connect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
@@ -66,8 +66,9 @@ class Link:
         with self._sub_lock:
             for topic, qos in self._subs.items():  # a fresh session needs them again
                 _rc, mid = self.client.subscribe(topic, qos)
-                with self._lock:
-                    self._resubs.add(mid)
+                if mid is not None:
+                    with self._lock:
+                        self._resubs.add(mid)
 
     def _on_disconnect(self, *_a: Any) -> None:
         self.connected.clear()
@@ -116,6 +117,8 @@ class Link:
         with self._sub_lock:
             self._subs[topic] = qos
             _rc, mid = self.client.subscribe(topic, qos)
+        if mid is None:
+            raise BrokerUnavailable(f"subscribe to {topic} refused by the client")
         with self._lock:
             evt = self._subacks.setdefault(mid, threading.Event())
         try:

@@ -74,7 +74,8 @@ class RolloutService:
         planned = plan_waves(sorted(set(devices)), waves, rid)
         now = iso(utcnow())
         with self.db.tx() as c:
-            c.execute("INSERT INTO fleet_rollouts (id, version, url, target, waves, abort_pct, wave_timeout_s,"
+            c.execute("INSERT INTO fleet_rollouts (id, version, url, target, waves, abort_pct, "
+                      "wave_timeout_s,"
                       " state, wave, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?)",
                       (rid, version, url, target, json.dumps(waves), abort_pct, wave_timeout_s, now))
             c.executemany("INSERT INTO fleet_rollout_units (rollout, device, wave, state, updated_at) "
@@ -194,7 +195,8 @@ class RolloutService:
 
     def _finish(self, rid: str, state: str, reason: str | None, now: datetime) -> None:
         with self.db.tx() as c:
-            c.execute("UPDATE fleet_rollouts SET state=?, reason=?, finished_at=? WHERE id=? AND state='running'",
+            c.execute("UPDATE fleet_rollouts SET state=?, reason=?, finished_at=? WHERE id=? "
+                      "AND state='running'",
                       (state, reason, iso(now), rid))
         log.warning("rollout %s %s%s", rid, state, f": {reason}" if reason else "")
 

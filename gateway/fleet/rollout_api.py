@@ -37,7 +37,8 @@ def add_rollout_routes(router: APIRouter, fleet: Any, writes: list[Any] | None =
         except ReleaseError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.post("/rollouts", status_code=202, dependencies=writes or [], summary="Start a staged rollout (the fleet service runs it)")
+    @router.post("/rollouts", status_code=202, dependencies=writes or [],
+                 summary="Start a staged rollout (the fleet service runs it)")
     def start_rollout(req: RolloutRequest) -> dict[str, Any]:
         try:
             units, label = select_units(fleet, group=req.group, percent=req.percent)
@@ -46,7 +47,8 @@ def add_rollout_routes(router: APIRouter, fleet: Any, writes: list[Any] | None =
         except ReleaseError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @router.post("/rollouts/{rollout_id}/abort", dependencies=writes or [], summary="Stop offering the update to further units")
+    @router.post("/rollouts/{rollout_id}/abort", dependencies=writes or [],
+                 summary="Stop offering the update to further units")
     def abort_rollout(rollout_id: str) -> dict[str, Any]:
         try:
             return svc.abort(rollout_id)

@@ -202,7 +202,8 @@ class FleetService:
                  if self._retained_desired.get(r["device"]) != r["version"]]
         if stale:
             with self.db.tx() as c:
-                c.executemany("UPDATE fleet_desired SET published_at=NULL WHERE device=?", [(d,) for d in stale])
+                c.executemany("UPDATE fleet_desired SET published_at=NULL WHERE device=?",
+                              [(d,) for d in stale])
             self.counters["republished_desired"] += len(stale)
             log.warning("broker lacks current desired config of %s: re-publishing", ", ".join(stale))
         return stale

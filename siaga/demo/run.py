@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from central.broker.process import MosquittoProcess, free_port
-from gateway.fleet.errors import FleetError
 from gateway.errors import GatewayError
+from gateway.fleet.errors import FleetError
 from siaga.demo.opd_sim import OpdPace, OpdSimulator
 from siaga.demo.operator import OperatorDesk
 from siaga.demo.provision import provision

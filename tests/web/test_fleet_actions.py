@@ -17,8 +17,7 @@ from gateway.runtime import Gateway
 from protocol.fleet import Profile
 from protocol.reports import Location
 from tests.agent.support import AgentThread
-from tests.central.conftest import fleet_db_url, site  # noqa: F401 - fixtures
-from tests.central.test_real_agent import agent_config, central_yaml, healthy_box, modem_sim  # noqa: F401
+from tests.central.test_real_agent import agent_config, central_yaml, healthy_box
 from tests.gateway.support import make_user, site_config, wait_for
 from tests.web.test_pages import login
 
