@@ -8,6 +8,7 @@ Console text is Bahasa Indonesia first, English second. Exit codes: 0 done,
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -235,6 +236,26 @@ def commands(device: Annotated[str | None,
     finally:
         c.close()
     table(rows, ["id", "device", "name", "state", "created_at", "expires_at", "finished_at", "error"])
+
+
+@app.command("import-central-db")
+def import_central_db(path: Annotated[Path, typer.Argument(help="central.db lama / the old central.db")],
+                      ) -> None:
+    """Impor central.db lama ke basis data gateway / import an old central.db into the gateway's database.
+
+    Kredensial, grup, konfigurasi, perintah, gangguan, peristiwa, peluncuran / credentials, groups,
+    config, commands, faults, events, rollouts; rows already there are kept (safe to re-run)."""
+    from central.upgrade import import_central_db as do_import
+
+    if not path.is_file():
+        raise fail(f"Tidak ada berkas / no such file: {path}")
+    c = open_central()
+    try:
+        added = do_import(path, c.fleet)
+    finally:
+        c.close()
+    for name, n in added.items():
+        typer.echo(f"{name}: {n} baris ditambahkan / rows added")
 
 
 # -- the watch ---------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ COMMANDS = [
     ("device", "add"), ("device", "disable"), ("device", "enable"), ("device", "revoke"),
     ("device", "rotate"), ("device", "show"), ("device", "group"), ("devices",), ("faults",),
     ("config", "set"), ("config", "show"), ("cmd",), ("commands",), ("broker", "gen-config"),
-    ("broker", "user"), ("broker", "reload"), ("watch",),
+    ("broker", "user"), ("broker", "reload"), ("watch",), ("import-central-db",),
     ("release", "keygen"), ("release", "delegate"), ("release", "build"), ("release", "sign"),
     ("release", "serve"), ("rollout", "start"), ("rollout", "show"), ("rollout", "abort"),
 ]
