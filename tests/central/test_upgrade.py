@@ -40,8 +40,8 @@ def test_old_central_db_is_imported_once(site, tmp_path):
     conn.execute("INSERT INTO groups VALUES ('box-old', 'north')")
     conn.execute("INSERT INTO desired VALUES ('box-old', 4, '{\"volume\":20}', ?, ?)", (t, t))
     conn.execute("INSERT INTO faults (device, fault, opened_at) VALUES ('box-old', 'offline', ?)", (t,))
-    conn.execute("INSERT INTO events (device, kind, detail, at) VALUES ('box-old', 'provisioned', 'by cli', ?)",
-                 (t,))
+    conn.execute("INSERT INTO events (device, kind, detail, at) "
+                 "VALUES ('box-old', 'provisioned', 'by cli', ?)", (t,))
     conn.execute("INSERT INTO presence VALUES ('box-old', 1, ?)", (t,))
     conn.commit()
     conn.close()
@@ -49,7 +49,8 @@ def test_old_central_db_is_imported_once(site, tmp_path):
     conf = central_yaml(site, tmp_path)
     r = admin_inproc(conf, "import-central-db", str(old))
     assert r.returncode == 0, r.stderr
-    assert "devices: 1 " in r.stdout and "fleet_credentials: 1 " in r.stdout and "fleet_faults: 1 " in r.stdout
+    for want in ("devices: 1 ", "fleet_credentials: 1 ", "fleet_faults: 1 "):
+        assert want in r.stdout, r.stdout
     c = site.central
     assert c.registry.get("box-old").enabled is False
     assert c.registry.get("box-old").location.label == "Meja 2"
