@@ -209,6 +209,17 @@ class ConfigService:
             reported_at=parse_iso(r["received_at"]) if r else None,
         )
 
+    def heartbeats(self) -> dict[str, int]:
+        """``{device: heartbeat_s}`` in force for every device that has one
+        (reported, else desired): one read for the whole fleet's lateness tick."""
+        out: dict[str, int] = {}
+        for table in ("fleet_desired", "fleet_reported"):  # reported wins
+            for r in self.db.query(f"SELECT device, settings FROM {table}"):  # noqa: S608
+                hb = json.loads(r["settings"]).get("heartbeat_s")
+                if hb:
+                    out[r["device"]] = int(hb)
+        return out
+
     def heartbeat_s(self, device: str) -> int | None:
         """The heartbeat interval in force (reported, else desired)."""
         for table in ("fleet_reported", "fleet_desired"):

@@ -22,7 +22,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 
 from gateway.fleet.desired import ConfigService
 from gateway.fleet.notify import Notice, Notifier
@@ -71,6 +71,8 @@ class HealthWatch:
         # what poll() has applied: newest timestamp seen, and per device (status_at, telemetry_at)
         self._cursor: datetime | None = None
         self._seen: dict[str, list[datetime | None]] = {}
+        # open episodes while poll() applies rows (None outside it)
+        self._open: set[tuple[str, str]] | None = None
 
     def outbox_fault(self, device: str, depth: int) -> str | None:
         """``outbox_growing`` detail, or None. Above ``outbox_max``, or rising on
@@ -98,9 +100,13 @@ class HealthWatch:
             opened = cur.rowcount == 1
         if opened:
             log.warning("fault opened: %s %s %s", device, fault, detail)
+            if self._open is not None:
+                self._open.add((device, fault))
         return opened
 
     def _is_open(self, device: str, fault: str) -> bool:
+        if self._open is not None:  # inside poll(): one read for all the rows it applies
+            return (device, fault) in self._open
         return self.db.one("SELECT 1 AS x FROM fleet_faults WHERE device=? AND fault=? AND closed_at IS NULL",
                            (device, fault)) is not None
 
@@ -114,6 +120,8 @@ class HealthWatch:
             closed = cur.rowcount == 1
         if closed:
             log.info("fault closed: %s %s", device, fault)
+        if self._open is not None:
+            self._open.discard((device, fault))
         return closed
 
     def open_faults(self, device: str | None = None) -> list[dict[str, Any]]:
@@ -160,9 +168,11 @@ class HealthWatch:
             current["outbox_growing"] = growing
         for fault, detail in current.items():
             self.open_fault(device, fault, detail, now)
-        for row in self.open_faults(device):
-            if row["fault"] not in current and row["fault"] not in _STICKY:
-                self.close_fault(device, row["fault"], now)
+        open_now = ([f for d, f in self._open if d == device] if self._open is not None
+                    else [r["fault"] for r in self.open_faults(device)])
+        for fault in open_now:
+            if fault not in current and fault not in _STICKY:
+                self.close_fault(device, fault, now)
 
     def poll(self, enabled: set[str] | None = None) -> dict[str, int]:
         """Apply what the ingest stored since the last poll: each new status
@@ -176,7 +186,17 @@ class HealthWatch:
                 since = self._cursor - POLL_MARGIN
                 q = q.where(or_(Device.status_at >= since, Device.telemetry_at >= since))
             rows = s.execute(q).all()
+            if rows:
+                self._open = {(d, f) for d, f in s.execute(
+                    text("SELECT device, fault FROM fleet_faults WHERE closed_at IS NULL"))}
         applied = {"status": 0, "telemetry": 0}
+        try:
+            self._apply(rows, enabled, applied)
+        finally:
+            self._open = None
+        return applied
+
+    def _apply(self, rows: Any, enabled: set[str] | None, applied: dict[str, int]) -> None:
         for r in rows:
             if enabled is not None and r.id not in enabled:
                 continue
@@ -201,7 +221,6 @@ class HealthWatch:
             for at in (r.status_at, r.telemetry_at):
                 if at is not None and (self._cursor is None or at > self._cursor):
                     self._cursor = at
-        return applied
 
     def on_self_test(self, device: str, ok: bool, detail: str = "", now: datetime | None = None) -> None:
         if ok:
@@ -210,8 +229,10 @@ class HealthWatch:
             self.open_fault(device, SELF_TEST, detail, now)
 
     # -- time --------------------------------------------------------------
-    def heartbeat_window(self, device: str) -> timedelta:
-        hb = self.config.heartbeat_s(device) or self.settings.heartbeat_default_s
+    def heartbeat_window(self, device: str, heartbeat_s: int | None = None) -> timedelta:
+        """``heartbeat_s``: what the fleet's config says (0: nothing), else it is read."""
+        hb = heartbeat_s if heartbeat_s is not None else self.config.heartbeat_s(device)
+        hb = hb or self.settings.heartbeat_default_s
         return timedelta(seconds=hb * self.settings.late_factor)
 
     def tick(self, now: datetime | None = None, *, enabled: set[str] | None = None) -> list[str]:
@@ -220,6 +241,7 @@ class HealthWatch:
         late = []
         with self.db.gdb.read_session() as s:
             online = s.execute(select(Device.id, Device.last_seen).where(Device.online.is_(True))).all()
+        heartbeats = self.config.heartbeats() if online else {}
         for device, last_seen in online:
             if enabled is not None and device not in enabled:
                 # Mosquitto drops a disabled unit's session on reload without its will:
@@ -227,7 +249,7 @@ class HealthWatch:
                 self._set_offline(device, "disabled")
                 continue
             seen = max(last_seen or self.started_at, self.started_at)
-            window = self.heartbeat_window(device)
+            window = self.heartbeat_window(device, heartbeats.get(device, 0))
             if now - seen > window and self._set_offline(device, "heartbeat_late"):
                 self.open_fault(device, OFFLINE, f"heartbeat late: none for {window.total_seconds():g}s", now)
                 late.append(device)
