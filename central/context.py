@@ -27,33 +27,12 @@ class Central:
         self.fleet = Fleet(self.settings, self.gdb)
         self.prov = Provisioner(self.fleet, self.settings, actor=self.actor)
 
-    # the fleet's services, by their old names (CLI, tests)
-    @property
-    def db(self) -> Any:
-        return self.fleet.db
-
-    @property
-    def registry(self) -> Any:
-        return self.fleet.registry
-
-    @property
-    def config(self) -> Any:
-        return self.fleet.config
-
-    @property
-    def commands(self) -> Any:
-        return self.fleet.commands
-
-    @property
-    def health(self) -> Any:
-        return self.fleet.health
-
-    @property
-    def rollouts(self) -> Any:
-        return self.fleet.rollouts
-
-    def device_row(self, d: Any) -> dict[str, Any]:
-        return self.fleet.device_row(d)
+    def __getattr__(self, name: str) -> Any:
+        """The fleet's services by their names (``db``, ``registry``, ``config``,
+        ``commands``, ``health``, ``rollouts``, ``device_row`` ...)."""
+        if name == "fleet":  # not built yet
+            raise AttributeError(name)
+        return getattr(self.fleet, name)
 
     @classmethod
     def open(cls, settings: CentralSettings, *, actor: str | None = None,
