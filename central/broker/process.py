@@ -54,6 +54,10 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+class _PortTaken(Exception):
+    """Mosquitto exited because its port was taken (internal: start() retries)."""
+
+
 class MosquittoProcess:
     """One Mosquitto process with its config, password file and ACL in ``workdir``.
 
@@ -68,6 +72,7 @@ class MosquittoProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
+        self._port_chosen_here = port is None  # may move to another free port if taken at start
         self.secure = secure
         self.users = dict(users or {})
         self.services = dict(services or {})
@@ -137,9 +142,26 @@ class MosquittoProcess:
         self.write_files()
 
     def start(self, timeout: float = 10.0) -> None:
+        """Start and wait until it listens. A port this object chose itself
+        (``port=None``) can be taken by another process between choosing and
+        binding (parallel test workers, the demo next to a test run): then it
+        moves to a new free port, up to five times, instead of failing."""
+        for attempt in range(5):
+            try:
+                self._start_once(timeout)
+                return
+            except _PortTaken:
+                if not self._port_chosen_here or attempt == 4:
+                    raise BrokerStartError(f"port {self.port} sudah dipakai / is already in use") from None
+                self.port = free_port(self.host)
+                self.config = self.config.model_copy(update={"port": self.port})
+                write_conf(self.conf_path, self.config)
+
+    def _start_once(self, timeout: float) -> None:
         if self.running:
             return
         self.check_readable()
+        log_from = self.log_path.stat().st_size if self.log_path.exists() else 0  # this start's lines
         self.proc = subprocess.Popen(
             [find_mosquitto(), "-c", str(self.conf_path)],
             stdout=subprocess.DEVNULL,
@@ -149,12 +171,28 @@ class MosquittoProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                log = self.log_path.read_text() if self.log_path.exists() else ""
+                log = self.log_path.read_bytes()[log_from:].decode(errors="replace") \
+                    if self.log_path.exists() else ""
+                if "Address already in use" in err + log:
+                    raise _PortTaken
                 raise BrokerStartError(f"mosquitto exited at start: {err}\n{log}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
-                return
+            # "running" is logged once every listener is bound: a bare connect could
+            # reach another process that holds the port
+            if self._logged_running(log_from):
+                with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), 0.2):
+                    return
             time.sleep(0.02)
         raise BrokerStartError(f"mosquitto did not listen on {self.port} within {timeout}s")
+
+    def _logged_running(self, log_from: int) -> bool:
+        if self.config.log_file is None:  # logging to stderr: the connect check alone
+            return True
+        try:
+            with Path(self.config.log_file).open("rb") as f:
+                f.seek(log_from)
+                return b" running" in f.read()
+        except OSError:
+            return False
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop cleanly (SIGTERM: the broker saves its persistent sessions)."""

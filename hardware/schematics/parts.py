@@ -14,6 +14,7 @@ import builtins
 import contextlib
 import io
 import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,15 @@ with contextlib.redirect_stderr(io.StringIO()):
     import skidl
     from skidl import SKIDL, Net, Part, Pin
     from skidl.logger import erc_logger, rt_logger, stop_log_file_output
+# Remove those files ourselves, tolerating one already gone: parallel test
+# workers share a working directory and the same file name.
+for _logger in (rt_logger, erc_logger):
+    for _h in list(_logger.log_file_handlers):
+        _name, _h.filename = _h.filename, None
+        _h.close()
+        if _name:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(_name)
 stop_log_file_output(True)
 builtins.default_circuit.no_files = True  # type: ignore[attr-defined]
 for _logger in (rt_logger, erc_logger):

@@ -18,6 +18,8 @@ def demo(
     interval: Annotated[float, typer.Option(
         help="Rata-rata detik antar kejadian / mean seconds between events")] = 8.0,
     port: Annotated[int, typer.Option(help="Port HTTP gateway / gateway HTTP port")] = 8112,
+    seed: Annotated[int | None, typer.Option(
+        help="Benih acak: skenario yang sama tiap jalan / random seed: the same scenario every run")] = None,
     fresh: Annotated[bool, typer.Option(
         "--fresh/--keep", help="Mulai dari nol / start from scratch (default) or keep old state")] = True,
 ) -> None:
@@ -31,4 +33,4 @@ def demo(
 
     logging.getLogger("siaga.demo").setLevel(logging.INFO)
     raise typer.Exit(run_demo(state.resolve(), duration_s=duration, interval_s=interval, fresh=fresh,
-                              http_port=port))
+                              http_port=port, seed=seed))

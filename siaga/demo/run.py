@@ -47,6 +47,7 @@ class Demo:
     state: Path
     http_port: int = 8112
     interval_s: float = 8.0
+    seed: int | None = None  # the scenario's random seed: the same events every run
     units: list[SimUnit] = field(default_factory=list)
     broker: MosquittoProcess | None = None
     gateway: Any = None
@@ -116,7 +117,7 @@ class Demo:
         say("5/5 Skenario / scenario: warga dan panggilan 112 / citizens and 112 calls ...")
         self.scenario = Scenario([u for u in self.units if u.profile == "field"],
                                  [u for u in self.units if u.profile == "panel"],
-                                 interval_s=self.interval_s)
+                                 interval_s=self.interval_s, seed=self.seed)
         self.scenario.start()
         user, password = self.logins["operator"]
         self.operator = OperatorDesk(self.gateway.url, user, password)
@@ -217,12 +218,12 @@ def _port_free(port: int) -> bool:
 
 
 def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh: bool,
-             http_port: int = 8112) -> int:
+             http_port: int = 8112, seed: int | None = None) -> int:
     if fresh and state.exists():
         shutil.rmtree(state)
     for noisy in ("httpx", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    demo = Demo(state=state, interval_s=interval_s, http_port=http_port)
+    demo = Demo(state=state, interval_s=interval_s, http_port=http_port, seed=seed)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
