@@ -35,13 +35,13 @@ def open_central(*, readonly: bool = False) -> Any:
     ``readonly`` is kept for the callers' intent; both kinds open the same way."""
     from central.context import Central
     from central.settings import load_settings
-    from gateway.fleet.errors import BadSetting, RegistryUnavailable, StateMissing
+    from gateway.fleet.errors import BadSetting, RegistryUnavailable
 
     try:
         return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}")
     except BadSetting as exc:
         raise fail(f"Konfigurasi tidak sah / invalid config: {exc}") from None
-    except (RegistryUnavailable, StateMissing) as exc:
+    except RegistryUnavailable as exc:
         raise fail(str(exc), 1) from None
 
 
@@ -80,7 +80,7 @@ def parse_duration(text: str) -> timedelta:
 
 def apply_broker(c: Any, reload: bool = True) -> None:
     """Write passwd + ACL, reload; a failed reload is exit 1 with the files kept."""
-    from gateway.fleet.errors import BrokerNotRunning, BrokerReloadError
+    from central.errors import BrokerNotRunning, BrokerReloadError
 
     if not reload:
         c.prov.write_files()

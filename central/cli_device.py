@@ -59,7 +59,7 @@ def device_add(
 
 
 def _device_action(device_id: str, action: str) -> None:
-    from gateway.fleet.errors import BrokerReloadError, FleetError
+    from central.errors import BrokerReloadError, FleetError
 
     c = open_central()
     try:

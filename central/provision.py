@@ -18,9 +18,9 @@ import yaml
 from central.broker.passwords import hash_password, new_password
 from central.broker.reload import reload_broker
 from central.broker.site import write_auth_files
+from central.errors import DeviceRevoked
 from central.settings import CentralSettings
 from gateway.fleet.context import Fleet
-from gateway.fleet.errors import DeviceRevoked
 from gateway.fleet.registry import Device
 from gateway.fleet.sql import iso, utcnow
 from protocol.fleet import Profile

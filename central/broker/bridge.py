@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.fleet.errors import FleetError
+from central.errors import FleetError
 from protocol.topics import PREFIX, QOS, UNIT_PUBLISHES, DeviceTopic
 
 CITY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"

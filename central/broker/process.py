@@ -23,7 +23,7 @@ from central.broker.files import DEFAULT_BROKER_USER, broker_ids, unreadable_by,
 from central.broker.mosquitto import BrokerConfig, render_acl
 from central.broker.passwords import hash_password, write_password_file
 from central.broker.site import write_conf
-from gateway.fleet.errors import FleetError
+from central.errors import FleetError
 
 
 class BrokerNotFound(FleetError, FileNotFoundError):

@@ -12,8 +12,8 @@ import os
 import signal
 import subprocess
 
+from central.errors import BrokerNotRunning, BrokerReloadError
 from central.settings import ReloadSettings
-from gateway.fleet.errors import BrokerNotRunning, BrokerReloadError
 
 log = logging.getLogger(__name__)
 

@@ -23,25 +23,8 @@ class DeviceExists(FleetError, ValueError):
     """A device with that id is already registered."""
 
 
-class DeviceRevoked(FleetError, PermissionError):
-    """The device's credentials were revoked; it must be provisioned anew."""
-
-
 class BadSetting(FleetError, ValueError):
     """A configuration key or value that the unit contract does not accept."""
-
-
-class BrokerReloadError(FleetError, RuntimeError):
-    """The broker could not be told to re-read its password file and ACL."""
-
-
-class BrokerNotRunning(BrokerReloadError):
-    """No broker process to reload (no pid file, or its pid is gone): the
-    files are written and a broker started later reads them."""
-
-
-class StateMissing(FleetError, FileNotFoundError):
-    """The gateway database does not exist yet; a command never creates it."""
 
 
 class BrokerUnavailable(FleetError, ConnectionError):

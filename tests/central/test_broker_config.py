@@ -15,8 +15,8 @@ import yaml
 
 from central.broker.files import DEFAULT_BROKER_USER, broker_ids
 from central.broker.reload import reload_broker
+from central.errors import BrokerNotRunning, BrokerReloadError
 from central.settings import ReloadSettings, load_settings
-from gateway.fleet.errors import BrokerNotRunning, BrokerReloadError
 from tests.central.conftest import migrated_db_url
 from tests.support.broker import find_mosquitto, free_port
 from tests.support.mqtt import TestClient

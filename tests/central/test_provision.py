@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from central.errors import DeviceRevoked
 from firmware.agent.config import load_config
-from gateway.fleet.errors import DeviceExists, DeviceRevoked, UnknownDevice
+from gateway.fleet.errors import DeviceExists, UnknownDevice
 from protocol.fleet import Profile
 from protocol.reports import Location
 from tests.support.mqtt import TestClient
