@@ -10,9 +10,10 @@ demo: setup
 test: setup
 	.venv/bin/python -m pytest -q -n auto --maxprocesses 4
 
+# ruff over the tree, mypy over every package (the packages' own settings: pyproject.toml)
 lint: setup
 	.venv/bin/ruff check .
-	.venv/bin/mypy protocol
+	.venv/bin/mypy protocol firmware gateway central siaga
 
 bench: setup
 	.venv/bin/python bench/run_all.py

@@ -22,9 +22,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]  # as the agent's CLI does
 
-from tests.agent.support import (  # noqa: E402
+
+from central.broker.process import MosquittoProcess as Broker  # noqa: E402
+from testkit.agent import (  # noqa: E402
     AgentProcess,
     AgentThread,
     Responder,
@@ -32,7 +33,6 @@ from tests.agent.support import (  # noqa: E402
     wait_for,
     write_config,
 )
-from tests.support.broker import Broker  # noqa: E402
 
 BUTTON_PIN = 17  # field button_medical
 
@@ -137,27 +137,35 @@ def _proc_stat(pid: int) -> tuple[float, float]:
 
 
 def bench_idle(tmp: Path, idle_s: float) -> None:
+    """Idle RSS and CPU of the agent as systemd runs it (``python -m firmware.agent``,
+    systemd/siaga-unit.service) and as ``siaga unit`` (Typer on top)."""
     broker = Broker(tmp / "broker-idle")
     broker.start()
-    d = tmp / "idle"
-    d.mkdir()
-    cfg = base_config(d, broker, device_id="box-idle", sim_control=str(d / "ctl.sock"))
-    cfg["timings"]["loop_tick_s"] = 0.5  # the production default
-    cfg["heartbeat_s"] = 60
-    proc = AgentProcess(write_config(d / "unit.yaml", **cfg), d / "ctl.sock", d / "agent.log").start()
     try:
-        wait_for(lambda: proc.state()["connected"], 30)
-        time.sleep(2)
-        cpu0, _ = _proc_stat(proc.proc.pid)
-        t0 = time.monotonic()
-        time.sleep(idle_s)
-        cpu1, rss = _proc_stat(proc.proc.pid)
-        wall = time.monotonic() - t0
+        for lean, what in ((True, "python -m firmware.agent (as systemd runs it)"),
+                           (False, "python -m siaga unit")):
+            d = tmp / f"idle-{'lean' if lean else 'cli'}"
+            d.mkdir()
+            cfg = base_config(d, broker, device_id=f"box-idle-{'l' if lean else 'c'}",
+                              sim_control=str(d / "ctl.sock"))
+            cfg["timings"]["loop_tick_s"] = 0.5  # the production default
+            cfg["heartbeat_s"] = 60
+            proc = AgentProcess(write_config(d / "unit.yaml", **cfg), d / "ctl.sock", d / "agent.log",
+                                lean=lean).start()
+            try:
+                wait_for(lambda proc=proc: proc.state()["connected"], 30)
+                time.sleep(2)  # let start-up work settle before the idle window
+                cpu0, _ = _proc_stat(proc.proc.pid)
+                t0 = time.monotonic()
+                time.sleep(idle_s)
+                cpu1, rss = _proc_stat(proc.proc.pid)
+                wall = time.monotonic() - t0
+            finally:
+                proc.terminate()
+            print(f"idle agent ({what}, field, no modem, mock pins, connected): RSS {rss:.1f} MB, "
+                  f"CPU {100 * (cpu1 - cpu0) / wall:.2f} % of one core over {wall:.0f} s", flush=True)
     finally:
-        proc.terminate()
         broker.kill()
-    print(f"idle agent (python -m siaga unit, field, mock pins, connected): RSS {rss:.1f} MB, "
-          f"CPU {100 * (cpu1 - cpu0) / wall:.2f} % of one core over {wall:.0f} s")
 
 
 def main() -> int:

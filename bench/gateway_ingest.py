@@ -30,13 +30,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from central.broker.process import MosquittoProcess as Broker  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from protocol.codec import decode, encode  # noqa: E402
 from protocol.mqtt import BrokerSettings, connect, make_client  # noqa: E402
 from protocol.reports import Ack, Incident, Location, Source  # noqa: E402
 from protocol.topics import DeviceTopic, device_topic  # noqa: E402
-from tests.gateway.support import OpdServer, register, site_config  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
+from testkit.gateway import OpdServer, register, site_config  # noqa: E402
 
 DEVICES = [f"box-{i:03d}" for i in range(20)]
 

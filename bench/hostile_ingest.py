@@ -16,21 +16,21 @@ import argparse
 import logging
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from central.broker.files import broker_tempdir  # noqa: E402
+from central.broker.process import MosquittoProcess as Broker  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from protocol.codec import decode, encode  # noqa: E402
 from protocol.reports import Ack  # noqa: E402
 from protocol.topics import DeviceTopic, device_topic  # noqa: E402
-from tests.gateway.support import incident, register, site_config  # noqa: E402
-from tests.support import hostile  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
-from tests.support.mqtt import TestClient  # noqa: E402
+from testkit import hostile  # noqa: E402
+from testkit.gateway import incident, register, site_config  # noqa: E402
+from testkit.mqtt import TestClient  # noqa: E402
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
-    tmp = Path(tempfile.mkdtemp(prefix="siaga-bench-"))
+    tmp = broker_tempdir(prefix="siaga-bench-")  # the broker drops to mosquitto as root
     broker = Broker(tmp / "broker")
     broker.start()
     try:

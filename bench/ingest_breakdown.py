@@ -29,13 +29,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 from gateway_ingest import client, payloads, pct, subscribe  # noqa: E402
 
 from central.broker.files import broker_tempdir  # noqa: E402
+from central.broker.process import MosquittoProcess as Broker  # noqa: E402
 from gateway import ingest as ingest_mod  # noqa: E402
 from gateway.intake import payload_id  # noqa: E402
 from gateway.runtime import Gateway  # noqa: E402
 from protocol.codec import decode  # noqa: E402
 from protocol.reports import Ack  # noqa: E402
-from tests.gateway.support import OpdServer, register, site_config  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
+from testkit.gateway import OpdServer, register, site_config  # noqa: E402
 
 STAGES = ("broker -> gateway callback", "gateway queue wait", "Intake.process (lock+SQL+commit)",
           "  of which: write-lock wait", "commit -> ack published", "ack publish -> unit")

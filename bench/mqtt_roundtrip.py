@@ -1,5 +1,5 @@
 """QoS 1 publish -> echo -> receive round trip through a private broker,
-with and without TCP_NODELAY (DESIGN.md, "Traps": Nagle costs ~40 ms a hop).
+with and without TCP_NODELAY (Nagle's algorithm costs ~40 ms a hop).
 
 Measures the project's own pieces: the broker config from
 `central.broker.mosquitto` and clients from `protocol.mqtt.make_client`.

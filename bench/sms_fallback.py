@@ -22,9 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.agent.proxy import CuttableProxy  # noqa: E402
-from tests.agent.support import AgentThread, base_config, wait_for  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
+from central.broker.process import MosquittoProcess as Broker  # noqa: E402
+from testkit.agent import AgentThread, base_config, presses, wait_for  # noqa: E402
+from testkit.proxy import CuttableProxy  # noqa: E402
 
 BUTTON_PIN = 27  # field button_fire
 BOX_NO, CENTRE_NO = "+6281100000001", "+6281100000112"
@@ -53,7 +53,7 @@ def main() -> None:
     from protocol import smsfallback as wire
     from protocol.categories import Category
     from protocol.reports import Source
-    from tests.gateway.support import register, site_config
+    from testkit.gateway import register, site_config
 
     Device.pin_factory = MockFactory()
     tmp = broker_tempdir(prefix="siaga-sms-bench-")  # the broker drops to mosquitto as root
@@ -87,8 +87,8 @@ def main() -> None:
             t0 = time.monotonic()
             pin.drive_low()
             pin.drive_high()
-            wait_for(lambda n=i + 1: len(agent._press_results["fire"]) >= n, 10)
-            inc_id = agent._press_results["fire"][i][1]
+            wait_for(lambda n=i + 1: len(presses(agent)["fire"]) >= n, 10)
+            inc_id = presses(agent)["fire"][i][1]
 
             def stored(inc_id: str = inc_id) -> bool:
                 with gw.db.session() as s:

@@ -55,7 +55,7 @@ from protocol.codec import decode, encode  # noqa: E402
 from protocol.mqtt import BrokerSettings, connect, make_client  # noqa: E402
 from protocol.reports import Ack, Incident, Location, Source  # noqa: E402
 from protocol.topics import DeviceTopic, device_topic  # noqa: E402
-from tests.gateway.support import OpdServer, site_yaml  # noqa: E402
+from testkit.gateway import OpdServer, site_yaml  # noqa: E402
 
 SIAGA = str(Path(sys.executable).with_name("siaga"))
 
@@ -349,7 +349,7 @@ def main() -> None:
           f"PostgreSQL: a private cluster with fsync on", flush=True)
     pg = None
     if "postgresql" in args.engines:
-        from tests.support.postgres import PostgresCluster
+        from testkit.postgres import PostgresCluster
 
         pg = PostgresCluster(durable=True).start()
     try:

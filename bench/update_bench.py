@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from central.broker.process import MosquittoProcess as Broker
 from central.release.bundle import build
 from central.release.keys import sign_release
 from firmware.agent import bootguard as bg
 from firmware.agent.updfetch import install_slot
-from tests.agent.support import Responder
-from tests.support.broker import Broker
-from tests.updates.support import (
+from testkit.agent import Responder
+from testkit.updates import (
     SHARED,
     Centre,
     Release,

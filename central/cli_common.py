@@ -34,13 +34,15 @@ def open_central(*, readonly: bool = False) -> Any:
     creates it (a missing or unmigrated one is an error naming it).
     ``readonly`` is kept for the callers' intent; both kinds open the same way."""
     from central.context import Central
-    from central.settings import load_settings
+    from central.settings import NoConfig, load_settings
     from gateway.fleet.errors import BadSetting, RegistryUnavailable
 
     try:
         return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}")
+    except NoConfig as exc:
+        raise fail(str(exc)) from None
     except BadSetting as exc:
-        raise fail(f"Konfigurasi tidak sah / invalid config: {exc}") from None
+        raise fail(f"Konfigurasi tidak sah / invalid config:\n{exc}") from None
     except RegistryUnavailable as exc:
         raise fail(str(exc), 1) from None
 

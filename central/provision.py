@@ -198,9 +198,10 @@ class Provisioner:
         f = self.settings.sms.master_key_file
         if f is None:
             return None
+        from protocol.configfile import read_secret
         from protocol.smsfallback import device_key
 
-        return device_key(f.read_text().strip().encode(), device_id)
+        return device_key(read_secret(f).encode(), device_id)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from central.broker.mosquitto import BrokerConfig
 from gateway.fleet.errors import BadSetting
@@ -18,11 +18,9 @@ from gateway.fleet.settings import (  # noqa: F401 - re-exported for the CLI and
     FleetSettings,
     HealthSettings,
     NotifierSettings,
-    describe,
-    read_yaml,
-    refuse_old_keys,
 )
 from protocol.base import MAX_PAYLOAD_BYTES
+from protocol.configfile import ConfigFileError, config_path, load_model, secret_path
 
 ENV_CONFIG = "SIAGA_CENTRAL_CONFIG"
 DEFAULT_PATH = Path("/etc/siaga/central.yaml")
@@ -109,23 +107,32 @@ class CentralSettings(FleetSettings):
 def load_settings(path: Path | None = None) -> CentralSettings:
     """Settings from ``path``, else ``$SIAGA_CENTRAL_CONFIG``, else
     ``/etc/siaga/central.yaml`` when it exists; no file at all is an error
-    naming what was tried (defaults would put a ``central.db`` wherever the
-    command happened to run). Relative paths resolve against the file's folder."""
+    naming what was tried and how to point at one (defaults would put a
+    database wherever the command happened to run). Read with the
+    shared kit (:mod:`protocol.configfile`): ``file:line: key: message``;
+    relative paths resolve against the file's folder, a bare secret file
+    name is a systemd credential when ``$CREDENTIALS_DIRECTORY`` is set."""
     if path is None and os.environ.get(ENV_CONFIG):
         path = Path(os.environ[ENV_CONFIG])
     if path is None and DEFAULT_PATH.exists():
         path = DEFAULT_PATH
     if path is None:
-        raise BadSetting(f"tidak ada berkas konfigurasi / no config file: tried --config, "
-                         f"${ENV_CONFIG} and {DEFAULT_PATH}")
-    data = read_yaml(path)
-    refuse_old_keys(path, data)
-    try:
-        s = CentralSettings.model_validate(data)
-    except ValidationError as exc:
-        raise BadSetting(f"{path}: {describe(exc)}") from None
+        raise NoConfig(
+            f"Tidak ada berkas konfigurasi / no config file: {DEFAULT_PATH} does not exist, and "
+            f"neither --config nor ${ENV_CONFIG} was given.\n"
+            f"Tunjuk berkasnya / point at one: siaga admin --config /path/to/central.yaml ... "
+            f"(or export {ENV_CONFIG}=/path/to/central.yaml)")
+    s = load_model(CentralSettings, path, error=SettingsError, empty_ok=True)
     _absolute(s, path.absolute().parent)
     return s
+
+
+class NoConfig(BadSetting):
+    """No ``central.yaml`` given and none at the default path: nothing is opened or created."""
+
+
+class SettingsError(BadSetting, ConfigFileError):
+    """``central.yaml`` missing, unreadable or invalid (one ``file:line: key: message`` each)."""
 
 
 #: every path setting (section, key) that is taken relative to the file's folder
@@ -133,6 +140,8 @@ _PATHS = [(None, "site_dir"), (None, "bundle_dir"), ("reload", "pid_file"),
           ("broker", "password_file"), ("broker", "ca_file"), ("sms", "master_key_file")] + [
     ("mosquitto", k) for k in ("password_file", "acl_file", "persistence_dir", "log_file", "pid_file",
                                "tls_cert", "tls_key", "tls_ca")]
+#: the ones central reads a secret from (a bare name may be a systemd credential)
+_SECRETS = {("broker", "password_file"), ("sms", "master_key_file")}
 
 
 def _absolute(s: CentralSettings, base: Path) -> None:
@@ -142,10 +151,10 @@ def _absolute(s: CentralSettings, base: Path) -> None:
     for section, key in _PATHS:
         obj = getattr(s, section) if section else s
         p = getattr(obj, key)
-        if p is not None and not p.is_absolute():
-            setattr(obj, key, base / p)
+        if p is not None:
+            setattr(obj, key, secret_path(p, base) if (section, key) in _SECRETS else config_path(p, base))
     bridge = s.mosquitto.bridge
     for key in ("password_file", "ca_file"):
         p = getattr(bridge, key) if bridge else None
-        if p is not None and not p.is_absolute():
-            setattr(bridge, key, base / p)
+        if p is not None:
+            setattr(bridge, key, config_path(p, base))

@@ -1,6 +1,6 @@
 """`siaga unit`: run the agent of one Pi (or just check its config).
 
-Heavy libraries (paho, gpiozero, sqlite-utils) are imported only when the
+Heavy libraries (paho, gpiozero, the modem driver) are imported only when the
 agent actually runs, so `siaga --help` stays fast on a Pi Zero. The same
 runner is reachable without Typer as `python -m firmware.agent`.
 """

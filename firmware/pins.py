@@ -24,6 +24,7 @@ DEFAULT_PINS = MappingProxyType({
         "door_tamper": 5,
         "mains_ok": 6,
         "battery_low": 13,
+        "load_sense": 12,  # low while an LED or the buzzer draws current (self-test)
     }),
     "panel": MappingProxyType({
         "button_answer": 17,

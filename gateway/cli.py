@@ -50,23 +50,41 @@ def main(ctx: typer.Context, config: ConfigOpt = None) -> None:
 def check_config(
     file: Annotated[Path, typer.Argument(help="Berkas situs / site YAML file")],
     skip_secrets: Annotated[bool, typer.Option(
-        "--skip-secrets", help="Jangan baca berkas rahasia / do not read secret files (CI)")] = False,
+        "--skip-secrets", help="Jangan baca berkas rahasia / do not read secret files at all")] = False,
+    require_secrets: Annotated[bool, typer.Option(
+        "--require-secrets",
+        help="Berkas rahasia yang tidak ada = galat / an absent secret file is an error "
+             "(on the gateway host, where they must exist)")] = False,
 ) -> None:
-    """Periksa berkas situs / validate a site file (errors as file:line: key: message)."""
+    """Periksa berkas situs / validate a site file (errors as file:line: key: message).
+
+    Secret files that exist are read and judged (weak, default, short); ones
+    that do not exist yet are listed and skipped unless --require-secrets:
+    they are often systemd credentials, present only inside the service, and
+    the gateway refuses to start without them."""
     from gateway.config.models import Mode
+    from protocol.configfile import line_of_key
 
     cfg = _load(file)
-    bad = [] if cfg.mode is Mode.DEMO or skip_secrets else cfg.insecure_secrets()
-    from gateway.config.loader import line_of_key
-
+    check = cfg.mode is not Mode.DEMO and not skip_secrets
+    bad = cfg.insecure_secrets(absent_ok=not require_secrets) if check else []
+    absent = cfg.absent_secrets() if check and not require_secrets else []
     text = file.read_text(encoding="utf-8")
+
+    def where(key: str) -> str:
+        line = line_of_key(text, key)
+        return f"{file}:{line}" if line else str(file)
+
     for b in bad:
-        line = line_of_key(text, b)
-        typer.echo(f"{file}:{line}: {b}" if line else f"{file}: {b}", err=True)
+        typer.echo(f"{where(b)}: {b}", err=True)
     if bad:
         raise typer.Exit(1)
+    for a in absent:
+        typer.echo(f"{where(a)}: belum ada, tidak diperiksa / absent, not checked: {a}", err=True)
+    note = (f"; {len(absent)} berkas rahasia belum ada / secret files absent "
+            f"(--require-secrets on the gateway host)") if absent else ""
     typer.echo(f"OK: {file} ({cfg.site.name}, {len(cfg.opds)} OPD, "
-               f"{len(cfg.routing.rules)} aturan / rules)")
+               f"{len(cfg.routing.rules)} aturan / rules{note})")
 
 
 @app.command()

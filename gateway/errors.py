@@ -1,22 +1,15 @@
 """One root exception for the gateway package; leaves are also builtins."""
 
+from protocol.configfile import ConfigFileError
+
 
 class GatewayError(Exception):
     """Root of every error raised by the gateway."""
 
 
-class ConfigError(GatewayError, ValueError):
+class ConfigError(GatewayError, ConfigFileError):
     """A site configuration that cannot be used; ``errors`` lists
     ``(file, line, key, message)`` for each problem found."""
-
-    def __init__(self, errors: list[tuple[str, int | None, str, str]]) -> None:
-        self.errors = errors
-        super().__init__("\n".join(format_config_error(*e) for e in errors))
-
-
-def format_config_error(file: str, line: int | None, key: str, message: str) -> str:
-    where = f"{file}:{line}" if line is not None else file
-    return f"{where}: {key}: {message}" if key else f"{where}: {message}"
 
 
 class UnknownDevice(GatewayError, KeyError):

@@ -66,7 +66,7 @@ def _key(a: Any, n: int) -> str:
     return f"a{a.pk}:{int(a.dispatched_at.timestamp())}:{n}"
 
 
-def _open_parts(cfg: SiteConfig) -> Select[Any]:
+def _open_parts(cfg: SiteConfig) -> Select[Assignment, Incident]:
     with_ladder = [o.id for o in cfg.opds if o.escalation]
     return select(Assignment, Incident).join(Incident, Assignment.incident_pk == Incident.pk).where(
         Assignment.opd.in_(with_ladder), Assignment.status.in_(LADDER_OPEN))

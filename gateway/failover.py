@@ -47,7 +47,7 @@ def state_topic(client_id: str) -> str:
     return f"{STATE_PREFIX}/{client_id}/state"
 
 
-def state_payload(client_id: str, instance: str, state: str) -> bytes:
+def state_payload(client_id: str, instance: str | None, state: str) -> bytes:
     return json.dumps({"client_id": client_id, "instance": instance, "state": state,
                        "at": round(time.time(), 3)}).encode()
 

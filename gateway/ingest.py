@@ -13,6 +13,7 @@ messages the broker hands us, which also bounds the queue.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -209,9 +210,9 @@ class MqttIngest:
             self._reject_to_unit(result, item, "poison")
             self._finish([item], result)
         for item in tri.suspects:  # re-delivered: it may have killed us; alone, attempt first
-            self._durable(lambda item=item: self.guard.mark(item))
+            self._durable(functools.partial(self.guard.mark, item))
             result = self._stored([item])
-            self._durable(lambda item=item: self.guard.forget(item))
+            self._durable(functools.partial(self.guard.forget, item))
             self._finish([item], result)
         if tri.clean:
             self._finish(tri.clean, self._stored(tri.clean))

@@ -1,8 +1,9 @@
 """Group commit of device messages: validate, dedupe, store, route, ack.
 
 One call handles a batch: every incident of the batch is committed in one
-transaction (one fsync), and only then are the acks built (DESIGN.md, Traps:
-a commit per incident cannot keep up with the broker). Pure database work,
+transaction (one fsync), and only then are the acks built (a commit per
+incident cannot keep up with the broker: SQLite's fsync caps it, see
+ARCHITECTURE.md, "Group commit at the gateway"). Pure database work,
 no MQTT: the ingest loop publishes the returned acks after the commit.
 """
 

@@ -83,7 +83,7 @@ def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
     recent = [
         DeclineRow(case_no=case_no, incident_id=inc_id, opd=opd, reason=reason, note=note,
                    declined_at=declined, wrong=bool(is_wrong),
-                   rerouted_after_s=(back - declined).total_seconds() if back else None)
+                   rerouted_after_s=(back - declined).total_seconds() if back and declined else None)
         for opd, reason, note, declined, back, is_wrong, case_no, inc_id in session.execute(
             select(Assignment.opd, Assignment.decline_reason, Assignment.decline_note,
                    Assignment.declined_at, Assignment.rerouted_at, Assignment.decline_wrong,

@@ -4,27 +4,18 @@
 half ``WATCHDOG_USEC`` while the ingest, dispatcher and SLA threads are alive,
 so a wedged gateway is restarted by systemd (``Type=notify``,
 ``WatchdogSec=``). Without ``NOTIFY_SOCKET`` (not under systemd) it is a no-op.
+The datagram itself is :func:`protocol.sdnotify.notify`, shared with the unit agent.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from collections.abc import Callable
 
+from protocol.sdnotify import notify
 
-def notify(message: str) -> bool:
-    """Send one sd_notify datagram; False when not under systemd."""
-    path = os.environ.get("NOTIFY_SOCKET")
-    if not path:
-        return False
-    if path.startswith("@"):
-        path = "\0" + path[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        s.connect(path)
-        s.sendall(message.encode())
-    return True
+__all__ = ["Watchdog", "notify"]
 
 
 class Watchdog:

@@ -19,6 +19,7 @@ rejected as ``poison`` and PUBACKed.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,7 +69,7 @@ class PoisonGuard:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def triage(self, batch: list[Raw]) -> Triage:
+    def triage(self, batch: Sequence[Raw]) -> Triage:
         """First deliveries are clean (no database work); re-deliveries are
         suspects, or poison when a suspect attempt of theirs never finished."""
         again = [m for m in batch if redelivered(m)]

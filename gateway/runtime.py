@@ -115,7 +115,8 @@ class Gateway:
             self.ingest.events = self.app.state.gw.events
         if self.flag_sync:
             self.app.state.gw.flags_changed = self.flag_sync.wake
-            self.ingest.on_flagged = self.flag_sync.wake
+            if self.ingest:
+                self.ingest.on_flagged = self.flag_sync.wake
         if self.cfg.gateway.fleet_config is not None:
             from gateway.fleet.host import FleetHost
 

@@ -62,6 +62,10 @@ class Circuit(StrEnum):
     BUZZER = "buzzer"
     MODEM_RESET = "modem_reset"
     UPS_SIGNAL = "ups_signal"
+    LOAD_SENSE = "load_sense"  # comparator on the LED/buzzer return current (self-test feedback)
+
+
+_INPUT_CIRCUITS = (Circuit.BUTTON, Circuit.UPS_SIGNAL, Circuit.LOAD_SENSE)
 
 
 class _Model(BaseModel):
@@ -174,7 +178,7 @@ def check(
                 errors.append(f"{where}: GPIO{p.bcm} is reserved ({reserved_pins[p.bcm]})")
             if p.bcm in ID_EEPROM_PINS:
                 errors.append(f"{where}: GPIO{p.bcm} is the HAT ID EEPROM bus")
-            if p.circuit in (Circuit.BUTTON, Circuit.UPS_SIGNAL) and p.dir is not Direction.IN:
+            if p.circuit in _INPUT_CIRCUITS and p.dir is not Direction.IN:
                 errors.append(f"{where}: a {p.circuit} circuit must be an input")
             if p.circuit in (Circuit.LED, Circuit.BUZZER, Circuit.MODEM_RESET) and p.dir is not Direction.OUT:
                 errors.append(f"{where}: a {p.circuit} circuit must be an output")

@@ -9,6 +9,6 @@ from protocol.errors import BadTopic, PayloadError, ProtocolError
 
 PROTOCOL_VERSION = 1
 #: additive revision of v1: new optional fields only (docs/protocol.md, "Versioning")
-CONTRACT_REVISION = 2
+CONTRACT_REVISION = 3
 
 __all__ = ["CONTRACT_REVISION", "PROTOCOL_VERSION", "BadTopic", "PayloadError", "ProtocolError"]

@@ -33,6 +33,7 @@ from protocol.fleet import (
     Telemetry,
 )
 from protocol.reports import Ack, CallRecord, DeskState, FlagList, Incident
+from protocol.selftest import SelfTestReport
 from protocol.topics import DeviceTopic, ParsedTopic, parse_device_topic
 
 M = TypeVar("M", bound=BaseModel)
@@ -58,7 +59,7 @@ MODELS: dict[DeviceTopic, type[Wire]] = {
 }
 
 #: every payload model by its schema name, for `siaga protocol schema`
-_PAYLOADS: list[type[Wire]] = [*MODELS.values(), Dispatch]
+_PAYLOADS: list[type[Wire]] = [*MODELS.values(), Dispatch, SelfTestReport]
 ALL_MODELS: dict[str, type[Wire]] = {m.__name__: m for m in _PAYLOADS}
 
 

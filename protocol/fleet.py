@@ -20,6 +20,7 @@ from protocol.base import (
     WireTime,
 )
 from protocol.categories import Category
+from protocol.selftest import SelfTestSummary
 
 
 class Profile(enum.StrEnum):
@@ -83,6 +84,8 @@ class Telemetry(DeviceMessage):
     )
     firmware: ShortText | None = Field(None, description="Software version running")
     update: UpdateReport | None = None
+    self_test: SelfTestSummary | None = Field(
+        None, description="The last self-test, pass or fail (contract revision 3)")
 
 
 class LogLevel(enum.StrEnum):

@@ -1,7 +1,7 @@
 """One way to build an MQTT client for every Siaga program.
 
 Why a helper: paho does not set ``TCP_NODELAY``, and with Nagle's algorithm on
-both ends a QoS 1 round trip costs ~88 ms instead of <1 ms (DESIGN.md, Traps).
+both ends a QoS 1 round trip costs ~88 ms instead of <1 ms (``bench/mqtt_roundtrip.py``).
 Every client we create goes through :func:`make_client`, which sets it on
 each socket paho opens, reconnects included. paho is imported lazily so that
 ``protocol`` stays importable without it.
@@ -55,7 +55,9 @@ class BrokerSettings(BaseModel):
     def resolve_password(self) -> str | None:
         """The password, read from its file when one is named."""
         if self.password_file is not None:
-            return self.password_file.read_text().strip()
+            from protocol.configfile import read_secret
+
+            return read_secret(self.password_file)
         return self.password
 
 

@@ -131,6 +131,17 @@ def render() -> tuple[str, list[str]]:
            "Generated from the pydantic models by `python -m siaga.config_reference`; do not edit",
            "by hand (`tests/test_config_reference.py` fails when this page is stale). Every",
            "section forbids unknown keys: a typo is an error naming the key.",
+           "",
+           "All three files are read by one kit (`protocol/configfile.py`), so they behave alike:",
+           "",
+           "- Each problem is one line `file:line: key: message`, every problem at once",
+           "  (`siaga unit --config unit.yaml --check`, `siaga gateway check-config site.yaml`,",
+           "  any `siaga admin` command).",
+           "- A secret file setting (`broker.password_file`, `sms_fallback.key_file`,",
+           "  `secret: {file: ...}`, `sms.master_key_file`) is read as is when absolute; a bare",
+           "  file name (no `/`) is the systemd credential of that name when the program runs",
+           "  with credentials (`LoadCredential=`, `$CREDENTIALS_DIRECTORY`); any other",
+           "  relative path is taken from the config file's folder.",
            ""]
     missing: list[str] = []
     for fname, intro, model in _files():

@@ -76,13 +76,10 @@ def pg_databases(request: pytest.FixtureRequest) -> Iterator[PgDatabases]:
     yield reg
     leaks = []
     for name in reg.names:
-        # a backend leaves pg_stat_activity a moment after its client closed the socket
-        # (seen under a loaded xdist run): wait for that, then any count left is a leak
+        # a backend whose client has closed exits a moment later: wait for that
         deadline = time.monotonic() + 5
-        n = reg.cluster.connections(name)
-        while n and time.monotonic() < deadline:
+        while (n := reg.cluster.connections(name)) and time.monotonic() < deadline:
             time.sleep(0.05)
-            n = reg.cluster.connections(name)
         if n:
             leaks.append(f"{name}: {n}")
         reg.cluster.drop_database(name)

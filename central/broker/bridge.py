@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from central.errors import FleetError
+from protocol.configfile import read_secret
 from protocol.topics import PREFIX, QOS, UNIT_PUBLISHES, DeviceTopic
 
 CITY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -80,7 +81,7 @@ class BridgeConfig(BaseModel):
 def render_bridge(cfg: BridgeConfig) -> list[str]:
     """The ``connection`` block of mosquitto.conf (contains the password)."""
     try:
-        password = cfg.password_file.read_text().strip()
+        password = read_secret(cfg.password_file)
     except OSError as exc:
         raise BridgeError(f"cannot read bridge password file {cfg.password_file}: {exc}") from None
     if not password:

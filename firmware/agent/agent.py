@@ -8,29 +8,28 @@ loop stops the pings and systemd restarts the agent.
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from firmware.agent.calls import Call, CallTracker
+from firmware.agent import events as ev
 from firmware.agent.clock import Clock
 from firmware.agent.config import UnitConfig
 from firmware.agent.field import FieldProfile
 from firmware.agent.fleet import Fleet, initial_settings
-from firmware.agent.hardware import Hardware
+from firmware.agent.hardware import REFUSED_SHOW_S, Hardware
 from firmware.agent.health import Health, boot_reason, kernel_boot_id
 from firmware.agent.link import Link
 from firmware.agent.modem import ModemPort
 from firmware.agent.outbox import Outbox
 from firmware.agent.panel import PanelProfile
+from firmware.agent.ports import LiveSettings, Ports
 from firmware.agent.smsfallback import SmsFallback
-from firmware.agent.store import OutboxItem, StorageFull, Store
+from firmware.agent.store import OutboxItem, Store
 from firmware.agent.updater import Updater
 from firmware.modem import events as mev
 from protocol.categories import Category
@@ -39,6 +38,8 @@ from protocol.errors import BadTopic, PayloadError
 from protocol.fleet import LogLevel, Profile, Status, UnitSettings
 from protocol.ids import new_id
 from protocol.reports import Ack
+from protocol.sdnotify import notify
+from protocol.selftest import SelfTestTrigger
 from protocol.topics import DeviceTopic, device_topic, parse_device_topic
 
 log = logging.getLogger("firmware.agent")
@@ -47,11 +48,23 @@ PRUNE_EVERY_S = 3600.0
 
 
 def firmware_version() -> str:
-    try:
-        from siaga import __version__
-        return str(__version__)
-    except ImportError:  # pragma: no cover
-        return "unknown"
+    """The installed distribution's version, from its ``.dist-info`` folder on
+    ``sys.path`` (firmware imports nothing but protocol; ``importlib.metadata``
+    would also load the e-mail parser, ~2 MB for one line of text)."""
+    import sys
+    from pathlib import Path
+
+    for entry in sys.path:
+        for info in sorted(Path(entry or ".").glob("siaga112-*.dist-info")):
+            try:
+                for line in (info / "METADATA").read_text(encoding="utf-8").splitlines():
+                    if line.startswith("Version:"):
+                        return line.split(":", 1)[1].strip()
+                    if not line:
+                        break
+            except OSError:
+                continue
+    return "unknown"
 
 
 class Agent:
@@ -60,11 +73,12 @@ class Agent:
     def __init__(self, cfg: UnitConfig, *, free_mb: Any = None) -> None:
         self.cfg = cfg
         self.version = firmware_version()
-        self.q: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self.q: ev.EventQueue = queue.Queue()
         self.store = Store(cfg.storage.path, min_free_mb=cfg.storage.min_free_mb,
                            critical_reserve_mb=cfg.storage.critical_reserve_mb, free_mb=free_mb)
         self.clock = Clock(cfg.clock_synced)
-        self.config_version, self.settings = initial_settings(self)
+        version, settings = initial_settings(cfg, self.store)
+        self.live = LiveSettings(cfg, settings, version)
         self.hw = Hardware(cfg, self.q)
         self.hw.volume = self.settings.volume if self.settings.volume is not None else cfg.volume
         pins = cfg.pin_map()
@@ -75,25 +89,28 @@ class Agent:
         self.outbox = Outbox(self.store, self._publish_item, window=t.inflight_max,
                              ack_timeout_s=t.ack_timeout_s, retry_base_s=t.retry_base_s,
                              retry_max_s=t.retry_max_s)
+        ports = Ports(device_id=cfg.device_id, timings=t, location=cfg.location, store=self.store,
+                      hw=self.hw, clock=self.clock, modem=self.modem, live=self.live, event=self.event,
+                      publish=self.link.publish, enqueue=self.q.put, refused=self._refused)
         self.profile: FieldProfile | PanelProfile = (
-            FieldProfile(self) if cfg.profile is Profile.FIELD else PanelProfile(self))
+            FieldProfile(ports) if cfg.profile is Profile.FIELD else PanelProfile(ports))
         self.fleet = Fleet(self)
         self.health = Health(self)
         self.updater = Updater(self)
-        self.sms = SmsFallback(self)
+        self.sms = SmsFallback(cfg.sms_fallback, store=self.store, modem=self.modem,
+                               link_up=lambda: self.link.connected, event=self.event, enqueue=self.q.put)
         self.health.last_daily = self.store.get_meta("self_test_daily_last")
+        self.health.restore_self_test(self.store.get_meta("self_test_last"))
         self.boot_id = new_id()
         kboot = kernel_boot_id()
         self.boot_reason = boot_reason(self.store.get_meta("clean_shutdown"),
                                        self.store.get_meta("kernel_boot_id"), kboot)
-        with self.store.db.atomic():
-            self.store._set_meta("clean_shutdown", "0")
-            self.store._set_meta("kernel_boot_id", kboot)
+        self.store.set_metas(clean_shutdown="0", kernel_boot_id=kboot)
         self._stop = threading.Event()
         self.exit_code = 0
-        self._press_results: dict[str, collections.deque[tuple[str, str | None]]] = \
-            collections.defaultdict(collections.deque)
-        self._notifier: Any = None
+        #: called with (button, (status, id)) after each press is handled (the
+        #: test-only control socket answers "recorded <id>" from it)
+        self.press_observers: list[Callable[[str, tuple[str, str | None]], None]] = []
         self._last_watchdog = 0.0
         self._next_telemetry = 0.0
         self._next_faults = 0.0
@@ -111,49 +128,57 @@ class Agent:
                       "id %r: the site ACL only lets a unit use its own branch", user, cfg.device_id)
             self.health.link_faults.add("broker_user_mismatch")
 
-    # -- helpers the profiles use -----------------------------------------
+    # -- settings in force ------------------------------------------------
+
+    @property
+    def settings(self) -> UnitSettings:
+        return self.live.settings
+
+    @property
+    def config_version(self) -> int:
+        return self.live.version
 
     def topic(self, kind: DeviceTopic) -> str:
         return device_topic(self.cfg.device_id, kind)
 
     def category_map(self) -> dict[str, Category]:
-        return dict(self.settings.button_categories or self.cfg.category_map())
+        return self.live.category_map()
 
     def operator(self) -> str | None:
-        """Who is signed in at this desk (desired config over the file); None if nobody."""
-        return self.settings.operator or None
+        return self.live.operator()
 
     def event(self, kind: str, detail: Any = None, *, level: str = "INFO") -> None:
         log.debug("event %s %s", kind, detail)
         self.store.log_event(kind, detail, level=level)
 
-    def record_call(self, tracker: CallTracker, call: Call, end: mev.CallEnded) -> None:
-        try:
-            rec = self.store.record("call", self.topic(DeviceTopic.CALL),
-                                    lambda seq: tracker.record(call, end, device=self.cfg.device_id,
-                                                               seq=seq, stamp=self.clock.stamp(),
-                                                               operator=self.operator()))
-        except (StorageFull, sqlite3.Error) as exc:
-            log.error("Catatan panggilan tidak tersimpan / call record not stored: %s", exc)
-            return
-        self.event("call_recorded", {"id": rec.id, "end": str(rec.end_reason), "answer_s": rec.answer_s,
-                                     "duration_s": rec.duration_s})
+    def enqueue(self, event: ev.AgentEvent) -> None:
+        """Hand an event to the loop (any thread)."""
+        self.q.put(event)
+
+    def report_soon(self) -> None:
+        """Send telemetry on the next loop turn (a state central should see now)."""
+        self._next_telemetry = time.monotonic()
+
+    def _refused(self) -> None:
+        self.refused_until = time.monotonic() + REFUSED_SHOW_S
 
     def set_log_level(self, level: LogLevel | str) -> None:
         logging.getLogger("firmware").setLevel(str(level))
 
     def apply_settings(self, new: UnitSettings, version: int) -> None:
         """Live changes: heartbeat, button map, volume, centre number, log level, self-test time."""
-        self.settings = new
-        self.config_version = version
+        self.live.settings = new
+        self.live.version = version
         if new.volume is not None:
             self.hw.volume = new.volume
         if new.log_level is not None:
             self.set_log_level(new.log_level)
         self._next_telemetry = time.monotonic()  # report the new version promptly
 
-    def self_test(self) -> dict[str, Any]:
-        return self.health.self_test()
+    def self_test(self, trigger: SelfTestTrigger = SelfTestTrigger.COMMAND) -> dict[str, Any]:
+        res = self.health.self_test(trigger)
+        self._next_telemetry = time.monotonic()  # pass or fail, the centre hears it now
+        return res
 
     # -- lifecycle --------------------------------------------------------
 
@@ -163,10 +188,7 @@ class Agent:
         self._stop.set()
 
     def _notify(self, msg: str) -> None:
-        if self._notifier is None:
-            import sdnotify
-            self._notifier = sdnotify.SystemdNotifier()
-        self._notifier.notify(msg)
+        notify(msg)
 
     def start(self) -> None:
         self.store.bind_thread()
@@ -175,10 +197,9 @@ class Agent:
         self.event("start", {"reason": self.boot_reason, "version": self.version})
         self.modem.start()
         self.profile.start()
-        if self.cfg.sim_control is not None:
+        if self.cfg.sim_control is not None:  # test only: refused unless the pins are mock pins
             from firmware.agent.simcontrol import SimControl
-            self.sim = SimControl(self.cfg.sim_control, self.q, self.hw)
-            self.sim.start()
+            self.sim = SimControl.attach(self, self.cfg.sim_control)
         if not self.cfg.broker.username:
             log.warning("Broker tanpa kredensial (hanya demo) / anonymous broker connection (demo only)")
         self.updater.on_start()
@@ -223,7 +244,7 @@ class Agent:
 
     def loop_once(self) -> None:
         try:
-            item = self.q.get(timeout=self._timeout())
+            item: ev.AgentEvent | None = self.q.get(timeout=self._timeout())
         except queue.Empty:
             item = None
         handled = 0
@@ -231,7 +252,7 @@ class Agent:
             try:
                 self._dispatch(item)
             except Exception:  # one bad event must never stop the unit
-                log.exception("error handling %s", item[0])
+                log.exception("error handling %s", type(item).__name__)
             handled += 1
             if handled >= 200:
                 break
@@ -250,46 +271,41 @@ class Agent:
         for kind, msg_id in self.outbox.on_ack(stored, rejected):
             self.profile.on_delivered(kind, msg_id)
 
-    def _dispatch(self, item: tuple[Any, ...]) -> None:
-        kind = item[0]
-        if kind == "press":
-            result = self.profile.on_press(item[1])
-            self._press_results[item[1]].append(result)
-            while len(self._press_results[item[1]]) > 100:
-                self._press_results[item[1]].popleft()
-        elif kind == "message":
-            self._on_message(item[1], item[2], item[3])
-        elif kind == "link":
-            self._on_link(item[1], item[2])
-        elif kind == "modem":
-            self._on_modem(item[1])
-        elif kind == "dial":
-            if self.modem.call_state in (None, "idle", "ended"):
-                ok = self.modem.dial(item[1])
-                self.event("dial", {"number": item[1], "ok": ok})
-                if not ok:  # no call: the id made for it must not go to a later one
-                    self.profile.calls.next_outgoing_id = None
-        elif kind == "sms_result":
-            self.sms.on_result(*item[1:])
-        elif kind == "sim_press":
-            results = self._press_results[item[1]]
-            status, ref = results.popleft() if results else ("ignored", None)
-            item[2].put(f"{status} {ref or '-'}")
-        elif kind == "update_ready":
-            self.updater.on_ready(item[1], item[2])
-        elif kind == "update_event":
-            self.event(item[1], item[2], level="WARNING")
-        elif kind == "sim_state":
-            self._apply_acks()
-            item[1].put(json.dumps({"outbox_depth": self.store.outbox_depth(),
-                                    "connected": self.link.connected,
-                                    "faults": self.health.faults(), "sms": self.sms.stats(),
-                                    "leds": {k: bool(v.is_lit) for k, v in self.hw.leds.items()}}))
+    def _dispatch(self, item: ev.AgentEvent) -> None:
+        match item:
+            case ev.Press(button):
+                result = self.profile.on_press(button)
+                for observe in self.press_observers:
+                    observe(button, result)
+            case ev.Message(topic, payload, properties):
+                self._on_message(topic, payload, properties)
+            case ev.LinkUp() | ev.LinkDown() | ev.LinkRefused() | ev.SubscribeRefused() | ev.PublishRefused():
+                self._on_link(item)
+            case ev.ModemEvent(event):
+                self._on_modem(event)
+            case ev.Dial(number):
+                if self.modem.call_state in (None, "idle", "ended"):
+                    ok = self.modem.dial(number)
+                    self.event("dial", {"number": number, "ok": ok})
+                    if not ok:  # no call: the id made for it must not go to a later one
+                        self.profile.calls.next_outgoing_id = None
+            case ev.SmsResult(msg_id, ok, detail, size):
+                self.sms.on_result(msg_id, ok, detail, size)
+            case ev.UpdateReady(targets, slot):
+                self.updater.on_ready(targets, slot)
+            case ev.UpdateRefused(version, error):
+                self.event("update_refused", {"version": version, "error": error}, level="WARNING")
+            case ev.OnLoop(fn, reply):
+                self._apply_acks()  # a reader sees the acks that already arrived
+                reply.put(fn())
+            case _:
+                log.warning("unknown event %r", item)
 
-    def _on_link(self, what: str, detail: Any) -> None:
-        if what == "connected":
+    def _on_link(self, e: ev.LinkUp | ev.LinkDown | ev.LinkRefused | ev.SubscribeRefused
+                 | ev.PublishRefused) -> None:
+        if isinstance(e, ev.LinkUp):
             self.link.connected = True
-            log.info("Terhubung ke broker / connected (session present: %s)", detail)
+            log.info("Terhubung ke broker / connected (session present: %s)", e.session_present)
             self.link.subscribe_own()
             reason = self.boot_reason if self._first_connect else "reconnected"
             self._first_connect = False
@@ -298,23 +314,23 @@ class Agent:
             self.link.publish(self.topic(DeviceTopic.STATUS), encode(st), qos=1, retain=True)
             self.fleet.publish_reported()
             self._next_telemetry = time.monotonic()
-        elif what == "disconnected":
+        elif isinstance(e, ev.LinkDown):
             if self.link.connected:
-                log.warning("Terputus dari broker / disconnected: %s", detail)
+                log.warning("Terputus dari broker / disconnected: %s", e.reason)
             self.link.connected = False
             self.outbox.on_disconnect()
-        elif what == "subscribe_refused":
+        elif isinstance(e, ev.SubscribeRefused):
             # the ACL or the broker refused acks / config / commands: say so, loudly
-            log.error("Langganan ditolak / subscription refused: %s", detail)
-            self.event("subscribe_refused", detail, level="ERROR")
+            log.error("Langganan ditolak / subscription refused: %s", e.reasons)
+            self.event("subscribe_refused", e.reasons, level="ERROR")
             self.health.link_faults.add("subscribe_refused")
-        elif what == "publish_refused":
+        elif isinstance(e, ev.PublishRefused):
             if "publish_refused" not in self.health.link_faults:
-                log.error("Broker menolak pesan / broker refused a publish: %s", detail)
-                self.event("publish_refused", detail, level="ERROR")
+                log.error("Broker menolak pesan / broker refused a publish: %s", e.reason)
+                self.event("publish_refused", e.reason, level="ERROR")
             self.health.link_faults.add("publish_refused")
-        elif what == "refused":
-            log.error("Broker menolak / broker refused the connection: %s", detail)
+        else:
+            log.error("Broker menolak / broker refused the connection: %s", e.reason)
             self.link.connected = False
 
     def _on_message(self, topic: str, payload: bytes, properties: Any) -> None:
@@ -372,7 +388,7 @@ class Agent:
         if now < self.refused_until:
             self._next_faults = min(self._next_faults, now)
         if self.link.check(now):
-            self._on_link("disconnected", "link dead (no answer within the keepalive)")
+            self._on_link(ev.LinkDown("link dead (no answer within the keepalive)"))
         self.outbox.pump(self.link.connected)
         self.sms.tick(now)
         self.profile.tick(now)
@@ -385,10 +401,12 @@ class Agent:
                 # later (at most once a second: this check runs once a second)
                 self._next_telemetry = now
             self.health.pin_faults = pin_faults
-            faulty = bool(self.health.pin_faults) or self.modem.fault is not None
+            # the red LED: a pin fault, a modem fault, or a part the last self-test found dead
+            h = self.health
+            faulty = bool(h.pin_faults or h.self_test_faults) or self.modem.fault is not None
             self.hw.fault_led("flash" if now < self.refused_until else "on" if faulty else "off")
             if self.health.daily_due(datetime.now()):
-                res = self.self_test()
+                res = self.self_test(SelfTestTrigger.DAILY)
                 self.event("self_test_daily", res)
         if now >= self._next_telemetry:
             hb = self.settings.heartbeat_s or self.cfg.heartbeat_s

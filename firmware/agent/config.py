@@ -7,25 +7,26 @@ Pin defaults come from :mod:`firmware.pins` (checked against the schematic).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from firmware.errors import FirmwareError
 from firmware.pins import DEFAULT_PINS, RESERVED_PINS
 from protocol.base import PhoneNumber
 from protocol.categories import Category
+from protocol.configfile import ConfigFileError, load_model, read_secret, secret_path
 from protocol.fleet import LogLevel, Profile
 from protocol.ids import DEVICE_ID_PATTERN
 from protocol.mqtt import BrokerSettings
 from protocol.reports import Location
 
 
-class ConfigError(FirmwareError, ValueError):
-    """The unit configuration is missing, unreadable or invalid."""
+class ConfigError(FirmwareError, ConfigFileError):
+    """The unit configuration is missing, unreadable or invalid; one
+    ``file:line: key: message`` line per problem."""
 
 
 class _Section(BaseModel):
@@ -44,6 +45,11 @@ class ModemSettings(_Section):
     baudrate: int = Field(115200, ge=1200, le=4_000_000, title="Baud rate")
     command_timeout_s: float = Field(5.0, gt=0, le=60, title="AT command timeout, seconds")
     watchdog_interval_s: float = Field(10.0, gt=0, le=600, title="Modem liveness probe period")
+    audio_test_s: float = Field(
+        1.0, ge=0, le=5, title="Self-test recording length, seconds",
+        description="The self-test records this long in silence and again while the modem plays a "
+                    "tone (speaker and microphone check, SIM800 profile); 0 skips the audio check",
+    )
 
 
 class SmsFallbackSettings(_Section):
@@ -72,12 +78,8 @@ class SmsFallbackSettings(_Section):
         """The key bytes, or None when unset or unreadable (logged by the agent)."""
         if self.key_file is None:
             return None
-        path = self.key_file
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        if creds and "/" not in str(path):
-            path = Path(creds) / path
         try:
-            return bytes.fromhex(path.read_text().strip())
+            return bytes.fromhex(read_secret(self.key_file))
         except (OSError, ValueError):
             return None
 
@@ -283,43 +285,19 @@ _DEFAULT_GUESS = {
 }
 
 
-def _describe(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
-        lines.append(f"  {loc}: {e['msg']}")
-    return "\n".join(lines)
-
-
-def _systemd_credential(data: dict[str, Any]) -> None:
-    """``broker.password_file: broker-password`` (a bare name) means the
-    systemd credential of that name (``LoadCredential=``) when the agent runs
-    under systemd: ``$CREDENTIALS_DIRECTORY/broker-password``."""
-    broker = data.get("broker")
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if isinstance(broker, dict) and creds and isinstance(broker.get("password_file"), str):
-        name = broker["password_file"]
-        if "/" not in name:
-            broker["password_file"] = str(Path(creds) / name)
-
-
 def load_config(path: Path | str) -> UnitConfig:
-    """Read and validate a YAML config; ConfigError names each bad key."""
-    import yaml
+    """Read and validate a YAML config; ConfigError names each bad key and its line.
 
+    Secret files (``broker.password_file``, ``sms_fallback.key_file``) are found
+    the way every program finds them (:mod:`protocol.configfile`): a bare name
+    is the systemd credential of that name (``LoadCredential=``,
+    ``$CREDENTIALS_DIRECTORY``), another relative path is taken from the
+    config file's folder."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"Konfigurasi tidak terbaca / cannot read config {path}: {exc}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML tidak valid / invalid YAML in {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"Konfigurasi harus berupa mapping / config {path} must be a mapping")
-    _systemd_credential(data)
-    try:
-        return UnitConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(
-            f"Konfigurasi tidak valid / invalid config {path}:\n{_describe(exc)}"
-        ) from None
+    cfg = load_model(UnitConfig, path, error=ConfigError)
+    base = path.parent.absolute()
+    if cfg.broker.password_file is not None:
+        cfg.broker.password_file = secret_path(cfg.broker.password_file, base)
+    if cfg.sms_fallback.key_file is not None:
+        cfg.sms_fallback.key_file = secret_path(cfg.sms_fallback.key_file, base)
+    return cfg

@@ -13,25 +13,23 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from firmware.agent.calls import CallTracker
-from firmware.agent.hardware import REFUSED_SHOW_S
+from firmware.agent.events import Dial
+from firmware.agent.ports import Ports, ProfileBase
 from firmware.agent.store import StorageFull
 from protocol.ids import new_id
 from protocol.reports import Incident, Source
 from protocol.topics import DeviceTopic
 
-if TYPE_CHECKING:  # pragma: no cover
-    from firmware.agent.agent import Agent
-
 log = logging.getLogger(__name__)
 
 
-class FieldProfile:
-    def __init__(self, agent: Agent) -> None:
-        self.a = agent
-        self.calls = CallTracker(agent.clock)
+class FieldProfile(ProfileBase):
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
+        self.calls = CallTracker(ports.clock)
         self.open_id: str | None = None
         self.open_at = -1e18
         self.latest_id: str | None = None  # the incident the LEDs speak about
@@ -39,39 +37,40 @@ class FieldProfile:
 
     def start(self) -> None:
         """After a restart, an undelivered incident keeps the recorded LED lit."""
-        row = self.a.store.one(
+        row = self.p.store.one(
             "SELECT id FROM incidents WHERE state = 'recorded' ORDER BY seq DESC LIMIT 1")
         if row:
             self.latest_id = row[0]
-            self.a.hw.led("recorded", True)
+            self.p.hw.led("recorded", True)
 
     def on_press(self, name: str) -> tuple[str, str | None]:
-        a = self.a
-        if name not in a.category_map():
+        a = self.p
+        categories = a.live.category_map()
+        if name not in categories:
             a.event("press_unknown", {"button": name}, level="WARNING")
             return ("ignored", None)
         now = time.monotonic()
-        window = a.cfg.timings.same_incident_s
+        window = a.timings.same_incident_s
         in_call = self.calls.current is not None and window > 0
         if self.open_id is not None and (now - self.open_at < window or in_call):
             a.event("press_joined", {"button": name, "incident": self.open_id})
             a.hw.beep(1)
             return ("joined", self.open_id)
-        category = a.category_map()[name]
-        number = a.settings.centre_number
+        category = categories[name]
+        number = a.live.centre_number
         dial = bool(number and a.modem.present and self.calls.current is None)
         call_id = new_id() if dial else None  # the dial-out's record will carry this id
 
         def build(seq: int) -> Incident:
-            return Incident(device=a.cfg.device_id, seq=seq, **a.clock.stamp(), category=category,
-                            source=Source.FIELD_BUTTON, location=a.cfg.location, button=name,
+            return Incident(device=a.device_id, seq=seq, **a.clock.stamp(), category=category,
+                            source=Source.FIELD_BUTTON, location=a.location, button=name,
                             call_id=call_id)
 
         try:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
         except (StorageFull, sqlite3.Error) as exc:
             log.error("Insiden tidak tersimpan / incident not stored: %s", exc)
-            a.refused_until = time.monotonic() + REFUSED_SHOW_S
+            a.refused()
             a.event("incident_refused", str(exc), level="ERROR")
             return ("refused", None)
         # durable now: only from here may a person be told "recorded"
@@ -81,29 +80,29 @@ class FieldProfile:
         self.open_id, self.open_at, self.latest_id = inc.id, now, inc.id
         self.delivered_off_at = None
         a.event("incident_recorded", {"id": inc.id, "seq": inc.seq, "button": name})
-        if dial:
+        if dial and number:
             # dial on the next loop turn: the incident goes on the wire first,
             # since ATD can hold the loop while the network sets the call up
             self.calls.next_outgoing_id = call_id
-            a.q.put(("dial", number))
+            a.enqueue(Dial(number))
         return ("recorded", inc.id)
 
     def on_delivered(self, kind: str, msg_id: str) -> None:
         if kind == "incident" and msg_id == self.latest_id:
-            self.a.hw.led("recorded", False)
-            self.a.hw.led("delivered", True)
-            self.a.hw.beep(2)
-            self.delivered_off_at = time.monotonic() + self.a.cfg.timings.feedback_s
+            self.p.hw.led("recorded", False)
+            self.p.hw.led("delivered", True)
+            self.p.hw.beep(2)
+            self.delivered_off_at = time.monotonic() + self.p.timings.feedback_s
 
     def on_modem(self, e: Any) -> None:
         what, call, end = self.calls.on_event(e, time.monotonic())
         if what == "ended" and call is not None:
-            self.a.record_call(self.calls, call, end)
+            self.record_call(self.calls, call, end)
 
     def tick(self, now: float) -> None:
         if self.delivered_off_at is not None and now >= self.delivered_off_at:
-            self.a.hw.led("delivered", False)
+            self.p.hw.led("delivered", False)
             self.delivered_off_at = None
-        if self.open_id is not None and now - self.open_at >= self.a.cfg.timings.same_incident_s \
+        if self.open_id is not None and now - self.open_at >= self.p.timings.same_incident_s \
                 and self.calls.current is None:
             self.open_id = None

@@ -1,26 +1,35 @@
 """Buttons, LEDs, buzzer and the field board's sense inputs, via gpiozero.
 
 Why a class of its own: the rest of the agent speaks in button names and
-feedback words ("recorded", "delivered"); only this module knows pins.
+feedback words ("recorded", "delivered"); only this module knows pins. The
+buttons are one gpiozero ``ButtonBoard`` and the LEDs one ``LEDBoard`` (named
+children, closed together, the LEDs cycled as one in the self-test).
 gpiozero is imported here, lazily, and every callback only enqueues
-``("press", name)`` (gpiozero #1024: never work inside a pin callback).
+``Press(name)`` (gpiozero #1024: never work inside a pin callback).
 ``GPIOZERO_PIN_FACTORY=mock`` runs it anywhere.
 
 Sense inputs (pull-up, switch to ground = active): ``door_tamper`` is a
 normally-closed door switch (fault when *inactive*, the door is open),
 ``mains_ok`` is pulled low while mains is present (fault ``mains_lost`` when
 inactive), ``battery_low`` is pulled low by the charger (fault when active).
+``load_sense`` (field board) is pulled low by a comparator while any LED or
+the buzzer draws current: the self-test's proof that a part really lit
+(firmware/agent/selftest.py); under the mock pin factory a board model
+(firmware/sim/board.py) drives it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import queue
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.agent.config import UnitConfig
+from firmware.agent.events import Press
 from protocol.fleet import Profile
+
+if TYPE_CHECKING:  # pragma: no cover
+    from firmware.agent.events import EventQueue
 
 log = logging.getLogger(__name__)
 
@@ -33,41 +42,48 @@ REFUSED_SHOW_S = 10.0
 class Hardware:
     """The GPIO side of one unit."""
 
-    def __init__(self, cfg: UnitConfig, events: queue.Queue[tuple[Any, ...]]) -> None:
-        from gpiozero import LED, Button, Buzzer, DigitalInputDevice
+    def __init__(self, cfg: UnitConfig, events: EventQueue) -> None:
+        from gpiozero import ButtonBoard, Buzzer, DigitalInputDevice, LEDBoard
 
         self.cfg = cfg
         self.events = events
         self.volume = cfg.volume
-        self.buttons: dict[str, Any] = {}
-        self.leds: dict[str, Any] = {}
         self.inputs: dict[str, Any] = {}
         self.buzzer: Any = None
         self.pins = cfg.pin_map()
+        from firmware.sim.board import attach  # a model of the board's sense line, mock pins only
+
+        self.board = attach(self.pins)
         t = cfg.timings
+        buttons = {r.removeprefix("button_"): p for r, p in self.pins.items() if r.startswith("button_")}
+        leds = {r.removeprefix("led_"): p for r, p in self.pins.items() if r.startswith("led_")}
+        # one board per kind: every button shares pull-up, debounce and hold time
+        deliberate = cfg.profile is Profile.FIELD and t.hold_s > 0
+        self.button_board: Any = ButtonBoard(
+            pull_up=True, bounce_time=t.bounce_s, hold_time=t.hold_s if deliberate else 1.0,
+            **buttons) if buttons else None
+        self.led_board: Any = LEDBoard(pwm=False, **leds) if leds else None
+        #: name -> the board's own Button / LED (the sim control drives their mock pins)
+        self.buttons: dict[str, Any] = _named(self.button_board)
+        self.leds: dict[str, Any] = _named(self.led_board)
+        for name, b in self.buttons.items():
+            if deliberate:
+                b.when_held = self._enqueue(name)
+            else:
+                b.when_pressed = self._enqueue(name)
         for role, pin in self.pins.items():
-            if role.startswith("button_"):
-                name = role.removeprefix("button_")
-                deliberate = (cfg.profile is Profile.FIELD and t.hold_s > 0)
-                b = Button(pin, pull_up=True, bounce_time=t.bounce_s,
-                           hold_time=t.hold_s if deliberate else 1.0)
-                if deliberate:
-                    b.when_held = self._enqueue(name)
-                else:
-                    b.when_pressed = self._enqueue(name)
-                self.buttons[name] = b
-            elif role.startswith("led_"):
-                self.leds[role.removeprefix("led_")] = LED(pin)
-            elif role == "buzzer":
+            if role == "buzzer":
                 self.buzzer = Buzzer(pin)
             elif role in _SENSE:
                 self.inputs[role] = DigitalInputDevice(pin, pull_up=True, bounce_time=t.bounce_s)
+            elif role == "load_sense":  # no bounce time: the self-test reads it right after a switch
+                self.inputs[role] = DigitalInputDevice(pin, pull_up=True)
         self._stuck_reported: set[str] = set()
         self._fault_mode = ""
 
     def _enqueue(self, name: str) -> Any:
         def cb(*_args: Any) -> None:
-            self.events.put(("press", name))
+            self.events.put(Press(name))
         return cb
 
     # -- feedback ---------------------------------------------------------
@@ -109,12 +125,23 @@ class Hardware:
                 self.buzzer.off()
 
     def cycle_all(self) -> dict[str, bool]:
-        """Self-test: switch each LED and the buzzer on and off; report the
-        read-back state (a mock pin or a real GPIO output reads back)."""
-        out = {}
-        devices = {f"led_{k}": v for k, v in self.leds.items()}
-        if self.buzzer is not None:
-            devices["buzzer"] = self.buzzer
+        """Self-test: switch the LEDs (all at once, as a board) and the buzzer on
+        and off; report each one's read-back state (a mock pin or a real GPIO
+        output reads back)."""
+        out: dict[str, bool] = {}
+        board = self.led_board
+        if board is not None:
+            names = board.namedtuple._fields
+            was = board.value
+            board.on()
+            on_ok = board.value
+            board.off()
+            off_ok = board.value
+            for name, w, on, off in zip(names, was, on_ok, off_ok, strict=True):
+                out[f"led_{name}"] = bool(on) and not bool(off)
+                if w:
+                    getattr(board, name).on()
+        devices = {"buzzer": self.buzzer} if self.buzzer is not None else {}
         for name, dev in devices.items():
             was = bool(dev.value)
             dev.on()
@@ -150,8 +177,15 @@ class Hardware:
         return out
 
     def close(self) -> None:
-        for dev in [*self.buttons.values(), *self.leds.values(), *self.inputs.values(), self.buzzer]:
+        for dev in [self.button_board, self.led_board, *self.inputs.values(), self.buzzer]:
             if dev is not None:
                 # closing on shutdown must not mask why we are shutting down
                 with contextlib.suppress(Exception):
                     dev.close()
+
+
+def _named(board: Any) -> dict[str, Any]:
+    """A composite device's children by name (``ButtonBoard(fire=17).fire``)."""
+    if board is None:
+        return {}
+    return dict(zip(board.namedtuple._fields, board, strict=True))

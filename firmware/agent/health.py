@@ -12,12 +12,19 @@ import contextlib
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from protocol.fleet import Registration, Telemetry
+from protocol.selftest import SelfTestSummary, SelfTestTrigger
 
 if TYPE_CHECKING:  # pragma: no cover
-    from firmware.agent.agent import Agent
+    from firmware.agent.clock import Clock
+    from firmware.agent.config import UnitConfig
+    from firmware.agent.hardware import Hardware
+    from firmware.agent.modem import ModemPort
+    from firmware.agent.store import Store
+    from firmware.agent.updater import Updater
+    from protocol.fleet import UnitSettings
 
 THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
@@ -55,8 +62,27 @@ def registration(value: str | None) -> Registration:
         return Registration.UNKNOWN
 
 
+class HealthHost(Protocol):
+    """What the health side reads of its unit (the agent satisfies it; mypy checks)."""
+
+    cfg: UnitConfig
+    version: str
+    store: Store
+    clock: Clock
+    hw: Hardware
+    modem: ModemPort
+    updater: Updater
+    health: Health  # the self-test reads registration and signal through it
+
+    @property
+    def settings(self) -> UnitSettings: ...
+
+    @property
+    def config_version(self) -> int: ...
+
+
 class Health:
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: HealthHost) -> None:
         self.a = agent
         self.started = time.monotonic()
         self.signal: int | None = None
@@ -64,6 +90,7 @@ class Health:
         self.modem_faults: set[str] = set()
         self.link_faults: set[str] = set()
         self.self_test_faults: list[str] = []
+        self.last_self_test: SelfTestSummary | None = None
         self.last_daily: str | None = None
         self.pin_faults: list[str] = []
 
@@ -108,33 +135,29 @@ class Health:
             outbox_depth=a.store.outbox_depth(), uptime_s=int(time.monotonic() - self.started),
             cpu_temp_c=cpu_temp_c(), storage_free_mb=round(max(free, 0.0), 1),
             storage_low=a.store.storage_low, config_version=a.config_version, faults=self.faults(),
-            firmware=a.version, update=a.updater.report(),
+            firmware=a.version, update=a.updater.report(), self_test=self.last_self_test,
         )
 
-    def self_test(self) -> dict[str, Any]:
-        """Modem, SIM, registration, signal, each LED and the buzzer, storage, outbox."""
-        a = self.a
-        result: dict[str, Any] = {}
-        if a.modem.present:
-            result["modem"] = a.modem.self_test()
-            self.refresh_modem()
-        else:
-            result["modem"] = {"present": False, "fault": a.modem.fault}
-        result["registration"] = str(self.registration)
-        result["signal_dbm"] = self.signal
-        result["outputs"] = a.hw.cycle_all()
-        result["storage_writable"] = a.store.writable()
-        result["storage_free_mb"] = round(a.store.free_mb(), 1)
-        result["outbox_depth"] = a.store.outbox_depth()
-        failed = [f"self_test:{k}" for k, ok in result["outputs"].items() if not ok]
-        if not result["storage_writable"]:
-            failed.append("self_test:storage")
-        modem = result["modem"]
-        if a.modem.present and isinstance(modem, dict):
-            failed += [f"self_test:modem_{k}" for k, v in modem.items() if v is False]
-        result["ok"] = not failed
-        self.self_test_faults = failed
+    def self_test(self, trigger: SelfTestTrigger = SelfTestTrigger.COMMAND) -> dict[str, Any]:
+        """Every check of firmware/agent/selftest.py; failures become
+        ``self_test:<check>`` faults and the summary rides on every heartbeat."""
+        from firmware.agent import selftest
+
+        result = selftest.run(self.a, trigger)
+        self.self_test_faults = [f"self_test:{name}" for name in result["failed"]]
+        self.last_self_test = SelfTestSummary(at=result["at"], ok=result["ok"], trigger=trigger,
+                                              failed=result["failed"][:32])
+        with contextlib.suppress(Exception):  # a full or read-only card is itself in the result
+            self.a.store.set_meta("self_test_last", self.last_self_test.model_dump_json())
         return result
+
+    def restore_self_test(self, saved: str | None) -> None:
+        """The last result survives a restart: central keeps seeing it until the next run."""
+        if not saved:
+            return
+        with contextlib.suppress(ValueError):
+            self.last_self_test = SelfTestSummary.model_validate_json(saved)
+            self.self_test_faults = [f"self_test:{n}" for n in self.last_self_test.failed]
 
     def daily_due(self, now: datetime) -> bool:
         """True once a day at ``self_test_daily_at`` (local HH:MM)."""

@@ -1,7 +1,8 @@
 """The unit's MQTT link: one paho client whose callbacks only enqueue.
 
 Why: a paho callback that blocks stalls the network thread (paho #177,
-#354); here every callback puts a tuple on the agent's queue and returns.
+#354); here every callback puts a typed event (``firmware.agent.events``) on the
+agent's queue and returns.
 The session is persistent (``clean_start=False`` + session expiry) so acks
 and commands sent while the unit was away are delivered when it returns.
 The retained ``offline`` status is the will.
@@ -20,12 +21,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import socket
 import threading
 import time
 from typing import Any
 
+from firmware.agent import events as ev
 from protocol.codec import encode
 from protocol.fleet import Profile, Status
 from protocol.mqtt import BrokerSettings, connect, make_client
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 class Link:
     """Publish/subscribe for one device; state changes arrive on ``events``."""
 
-    def __init__(self, device_id: str, broker: BrokerSettings, events: queue.Queue[tuple[Any, ...]], *,
+    def __init__(self, device_id: str, broker: BrokerSettings, events: ev.EventQueue, *,
                  profile: Profile, max_inflight: int = 100,
                  reconnect_max_s: float = 15.0) -> None:
         import paho.mqtt.client as mqtt
@@ -78,30 +79,30 @@ class Link:
     def _on_connect(self, _c: Any, _u: Any, flags: Any, reason_code: Any, _props: Any) -> None:
         self._heard()
         if reason_code.is_failure:
-            self.events.put(("link", "refused", str(reason_code)))
+            self.events.put(ev.LinkRefused(str(reason_code)))
         else:
-            self.events.put(("link", "connected", bool(getattr(flags, "session_present", False))))
+            self.events.put(ev.LinkUp(bool(getattr(flags, "session_present", False))))
 
     def _on_disconnect(self, _c: Any, _u: Any, _flags: Any, reason_code: Any, _props: Any) -> None:
         self.subscribed.clear()
-        self.events.put(("link", "disconnected", str(reason_code)))
+        self.events.put(ev.LinkDown(str(reason_code)))
 
     def _on_subscribe(self, _c: Any, _u: Any, _mid: Any, reason_codes: Any, _props: Any) -> None:
         self._heard()
         self.subscribed.set()
         refused = [str(rc) for rc in reason_codes if getattr(rc, "is_failure", False)]
         if refused:
-            self.events.put(("link", "subscribe_refused", refused))
+            self.events.put(ev.SubscribeRefused(refused))
 
     def _on_publish(self, _c: Any, _u: Any, _mid: Any, reason_code: Any, _props: Any) -> None:
         self._heard()
         # MQTT 5 PUBACK reason: "Not authorized" when the ACL refuses the topic
         if getattr(reason_code, "is_failure", False):
-            self.events.put(("link", "publish_refused", str(reason_code)))
+            self.events.put(ev.PublishRefused(str(reason_code)))
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         self._heard()
-        self.events.put(("message", msg.topic, bytes(msg.payload), msg.properties, msg.retain))
+        self.events.put(ev.Message(msg.topic, bytes(msg.payload), msg.properties, bool(msg.retain)))
 
     # -- main-loop side ---------------------------------------------------
 
@@ -132,8 +133,8 @@ class Link:
                     now - self.last_inbound, self.keepalive_s)
         sock = self.client.socket()
         if sock is not None:  # paho sees EOF, reports the disconnect, and reconnects
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError, AttributeError):
+                sock.shutdown(socket.SHUT_RDWR)  # type: ignore[attr-defined]
         return True
 
     def topic(self, kind: DeviceTopic) -> str:

@@ -17,14 +17,11 @@ def run(config: Path, *, check: bool = False) -> int:
     try:
         cfg = load_config(config)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        print(f"Konfigurasi tidak valid / invalid config:\n{exc}", file=sys.stderr)
         return 2
     if check:
         print(f"Konfigurasi valid / config OK: {cfg.device_id} ({cfg.profile.value}), pins {cfg.pin_map()}")
         return 0
-    # sqlite-utils imports numpy when it happens to be installed; the agent never
-    # needs it (+~15 MB RSS and ~0.1 s start on a Pi Zero). A Pi install has no numpy.
-    sys.modules.setdefault("numpy", None)  # type: ignore[arg-type]
     from firmware.agent.agent import Agent
     from firmware.errors import FirmwareError
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from firmware.agent.config import ModemSettings
+from firmware.agent.events import EventQueue, ModemEvent
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 class ModemPort:
     """Optional modem: ``present`` is False when none is configured or it failed."""
 
-    def __init__(self, settings: ModemSettings, events: queue.Queue[tuple[Any, ...]], *,
+    def __init__(self, settings: ModemSettings, events: EventQueue, *,
                  reset_pin: int | None = None) -> None:
         self.settings = settings
         self.events = events
@@ -71,7 +72,7 @@ class ModemPort:
                 ev = q.get(timeout=0.5)
             except queue.Empty:
                 continue
-            self.events.put(("modem", ev))
+            self.events.put(ModemEvent(ev))
 
     def close(self) -> None:
         self._stop.set()
@@ -122,6 +123,10 @@ class ModemPort:
 
     def network_time(self) -> datetime | None:
         return self._call("network_time")
+
+    def audio_loop(self, record_s: float) -> dict[str, Any] | None:
+        """Speaker and microphone through the modem (firmware/modem/audio.py)."""
+        return self._call("audio_loop", record_s, default=None)
 
     def self_test(self) -> dict[str, Any]:
         if self.modem is None:

@@ -19,19 +19,16 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from firmware.agent.calls import Call, CallTracker, clean_number
 from firmware.agent.flaglist import Flags
-from firmware.agent.hardware import REFUSED_SHOW_S
+from firmware.agent.ports import Ports, ProfileBase
 from firmware.agent.store import StorageFull
 from protocol.categories import Category
 from protocol.codec import encode
 from protocol.reports import CallType, DeskPhase, DeskState, Incident, Source
 from protocol.topics import DeviceTopic
-
-if TYPE_CHECKING:  # pragma: no cover
-    from firmware.agent.agent import Agent
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +46,19 @@ def call_type_for(button: str, category: Category) -> CallType:
     return _TYPE_OF_CATEGORY.get(category, CallType.EMERGENCY)
 
 
-class PanelProfile:
-    def __init__(self, agent: Agent) -> None:
-        self.a = agent
-        self.calls = CallTracker(agent.clock)
+class PanelProfile(ProfileBase):
+    def __init__(self, ports: Ports) -> None:
+        super().__init__(ports)
+        self.calls = CallTracker(ports.clock)
         self.delivered_off_at: float | None = None
-        self.flags = Flags(agent.store, agent.clock)
+        self.flags = Flags(ports.store, ports.clock)
 
     def start(self) -> None:
-        if not self.a.modem.present:
+        if not self.p.modem.present:
             log.error("Panel tanpa modem / panel without a modem: it cannot take calls")
 
     def on_press(self, name: str) -> tuple[str, str | None]:
-        a = self.a
+        a = self.p
         call = self.calls.current
         if name == "answer":
             if call is None or not call.ringing:
@@ -84,13 +81,13 @@ class PanelProfile:
             return self.calls.current
         last = self.calls.last
         if last is not None and last.ended_mono is not None and \
-                time.monotonic() - last.ended_mono <= self.a.cfg.timings.classify_window_s:
+                time.monotonic() - last.ended_mono <= self.p.timings.classify_window_s:
             return last
         return None
 
     def _classify(self, name: str) -> tuple[str, str | None]:
-        a = self.a
-        category = a.category_map().get(name)
+        a = self.p
+        category = a.live.category_map().get(name)
         if category is None:
             a.event("press_unknown", {"button": name}, level="WARNING")
             return ("ignored", None)
@@ -106,7 +103,7 @@ class PanelProfile:
         ctype = call_type_for(name, category)
 
         def build(seq: int) -> Incident:
-            return Incident(device=a.cfg.device_id, seq=seq, **a.clock.stamp(), category=category,
+            return Incident(device=a.device_id, seq=seq, **a.clock.stamp(), category=category,
                             source=Source.PANEL_CALL, caller=clean_number(call.number), call_id=call.id,
                             call_type=ctype)
 
@@ -114,7 +111,7 @@ class PanelProfile:
             inc = a.store.record("incident", a.topic(DeviceTopic.INCIDENT), build)
         except (StorageFull, sqlite3.Error) as exc:
             log.error("Insiden tidak tersimpan / incident not stored: %s", exc)
-            a.refused_until = time.monotonic() + REFUSED_SHOW_S
+            a.refused()
             return ("refused", None)
         call.classified = True
         call.call_type = ctype  # on the call record too when the call is still on
@@ -125,11 +122,11 @@ class PanelProfile:
 
     def on_delivered(self, kind: str, _msg_id: str) -> None:
         if kind == "incident":
-            self.a.hw.led("delivered", True)
-            self.delivered_off_at = time.monotonic() + self.a.cfg.timings.feedback_s
+            self.p.hw.led("delivered", True)
+            self.delivered_off_at = time.monotonic() + self.p.timings.feedback_s
 
     def on_modem(self, e: Any) -> None:
-        a = self.a
+        a = self.p
         what, call, end = self.calls.on_event(e, time.monotonic())
         if what == "ringing" and call is not None:
             a.hw.ring(True)
@@ -147,18 +144,18 @@ class PanelProfile:
             a.hw.led("active", False)
             a.hw.led("flagged", False)
             self._desk(DeskPhase.IDLE, None, False)
-            a.record_call(self.calls, call, end)
+            self.record_call(self.calls, call, end)
 
     def _desk(self, phase: DeskPhase, call: Call | None, flagged: bool) -> None:
         """Best effort, retained: the console shows the ringing caller's
         history from it; lost while offline (the call record is what counts)."""
-        a = self.a
-        st = DeskState(device=a.cfg.device_id, phase=phase, call_id=call.id if call else None,
+        a = self.p
+        st = DeskState(device=a.device_id, phase=phase, call_id=call.id if call else None,
                        number=clean_number(call.number) if call else None, flagged=flagged,
-                       operator=a.operator(), at=a.clock.now() if a.clock.synced else None)
-        a.link.publish(a.topic(DeviceTopic.DESK), encode(st), qos=1, retain=True)
+                       operator=a.live.operator(), at=a.clock.now() if a.clock.synced else None)
+        a.publish(a.topic(DeviceTopic.DESK), encode(st), qos=1, retain=True)
 
     def tick(self, now: float) -> None:
         if self.delivered_off_at is not None and now >= self.delivered_off_at:
-            self.a.hw.led("delivered", False)
+            self.p.hw.led("delivered", False)
             self.delivered_off_at = None

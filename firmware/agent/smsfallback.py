@@ -16,15 +16,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from firmware.agent.events import SmsResult
 from protocol import smsfallback as wire
 from protocol.categories import CATALOGUE, Category
 from protocol.codec import decode
 from protocol.reports import Incident
 
 if TYPE_CHECKING:
-    from firmware.agent.agent import Agent
+    from firmware.agent.config import SmsFallbackSettings
+    from firmware.agent.events import AgentEvent
+    from firmware.agent.modem import ModemPort
+    from firmware.agent.store import Store
 
 log = logging.getLogger("firmware.agent.sms")
 
@@ -32,9 +37,18 @@ CHECK_EVERY_S = 1.0
 
 
 class SmsFallback:
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
-        self.cfg = agent.cfg.sms_fallback
+    """Gets what it uses (the store, the modem, whether the link is up, the
+    event log and the loop's queue), not the whole agent."""
+
+    def __init__(self, cfg: SmsFallbackSettings, *, store: Store, modem: ModemPort,
+                 link_up: Callable[[], bool], event: Callable[..., None],
+                 enqueue: Callable[[AgentEvent], None]) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.modem = modem
+        self.link_up = link_up
+        self.event = event
+        self.enqueue = enqueue
         self.key = self.cfg.key()
         self.categories = [c.value for c in Category
                            if CATALOGUE[c].routed and int(CATALOGUE[c].priority) <= self.cfg.max_priority]
@@ -51,19 +65,19 @@ class SmsFallback:
         return bool(self.cfg.numbers) and self.key is not None
 
     def tick(self, now: float) -> None:
-        if not self.enabled or self.agent.link.connected or now < self._next_check:
+        if not self.enabled or self.link_up() or now < self._next_check:
             return
         self._next_check = now + CHECK_EVERY_S
-        if not self.agent.modem.present:
+        if not self.modem.present:
             return
-        due = self.agent.store.sms_due(time.time() - self.cfg.after_s, self.categories)
+        due = self.store.sms_due(time.time() - self.cfg.after_s, self.categories)
         for msg_id, payload in due:
             if msg_id in self.sending or self.retry_at.get(msg_id, 0.0) > now:
                 continue
             inc = decode(Incident, payload.encode())
             text = wire.encode(wire.FallbackSms(inc.device, inc.id, inc.seq, inc.category,
                                                 inc.clock_synced), self.key or b"")
-            self.agent.store.mark_sms_sent(msg_id)
+            self.store.mark_sms_sent(msg_id)
             self.sending.add(msg_id)
             threading.Thread(target=self._send, args=(msg_id, text), name="sms-fallback",
                              daemon=True).start()
@@ -71,24 +85,24 @@ class SmsFallback:
     def _send(self, msg_id: str, text: str) -> None:
         ok_any, errors = False, []
         for number in self.cfg.numbers:
-            ok, detail = self.agent.modem.send_sms(number, text)
+            ok, detail = self.modem.send_sms(number, text)
             ok_any = ok_any or ok
             if not ok:
                 errors.append(f"{number}: {detail}")
-        self.agent.q.put(("sms_result", msg_id, ok_any, "; ".join(errors), len(text)))
+        self.enqueue(SmsResult(msg_id, ok_any, "; ".join(errors), len(text)))
 
     def on_result(self, msg_id: str, ok: bool, detail: str, size: int) -> None:
         self.sending.discard(msg_id)
         if ok:
             self.sent += 1
             log.warning("Insiden %s dikirim lewat SMS / incident sent by SMS (%d chars)", msg_id, size)
-            self.agent.event("sms_fallback", {"id": msg_id, "chars": size, "errors": detail or None})
+            self.event("sms_fallback", {"id": msg_id, "chars": size, "errors": detail or None})
             return
         self.failed += 1
-        self.agent.store.clear_sms_mark(msg_id)
+        self.store.clear_sms_mark(msg_id)
         self.retry_at[msg_id] = time.monotonic() + max(self.cfg.after_s, 5.0)
         log.warning("SMS gagal / SMS fallback failed for %s: %s", msg_id, detail)
-        self.agent.event("sms_fallback_failed", {"id": msg_id, "error": detail}, level="WARNING")
+        self.event("sms_fallback_failed", {"id": msg_id, "error": detail}, level="WARNING")
 
     def stats(self) -> dict[str, Any]:
         return {"sent": self.sent, "failed": self.failed}

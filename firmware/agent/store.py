@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from firmware.agent.sqlite import Database, Migrations
 from firmware.errors import FirmwareError
 from protocol.base import DeviceMessage
 from protocol.codec import encode
@@ -218,6 +216,12 @@ class Store:
     def set_meta(self, key: str, value: Any) -> None:
         with self.db.atomic():
             self._set_meta(key, value)
+
+    def set_metas(self, **values: Any) -> None:
+        """Several keys in one transaction (both or neither after a power cut)."""
+        with self.db.atomic():
+            for key, value in values.items():
+                self._set_meta(key, value)
 
     def _set_meta(self, key: str, value: Any) -> None:
         self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "

@@ -25,15 +25,22 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from firmware.agent import bootguard as bg
+from firmware.agent import events as ev
 from firmware.agent.store import STORE_COMPAT
 from firmware.agent.updsig import Targets, UpdateRefused, parse_version, verify_root, verify_targets
 from protocol.fleet import UpdateReport, UpdateState
+from protocol.selftest import SelfTestTrigger
 
 if TYPE_CHECKING:  # pragma: no cover
-    from firmware.agent.agent import Agent
+    from firmware.agent.config import UnitConfig
+    from firmware.agent.events import AgentEvent
+    from firmware.agent.health import Health
+    from firmware.agent.link import Link
+    from firmware.agent.modem import ModemPort
+    from firmware.agent.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +54,29 @@ BUSY = ("offered", "downloading", "verifying", "installing", "installed", "switc
 SELF_TEST_EVERY_S = 10.0
 
 
+class UpdateHost(Protocol):
+    """What the updater may use of its unit (the agent satisfies it; mypy checks)."""
+
+    cfg: UnitConfig
+    version: str
+    store: Store
+    link: Link
+    modem: ModemPort
+    health: Health
+
+    def event(self, kind: str, detail: Any = None, *, level: str = "INFO") -> None: ...
+
+    def enqueue(self, event: AgentEvent) -> None: ...
+
+    def report_soon(self) -> None: ...
+
+    def request_stop(self, code: int = 0) -> None: ...
+
+    def self_test(self, trigger: SelfTestTrigger = ...) -> dict[str, Any]: ...
+
+
 class Updater:
-    def __init__(self, agent: Agent) -> None:
+    def __init__(self, agent: UpdateHost) -> None:
         self.a = agent
         self.cfg = agent.cfg.updates
         self.root = self.cfg.dir
@@ -65,7 +93,7 @@ class Updater:
     def _save(self, **changes: Any) -> None:
         self.state = dict(self.state, **changes)
         bg.save_state(self.root, self.state)
-        self.a._next_telemetry = time.monotonic()  # tell central promptly
+        self.a.report_soon()  # tell central promptly
 
     def _phase(self, phase: str, **changes: Any) -> None:
         self._save(phase=phase, at=time.time(), **changes)
@@ -144,13 +172,13 @@ class Updater:
         except UpdateRefused as exc:
             log.error("Pembaruan ditolak / update %s refused: %s", version, exc)
             self._save(phase="failed", error=str(exc)[:200], at=time.time())
-            self.a.q.put(("update_event", "update_refused", {"version": version, "error": str(exc)}))
+            self.a.enqueue(ev.UpdateRefused(version, str(exc)))
             return
         except Exception as exc:  # never let the thread die silently
             log.exception("updater")
             self._save(phase="failed", error=f"internal: {exc}"[:200], at=time.time())
             return
-        self.a.q.put(("update_ready", targets, slot))
+        self.a.enqueue(ev.UpdateReady(targets, slot))
 
     def _prepare(self, version: str, base: str) -> tuple[Targets, Path]:
         # imported here: urllib/ssl cost ~40 ms at every agent start, needed only while updating
@@ -264,7 +292,7 @@ class Updater:
         elif not a.store.writable():
             problem = "penyimpanan tidak bisa ditulis / store not writable"
         else:
-            res = a.self_test()
+            res = a.self_test(SelfTestTrigger.UPDATE)
             if not res.get("ok"):
                 problem = "uji mandiri gagal / self-test failed: " + ", ".join(a.health.self_test_faults)
         if problem is None:

@@ -370,6 +370,16 @@ class Modem:
             return base + timedelta(seconds=time.monotonic() - seen)
         return None
 
+    def audio_loop(self, record_s: float = 1.0) -> dict:
+        """Tone through the speaker, recorded by the microphone (firmware/modem/audio.py);
+        skipped (``ok: None``) during a call: the test would play into it."""
+        from firmware.modem.audio import audio_loop
+
+        if self.call_state not in (CallState.IDLE, CallState.ENDED):
+            return {"supported": True, "ok": None, "speaker": None, "microphone": None,
+                    "detail": "panggilan berlangsung / call in progress"}
+        return audio_loop(self, record_s=record_s)
+
     def self_test(self) -> dict:
         """A summary for the fleet's self-test command; never raises on modem errors."""
         out: dict = {"profile": self.profile, "resets": self.resets, "responds": False,

@@ -16,6 +16,7 @@ from firmware.modem.parser import split_fields
 from firmware.sim import deliver
 from firmware.sim.pdu import PduError, decode_submit
 from firmware.sim.profiles import PROFILES
+from firmware.sim.sim_audio import AudioSide
 
 if TYPE_CHECKING:
     from firmware.sim.simulator import ModemSimulator
@@ -39,7 +40,7 @@ _INT_SETTINGS = {
 _STAT = ("REC UNREAD", "REC READ", "STO UNSENT", "STO SENT")
 
 
-class AtInterpreter:
+class AtInterpreter(AudioSide):
     def __init__(self, sim: ModemSimulator) -> None:
         self.sim = sim
 
@@ -101,6 +102,8 @@ class AtInterpreter:
 
     def _reg_stat(self) -> int:
         sim = self.sim
+        if not sim.sim_present:
+            return 0  # no SIM: not registered, not searching
         if not sim.registered:
             return 2 if sim.powered else 0
         return 5 if sim.roaming else 1

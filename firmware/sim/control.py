@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 HELP = (
     "call [number] | answer | hangup | busy | noanswer | sms <number> <text> | "
     "reg on|off|roaming | signal <0-31|99> | silent on|off | reboot | uv [down] | poweron | "
-    "time | delay <s> | garbage | state | help"
+    "time | delay <s> | garbage | speaker dead|ok | mic dead|ok | simcard out|in | state | help"
 )
 
 
@@ -64,6 +64,10 @@ def run_command(sim: ModemSimulator, line: str) -> str:
             sim.set_reply_delay(float(args[0]))
         elif cmd == "garbage":
             sim.inject(b"\xff\x00\x13\x37garbage\r\n")
+        elif cmd in ("speaker", "mic"):
+            setattr(sim, f"{cmd}_ok", (args or ["ok"])[0] != "dead")
+        elif cmd == "simcard":
+            sim.sim_present = (args or ["in"])[0] != "out"
         elif cmd == "state":
             return (f"ok call={sim.call_state} registered={sim.registered} silent={sim.silent} "
                     f"powered={sim.powered} sms_sent={len(sim.sent_sms)} dialled={','.join(sim.dialled)}")

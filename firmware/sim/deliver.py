@@ -92,14 +92,15 @@ def split(text: str, alphabet: str, ref_bits: int = 8) -> list:
     if len(data) <= 140:
         return [data]
     size = 134 if ref_bits == 8 else 132
-    chunks, i = [], 0
+    parts: list[bytes] = []
+    i = 0
     while i < len(data):
         end = min(i + size, len(data))
         if alphabet == "ucs2" and 0xD8 <= data[end - 2] <= 0xDB and end < len(data):
             end -= 2  # a high surrogate: keep the pair together
-        chunks.append(data[i:end])
+        parts.append(data[i:end])
         i = end
-    return chunks
+    return parts
 
 
 def deliver_tpdu(sender: str, chunk, alphabet: str, when: datetime,

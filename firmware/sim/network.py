@@ -13,6 +13,7 @@ Numbers are compared normalised (``0812...`` == ``+62812...``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -104,7 +105,7 @@ class GsmNetwork:
         if not on and n in self._calls:
             self._sched.later(0, lambda: self._end(n, local=False))
         for frm, text in held:
-            self._sched.later(self.sms_delay_s, lambda f=frm, t=text: self._deliver(f, n, t))
+            self._sched.later(self.sms_delay_s, functools.partial(self._deliver, frm, n, text))
 
     def covered(self, number: str) -> bool:
         with self.lock:
@@ -160,7 +161,7 @@ class GsmNetwork:
             return
         if callee is not None:
             callee.incoming_call(frm)
-        else:
+        elif phone is not None:
             phone.rings.append(frm)
             if phone.answer_calls:
                 self._sched.later(self.call_delay_s, lambda: self.answered(to))

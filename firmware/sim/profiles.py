@@ -41,7 +41,7 @@ PROFILES = {
         voice_urcs=False,
         uv_warning="UNDER-VOLTAGE WARNNING",
         uv_power_down="UNDER-VOLTAGE POWER DOWN",
-        only=frozenset({"+CLTS", "+CBC"}),
+        only=frozenset({"+CLTS", "+CBC", "+SIMTONE", "+CREC"}),  # tone + recorder: audio self-test
         driver="sim800",
     ),
     "sim7600": Profile(

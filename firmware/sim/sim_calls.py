@@ -10,21 +10,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from firmware.errors import FirmwareError
+from firmware.sim.state import SimState
 
 
 class SimulatorError(FirmwareError, RuntimeError):
     """Misuse of the simulator's control API."""
 
 
-class CallSide:
+class CallSide(SimState):
     """Mixin of :class:`ModemSimulator` (split out to keep each file short)."""
 
     @property
     def call_state(self) -> str:
         with self._lock:
             return self._call["state"] if self._call else "idle"
+
+    @property
+    def call_number(self) -> str | None:
+        """The other party of the call in progress (None: no call, or withheld)."""
+        with self._lock:
+            return self._call["number"] if self._call else None
 
     def _clcc(self, stat: int) -> None:
         c = self._call
@@ -121,7 +129,7 @@ class CallSide:
                 ev()  # _clcc reads self._call, so it is cleared only afterwards
             self._call = None
 
-    def _end_report(self, style: str, final: str | None, c: dict) -> None:
+    def _end_report(self, style: str, final: str | None, c: dict[str, Any]) -> None:
         """Other makers: one vendor line for every end (ours too), or nothing."""
         if style == "huawei":
             d = int(time.monotonic() - c["answered"]) if c["answered"] is not None else 0

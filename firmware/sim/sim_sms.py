@@ -8,21 +8,18 @@ user data for long GSM 7-bit parts, 8-bit and UCS2 (see ``deliver.py``).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
 from firmware.sim import deliver
-
-if TYPE_CHECKING:
-    from firmware.sim.simulator import ModemSimulator
+from firmware.sim.state import SimState
 
 STORAGE_SLOTS = 30
 WIB = timezone(timedelta(hours=7))  # Western Indonesia Time
 
 
-class SmsSide:
+class SmsSide(SimState):
     """Mixin of :class:`ModemSimulator` (split out to keep each file short)."""
 
-    def receive_sms(self: ModemSimulator, number: str, text: str, sent_at: datetime | None = None,
+    def receive_sms(self, number: str, text: str, sent_at: datetime | None = None,
                     *, alphabet: str | None = None, ref_bits: int = 8) -> list[int]:
         """The network delivers an SMS from ``number`` (digits, ``+62...`` or a name such
         as ``TELKOMSEL``). ``alphabet``: ``gsm7`` (extension characters as escapes),
@@ -41,7 +38,7 @@ class SmsSide:
                 slots.append(slot)
         return slots
 
-    def deliver_pdu(self: ModemSimulator, tpdu: bytes | str) -> int | None:
+    def deliver_pdu(self, tpdu: bytes | str) -> int | None:
         """The network delivers one SMS-DELIVER TPDU built elsewhere (a test's own
         builder): pushed as ``+CMT`` or stored with ``+CMTI``, per ``AT+CNMI``."""
         raw = bytes.fromhex(tpdu) if isinstance(tpdu, str) else bytes(tpdu)
@@ -54,7 +51,7 @@ class SmsSide:
                 self.urc(f'+CMTI: "SM",{slot}')
             return slot
 
-    def store_status_report(self: ModemSimulator, recipient: str, mr: int = 1,
+    def store_status_report(self, recipient: str, mr: int = 1,
                             *, notify: bool = False) -> int | None:
         """A delivery report lands on the SIM (``notify``: with ``+CDSI``)."""
         when = self.now_local() or datetime(2026, 11, 23, 14, 0, tzinfo=WIB)
@@ -64,7 +61,7 @@ class SmsSide:
                 self.urc(f'+CDSI: "SM",{slot}')
             return slot
 
-    def store(self: ModemSimulator, tpdu: bytes) -> int | None:
+    def store(self, tpdu: bytes) -> int | None:
         slot = next((i for i in range(1, STORAGE_SLOTS + 1) if i not in self.storage), None)
         if slot is None:
             self.urc('+CIEV: "MESSAGE",0')  # storage full: the real modem also goes quiet
@@ -72,7 +69,7 @@ class SmsSide:
         self.storage[slot] = {"tpdu": tpdu, "status": "REC UNREAD"}
         return slot
 
-    def record_submit(self: ModemSimulator, number: str, text: str,
+    def record_submit(self, number: str, text: str,
                       concat: tuple[int, int, int] | None, raw: str) -> None:
         self.sent_parts.append({"number": number, "text": text, "concat": concat, "raw": raw})
         if concat is None:
@@ -85,12 +82,12 @@ class SmsSide:
             del self._concat[(number, ref)]
             self._sent_whole(number, "".join(entry["parts"][k] for k in sorted(entry["parts"])))
 
-    def _sent_whole(self: ModemSimulator, number: str, text: str) -> None:
+    def _sent_whole(self, number: str, text: str) -> None:
         """A whole message (all its parts) went out: the network carries it on."""
         self.sent_sms.append((number, text))
         if self.network is not None:
             self.network.send_sms(self.number, number, text)
 
-    def next_mr(self: ModemSimulator) -> int:
+    def next_mr(self) -> int:
         self._mr = (self._mr + 1) % 256
         return self._mr

@@ -76,6 +76,11 @@ class ModemSimulator(CallSide, SmsSide):
         self.roaming = False
         self.rssi = 20
         self.sim_present = True
+        # audio path (firmware/sim/sim_audio.py): a dead speaker or microphone
+        self.speaker_ok = True
+        self.mic_ok = True
+        self.tone: tuple[int, float] | None = None  # (Hz, monotonic end) while AT+SIMTONE plays
+        self.recordings: dict[int, dict] = {}
         self.silent = False
         self.powered = True
         self.reply_delay = 0.0
@@ -83,7 +88,7 @@ class ModemSimulator(CallSide, SmsSide):
         self._reply_inserts: list[bytes] = []
         self._clock_base: tuple[datetime, float] | None = None  # network time, monotonic when set
         # calls
-        self._call: dict | None = None
+        self._call = None
         self._ring_job: int | None = None
         # SMS
         self.storage: dict[int, dict] = {}

@@ -55,7 +55,7 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
 
     mount_pages(app)
 
-    app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(RequestValidationError, validation_handler)  # type: ignore[arg-type]
 
     @app.exception_handler(IllegalTransition)
     async def _conflict(_req: Request, exc: IllegalTransition) -> JSONResponse:

@@ -16,6 +16,7 @@ from gateway.auth import Role
 from gateway.config.models import SiteConfig
 from gateway.events import Broadcaster
 from gateway.kpi_snapshot import SnapshotCache
+from gateway.list_cache import ListCache
 from gateway.metrics import Metrics
 from gateway.store.db import Database
 from gateway.store.models import User
@@ -44,9 +45,12 @@ class AppState:
     throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     #: the KPI snapshots all dashboards share (``gateway.kpi_snapshot_s``)
     kpis: SnapshotCache[Any] = field(init=False)
+    #: case lists all consoles share (``gateway.list_cache_s``)
+    lists: ListCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.kpis = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
+        self.lists = ListCache(self.cfg.gateway.list_cache_s, lambda: self.db.generation)
 
 
 def get_state(request: Request) -> AppState:

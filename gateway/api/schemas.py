@@ -275,6 +275,8 @@ class DevicePublic(Out):
     status_at: datetime | None
     firmware: str | None = Field(description="The version it runs (heartbeat, else status)")
     update: dict[str, Any] | None = Field(None, description="Its last software update report")
+    self_test: dict[str, Any] | None = Field(None, description="Its last self-test (time, trigger, ok, "
+                                             "failed parts), from its heartbeat")
     signal_dbm: int | None = None
     outbox_depth: int | None = None
     last_telemetry: dict[str, Any] | None

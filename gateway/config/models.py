@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from gateway.config.sms import SmsModemSettings
 from protocol.categories import CATALOGUE, Category
+from protocol.configfile import read_secret
 from protocol.ids import OPD_ID_PATTERN
 from protocol.mqtt import BrokerSettings
 from protocol.reports import CallType, Source
@@ -52,7 +53,7 @@ class Secret(Strict):
     def resolve(self) -> str:
         """The secret text (file contents stripped); empty when unset."""
         if self.file is not None:
-            return self.file.read_text().strip()
+            return read_secret(self.file)
         return self.value or ""
 
 
@@ -271,6 +272,12 @@ class GatewaySettings(Strict):
         description="GET /api/kpis recomputes a period's KPIs at most this often, once for all "
                     "dashboards (0: on every request)",
     )
+    list_cache_s: float = Field(
+        1.0, ge=0, le=30, title="Seconds one case list is shared by all consoles",
+        description="GET /api/incidents answers the same question from one computation until this "
+                    "instance writes anything or this many seconds pass (what another instance wrote "
+                    "shows within this time; 0: query on every request)",
+    )
     role_check_s: float = Field(
         2.0, gt=0, le=60, title="How often singleton roles are checked",
         description="The SLA watch and the fleet watch run on one instance of the site; a survivor "
@@ -393,34 +400,48 @@ class SiteConfig(Strict):
     def opd(self, opd_id: str) -> OpdConfig | None:
         return next((o for o in self.opds if o.id == opd_id), None)
 
-    def insecure_secrets(self) -> list[str]:
-        """Keys whose secret is missing, default or short. Refused outside demo."""
-        bad: list[str] = []
-
-        def check(key: str, secret: Secret | None) -> None:
-            if secret is None:
-                return
-            try:
-                value = secret.resolve()
-            except OSError as exc:
-                bad.append(f"{key}: cannot read secret file ({exc.strerror})")
-                return
-            if value.lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LEN:
-                bad.append(f"{key}: secret is empty, a default, or shorter than {MIN_SECRET_LEN}")
-
+    def secrets(self) -> dict[str, Secret]:
+        """Every secret of the site by its key (``opds[2].channels.webhook.secret``)."""
+        out: dict[str, Secret] = {}
         for i, o in enumerate(self.opds):
             if o.channels.webhook:
-                check(f"opds[{i}].channels.webhook.secret", o.channels.webhook.secret)
-            check(f"opds[{i}].callback_token", o.callback_token)
+                out[f"opds[{i}].channels.webhook.secret"] = o.channels.webhook.secret
+            if o.callback_token is not None:
+                out[f"opds[{i}].callback_token"] = o.callback_token
+            for n, lv in enumerate(o.escalation):
+                if lv.webhook:
+                    out[f"opds[{i}].escalation[{n}].webhook.secret"] = lv.webhook.secret
         if self.escalation.webhook:
-            check("escalation.webhook.secret", self.escalation.webhook.secret)
+            out["escalation.webhook.secret"] = self.escalation.webhook.secret
         if self.sms is not None:
-            check("sms.master_key", self.sms.master_key)
+            out["sms.master_key"] = self.sms.master_key
+        return out
+
+    def insecure_secrets(self, *, absent_ok: bool = False) -> list[str]:
+        """Keys whose secret is missing, default or short. Refused outside demo.
+        ``absent_ok``: a secret file that does not exist is not a problem here
+        (``check-config`` away from the gateway host; see :meth:`absent_secrets`)."""
+        bad: list[str] = []
+        for key, secret in self.secrets().items():
+            try:
+                value = secret.resolve()
+            except FileNotFoundError:
+                if not absent_ok:
+                    bad.append(f"{key}: cannot read secret file (No such file or directory)")
+                continue
+            except OSError as exc:
+                bad.append(f"{key}: cannot read secret file ({exc.strerror})")
+                continue
+            if value.lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LEN:
+                bad.append(f"{key}: secret is empty, a default, or shorter than {MIN_SECRET_LEN}")
         if self.broker.username is None:
             bad.append("broker.username: anonymous broker access is only allowed in demo mode")
         else:
             try:
                 pw = self.broker.resolve_password() or ""
+            except FileNotFoundError:
+                if not absent_ok:
+                    bad.append("broker.password_file: cannot read (No such file or directory)")
             except OSError as exc:
                 bad.append(f"broker.password_file: cannot read ({exc.strerror})")
             else:
@@ -428,4 +449,9 @@ class SiteConfig(Strict):
                     bad.append("broker.password: empty or a default")
         return bad
 
-
+    def absent_secrets(self) -> list[str]:
+        """``key: path`` of each secret file that does not exist (yet)."""
+        files = {k: s.file for k, s in self.secrets().items() if s.file is not None}
+        if self.broker.username is not None and self.broker.password_file is not None:
+            files["broker.password_file"] = self.broker.password_file
+        return [f"{k}: {p}" for k, p in files.items() if not p.exists()]

@@ -13,7 +13,8 @@ episode per fault" a property of the database, not of this code.
 
 Offline is a fault too: opened by the unit's will (``Status offline``) or by
 a heartbeat later than ``late_factor`` x the unit's interval, closed by the
-next sign of life.
+next sign of life. A clean stop (the agent's own ``offline``, reason
+``shutdown``) is recorded as an event and the unit as offline, not a fault.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from protocol.fleet import Registration, Status, Telemetry
 log = logging.getLogger(__name__)
 
 OFFLINE = "offline"
+#: the offline status reason of a unit that was stopped cleanly (the agent's own last words)
+CLEAN_STOP = "shutdown"
 SELF_TEST = "self_test_failed"
 #: faults that only their own signal closes (not the next telemetry)
 _STICKY = {OFFLINE, SELF_TEST}
@@ -156,6 +159,9 @@ class HealthWatch:
             self.close_fault(device, OFFLINE, now)
             if st.reason == "power_restored" and not first:
                 self.event(device, "power_restored", f"boot {st.boot_id or '?'}", now)
+        elif st.reason == CLEAN_STOP:  # stopped on purpose (SIGTERM, systemctl stop): not a fault
+            if not first:
+                self.event(device, "stopped", "clean stop (shutdown)", now)
         else:
             self.open_fault(device, OFFLINE, f"status offline ({st.reason or 'will'})", now)
 
@@ -168,6 +174,8 @@ class HealthWatch:
             current["outbox_growing"] = growing
         for fault, detail in current.items():
             self.open_fault(device, fault, detail, now)
+        if t.self_test is not None:  # the last self-test, the daily one too (revision 3)
+            self.on_self_test(device, t.self_test.ok, ", ".join(t.self_test.failed), now)
         open_now = ([f for d, f in self._open if d == device] if self._open is not None
                     else [r["fault"] for r in self.open_faults(device)])
         for fault in open_now:

@@ -118,7 +118,7 @@ class Link:
             self._subs[topic] = qos
             _rc, mid = self.client.subscribe(topic, qos)
         if mid is None:
-            raise BrokerUnavailable(f"subscribe to {topic} refused by the client")
+            raise BrokerUnavailable(f"cannot subscribe to {topic}: not connected")
         with self._lock:
             evt = self._subacks.setdefault(mid, threading.Event())
         try:

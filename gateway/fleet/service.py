@@ -37,6 +37,7 @@ from gateway.fleet.sql import FleetDB, utcnow
 from protocol.codec import decode_device_message
 from protocol.errors import ProtocolError
 from protocol.fleet import CommandResult, CommandStatus, DesiredConfig, ReportedConfig
+from protocol.selftest import report_from
 from protocol.topics import DeviceTopic, device_filter
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,9 @@ def self_test_outcome(res: CommandResult) -> tuple[bool, str]:
     (the agent's result nests them: ``outputs.led_x``, ``modem.sim_ready``)."""
     if res.status != CommandStatus.OK:
         return False, res.error or res.status.value
+    report = report_from(res.result)  # revision 3: the unit names its failed parts itself
+    if report is not None:
+        return report.ok and not report.failed, ", ".join(report.failed)[:200]
     failed = _false_leaves(res.result)
     ok = res.result.get("ok", not failed) is not False and not failed
     return ok, ", ".join(failed)[:200]

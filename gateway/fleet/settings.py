@@ -10,12 +10,12 @@ validates the sections it uses and leaves the admin host's sections to
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.fleet.errors import BadSetting
+from protocol.configfile import ConfigFileError, config_path, load_model, secret_path
 from protocol.mqtt import BrokerSettings
 
 
@@ -51,6 +51,17 @@ class NotifierSettings(_Strict):
 class FleetSettings(_Strict):
     """The fleet wing's sections of ``central.yaml``."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_central_db(cls, data: Any) -> Any:
+        """``db_path`` named central's own SQLite file, which is gone: say where
+        the state lives now instead of a bare "extra inputs" error."""
+        if isinstance(data, dict) and "db_path" in data:
+            raise ValueError("db_path: central.db tidak dipakai lagi / is no longer used: the fleet's "
+                             "state lives in the gateway's database (set gateway_db_url); see "
+                             "docs/fleet.md, Upgrading from central.db")
+        return data
+
     broker: BrokerSettings = Field(
         default_factory=lambda: BrokerSettings(username="admin"),
         title="How the fleet's client reaches the broker (commands, desired config)",
@@ -68,43 +79,31 @@ class FleetSettings(_Strict):
 ADMIN_HOST_KEYS = frozenset({"site_dir", "bundle_dir", "unit_broker", "mosquitto", "reload", "sms"})
 
 
-def describe(err: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()
-    )
+class FleetConfigError(BadSetting, ConfigFileError):
+    """``central.yaml`` unreadable or invalid (one ``file:line: key: message`` each)."""
 
 
-def read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise BadSetting(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise BadSetting(f"{path}: top level must be a mapping")
-    return data
+class _HostedFleetSettings(FleetSettings):
+    """What the gateway reads of ``central.yaml``: the admin host's sections
+    are left for ``siaga admin`` to check (any other unknown key is refused)."""
 
-
-def refuse_old_keys(path: Path, data: dict) -> None:
-    """``db_path`` named central's own SQLite file, which is gone: say where
-    the state lives now instead of a bare "extra inputs" error."""
-    if "db_path" in data:
-        raise BadSetting(f"{path}: db_path: central.db tidak dipakai lagi / is no longer used: the "
-                         "fleet's state lives in the gateway's database (set gateway_db_url); "
-                         "see docs/fleet.md, Upgrading from central.db")
+    site_dir: Any = None
+    bundle_dir: Any = None
+    unit_broker: Any = None
+    mosquitto: Any = None
+    reload: Any = None
+    sms: Any = None
 
 
 def load_fleet_settings(path: Path) -> FleetSettings:
-    """The fleet's sections of ``central.yaml`` (the gateway hosting the fleet)."""
-    raw = read_yaml(path)
-    refuse_old_keys(path, raw)
-    data = {k: v for k, v in raw.items() if k not in ADMIN_HOST_KEYS}
-    try:
-        s = FleetSettings.model_validate(data)
-    except ValidationError as exc:
-        raise BadSetting(f"{path}: {describe(exc)}") from None
+    """The fleet's sections of ``central.yaml`` (the gateway hosting the fleet),
+    read with the shared kit (:mod:`protocol.configfile`)."""
+    hosted = load_model(_HostedFleetSettings, path, error=FleetConfigError, empty_ok=True)
+    s = FleetSettings(**{k: getattr(hosted, k) for k in FleetSettings.model_fields
+                         if k in hosted.model_fields_set})
     base = path.absolute().parent
-    for key in ("password_file", "ca_file"):
-        p = getattr(s.broker, key, None)
-        if p is not None and not Path(p).is_absolute():
-            setattr(s.broker, key, base / p)
+    if s.broker.password_file is not None:
+        s.broker.password_file = secret_path(s.broker.password_file, base)
+    if s.broker.ca_file is not None:
+        s.broker.ca_file = config_path(s.broker.ca_file, base)
     return s

@@ -67,7 +67,7 @@ def device_rows(session: Session, devices: Sequence[Device]) -> list[dict[str, A
             "enabled": d.enabled, "created_at": d.created_at, "online": bool(d.online),
             "last_seen": d.last_seen, "last_status": d.last_status, "status_reason": d.status_reason,
             "status_at": d.status_at, "firmware": t.get("firmware") or d.firmware,
-            "update": t.get("update"), "signal_dbm": t.get("signal_dbm"),
+            "update": t.get("update"), "self_test": t.get("self_test"), "signal_dbm": t.get("signal_dbm"),
             "outbox_depth": t.get("outbox_depth"),
             "last_telemetry": d.last_telemetry, "telemetry_at": d.telemetry_at, **state[d.id],
         })

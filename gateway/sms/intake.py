@@ -69,12 +69,11 @@ class SmsIntake:
             if wire.looks_like_fallback(text):
                 out = self._unit_sms(number, text, now)
             else:
-                out = None
+                reply = None
                 if self.replies is not None:
                     with self.db.session() as s:
-                        out = self.replies(s, number, text)
-                if out is None:
-                    out = self._report(number, text, now)
+                        reply = self.replies(s, number, text)
+                out = reply if reply is not None else self._report(number, text, now)
         except wire.SmsError as exc:
             out = Outcome(exc.reason, detail=str(exc))
         self.metrics.sms.labels(result=out.result).inc()

@@ -117,7 +117,7 @@ def handle_reply(cfg: SiteConfig, session: Session, number: str, text: str):
         return Outcome("unregistered_number", detail=f"{word} {code} from {number}")
     inc = session.get(Incident, code)
     mine = [a.opd for a in inc.assignments if a.opd in opds] if inc is not None else []
-    if not mine:
+    if not mine or inc is None:
         return Outcome("not_assigned", detail=f"{word} {code} from {number}")
     try:
         apply_reply(session, inc, mine[0], word, note, actor=f"sms:{normalise(number)}")

@@ -81,6 +81,25 @@ def make_engine(url: str | URL, *, readonly: bool = False) -> Engine:
     return create_engine(u, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
+
+
+def _watch_writes(engine: Engine) -> None:
+    """Mark a connection whose statements changed a row (read at the
+    session's commit, ``Database._committed``). Counted at the cursor: a
+    claim that matched no row (an idle dispatcher's poll) or a transaction
+    that only read moves nothing."""
+    @event.listens_for(engine, "after_cursor_execute")
+    def _executed(conn: Any, cursor: Any, statement: str, *_a: Any) -> None:
+        if statement.lstrip()[:6].upper() in _WRITES and cursor.rowcount != 0:
+            conn.info["siaga_wrote"] = True
+
+
+def _on_begin(session: Session, _transaction: Any, connection: Any) -> None:
+    connection.info.pop("siaga_wrote", None)
+    session.info["siaga_conn"] = connection
+
+
 class Database:
     """An engine plus a session factory; ``db.session()`` is one writing
     transaction, ``db.read_session()`` one read-only transaction.
@@ -105,6 +124,24 @@ class Database:
         memory = sqlite and make_url(url).database in (None, "", ":memory:")
         self.read_engine = make_engine(url, readonly=True) if sqlite and not memory else self.engine
         self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
+        #: moves on every commit of this process that changed a row (shared
+        #: caches such as gateway.list_cache drop what they computed before it);
+        #: a commit that only read (an idle worker's poll) leaves it alone
+        self.generation = 0
+        self._generation_lock = threading.Lock()
+        _watch_writes(self.engine)
+        event.listen(self._factory, "after_begin", _on_begin)
+        event.listen(self._factory, "after_commit", self._committed)
+        event.listen(self._factory, "after_rollback", lambda s: s.info.pop("siaga_conn", None))
+
+    def _committed(self, session: Session) -> None:
+        conn = session.info.pop("siaga_conn", None)
+        if conn is not None and conn.info.pop("siaga_wrote", False):
+            self._bump()
+
+    def _bump(self) -> None:
+        with self._generation_lock:
+            self.generation += 1
 
     @contextmanager
     def session(self) -> Iterator[Session]:

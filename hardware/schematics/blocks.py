@@ -38,6 +38,9 @@ class Rails:
     vbat: Any
     vdd_ext: Any
     gnd: Any
+    #: where the LED and buzzer drivers' emitters return: GND, or the load-sense
+    #: resistor on a board with a ``load_sense`` line
+    load_rtn: Any = None
 
 
 def r(value: str, supplier_extra: str = "") -> Any:
@@ -177,7 +180,8 @@ def _low_side(rails: Rails, gpio: Any, load_neg: Any) -> None:
     rb, rpd = r("1k"), r("10k")
     connect(gpio, pin(rb, "1"))
     connect(Net(f"{gpio.name}_B"), pin(rb, "2"), pin(rpd, "1"), pin(q, "B"))
-    connect(rails.gnd, pin(rpd, "2"), pin(q, "E"))
+    connect(rails.gnd, pin(rpd, "2"))
+    connect(rails.load_rtn if rails.load_rtn is not None else rails.gnd, pin(q, "E"))
     connect(Net(f"{gpio.name}_C"), pin(q, "C"), load_neg)
 
 
@@ -199,6 +203,34 @@ def buzzer(rails: Rails, gpio: Any) -> None:
     # the collector net now holds the buzzer's "-"; add the flyback anode there
     collector = next(n for n in pin(bz, "-").nets)
     connect(collector, pin(fly, "A"))
+
+
+def load_sense(rails: Rails, gpio: Any) -> Any:
+    """Every LED and buzzer driver returns through 4.7 ohm to GND; an LM393
+    compares that drop (RC-filtered: 10k + 100 nF, 1 ms, which also averages a
+    magnetic buzzer's pulsed draw) with 48 mV from a 68k/1k divider, so its
+    open collector pulls the GPIO low (through 1k, as every input) while more than ~10 mA flows (one LED
+    draws ~19 mA: 89 mV; the buzzer ~30 mA: 141 mV). The self-test switches
+    each part on alone and reads the line: an open LED, a burnt buzzer or a
+    dead transistor leaves it high. Returns the unused comparator's output
+    (the caller marks it no-connect)."""
+    assert rails.load_rtn is not None
+    u = make("LM393", "LM393", "LM393 dual comparator DIP-8 (LM393N)",
+             note="load sense: low while an LED or the buzzer draws current")
+    r_sense = r("4.7", "(1 %)")
+    r_filt, c_filt = r("10k"), c("100nF", "100 nF 50 V ceramic capacitor X7R")
+    r_top, r_bot = r("68k"), r("1k")
+    pull, series = r("10k"), r("1k")
+    c_dec = c("100nF", "100 nF 50 V ceramic capacitor X7R")
+    connect(rails.load_rtn, pin(r_sense, "1"), pin(r_filt, "1"))
+    connect(rails.gnd, pin(r_sense, "2"), pin(c_filt, "2"), pin(r_bot, "2"), pin(u, "GND"), pin(c_dec, "2"),
+            pin(u, "INB+"))
+    connect(Net("LOAD_SENSE_IN"), pin(r_filt, "2"), pin(c_filt, "1"), pin(u, "INA-"))
+    connect(Net("LOAD_REF"), pin(r_top, "2"), pin(r_bot, "1"), pin(u, "INA+"))
+    connect(rails.v3v3, pin(r_top, "1"), pin(u, "VCC"), pin(c_dec, "1"), pin(pull, "1"), pin(u, "INB-"))
+    connect(Net("LOAD_SENSE_OC"), pin(u, "OUTA"), pin(series, "1"))
+    connect(gpio, pin(series, "2"), pin(pull, "2"))  # low = 3.3 V x 1k / 11k = 0.3 V
+    return pin(u, "OUTB")
 
 
 def ups_mains_ok(rails: Rails, gpio: Any, ups: Any) -> None:

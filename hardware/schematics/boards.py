@@ -61,6 +61,9 @@ def build(profile: str, pinmap: PinMap | None = None) -> Any:
                        note="1 +12V (unused here) 2 GND 3 charger input 13.8-15 V "
                             "4 battery-low open collector")
             blocks.connect(rails.gnd, blocks.pin(ups, "2"))
+        spare: list[Any] = []
+        if any(p.circuit is Block.LOAD_SENSE for p in board.pins):
+            rails.load_rtn = Net("LOAD_RTN")
         for p in board.pins:
             gpio = Net(p.net)
             blocks.connect(gpio, blocks.pin(header, str(p.header)))
@@ -73,6 +76,8 @@ def build(profile: str, pinmap: PinMap | None = None) -> Any:
                 blocks.buzzer(rails, gpio)
             elif p.circuit is Block.MODEM_RESET:
                 blocks.modem_reset(rails, gpio, modem)
+            elif p.circuit is Block.LOAD_SENSE:
+                spare.append(blocks.load_sense(rails, gpio))
             elif p.circuit is Block.UPS_SIGNAL:
                 if p.role == "mains_ok":
                     blocks.ups_mains_ok(rails, gpio, ups)
@@ -91,6 +96,8 @@ def build(profile: str, pinmap: PinMap | None = None) -> Any:
                 circuit.NC += hp
         if ups is not None:
             circuit.NC += blocks.pin(ups, "1")
+        for unused in spare:  # the LM393's second comparator: inputs tied, output open
+            circuit.NC += unused
     return circuit
 
 

@@ -24,6 +24,7 @@ EXPECTED_ON_GPIO: dict[Circuit, list[tuple[str, str]]] = {
     Circuit.BUZZER: [("R", "1k")],
     Circuit.MODEM_RESET: [("R", "4.7k"), ("R", "4.7k")],  # series + base pull-down
     Circuit.UPS_SIGNAL: [("R", "10k"), ("C", "100nF")],
+    Circuit.LOAD_SENSE: [("R", "10k"), ("R", "1k")],  # pull-up + series from the LM393's open collector
 }
 
 

@@ -42,28 +42,41 @@ def _title(d: Any, at: tuple[float, float], text: str, size: int = 11) -> None:
     d += elm.Label().at(at).label(text, loc="right", fontsize=size)
 
 
-def _button(d: Any, p: PinEntry) -> None:
-    d += elm.Line().right(1)
+def _to_ground(d: Any, part: Any, label: str) -> None:
+    """A junction here with a ``part`` (a factory: an element made inside the
+    drawing is placed at once) hanging from it to ground; the drawing goes on
+    from the junction."""
     d += elm.Dot()
     d.push()
-    d += elm.Capacitor().down(2.5).label("100nF", loc="bottom")
+    d += part().down(2.5).label(label, loc="bottom")
     _gnd(d)
     d.pop()
-    d += elm.Resistor().right(3).label("1k")
+
+
+def _pull_up(d: Any) -> None:
+    """A junction here with 10k up to +3V3; the drawing goes on from the junction."""
     d += elm.Dot()
     d.push()
     d += elm.Resistor().up(3).label("10k", loc="bottom")
     d += elm.Vdd().label("+3V3")
     d.pop()
+
+
+def _button(d: Any, p: PinEntry) -> None:
+    d += elm.Line().right(1)
+    _to_ground(d, elm.Capacitor, "100nF")
+    d += elm.Resistor().right(3).label("1k")
+    _pull_up(d)
     sw = "NC tamper switch" if p.role == "door_tamper" else "button"
     d += elm.Button().right(3).label(sw)
     d += elm.Line().down(1)
     _gnd(d)
 
 
-def _npn_switch(d: Any, base_r: str, pulldown_r: str) -> Any:
-    """GPIO -> base resistor, base pull-down, 2N3904 with grounded emitter;
-    returns the transistor so the caller draws its collector load."""
+def _npn_switch(d: Any, base_r: str, pulldown_r: str, emitter: str = "") -> Any:
+    """GPIO -> base resistor, base pull-down, 2N3904 with grounded emitter (or
+    an emitter to the ``emitter`` net: the load-sense return); returns the
+    transistor so the caller draws its collector load."""
     d += elm.Resistor().right(3).label(base_r)
     d += elm.Dot()
     d.push()
@@ -73,12 +86,16 @@ def _npn_switch(d: Any, base_r: str, pulldown_r: str) -> Any:
     d += elm.Line().right(1)
     q = elm.BjtNpn().anchor("base").label("2N3904", loc="right")
     d += q
-    d += elm.Ground().at(q.emitter)
+    if emitter:
+        d += elm.Line().at(q.emitter).down(1)
+        d += _tag(emitter, 8).right()
+    else:
+        d += elm.Ground().at(q.emitter)
     return q
 
 
-def _low_side(d: Any, load: str, flyback: bool = False) -> None:
-    top = _npn_switch(d, "1k", "10k").collector
+def _low_side(d: Any, load: str, flyback: bool = False, emitter: str = "") -> None:
+    top = _npn_switch(d, "1k", "10k", emitter).collector
     if load == "buzzer":
         d += elm.RBox().up(3).at(top).label("BZ 5V", loc="bottom")
         d.push()
@@ -100,21 +117,38 @@ def _modem_reset(d: Any) -> None:
     d += _tag("MODEM_RST (modem RST)", 9).right()
 
 
+def _load_sense(d: Any) -> None:
+    """LM393 output -> 1k -> GPIO (10k pull-up); the comparator and the sense
+    resistor as a short chain below, with net labels to the drivers."""
+    d += elm.Line().right(1)
+    _pull_up(d)
+    d += elm.Resistor().right(3).label("1k")
+    d += elm.Line().right(1)
+    d += _tag("LM393 OUTA (open collector)", 8).right()
+    x, y = d.here[0] - 9, d.here[1] - 3.5
+    d += _tag("LOAD_RTN", 8).at((x, y)).left()
+    d.here = schemdraw.util.Point((x, y))
+    _to_ground(d, elm.Resistor, "4.7R sense")
+    d += elm.Resistor().right(3).label("10k")
+    _to_ground(d, elm.Capacitor, "100nF")
+    d += elm.Line().right(1)
+    d += _tag("LM393 IN-", 8).right()
+    _title(d, (x - 3, y - 5.5), "LM393 IN+ = LOAD_REF: 68k from +3V3, 1k to GND (48 mV, ~10 mA trip); "
+           "VCC +3V3 + 100nF; comparator B tied off", 8)
+
+
 def _ups_signal(d: Any, p: PinEntry) -> None:
     d += elm.Line().right(1)
-    d += elm.Dot()
-    d.push()
-    d += elm.Resistor().up(3).label("10k", loc="bottom")
-    d += elm.Vdd().label("+3V3")
-    d.pop()
+    _pull_up(d)
     d.push()
     d += elm.Capacitor().down(2.5).label("100nF", loc="bottom")
     _gnd(d)
     d.pop()
     if p.role == "mains_ok":
         d += elm.Line().right(3)
+        start = d.here[0]
         d += _tag("PC817 collector; emitter to GND", 8).right()
-        _title(d, (d.here[0] - 8, d.here[1] - 4.5),
+        _title(d, (start, d.here[1] - 1.6),
                "PC817 LED: J_UPS 3 (charger in) -> 2.2k -> LED -> GND, 1N4148 anti-parallel", 8)
     else:
         d += elm.Resistor().right(3).label("1k")
@@ -122,16 +156,18 @@ def _ups_signal(d: Any, p: PinEntry) -> None:
         d += _tag("J_UPS 4: battery-low open collector", 8).right()
 
 
-def _cell(d: Any, origin: tuple[float, float], p: PinEntry, profile: str) -> None:
+def _cell(d: Any, origin: tuple[float, float], p: PinEntry, profile: str, emitter: str = "") -> None:
     _title(d, (origin[0] - 3, origin[1] + 8),
            f"{p.net}  GPIO{p.bcm} / pin {p.header}  {p.role}, active {p.active}", 10)
     _label(d, origin, p.net)
     if p.circuit is Circuit.BUTTON:
         _button(d, p)
     elif p.circuit is Circuit.LED:
-        _low_side(d, f"{LED_COLOURS[profile].get(p.role, 'red')} LED")
+        _low_side(d, f"{LED_COLOURS[profile].get(p.role, 'red')} LED", emitter=emitter)
     elif p.circuit is Circuit.BUZZER:
-        _low_side(d, "buzzer", flyback=True)
+        _low_side(d, "buzzer", flyback=True, emitter=emitter)
+    elif p.circuit is Circuit.LOAD_SENSE:
+        _load_sense(d)
     elif p.circuit is Circuit.MODEM_RESET:
         _modem_reset(d)
     elif p.circuit is Circuit.UPS_SIGNAL:
@@ -161,9 +197,10 @@ def draw_gpio(pm: PinMap, profile: str, path: Path) -> None:
             d += _tag(net, 8).right()
         x0 = 22.0
         cols = 2
+        emitter = "LOAD_RTN" if any(p.circuit is Circuit.LOAD_SENSE for p in board.pins) else ""
         for i, p in enumerate(board.pins):
             col, row = i % cols, i // cols
-            _cell(d, (x0 + col * CELL_W * 1.3, -row * CELL_H - 4), p, profile)
+            _cell(d, (x0 + col * CELL_W * 1.3, -row * CELL_H - 4), p, profile, emitter)
 
 
 def _power(d: Any, y: float, profile: str) -> dict[str, Any]:

@@ -67,7 +67,8 @@ class OpdSimulator:
                     self.send_error(503, "OPD system down (demo)")
                     return
                 # Standard Webhooks: webhook-id / webhook-timestamp / webhook-signature
-                why = signing.verify_webhook(sim.secrets[opd], self.headers, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                why = signing.verify_webhook(sim.secrets[opd], headers, body)
                 if why:
                     sim.refused += 1
                     log.warning("OPD %s refused a webhook: %s", opd, why)
@@ -84,7 +85,7 @@ class OpdSimulator:
     def webhook_url(self, opd: str) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/opd/{opd}/webhook"
+        return f"http://{host!s}:{port}/opd/{opd}/webhook"
 
     def _accepted(self, opd: str, dispatch: dict) -> None:
         self.received.append(dispatch)

@@ -57,6 +57,8 @@ class Demo:
     logins: dict[str, tuple[str, str]] = field(default_factory=dict)
     net_host: Any = None  # firmware.sim.netcontrol.NetworkHost: the simulated GSM network
     net_server: Any = None  # its control port
+    links: Any = None  # siaga.demo.control.IpLinks: each unit's cuttable link to the broker
+    control: Any = None  # siaga.demo.control.DemoControl: the demo control page
 
     def start(self, say=print) -> None:
         from gateway.config import load_config
@@ -100,19 +102,27 @@ class Demo:
         self._create_logins()
 
         say("4/5 Unit tersimulasi / simulated units (mock GPIO + simulated GSM modems) ...")
+        from siaga.demo.control import DemoControl, IpLinks
+
+        self.links = IpLinks("127.0.0.1", self.broker.port)
         net = self.net_host.network
         for i, (device_id, label, area, lat, lon) in enumerate(FIELD_BOXES, 1):
-            self.units.append(start_unit(device_id, "field", self.state, broker_port=self.broker.port,
+            link = self.links.port_for(device_id)  # through a link the control page can cut
+            self.units.append(start_unit(device_id, "field", self.state, broker_port=link,
                                          place=(label, area, lat, lon), network=net,
                                          number=f"+6281100000{i:03d}", sms_numbers=[CENTRE_SMS]))
         for device_id in PANELS:  # the boxes dial 112: it rings this panel
-            self.units.append(start_unit(device_id, "panel", self.state, broker_port=self.broker.port,
+            self.units.append(start_unit(device_id, "panel", self.state,
+                                         broker_port=self.links.port_for(device_id),
                                          network=net, number="112"))
         for unit in self.units:
             unit.wait_ready()
             if unit.profile == "field":  # the box's door is shut and mains is on
                 unit.send("drive door_tamper low")
                 unit.send("drive mains_ok low")
+
+        control_port = self.http_port + 1 if _port_free(self.http_port + 1) else free_port()
+        self.control = DemoControl(self, self.links, centre_sms=CENTRE_SMS, port=control_port).start()
 
         say("5/5 Skenario / scenario: warga dan panggilan 112 / citizens and 112 calls ...")
         self.scenario = Scenario([u for u in self.units if u.profile == "field"],
@@ -145,6 +155,8 @@ class Demo:
             f"  Portal OPD     : {url}/opd",
             f"  Dasbor KPI     : {url}/dashboard",
             f"  Armada / fleet : {url}/fleet",
+            f"  Kendali demo   : {self.control.url if self.control else '?'} "
+            "(tekan tombol, putus jaringan / press buttons, cut networks)",
             f"  API + OpenAPI  : {url}/docs",
             f"  KPI            : {url}/api/kpis",
             f"  Metrik         : {url}/metrics",
@@ -194,8 +206,12 @@ class Demo:
             self.operator.stop()
         if self.opds:
             self.opds.stop()
+        if self.control:
+            self.control.stop()
         for unit in self.units:
             unit.stop()
+        if self.links:
+            self.links.close()
         if self.gateway:
             self.gateway.stop()
         if self.net_server:

@@ -9,7 +9,7 @@ from firmware.pins import DEFAULT_PINS
 from firmware.sim import ModemSimulator
 from firmware.sim.network import GsmNetwork
 from gateway.runtime import Gateway
-from tests.agent.support import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, presses, wait_for
 from tests.gateway.support import api_client, make_user, register, site_config
 
 FIELD = DEFAULT_PINS["field"]
@@ -36,7 +36,7 @@ def test_dial_out_rings_the_panel_and_the_call_record_links_to_the_case(tmp_path
         pin.drive_high()
         wait_for(lambda: panel_sim.call_state == "ringing", what="the panel rings")
         assert panel_sim._call["number"] == BOX_NO
-        inc_id = wait_for(lambda: agent._press_results["medical"], what="press")[0][1]
+        inc_id = wait_for(lambda: presses(agent)["medical"], what="press")[0][1]
         net.hung_up(PANEL_NO)  # the panel rejects the call (its ATH): the box hears NO CARRIER
         wait_for(lambda: agent.store.outbox_depth() == 0 and agent.store.one("SELECT id FROM calls"),
                  timeout=30, what="incident and call record acked")

@@ -8,7 +8,7 @@ from firmware.agent.agent import Agent
 from firmware.agent.config import UnitConfig
 from firmware.pins import DEFAULT_PINS
 from protocol.reports import Incident, Source
-from tests.agent.support import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, presses, wait_for
 
 PINS = DEFAULT_PINS["field"]
 
@@ -32,7 +32,7 @@ def test_press_files_one_incident_acked_with_leds_in_order(tmp_path, broker, res
         wait_for(lambda: delivered.state, what="delivered LED")
         # a second press while the incident is open joins it
         _press(mock_pins.pin(PINS["button_fire"]))
-        wait_for(lambda: agent._press_results["fire"], what="second press handled")
+        wait_for(lambda: presses(agent)["fire"], what="second press handled")
         rec_states = [s.state for s in recorded.states]
         del_states = [s.state for s in delivered.states]
     finally:
@@ -47,7 +47,7 @@ def test_press_files_one_incident_acked_with_leds_in_order(tmp_path, broker, res
     assert inc.category == "medical" and inc.source is Source.FIELD_BUTTON and inc.button == "medical"
     assert inc.location is not None and inc.location.label == "Jl. Pahlawan 12"
     assert inc.device == "box-001" and inc.seq >= 1 and inc.clock_synced is False
-    assert agent._press_results["fire"][0] == ("joined", inc.id)
+    assert presses(agent)["fire"][0] == ("joined", inc.id)
     db = sqlite3.connect(cfg.storage.path)
     rows = db.execute("SELECT id, state, case_no FROM incidents").fetchall()
     assert rows == [(inc.id, "delivered", f"C-{inc.seq}")]
@@ -103,10 +103,10 @@ def test_deliberate_hold_ignores_a_brush_and_files_on_a_hold(tmp_path, broker, m
         pin.drive_low()
         time.sleep(0.5)  # held past hold_s
         pin.drive_high()
-        wait_for(lambda: agent._press_results["fire"], what="held press handled")
+        wait_for(lambda: presses(agent)["fire"], what="held press handled")
     finally:
         run.stop()
-    assert [status for status, _ in agent._press_results["fire"]] == ["recorded"]
+    assert [status for status, _ in presses(agent)["fire"]] == ["recorded"]
     db = sqlite3.connect(cfg.storage.path)
     assert db.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
 
@@ -121,11 +121,11 @@ def test_full_disk_refuses_the_incident_visibly(tmp_path, broker, mock_pins):
     run = AgentThread(agent).start()
     try:
         _press(mock_pins.pin(PINS["button_medical"]))
-        wait_for(lambda: agent._press_results["medical"], what="press handled")
+        wait_for(lambda: presses(agent)["medical"], what="press handled")
         wait_for(lambda: len(fault.states) > 2, what="fault LED blinking")
     finally:
         run.stop()
-    assert agent._press_results["medical"][0] == ("refused", None)
+    assert presses(agent)["medical"][0] == ("refused", None)
     assert recorded.state is False and agent.store.refused_writes >= 1
 
 
@@ -152,7 +152,7 @@ def test_unit_with_credentials_from_a_file_on_the_site_acl(tmp_path, secure_brok
     try:
         run.wait_connected()
         _press(mock_pins.pin(PINS["button_medical"]))
-        wait_for(lambda: agent.store.outbox_depth() == 0 and agent._press_results["medical"],
+        wait_for(lambda: agent.store.outbox_depth() == 0 and presses(agent)["medical"],
                  what="incident acked through the ACL")
     finally:
         run.stop()

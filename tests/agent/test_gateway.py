@@ -13,7 +13,7 @@ from firmware.pins import DEFAULT_PINS
 from firmware.sim import ModemSimulator
 from gateway.runtime import Gateway
 from gateway.store import models
-from tests.agent.support import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, presses, wait_for
 from tests.gateway.support import register, site_config
 
 FIELD = DEFAULT_PINS["field"]
@@ -40,7 +40,7 @@ def test_field_and_panel_units_against_the_real_gateway(tmp_path, broker, mock_p
             run.wait_connected()
             for _ in range(3):
                 _press(mock_pins.pin(FIELD["button_fire"]))
-            wait_for(lambda: len(field._press_results["fire"]) == 3 and field.store.outbox_depth() == 0,
+            wait_for(lambda: len(presses(field)["fire"]) == 3 and field.store.outbox_depth() == 0,
                      timeout=30, what="field incidents acked by the gateway")
         finally:
             run.stop()
@@ -58,7 +58,7 @@ def test_field_and_panel_units_against_the_real_gateway(tmp_path, broker, mock_p
             sim.remote_hangup()
             wait_for(lambda: panel.profile.calls.last is not None, what="call ended")
             _press(mock_pins.pin(PANEL["button_cat_medical"]))
-            wait_for(lambda: panel._press_results["cat_medical"] and panel.store.outbox_depth() == 0,
+            wait_for(lambda: presses(panel)["cat_medical"] and panel.store.outbox_depth() == 0,
                      timeout=30, what="panel call + incident acked")
         finally:
             run.stop()

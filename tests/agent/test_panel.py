@@ -13,7 +13,7 @@ from firmware.agent.config import UnitConfig
 from firmware.pins import DEFAULT_PINS
 from firmware.sim import ModemSimulator
 from protocol.reports import CallRecord, Incident, Source
-from tests.agent.support import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, presses, wait_for
 
 PANEL = DEFAULT_PINS["panel"]
 FIELD = DEFAULT_PINS["field"]
@@ -66,7 +66,7 @@ def test_incoming_answer_talk_remote_hangup_classify(tmp_path, broker, responder
         _press(mock_pins.pin(PANEL["button_cat_medical"]))
         wait_for(lambda: responder.of_kind(Incident), what="incident at the centre")
         _press(mock_pins.pin(PANEL["button_cat_fire"]))  # second category: same call, ignored
-        wait_for(lambda: agent._press_results["cat_fire"], what="second category handled")
+        wait_for(lambda: presses(agent)["cat_fire"], what="second category handled")
         wait_for(lambda: agent.store.outbox_depth() == 0, what="everything acked")
         ring_off = ring_led.state
     finally:
@@ -81,7 +81,7 @@ def test_incoming_answer_talk_remote_hangup_classify(tmp_path, broker, responder
     (inc,) = responder.of_kind(Incident)
     assert inc.call_id == rec.id and inc.caller == CALLER
     assert inc.category == "medical" and inc.source is Source.PANEL_CALL
-    assert agent._press_results["cat_fire"][0] == ("ignored", None)
+    assert presses(agent)["cat_fire"][0] == ("ignored", None)
 
 
 def test_abandoned_call_is_recorded_without_answer_time(tmp_path, broker, responder, mock_pins, sim):
@@ -113,11 +113,11 @@ def test_answer_with_nothing_ringing_is_ignored(tmp_path, broker, mock_pins, sim
         run.wait_connected()
         _press(mock_pins.pin(PANEL["button_answer"]))
         _press(mock_pins.pin(PANEL["button_cat_medical"]))
-        wait_for(lambda: agent._press_results["cat_medical"], what="presses handled")
+        wait_for(lambda: presses(agent)["cat_medical"], what="presses handled")
     finally:
         run.stop()
-    assert agent._press_results["answer"][0] == ("ignored", None)
-    assert agent._press_results["cat_medical"][0] == ("ignored", None)
+    assert presses(agent)["answer"][0] == ("ignored", None)
+    assert presses(agent)["cat_medical"][0] == ("ignored", None)
     db = sqlite3.connect(agent.cfg.storage.path)
     assert db.execute("SELECT count(*) FROM incidents").fetchone()[0] == 0
 
@@ -192,4 +192,4 @@ def test_operator_hangs_up(tmp_path, broker, responder, mock_pins, sim):
         run.stop()
     (rec,) = responder.of_kind(CallRecord)
     assert rec.end_reason == "local_hangup" and rec.answer_s is not None
-    assert agent._press_results["hangup"][0][0] == "hung_up"
+    assert presses(agent)["hangup"][0][0] == "hung_up"

@@ -21,7 +21,7 @@ from protocol import smsfallback as wire
 from protocol.categories import Category
 from protocol.reports import Source
 from tests.agent.proxy import CuttableProxy
-from tests.agent.support import AgentThread, base_config, wait_for
+from tests.agent.support import AgentThread, base_config, presses, wait_for
 from tests.gateway.support import OpdServer, register, site_config
 
 FIELD = DEFAULT_PINS["field"]
@@ -64,8 +64,8 @@ def test_press_with_ip_down_becomes_one_case_by_sms_then_merges(tmp_path, broker
         pin = mock_pins.pin(FIELD["button_fire"])
         pin.drive_low()
         pin.drive_high()
-        wait_for(lambda: agent._press_results["fire"], what="press recorded")
-        inc_id = agent._press_results["fire"][0][1]
+        wait_for(lambda: presses(agent)["fire"], what="press recorded")
+        inc_id = presses(agent)["fire"][0][1]
 
         def case():
             with gw.db.session() as s:

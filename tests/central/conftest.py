@@ -16,6 +16,7 @@ from central.settings import CentralSettings, ReloadSettings, UnitBrokerSettings
 from gateway.fleet.registry import Registry
 from gateway.fleet.sql import FleetDB
 from protocol.mqtt import BrokerSettings
+from testkit.wait import wait_for  # noqa: F401  (the central tests import it from here)
 from tests.support.broker import Broker
 
 
@@ -79,19 +80,6 @@ def provision(site: Site, device: str, *, groups: list[str] | None = None) -> st
     return bundle.password.read_text().strip()
 
 
-def wait_for(pred, timeout: float = 10.0, step: float = 0.02):
-    """Poll ``pred`` until truthy (returns its value) or the timeout passes."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
 @pytest.fixture
 def fleet(site: Site):
     """The fleet service on the site's broker, notices kept in memory."""
@@ -130,3 +118,19 @@ def migrated_db_url(folder: Path) -> str:
     gdb.migrate()
     gdb.dispose()
     return url
+
+
+FAST_MODEM = {"ring_interval": 0.2, "boot_delay": 0.05, "alert_delay": 0.02}
+
+
+@pytest.fixture
+def modem_sim():
+    """A SIM800 simulator on a pty, fast timings (the real agent's modem in these tests)."""
+    from firmware.sim import ModemSimulator
+
+    s = ModemSimulator("sim800", **FAST_MODEM)
+    s.start_pty()
+    try:
+        yield s
+    finally:
+        s.stop()

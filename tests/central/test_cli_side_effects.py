@@ -28,6 +28,7 @@ def test_no_config_is_an_error_naming_the_paths_tried(tmp_path):
     r = _siaga(tmp_path, "devices")
     assert r.returncode != 0
     assert str(DEFAULT_PATH) in r.stderr and "SIAGA_CENTRAL_CONFIG" in r.stderr, r.stderr
+    assert "point at one: siaga admin --config /path/to/central.yaml" in r.stderr, r.stderr
     assert _files(tmp_path) == []  # no ./central.db
 
 

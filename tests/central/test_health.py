@@ -73,6 +73,18 @@ def test_crash_fires_will_offline_once_then_recovers(site, fleet):
                                                                     ("recovered", "offline")])
 
 
+def test_clean_stop_is_recorded_as_a_stop_not_a_fault(site, fleet):
+    unit = UnitDouble(site.broker, "box-9", provision(site, "box-9")).start()
+    assert wait_for(lambda: (fleet.health.presence("box-9") or {}).get("online") == 1)
+    unit.stop()  # the agent's own last words: offline, reason shutdown
+    assert wait_for(lambda: (fleet.health.presence("box-9") or {}).get("online") == 0)
+    assert fleet.health.presence("box-9")["status_reason"] == "shutdown"
+    assert wait_for(lambda: [e["kind"] for e in fleet.health.events("box-9")][:1] == ["stopped"])
+    fleet.health.tick(utcnow() + timedelta(hours=1))  # offline already: no lateness episode either
+    assert _faults(fleet, "box-9", "offline") == []
+    assert fleet.health.flush_notices() == 0 and _notices(fleet, "box-9", "offline") == []
+
+
 def test_late_heartbeat_marks_offline(site, fleet):
     unit = UnitDouble(site.broker, "box-4", provision(site, "box-4"), heartbeat_s=0.05).start()
     assert wait_for(lambda: fleet.counters["applied_telemetry"] >= 2)

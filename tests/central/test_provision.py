@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from firmware.agent.config import load_config
 from gateway.fleet.errors import DeviceExists, UnknownDevice
 from protocol.fleet import Profile
 from protocol.reports import Location
+from testkit.wait import until as wait_until
 from tests.support.mqtt import TestClient
 
 
@@ -21,15 +21,6 @@ def unit_client(site, device: str, password: str, client_id: str | None = None) 
 
 def bundle_password(bundle) -> str:
     return bundle.password.read_text().strip()
-
-
-def wait_until(pred, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 def test_add_writes_bundle_hash_and_valid_unit_config(site):

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from central.broker.process import free_port
 
 
@@ -25,6 +27,7 @@ def _enough(line: str) -> bool:
     return c["cases"] >= 2 and c["webhooks"] >= 1 and c["box_calls"] >= 1
 
 
+@pytest.mark.timeout(330)  # up to 150 s of demo, plus start and stop on a loaded machine
 def test_demo_runs_end_to_end(broker_dir):
     """Runs until cases, an OPD webhook and a box's call to the panel have
     happened (progress every 10 s), then stops as Ctrl-C/SIGTERM would: the

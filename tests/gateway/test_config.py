@@ -20,6 +20,7 @@ SIAGA = shutil.which("siaga") or str(Path(sys.executable).parent / "siaga")
 
 def with_secrets(tmp_path: Path) -> Path:
     """The example copied next to freshly made secret files."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     site = tmp_path / "madiun.yaml"
     shutil.copy(EXAMPLE, site)
     sec = tmp_path / "secrets"
@@ -92,19 +93,37 @@ def test_check_config_cli_prints_file_line(tmp_path):
                         capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
     assert "Kota Madiun" in ok.stdout
-    nosec = subprocess.run([SIAGA, "gateway", "check-config", str(EXAMPLE)], capture_output=True,
-                           text=True, timeout=60)
-    assert nosec.returncode == 1 and "cannot read secret file" in nosec.stderr
     line = next(n for n, t in enumerate(EXAMPLE.read_text().splitlines(), 1) if "file: secrets/damkar" in t)
+    # a fresh clone: the example's secret files do not exist; listed, skipped, and it passes
+    fresh = subprocess.run([SIAGA, "gateway", "check-config", str(EXAMPLE)], capture_output=True,
+                           text=True, timeout=60)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "10 berkas rahasia belum ada / secret files absent" in fresh.stdout
+    assert f"{EXAMPLE}:{line}: belum ada, tidak diperiksa / absent, not checked: " \
+           f"opds[2].channels.webhook.secret: " in fresh.stderr
+    # on the gateway host they must exist
+    nosec = subprocess.run([SIAGA, "gateway", "check-config", "--require-secrets", str(EXAMPLE)],
+                           capture_output=True, text=True, timeout=60)
+    assert nosec.returncode == 1 and "cannot read secret file" in nosec.stderr
     assert f"{EXAMPLE}:{line}: opds[2].channels.webhook.secret: cannot read" in nosec.stderr
+    # an existing but weak secret fails either way, with its line
+    site = with_secrets(tmp_path / "weak")
+    (site.parent / "secrets" / "bpbd.webhook").write_text("changeme\n")
+    weak = subprocess.run([SIAGA, "gateway", "check-config", str(site)], capture_output=True, text=True,
+                          timeout=60)
+    assert weak.returncode == 1
+    bpbd = next(n for n, t in enumerate(EXAMPLE.read_text().splitlines(), 1) if "file: secrets/bpbd" in t)
+    assert f"{site}:{bpbd}: opds[1].channels.webhook.secret: secret is empty, a default" in weak.stderr
 
 
 def test_production_refuses_weak_or_default_secrets(tmp_path):
     site = with_secrets(tmp_path)
     (tmp_path / "secrets" / "damkar.webhook").write_text("changeme\n")
     cfg = load_config(site)
+    # the escalation ladder's webhook uses the same file: both are named
     assert cfg.insecure_secrets() == [
-        "opds[2].channels.webhook.secret: secret is empty, a default, or shorter than 16"]
+        "opds[2].channels.webhook.secret: secret is empty, a default, or shorter than 16",
+        "opds[2].escalation[1].webhook.secret: secret is empty, a default, or shorter than 16"]
     from gateway.errors import InsecureConfig
 
     with pytest.raises(InsecureConfig) as e:

@@ -8,7 +8,6 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-import paho.mqtt.client as paho
 import pytest
 
 from gateway import flags
@@ -18,6 +17,7 @@ from gateway.store.db import Database
 from gateway.store.models import Call
 from protocol.codec import decode
 from protocol.ids import new_id
+from protocol.mqtt import BrokerSettings, connect, make_client
 from protocol.reports import FlagList
 from tests.gateway.support import api_client, make_user, register, site_config, wait_for
 
@@ -92,9 +92,10 @@ def test_console_typing_flags_the_number_and_a_supervisor_lifts_it(gw):
     sup = make_user(gw.db, "sup", "supervisor")
     register(gw.db, "panel-1", profile="panel")
     got: list[FlagList] = []
-    sub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="flag-watch")
+    watch = BrokerSettings(host=gw.cfg.broker.host, port=gw.cfg.broker.port, session_expiry_s=0)
+    sub = make_client("flag-watch", watch)
     sub.on_message = lambda _c, _u, m: got.append(decode(FlagList, m.payload))
-    sub.connect(gw.cfg.broker.host, gw.cfg.broker.port)
+    connect(sub, watch, clean_start=True, blocking=True)
     sub.subscribe("siaga/v1/dev/panel-1/flags", qos=1)
     sub.loop_start()
     try:

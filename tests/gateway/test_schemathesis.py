@@ -38,7 +38,9 @@ def test_api_has_no_server_errors(live):
     gw, token = live
     schema = schemathesis.openapi.from_url(f"{gw.url}/openapi.json")
     headers = {"Authorization": f"Bearer {token}"}
-    operations = [r.ok() for r in schema.get_all_operations()]
+    # the event stream never ends by itself (each call would wait out the
+    # read timeout); tests/web/test_desk.py and tests/gateway cover it
+    operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path != "/api/events"]
     assert len(operations) >= 20
 
     @settings(max_examples=10, deadline=None, derandomize=True, database=None,

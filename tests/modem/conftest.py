@@ -12,6 +12,7 @@ import pytest
 from firmware.modem import Modem
 from firmware.modem.events import ModemEvent
 from firmware.sim import ModemSimulator
+from testkit.wait import until  # noqa: F401  (the modem tests import it from here)
 
 #: generous: a loaded 2-core machine must never fail a wait
 WAIT = 10.0
@@ -48,15 +49,6 @@ def drain(events: queue.Queue) -> list[ModemEvent]:
             out.append(events.get_nowait())
         except queue.Empty:
             return out
-
-
-def until(pred, timeout: float = WAIT, step: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return bool(pred())
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ import pytest
 from firmware.agent import bootguard as bg
 from firmware.agent.agent import Agent
 from firmware.agent.config import UnitConfig
+from firmware.agent.events import UpdateReady
 from firmware.agent.store import STORE_COMPAT
 from firmware.agent.updsig import Targets
 from firmware.pins import DEFAULT_PINS
@@ -57,7 +58,7 @@ def test_switch_waits_for_the_call_and_for_delivery(tmp_path: Path, broker: Any,
         targets = Targets(version="9.0.0", requirement="siaga112==9.0.0", store_compat=STORE_COMPAT + 1,
                           files={}, expires=datetime.now(UTC) + timedelta(days=1))
         agent.updater.state = {"phase": "installed", "version": "9.0.0"}
-        agent.q.put(("update_ready", targets, slot))
+        agent.q.put(UpdateReady(targets, slot))
         wait_for(lambda: "call in progress" in (agent.updater.state.get("error") or ""), 10,
                  what="waits: call")
         assert bg.current_target(upd) is None and run.thread.is_alive()

@@ -10,8 +10,7 @@ import pytest
 
 # the fleet site (gateway database, broker files from central) and the modem simulator, for
 # the fleet page tests with a real unit agent
-from tests.central.conftest import fleet_db_url, site  # noqa: F401
-from tests.central.test_real_agent import modem_sim  # noqa: F401
+from tests.central.conftest import fleet_db_url, modem_sim, site  # noqa: F401
 
 
 def chromium_path() -> str:

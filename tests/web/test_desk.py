@@ -214,8 +214,7 @@ def test_case_published_by_a_unit_is_pushed_to_an_open_console_within_a_second(g
     (``data-via=push``); the console polls only while the stream is down."""
     import time
 
-    import paho.mqtt.client as paho
-
+    from protocol.mqtt import BrokerSettings, connect, make_client
     from tests.gateway.support import incident
 
     register(gateway.db, "box-1", area="Taman")
@@ -223,8 +222,9 @@ def test_case_published_by_a_unit_is_pushed_to_an_open_console_within_a_second(g
     page = login(browser, gateway.url, "op1")
     page.wait_for_url("**/console")
     page.wait_for_selector("body[data-live=push]")  # the event stream is open
-    unit = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="box-1")
-    unit.connect(gateway.cfg.broker.host, gateway.cfg.broker.port)
+    link = BrokerSettings(host=gateway.cfg.broker.host, port=gateway.cfg.broker.port, session_expiry_s=0)
+    unit = make_client("box-1", link)
+    connect(unit, link, clean_start=True, blocking=True)
     unit.loop_start()
     try:
         msg = incident("box-1", 1, "medical")

@@ -15,7 +15,8 @@ from tests.support.mqtt import TestClient
 from tests.web.test_pages import login
 
 
-def test_fleet_page_shows_versions_and_the_rollout(tmp_path, broker, browser):
+def fleet_gateway(tmp_path, broker) -> Gateway:
+    """A started gateway hosting the fleet side (central's watch and API)."""
     central_yaml = tmp_path / "central.yaml"
     central_yaml.write_text(yaml.safe_dump({
         "site_dir": str(tmp_path / "site"),
@@ -26,7 +27,11 @@ def test_fleet_page_shows_versions_and_the_rollout(tmp_path, broker, browser):
     }))
     cfg = site_config(tmp_path, broker)
     cfg.gateway.fleet_config = central_yaml
-    gw = Gateway(cfg).start()
+    return Gateway(cfg).start()
+
+
+def test_fleet_page_shows_versions_and_the_rollout(tmp_path, broker, browser):
+    gw = fleet_gateway(tmp_path, broker)
     unit = None
     try:
         for d in ("box-1", "box-2"):

@@ -117,21 +117,28 @@ StrQ = Annotated[str | None, Query(max_length=63)]
 
 
 @router.get("/incidents", response_model=IncidentPage, responses=ERR, summary="List incidents, newest first")
-def list_incidents(session: SessionDep, user: CurrentUser, status_: StatusQ = None,
+def list_incidents(session: SessionDep, user: CurrentUser, gw: StateDep, status_: StatusQ = None,
                    category: Category | None = None, opd: StrQ = None, device: StrQ = None,
                    since: TimeQ = None, until: TimeQ = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   cursor: Annotated[str | None, Query(max_length=40)] = None) -> IncidentPage:
-    q = _filtered(user, status_, category, opd, device, since, until)
-    if cursor:
-        q = q.where(Incident.pk < decode_cursor(cursor))
-    # the list shows no timeline: its audit rows are not loaded (most of a page's cost)
-    rows = session.scalars(q.order_by(Incident.pk.desc()).limit(limit + 1)
-                           .options(lazyload(Incident.transitions))).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return IncidentPage(items=[public(r, user) for r in rows],
-                        next_cursor=encode_cursor(rows[-1].pk) if more and rows else None)
+                   cursor: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+    """Shared by every viewer asking the same question (gateway.list_cache):
+    the user's role and OPD are part of the question."""
+    def page() -> bytes:
+        q = _filtered(user, status_, category, opd, device, since, until)
+        if cursor:
+            q = q.where(Incident.pk < decode_cursor(cursor))
+        # the list shows no timeline: its audit rows are not loaded (most of a page's cost)
+        rows = session.scalars(q.order_by(Incident.pk.desc()).limit(limit + 1)
+                               .options(lazyload(Incident.transitions))).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return IncidentPage(items=[public(r, user) for r in rows],
+                            next_cursor=encode_cursor(rows[-1].pk) if more and rows else None
+                            ).model_dump_json(by_alias=True).encode()
+
+    key = (user.role, user.opd, status_, category, opd, device, since, until, limit, cursor)
+    return Response(gw.lists.get(key, page), media_type="application/json")
 
 
 @router.post("/incidents", response_model=IncidentPublic, status_code=201, responses=ERR,

@@ -46,6 +46,7 @@ async function refreshFleet() {
       el("td", { class: "num" }, d.signal_dbm != null ? `${d.signal_dbm} dBm` : "–"),
       el("td", { class: "num" }, d.outbox_depth ?? "–"),
       el("td", { class: d.faults.length ? "fault" : "" }, d.faults.join(", ") || "–"),
+      selfTestCell(d.self_test),
       el("td", { class: `config cfg-${d.config}` }, CONFIG_WORDS[d.config] || d.config),
       el("td", { class: "firmware" }, softwareText(d.firmware, d.update)),
     ];
@@ -58,6 +59,29 @@ async function refreshFleet() {
   }));
   if (selected) await refreshUnit();
   if (canRead()) await refreshRollout();
+}
+
+// the unit's last self-test (Telemetry.self_test): when, how it ran, and the failed parts in words
+const PARTS = {
+  led_recorded: "lampu kuning / recorded LED", led_delivered: "lampu hijau / delivered LED",
+  led_fault: "lampu merah / fault LED", led_ring: "lampu dering / ring LED", led_active: "lampu bicara / call LED",
+  led_flagged: "lampu tanda / flagged LED", buzzer: "buzzer", load_sense: "sensor arus / load sense",
+  modem: "modem", sim: "kartu SIM / SIM card", registration: "jaringan GSM / GSM network",
+  signal: "sinyal / signal", speaker: "pengeras suara / speaker", microphone: "mikrofon / microphone",
+  storage: "penyimpanan / storage", clock: "jam / clock",
+};
+const TRIGGERS = { daily: "harian / daily", command: "diminta / on demand", update: "pembaruan / update" };
+function partName(check) {
+  if (PARTS[check]) return PARTS[check];
+  if (check.startsWith("button_")) return `tombol / button ${check.slice(7)}`;
+  return check;
+}
+function selfTestCell(st) {
+  if (!st) return el("td", { class: "selftest" }, "–");
+  const when = `${fmtTime(st.at)}, ${TRIGGERS[st.trigger] || st.trigger}`;
+  if (st.ok) return el("td", { class: "selftest" }, `lulus / passed (${when})`);
+  return el("td", { class: "selftest fault" },
+    `GAGAL / FAILED: ${st.failed.map(partName).join(", ")} (${when})`);
 }
 
 // the running version, and the last update while it is not simply confirmed
@@ -116,6 +140,10 @@ function resultText(c) {
   if (c.error) return c.error;
   if (!c.result) return "–";
   if (c.name === "self_test") {
+    if (Array.isArray(c.result.failed)) { // revision 3: the unit names its failed parts
+      return c.result.ok && !c.result.failed.length ? "lulus / passed"
+        : `tidak lulus / failed: ${c.result.failed.map(partName).join(", ") || "ok=false"}`;
+    }
     const failed = falseChecks(c.result);
     return c.result.ok === false || failed.length ? `tidak lulus / failed: ${failed.join(", ") || "ok=false"}` : "lulus / passed";
   }
