@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from firmware.agent.agent import Agent
+from firmware.pins import DEFAULT_PINS
 from gateway.runtime import Gateway
 from protocol.fleet import Profile
 from protocol.reports import Location
@@ -47,7 +48,7 @@ def test_admin_self_test_and_config_drift_from_the_fleet_page(site, tmp_path, br
     gw = Gateway(cfg).start()
     unit_cfg = agent_config(site, tmp_path, "box-7", modem_sim.url)
     agent = Agent(unit_cfg)
-    healthy_box(mock_pins)
+    mock_pins.pin(DEFAULT_PINS["field"]["mains_ok"]).drive_low()  # mains present, the door left open
     run = AgentThread(agent).start()
     try:
         run.wait_connected()
@@ -59,6 +60,9 @@ def test_admin_self_test_and_config_drift_from_the_fleet_page(site, tmp_path, br
         row.locator("text=daring / online").wait_for()
         row.locator("button[data-action=open]").click()
         page.locator("#unit-card").wait_for(state="visible")
+        # fault history: the open door is an episode, still open
+        door = "#unit-faults tbody tr.{} td[data-fault=door_tamper]"
+        page.locator(door.format("open") + " >> text=pintu terbuka / door open").wait_for()
 
         # self-test: the command's state moves on the page until the unit's result is there
         page.evaluate(WATCH_STATES)
@@ -73,10 +77,8 @@ def test_admin_self_test_and_config_drift_from_the_fleet_page(site, tmp_path, br
         page.screenshot(path=str(SHOTS / "h12fleet-self-test.png"), full_page=True)
 
         # a config change made while the unit is away is drift until the unit reports it
-        run.stop()
+        run.stop()  # a clean stop: offline, and no fault episode for it
         row.locator("text=luring / offline").wait_for()
-        # the fault history: the unit going away is an episode, still open
-        page.locator("#unit-faults tbody tr.open td.fault >> text=offline").wait_for()
         page.select_option("#config-form select[name=key]", "volume")
         page.fill("#config-form input[name=value]", "35")
         page.click("#config-form button[type=submit]")
@@ -96,6 +98,9 @@ def test_admin_self_test_and_config_drift_from_the_fleet_page(site, tmp_path, br
         assert line.locator("td").nth(1).text_content() == "35" == line.locator("td").nth(2).text_content()
         row.locator("td.config >> text=selaras / in sync").wait_for()
         assert wait_for(lambda: gw.fleet.fleet.config.drift("box-7").state == "in_sync")
+        # the door closed on the way back: its episode is closed, and no "offline" one was opened
+        page.locator(door.format("closed")).wait_for()
+        assert [f["fault"] for f in gw.fleet.fleet.health.faults("box-7")] == ["door_tamper"]
         page.screenshot(path=str(SHOTS / "h12fleet-config-in-sync.png"), full_page=True)
     finally:
         run.stop()

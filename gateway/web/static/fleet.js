@@ -28,6 +28,21 @@ const SETTING_WORDS = {
   self_test_daily_at: "Uji mandiri harian / Daily self-test (HH:MM)", centre_number: "Nomor pusat / Centre number",
 };
 
+// fault episodes in words, the code after them (docs/fleet.md, Health watch)
+const FAULT_WORDS = {
+  offline: "luring / offline", door_tamper: "pintu terbuka / door open", mains_lost: "listrik PLN padam / mains lost",
+  battery_low: "baterai lemah / battery low", storage_low: "penyimpanan hampir penuh / storage low",
+  modem_silent: "modem diam / modem silent", modem_absent: "modem tidak ada / no modem",
+  not_registered: "tidak terdaftar di jaringan / not on the GSM network", weak_signal: "sinyal lemah / weak signal",
+  outbox_growing: "antrian menumpuk / outbox growing", self_test_failed: "uji mandiri gagal / self-test failed",
+};
+function faultText(code) {
+  const [kind, part] = code.split(":");
+  const words = FAULT_WORDS[code] || (kind === "stuck_button" ? `tombol macet / stuck button ${part}`
+    : kind === "self_test" ? `uji mandiri / self-test: ${partName(part || "")}` : null);
+  return words ? `${words} (${code})` : code;
+}
+
 let selected = null; // the unit whose panel is open
 const canRead = () => ["admin", "supervisor"].includes(me.role);
 const canAct = () => me.role === "admin";
@@ -45,7 +60,7 @@ async function refreshFleet() {
       el("td", {}, el("span", { class: "badge" }, STATE_WORDS[state])), el("td", {}, fmtTime(d.last_seen)),
       el("td", { class: "num" }, d.signal_dbm != null ? `${d.signal_dbm} dBm` : "–"),
       el("td", { class: "num" }, d.outbox_depth ?? "–"),
-      el("td", { class: d.faults.length ? "fault" : "" }, d.faults.join(", ") || "–"),
+      el("td", { class: d.faults.length ? "fault" : "" }, d.faults.map(faultText).join(", ") || "–"),
       selfTestCell(d.self_test),
       el("td", { class: `config cfg-${d.config}` }, CONFIG_WORDS[d.config] || d.config),
       el("td", { class: "firmware" }, softwareText(d.firmware, d.update)),
@@ -128,7 +143,7 @@ async function refreshUnit() {
       el("td", {}, line.desired === null ? "milik unit / the unit's own" : line.same ? "sama / same" : "beda / differs"))));
   document.querySelector("#unit-faults tbody").replaceChildren(...faults.map((f) =>
     el("tr", { class: f.closed_at ? "closed" : "open" },
-      el("td", { class: f.closed_at ? "" : "fault" }, f.fault), el("td", {}, f.detail || "–"),
+      el("td", { class: f.closed_at ? "" : "fault", "data-fault": f.fault }, faultText(f.fault)), el("td", {}, f.detail || "–"),
       el("td", {}, fmtTime(f.opened_at)), el("td", {}, f.closed_at ? fmtTime(f.closed_at) : "masih terbuka / still open"))));
 }
 
