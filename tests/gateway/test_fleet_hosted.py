@@ -50,3 +50,25 @@ def test_fleet_api_in_gateway(tmp_path, broker, start_gateway):
     fleet_watch_sees(broker, admin, "box-9", between=same_registry)
     faults = admin.get("/api/devices/box-9/faults").json()
     assert [f["fault"] for f in faults] == ["offline"]
+
+
+def test_check_config_reads_the_fleets_central_yaml(tmp_path, broker):
+    """`siaga gateway check-config` checks the `central.yaml` that `gateway.fleet_config`
+    names the way the gateway will read it: file:line: key: message."""
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from tests.gateway.support import site_yaml
+
+    central = central_yaml(tmp_path, broker)
+    site = tmp_path / "site.yaml"
+    site.write_text(site_yaml(tmp_path, broker).replace(
+        "  role_check_s: 0.2\n", f"  role_check_s: 0.2\n  fleet_config: {central}\n"))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["check-config", str(site)])
+    assert ok.exit_code == 0, ok.output
+    central.write_text(central.read_text() + "helth: {tick_s: 1}\n")  # a typo
+    bad = runner.invoke(app, ["check-config", str(site)])
+    assert bad.exit_code == 1
+    lines = central.read_text().splitlines()
+    assert f"{central}:{len(lines)}: helth: " in bad.output, bad.output
