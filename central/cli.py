@@ -8,6 +8,7 @@ Console text is Bahasa Indonesia first, English second. Exit codes: 0 done,
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -41,7 +42,7 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON 
     open faults, config drift."""
     c = open_central(readonly=True)
     try:
-        rows = [c.device_row(d) for d in c.registry.list()]
+        rows = c.fleet.device_rows()
     finally:
         c.close()
     if as_json:
@@ -85,8 +86,8 @@ def config_set(
 
     Per perangkat atau grup; versi baru, diterbitkan retained / per device or group; a new
     version each, published retained."""
-    from central.errors import BadSetting, CentralError, UnknownDevice
-    from central.link import Link
+    from gateway.fleet.errors import BadSetting, FleetError, UnknownDevice
+    from gateway.fleet.link import Link
 
     device = None
     if assignments and "=" not in assignments[0]:
@@ -95,7 +96,7 @@ def config_set(
         raise fail("Beri id perangkat atau --group / give a device id or --group (not both)")
     if not assignments:
         raise fail("Tidak ada kunci=nilai / no key=value given")
-    from central.desired import merge_settings, parse_assignments
+    from gateway.fleet.desired import merge_settings, parse_assignments
 
     c = open_central()
     try:
@@ -113,7 +114,7 @@ def config_set(
                     c.config.publish(link, t)
     except (BadSetting, UnknownDevice) as exc:
         raise fail(str(exc)) from None
-    except CentralError as exc:
+    except FleetError as exc:
         raise fail(f"Tersimpan, belum terbit / stored, not published: {exc}", 1) from None
     finally:
         c.close()
@@ -186,10 +187,10 @@ def cmd(
     expires: Annotated[str, typer.Option(help="Kedaluwarsa antrean / queue expiry, e.g. 30m, 1h, 2d")] = "1h",
 ) -> None:
     """Kirim perintah dan tampilkan hasilnya / send a command and print its result."""
-    from central.commands import CmdState, run_command
-    from central.db import utcnow
-    from central.errors import BrokerUnavailable, CommandTimeout, UnknownDevice
-    from central.link import Link
+    from gateway.fleet.commands import CmdState, run_command
+    from gateway.fleet.errors import BrokerUnavailable, CommandTimeout, UnknownDevice
+    from gateway.fleet.link import Link
+    from gateway.fleet.sql import utcnow
 
     try:
         args = _parse_args(arg or [])
@@ -237,6 +238,26 @@ def commands(device: Annotated[str | None,
     table(rows, ["id", "device", "name", "state", "created_at", "expires_at", "finished_at", "error"])
 
 
+@app.command("import-central-db")
+def import_central_db(path: Annotated[Path, typer.Argument(help="central.db lama / the old central.db")],
+                      ) -> None:
+    """Impor central.db lama ke basis data gateway / import an old central.db into the gateway's database.
+
+    Kredensial, grup, konfigurasi, perintah, gangguan, peristiwa, peluncuran / credentials, groups,
+    config, commands, faults, events, rollouts; rows already there are kept (safe to re-run)."""
+    from central.upgrade import import_central_db as do_import
+
+    if not path.is_file():
+        raise fail(f"Tidak ada berkas / no such file: {path}")
+    c = open_central()
+    try:
+        added = do_import(path, c.fleet)
+    finally:
+        c.close()
+    for name, n in added.items():
+        typer.echo(f"{name}: {n} baris ditambahkan / rows added")
+
+
 # -- the watch ---------------------------------------------------------------------------------------
 
 @app.command("watch")
@@ -248,8 +269,8 @@ def watch() -> None:
     import signal
     import threading
 
-    from central.errors import BrokerUnavailable
-    from central.service import FleetService
+    from gateway.fleet.errors import BrokerUnavailable
+    from gateway.fleet.service import FleetService
 
     c = open_central()
     svc = FleetService(c.db, c.registry, c.settings)

@@ -30,20 +30,20 @@ def fail(msg: str, code: int = 2) -> typer.Exit:
 
 
 def open_central(*, readonly: bool = False) -> Any:
-    """Central for one command. ``readonly`` commands never create a database
-    file: a missing one is an error naming its path."""
+    """Central for one command, over the gateway's database; no command ever
+    creates it (a missing or unmigrated one is an error naming it).
+    ``readonly`` is kept for the callers' intent; both kinds open the same way."""
     from central.context import Central
-    from central.errors import BadSetting, RegistryUnavailable, StateMissing
     from central.settings import NoConfig, load_settings
+    from gateway.fleet.errors import BadSetting, RegistryUnavailable
 
     try:
-        return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}",
-                            create=not readonly)
+        return Central.open(load_settings(STATE.get("config")), actor=f"cli:{_os_user()}")
     except NoConfig as exc:
         raise fail(str(exc)) from None
     except BadSetting as exc:
         raise fail(f"Konfigurasi tidak sah / invalid config:\n{exc}") from None
-    except (RegistryUnavailable, StateMissing) as exc:
+    except RegistryUnavailable as exc:
         raise fail(str(exc), 1) from None
 
 

@@ -31,7 +31,7 @@ def device_add(
     SD-card bundle (unit.yaml + broker.password), then reloads the broker."""
     from pydantic import ValidationError
 
-    from central.errors import CentralError
+    from gateway.fleet.errors import FleetError
     from protocol.fleet import Profile
     from protocol.reports import Location
 
@@ -49,7 +49,7 @@ def device_add(
         try:
             dev, bundle = c.prov.add_device(device_id, profile=prof, location=loc, groups=group or [],
                                             reload=False)
-        except (CentralError, ValueError) as exc:
+        except (FleetError, ValueError) as exc:
             raise fail(f"Gagal / failed: {exc}") from None
         typer.echo(f"Perangkat ditambahkan / device added: {dev.id} ({dev.profile.value})")
         typer.echo(f"Bundel SD / SD bundle: {bundle.dir}  ({bundle.config.name}, {bundle.password.name})")
@@ -59,7 +59,7 @@ def device_add(
 
 
 def _device_action(device_id: str, action: str) -> None:
-    from central.errors import BrokerReloadError, CentralError
+    from central.errors import BrokerReloadError, FleetError
 
     c = open_central()
     try:
@@ -67,7 +67,7 @@ def _device_action(device_id: str, action: str) -> None:
     except BrokerReloadError as exc:
         raise fail(f"Berkas ditulis, broker tidak dimuat ulang / files written, broker not reloaded: "
                     f"{exc}", 1) from None
-    except CentralError as exc:
+    except FleetError as exc:
         raise fail(str(exc)) from None
     finally:
         c.close()
@@ -111,7 +111,7 @@ def device_group(
                                                             "(none: no group)")] = None,
 ) -> None:
     """Atur grup perangkat / set a device's groups (replaces them)."""
-    from central.errors import UnknownDevice
+    from gateway.fleet.errors import UnknownDevice
 
     c = open_central()
     try:
@@ -130,7 +130,7 @@ def device_show(device_id: Annotated[str, typer.Argument(help="Id perangkat / de
                 as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON / JSON output")] = False,
                 ) -> None:
     """Rincian satu perangkat / one device in detail."""
-    from central.errors import UnknownDevice
+    from gateway.fleet.errors import UnknownDevice
 
     c = open_central(readonly=True)
     try:

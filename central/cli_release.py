@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from central.cli_common import fail, open_central, parse_duration, table
-from central.errors import ReleaseError
+from gateway.fleet.errors import ReleaseError
 
 release_app = typer.Typer(help="Rilis perangkat lunak unit / unit software releases (signed).",
                           no_args_is_help=True)
@@ -107,7 +107,7 @@ def rollout_start(version: Annotated[str, typer.Argument(help="Versi / version")
                   wave_timeout: Annotated[str, typer.Option(help="Batas per gelombang / per wave")] = "1h",
                   ) -> None:
     """Mulai peluncuran / start a staged rollout (the fleet watch runs it)."""
-    from central.release.rollout import select_units
+    from gateway.fleet.rollout import select_units
     try:
         wave_list = [float(w) for w in waves.split(",") if w.strip()]
         timeout_s = parse_duration(wave_timeout).total_seconds()
@@ -115,7 +115,7 @@ def rollout_start(version: Annotated[str, typer.Argument(help="Versi / version")
         raise fail(f"Gagal / Failed: {exc}") from None
     c = open_central()
     try:
-        units, label = _run(lambda: select_units(c, group=group, percent=percent))
+        units, label = _run(lambda: select_units(c.fleet, group=group, percent=percent))
         r = _run(lambda: c.rollouts.create(version, url, units, target=label, waves=wave_list,
                                            abort_pct=abort_pct, wave_timeout_s=timeout_s))
     finally:

@@ -18,10 +18,11 @@ import yaml
 from central.broker.passwords import hash_password, new_password
 from central.broker.reload import reload_broker
 from central.broker.site import write_auth_files
-from central.db import Database, iso, utcnow
 from central.errors import DeviceRevoked
-from central.registry import Device, Registry
 from central.settings import CentralSettings
+from gateway.fleet.context import Fleet
+from gateway.fleet.registry import Device
+from gateway.fleet.sql import iso, utcnow
 from protocol.fleet import Profile
 from protocol.ids import is_device_id
 from protocol.reports import Location
@@ -45,20 +46,18 @@ class Bundle:
 class Provisioner:
     """Registry + credentials + broker files + reload, as one operation each."""
 
-    def __init__(self, db: Database, registry: Registry, settings: CentralSettings, *,
+    def __init__(self, fleet: Fleet, settings: CentralSettings, *,
                  actor: str | None = None) -> None:
-        self.db = db
-        self.registry = registry
+        self.fleet = fleet
+        self.db = fleet.db
+        self.registry = fleet.registry
+        self.groups = fleet.groups
         self.settings = settings
         #: who acts (recorded with every change); the CLI passes the OS user
         self.actor = actor or "central"
 
     def _audit(self, device: str, kind: str, detail: str = "") -> None:
-        """An admin action, in the device's event history (`device show`, API)."""
-        with self.db.tx() as c:
-            c.execute("INSERT INTO events (device, kind, detail, at) VALUES (?, ?, ?, ?)",
-                      (device, kind, f"by {self.actor}{': ' + detail if detail else ''}"[:200],
-                       iso(utcnow())))
+        self.groups.audit(device, kind, self.actor, detail)
 
     # -- broker side -------------------------------------------------------
     def write_files(self) -> None:
@@ -74,8 +73,8 @@ class Provisioner:
     def _set_hash(self, user: str, kind: str, password: str, access: str | None = None) -> None:
         with self.db.tx() as c:
             c.execute(
-                "INSERT INTO credentials (user, kind, hash, access, revoked, updated_at) "
-                "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(user) DO UPDATE SET "
+                "INSERT INTO fleet_credentials (username, kind, hash, access, revoked, updated_at) "
+                "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT(username) DO UPDATE SET "
                 "hash=excluded.hash, access=excluded.access, revoked=0, updated_at=excluded.updated_at",
                 (user, kind, hash_password(password), access, iso(utcnow())),
             )
@@ -96,22 +95,16 @@ class Provisioner:
         return device, bundle
 
     def set_groups(self, device_id: str, groups: list[str]) -> None:
-        with self.db.tx() as c:
-            c.execute("DELETE FROM groups WHERE device=?", (device_id,))
-            c.executemany("INSERT INTO groups (device, name) VALUES (?, ?)",
-                          [(device_id, g) for g in sorted(set(groups))])
+        self.groups.set_groups(device_id, groups)
 
     def groups_of(self, device_id: str) -> list[str]:
-        return [r["name"] for r in
-                self.db.query("SELECT name FROM groups WHERE device=? ORDER BY name", (device_id,))]
+        return self.groups.groups_of(device_id)
 
     def members(self, group: str) -> list[str]:
-        return [r["device"] for r in
-                self.db.query("SELECT device FROM groups WHERE name=? ORDER BY device", (group,))]
+        return self.groups.members(group)
 
     def is_revoked(self, device_id: str) -> bool:
-        r = self.db.one("SELECT revoked, hash FROM credentials WHERE user=?", (device_id,))
-        return bool(r is None or r["revoked"] or not r["hash"])
+        return self.groups.is_revoked(device_id)
 
     def disable(self, device_id: str) -> str:
         """Refuse the unit at the broker and the gateway; credentials kept."""
@@ -134,7 +127,7 @@ class Provisioner:
         dead for good; only ``rotate`` (a new bundle) brings the unit back."""
         self.registry.set_enabled(device_id, False)
         with self.db.tx() as c:
-            c.execute("UPDATE credentials SET hash=NULL, revoked=1, updated_at=? WHERE user=?",
+            c.execute("UPDATE fleet_credentials SET hash=NULL, revoked=1, updated_at=? WHERE username=?",
                       (iso(utcnow()), device_id))
         self._audit(device_id, "revoked")
         return self.apply()
@@ -156,7 +149,7 @@ class Provisioner:
         """Create or reset a service user; returns its clear password once."""
         if not is_device_id(user):
             raise ValueError(f"nama pengguna tidak sah / invalid user name {user!r}")
-        if self.db.one("SELECT 1 FROM credentials WHERE user=? AND kind='unit'", (user,)):
+        if self.db.one("SELECT 1 FROM fleet_credentials WHERE username=? AND kind='unit'", (user,)):
             raise ValueError(f"{user!r} adalah perangkat / is a device, not a service")
         password = password or new_password()
         self._set_hash(user, "service", password, access)

@@ -13,10 +13,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from central.broker.mosquitto import BrokerConfig
-from central.errors import BadSetting
+from gateway.fleet.errors import BadSetting
+from gateway.fleet.settings import (  # noqa: F401 - re-exported for the CLI and tests
+    FleetSettings,
+    HealthSettings,
+    NotifierSettings,
+)
 from protocol.base import MAX_PAYLOAD_BYTES
 from protocol.configfile import ConfigFileError, config_path, load_model, secret_path
-from protocol.mqtt import BrokerSettings
 
 ENV_CONFIG = "SIAGA_CENTRAL_CONFIG"
 DEFAULT_PATH = Path("/etc/siaga/central.yaml")
@@ -53,31 +57,6 @@ class UnitBrokerSettings(_Strict):
                     "An absolute path is read as is (development only).")
 
 
-class HealthSettings(_Strict):
-    """Thresholds of the health watch."""
-
-    heartbeat_default_s: int = Field(60, ge=5, le=3600, title="Heartbeat interval assumed "
-                                     "when a unit's desired config does not set one")
-    late_factor: float = Field(2.5, ge=1.0, le=20, title="Offline after this many missed "
-                               "heartbeat intervals")
-    weak_signal_dbm: int = Field(-105, ge=-130, le=0, title="Weak signal below this")
-    outbox_max: int = Field(50, ge=1, title="Outbox depth above which it counts as growing")
-    outbox_rising_beats: int = Field(
-        5, ge=2, le=100, title="Growing outbox: heartbeats in a row with a rising depth",
-        description="Also a fault when the depth rose on this many heartbeats in a row (the unit "
-                    "cannot deliver); it closes once the depth is back to half of what it was")
-    storage_min_mb: float = Field(50.0, ge=0, title="Free storage below which it is low")
-    tick_s: float = Field(1.0, gt=0, le=60, title="How often lateness is checked")
-
-
-class NotifierSettings(_Strict):
-    """Where fault and recovery notices go (once per episode)."""
-
-    kind: Literal["log", "webhook"] = Field("log", title="Escalation channel")
-    url: str | None = Field(None, title="Webhook URL (kind=webhook)")
-    timeout_s: float = Field(5.0, gt=0, le=60, title="Webhook timeout")
-
-
 class SiteBrokerConfig(BrokerConfig):
     """The production broker's defaults (the test harness keeps BrokerConfig's)."""
 
@@ -110,38 +89,26 @@ class UnitSmsSettings(_Strict):
         description="Where the bundle's `sms.key` lands on the SD card")
 
 
-class CentralSettings(_Strict):
-    """The whole of ``central.yaml``."""
+class CentralSettings(FleetSettings):
+    """The whole of ``central.yaml``: the fleet wing's sections plus the admin host's."""
 
-    db_path: Path = Field(Path("central.db"), title="Central's SQLite file")
     site_dir: Path = Field(Path("site"), title="Where mosquitto.conf, passwd and acl are written")
     bundle_dir: Path = Field(Path("bundles"), title="Where unit SD-card bundles are written")
-    broker: BrokerSettings = Field(
-        default_factory=lambda: BrokerSettings(username="admin"),
-        title="How central's admin client reaches the broker",
-    )
     unit_broker: UnitBrokerSettings = Field(default_factory=UnitBrokerSettings,
                                             title="The broker as units reach it (written into bundles)")
     mosquitto: SiteBrokerConfig = Field(
         default_factory=SiteBrokerConfig, title="The site's Mosquitto (what `broker gen-config` writes)")
     reload: ReloadSettings = Field(default_factory=ReloadSettings,
                                    title="How the broker is told to re-read passwd and acl")
-    health: HealthSettings = Field(default_factory=HealthSettings, title="Thresholds of the health watch")
-    notifier: NotifierSettings = Field(default_factory=NotifierSettings,
-                                       title="Where fault and recovery notices go")
-    command_timeout_s: float = Field(10.0, gt=0, le=600, title="Default command timeout")
     sms: UnitSmsSettings = Field(default_factory=UnitSmsSettings,
                                  title="Units' SMS fallback (key and centre numbers in bundles)")
-    gateway_db_url: str | None = Field(
-        None, title="Gateway database URL: when set, the device registry lives there, so "
-        "disabling a unit also makes the gateway refuse it")
 
 
 def load_settings(path: Path | None = None) -> CentralSettings:
     """Settings from ``path``, else ``$SIAGA_CENTRAL_CONFIG``, else
     ``/etc/siaga/central.yaml`` when it exists; no file at all is an error
     naming what was tried and how to point at one (defaults would put a
-    ``central.db`` wherever the command happened to run). Read with the
+    database wherever the command happened to run). Read with the
     shared kit (:mod:`protocol.configfile`): ``file:line: key: message``;
     relative paths resolve against the file's folder, a bare secret file
     name is a systemd credential when ``$CREDENTIALS_DIRECTORY`` is set."""
@@ -169,7 +136,7 @@ class SettingsError(BadSetting, ConfigFileError):
 
 
 #: every path setting (section, key) that is taken relative to the file's folder
-_PATHS = [(None, "db_path"), (None, "site_dir"), (None, "bundle_dir"), ("reload", "pid_file"),
+_PATHS = [(None, "site_dir"), (None, "bundle_dir"), ("reload", "pid_file"),
           ("broker", "password_file"), ("broker", "ca_file"), ("sms", "master_key_file")] + [
     ("mosquitto", k) for k in ("password_file", "acl_file", "persistence_dir", "log_file", "pid_file",
                                "tls_cert", "tls_key", "tls_ca")]

@@ -66,6 +66,14 @@ def check_config(
     from protocol.configfile import line_of_key
 
     cfg = _load(file)
+    if cfg.gateway.fleet_config is not None:  # the fleet wing's part of central.yaml, checked the same way
+        from gateway.fleet.settings import FleetConfigError, load_fleet_settings
+
+        try:
+            load_fleet_settings(cfg.gateway.fleet_config)
+        except FleetConfigError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
     check = cfg.mode is not Mode.DEMO and not skip_secrets
     bad = cfg.insecure_secrets(absent_ok=not require_secrets) if check else []
     absent = cfg.absent_secrets() if check and not require_secrets else []

@@ -183,6 +183,8 @@ class Intake:
                     t.reject(reason, device, f"{kind} from {reason.replace('_', ' ')}")
                     continue
                 dev.last_seen = now
+                if not isinstance(msg, Rejection | Status):
+                    dev.online = True  # any sign of life (gateway.fleet.health clears it)
                 if isinstance(msg, Rejection):
                     if kind in (DeviceTopic.INCIDENT, DeviceTopic.CALL):
                         acks[device].rejected.append(msg)
@@ -216,7 +218,11 @@ class Intake:
                         continue
                 elif isinstance(msg, Status):
                     dev.last_status = msg.state
+                    dev.online = msg.state == "online"
+                    dev.status_reason = msg.reason
                     dev.status_at = now
+                    if msg.boot_id:
+                        dev.boot_id = msg.boot_id
                     if msg.firmware:
                         dev.firmware = msg.firmware
                 elif isinstance(msg, DeskState):  # the console shows who is ringing now

@@ -119,7 +119,7 @@ class Gateway:
             if self.ingest:
                 self.ingest.on_flagged = self.flag_sync.wake
         if self.cfg.gateway.fleet_config is not None:
-            from gateway.fleet import FleetHost
+            from gateway.fleet.host import FleetHost
 
             self.fleet = FleetHost(self.cfg.gateway.fleet_config, self.db)
             self.fleet.mount(self.app)

@@ -161,7 +161,7 @@ def central_yaml(tmp_path: Path, broker: Any) -> Path:
 
     path = tmp_path / "central.yaml"
     path.write_text(yaml.safe_dump({
-        "db_path": str(tmp_path / "central.db"), "site_dir": str(tmp_path / "site"),
+        "site_dir": str(tmp_path / "site"),
         "bundle_dir": str(tmp_path / "bundles"),
         "gateway_db_url": f"sqlite:///{tmp_path / 'gateway.db'}",
         "broker": {"host": broker.host, "port": broker.port},
@@ -171,8 +171,8 @@ def central_yaml(tmp_path: Path, broker: Any) -> Path:
 
 
 def fleet_row(api: httpx.Client, device: str) -> dict[str, Any] | None:
-    """The device's row in ``/api/fleet/devices`` (None while absent)."""
-    return next((r for r in api.get("/api/fleet/devices").json() if r["id"] == device), None)
+    """The device's row in ``/api/devices`` (None while absent)."""
+    return next((r for r in api.get("/api/devices").json() if r["id"] == device), None)
 
 
 def fleet_watch_sees(broker: Any, admin: httpx.Client, device: str,
@@ -221,3 +221,12 @@ def make_user(db: Database, username: str, role: str, opd: str | None = None) ->
     with db.session() as s:
         u = auth.create_user(s, username, "password-" + username, role, opd=opd)
         return auth.create_token(s, u, "test")
+
+
+def provisioner(gw: Any) -> Any:
+    """`siaga admin`'s provisioner over a running gateway's own database (the
+    same code as the CLI: registry row, credentials, bundle)."""
+    from central.context import Central
+    from central.settings import load_settings
+
+    return Central(load_settings(gw.cfg.gateway.fleet_config), gw.db, actor="test").prov

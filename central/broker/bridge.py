@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from central.errors import CentralError
+from central.errors import FleetError
 from protocol.configfile import read_secret
 from protocol.topics import PREFIX, QOS, UNIT_PUBLISHES, DeviceTopic
 
@@ -24,7 +24,7 @@ CITY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 CASE_KINDS = (DeviceTopic.INCIDENT, DeviceTopic.CALL)
 
 
-class BridgeError(CentralError, ValueError):
+class BridgeError(FleetError, ValueError):
     """A bridge setting cannot be rendered (its password file is missing or empty)."""
 
 

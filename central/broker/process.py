@@ -23,14 +23,14 @@ from central.broker.files import DEFAULT_BROKER_USER, broker_ids, unreadable_by,
 from central.broker.mosquitto import BrokerConfig, render_acl
 from central.broker.passwords import hash_password, write_password_file
 from central.broker.site import write_conf
-from central.errors import CentralError
+from central.errors import FleetError
 
 
-class BrokerNotFound(CentralError, FileNotFoundError):
+class BrokerNotFound(FleetError, FileNotFoundError):
     """The mosquitto binary is not installed."""
 
 
-class BrokerStartError(CentralError, RuntimeError):
+class BrokerStartError(FleetError, RuntimeError):
     """Mosquitto exited or did not listen."""
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from central.broker.files import write_broker_file
 from central.broker.mosquitto import BrokerConfig, render_acl, render_config
 from central.broker.passwords import write_password_file
-from central.db import Database
-from central.registry import Registry
+from gateway.fleet.registry import Registry
+from gateway.fleet.sql import FleetDB
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,21 +31,21 @@ class SitePaths:
         return cls(conf=site_dir / "mosquitto.conf", passwd=site_dir / "passwd", acl=site_dir / "acl")
 
 
-def broker_users(db: Database, registry: Registry) -> tuple[dict[str, str], dict[str, str]]:
+def broker_users(db: FleetDB, registry: Registry) -> tuple[dict[str, str], dict[str, str]]:
     """(``{user: hash}`` allowed on the broker, ``{service user: access}``)."""
     enabled = {d.id for d in registry.list() if d.enabled}
     users: dict[str, str] = {}
     services: dict[str, str] = {}
-    for r in db.query("SELECT * FROM credentials WHERE revoked=0 AND hash IS NOT NULL"):
+    for r in db.query("SELECT * FROM fleet_credentials WHERE revoked=0 AND hash IS NOT NULL"):
         if r["kind"] == "service":
-            users[r["user"]] = r["hash"]
-            services[r["user"]] = r["access"] or "readwrite"
-        elif r["user"] in enabled:
-            users[r["user"]] = r["hash"]
+            users[r["username"]] = r["hash"]
+            services[r["username"]] = r["access"] or "readwrite"
+        elif r["username"] in enabled:
+            users[r["username"]] = r["hash"]
     return users, services
 
 
-def write_auth_files(db: Database, registry: Registry, site_dir: Path, *,
+def write_auth_files(db: FleetDB, registry: Registry, site_dir: Path, *,
                      broker_user: str | None = None) -> SitePaths:
     """(Re)write ``passwd`` and ``acl`` under ``site_dir``, readable by
     ``broker_user`` (the user the broker drops to)."""

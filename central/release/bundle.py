@@ -15,8 +15,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from central.errors import ReleaseError
 from firmware.agent.updsig import parse_version
+from gateway.fleet.errors import ReleaseError
 
 PROJECT = "siaga112"
 

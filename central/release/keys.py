@@ -17,7 +17,6 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from central.errors import ReleaseError
 from firmware.agent.updfetch import sha256_file
 from firmware.agent.updsig import (
     DEFAULT_STORE_COMPAT,
@@ -29,6 +28,7 @@ from firmware.agent.updsig import (
     verify_root,
     verify_targets,
 )
+from gateway.fleet.errors import ReleaseError
 
 PASSPHRASE_ENV = "SIAGA_KEY_PASSPHRASE"  # noqa: S105 -- the variable name, not a secret
 

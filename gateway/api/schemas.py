@@ -292,6 +292,9 @@ class OpdPublic(BaseModel):
 
 
 class DevicePublic(Out):
+    """A unit as the registry, the ingest (presence, telemetry) and the fleet
+    wing (faults, configuration drift, groups, credentials) know it."""
+
     id: str
     profile: str
     label: str | None
@@ -300,12 +303,26 @@ class DevicePublic(Out):
     lon: float | None
     enabled: bool
     created_at: datetime
+    online: bool = Field(description="Last status online and no heartbeat late since (the fleet watch "
+                         "clears it on a late heartbeat)")
     last_seen: datetime | None
     last_status: str | None
+    status_reason: str | None = Field(None, description="will, shutdown, power_restored, heartbeat_late, "
+                                      "disabled ...")
     status_at: datetime | None
-    firmware: str | None
+    firmware: str | None = Field(description="The version it runs (heartbeat, else status)")
+    update: dict[str, Any] | None = Field(None, description="Its last software update report")
+    self_test: dict[str, Any] | None = Field(None, description="Its last self-test (time, trigger, ok, "
+                                             "failed parts), from its heartbeat")
+    signal_dbm: int | None = None
+    outbox_depth: int | None = None
     last_telemetry: dict[str, Any] | None
     telemetry_at: datetime | None
+    revoked: bool = Field(False, description="Broker credentials revoked (or never issued)")
+    faults: list[str] = Field(default_factory=list, description="Open fault episodes")
+    config: str = Field("none", description="Configuration drift: none, in_sync, pending, "
+                        "unpublished, refused")
+    groups: list[str] = Field(default_factory=list)
 
 
 class DeviceCreate(In):

@@ -286,8 +286,10 @@ class GatewaySettings(Strict):
     instance_id: str | None = Field(None, title="Name of this instance (default: host-pid)")
     fleet_config: Path | None = Field(
         None, title="central.yaml of the site's fleet admin",
-        description="When set, this gateway serves /api/fleet and may run the fleet health watch: "
-                    "of the instances that set it, one runs the watch (the fleet role, /readyz)",
+        description="When set, this gateway hosts the fleet wing (/api/devices/{id}/..., /api/fleet, "
+                    "the fleet page's actions) with the sections of central.yaml it uses (broker, health, "
+                    "notifier, command_timeout_s) and may run the fleet health watch: of the instances "
+                    "that set it, one runs the watch (the fleet role, /readyz)",
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -59,6 +60,11 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_status: Mapped[str | None] = mapped_column(String(16))
+    #: presence as the fleet watch sees it: set by status and every sign of life
+    #: (ingest), cleared by the unit's will or a late heartbeat (gateway.fleet.health)
+    online: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    status_reason: Mapped[str | None] = mapped_column(String(32))
+    boot_id: Mapped[str | None] = mapped_column(String(64))
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     firmware: Mapped[str | None] = mapped_column(String(200))
     last_telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -339,3 +345,7 @@ class PoisonMessage(Base):
     size: Mapped[int] = mapped_column(Integer)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# the fleet wing's tables share this metadata (one schema, one Alembic history)
+from gateway.store import models_fleet as _models_fleet  # noqa: E402,F401

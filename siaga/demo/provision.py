@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from central.errors import DeviceExists
+from gateway.fleet.errors import DeviceExists
 from protocol.fleet import Profile
 from protocol.reports import Location
 from siaga.demo.units import FIELD_BOXES, PANELS
@@ -22,12 +22,7 @@ def provision(central_yaml: Path, gateway_db_url: str) -> str:
     """Provision units and the gateway user; return the gateway's password."""
     from central.context import Central
     from central.settings import load_settings
-    from gateway.store.db import Database
-
-    gdb = Database(gateway_db_url)
-    gdb.migrate()
-    gdb.dispose()
-    central = Central.open(load_settings(central_yaml), actor="siaga-demo")
+    central = Central.open(load_settings(central_yaml), actor="siaga-demo", migrate=True)
     try:
         password = central.prov.add_service("gateway", access="readwrite", reload=False)
         units = [(d, Profile.FIELD, Location(label=label, area=area, lat=lat, lon=lon))

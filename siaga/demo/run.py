@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from central.broker.process import MosquittoProcess, free_port
-from central.errors import CentralError
 from gateway.errors import GatewayError
+from gateway.fleet.errors import FleetError
 from siaga.demo.opd_sim import OpdPace, OpdSimulator
 from siaga.demo.operator import OperatorDesk
 from siaga.demo.provision import provision
@@ -288,7 +288,7 @@ def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh:
         print(demo.progress(), flush=True)
     except KeyboardInterrupt:
         pass
-    except (SiagaError, CentralError, GatewayError) as exc:  # our own, already explained
+    except (SiagaError, FleetError, GatewayError) as exc:  # our own, already explained
         print(f"Demo gagal / demo failed: {exc}", flush=True)
         return 1
     finally:

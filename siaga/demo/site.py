@@ -56,7 +56,6 @@ def demo_site(state: Path, *, broker_port: int, http_port: int, webhook_url: Any
         sms_central = {"master_key_file": str(master), "centre_numbers": [centre_sms_number]}
     # the fleet watch and /api/fleet run inside the demo gateway
     central = {
-        "db_path": str(state / "central.db"),
         "site_dir": str(state / "central-site"),
         "bundle_dir": str(state / "bundles"),
         "gateway_db_url": gw["database_url"],

@@ -13,17 +13,16 @@ from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from central.api import make_router
-from central.context import Central
+from gateway.fleet.api import make_router
 from tests.central.conftest import provision
 
 
 def test_fleet_api_has_no_server_errors(site):
     provision(site, "box-01", groups=["north"])
-    central = Central(site.settings, site.db, site.registry)
+    central = site.central
     central.config.set("box-01", {"volume": 10})
     app = FastAPI()
-    app.include_router(make_router(central))
+    app.include_router(make_router(central.fleet))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -6,11 +6,12 @@ from __future__ import annotations
 import yaml
 
 from central.broker.mosquitto import render_acl
+from tests.central.conftest import migrated_db_url
 from tests.central.test_cli import admin_inproc
 
 
 def _site(tmp_path, **bridge):
-    doc = {"db_path": "central.db", "site_dir": "site", "bundle_dir": "bundles",
+    doc = {"gateway_db_url": migrated_db_url(tmp_path), "site_dir": "site", "bundle_dir": "bundles",
            "mosquitto": {"persistence_dir": "var", "pid_file": "var/mosquitto.pid", "run_as_user": None,
                          "bridge": {"city": "kota-madiun", "host": "broker.jatim.example",
                                     "username": "bridge-kota-madiun", "password_file": "bridge.pw",

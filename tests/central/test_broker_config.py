@@ -17,6 +17,7 @@ from central.broker.files import DEFAULT_BROKER_USER, broker_ids
 from central.broker.reload import reload_broker
 from central.errors import BrokerNotRunning, BrokerReloadError
 from central.settings import ReloadSettings, load_settings
+from tests.central.conftest import migrated_db_url
 from tests.support.broker import find_mosquitto, free_port
 from tests.support.mqtt import TestClient
 
@@ -57,7 +58,7 @@ def tls_site(broker_dir):
     var = broker_var(broker_dir)
     port = free_port()
     doc = {
-        "db_path": "central.db", "site_dir": "site", "bundle_dir": "bundles",
+        "gateway_db_url": migrated_db_url(broker_dir), "site_dir": "site", "bundle_dir": "bundles",
         "mosquitto": {"port": port, "bind": "127.0.0.1", "tls_cert": str(cert), "tls_key": str(key),
                       "persistence_dir": "var", "pid_file": "var/mosquitto.pid",
                       "log_file": "var/mosquitto.log"},
@@ -111,7 +112,7 @@ def test_gen_config_runs_a_tls_broker_with_limits(tls_site, broker_dir, monkeypa
             uid = int(next(ln for ln in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
                            if ln.startswith("Uid:")).split()[1])
             assert uid == broker_ids(DEFAULT_BROKER_USER)[0]
-        from central.link import Link
+        from gateway.fleet.link import Link
 
         with Link(settings.broker).start() as link:  # TLS, verified against the cert
             link.publish("siaga/v1/dev/box-1/cmd", b"x")

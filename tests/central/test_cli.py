@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from tests.central.conftest import wait_for
+from tests.central.conftest import start_ingest, wait_for
 from tests.central.test_real_agent import admin, central_yaml
 from tests.central.unit_double import UnitDouble
 
@@ -14,7 +14,7 @@ COMMANDS = [
     ("device", "add"), ("device", "disable"), ("device", "enable"), ("device", "revoke"),
     ("device", "rotate"), ("device", "show"), ("device", "group"), ("devices",), ("faults",),
     ("config", "set"), ("config", "show"), ("cmd",), ("commands",), ("broker", "gen-config"),
-    ("broker", "user"), ("broker", "reload"), ("watch",),
+    ("broker", "user"), ("broker", "reload"), ("watch",), ("import-central-db",),
     ("release", "keygen"), ("release", "delegate"), ("release", "build"), ("release", "sign"),
     ("release", "serve"), ("rollout", "start"), ("rollout", "show"), ("rollout", "abort"),
 ]
@@ -122,7 +122,10 @@ def test_device_lifecycle_config_and_queue(site, fleet, tmp_path):
     unit2.stop()
 
 
-def test_watch_process_feeds_devices_table(site, tmp_path):
+def test_watch_process_turns_presence_into_episodes(site, tmp_path):
+    """`siaga admin watch` (a site whose gateway does not host the fleet) over
+    the gateway's database: the ingest stores presence, the watch makes the
+    episode."""
     import signal
     import subprocess
 
@@ -132,24 +135,24 @@ def test_watch_process_feeds_devices_table(site, tmp_path):
     assert admin_inproc(conf, "device", "add", "box-5", "--profile", "field").returncode == 0
     r = admin_inproc(conf, "device", "group", "box-5", "south", "east")
     assert r.returncode == 0 and "east, south" in r.stdout
+    ingest = start_ingest(site)
     watch = subprocess.Popen([SIAGA, "admin", "--config", str(conf), "watch"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         pw = (site.settings.bundle_dir / "box-5" / "broker.password").read_text().strip()
         unit = UnitDouble(site.broker, "box-5", pw).start()
 
-        def online() -> bool:  # what the watch process wrote to central's file
-            row = site.db.one("SELECT online FROM presence WHERE device='box-5'")
-            return bool(row and row["online"])
+        def online() -> bool:  # the unit's devices row
+            return bool((site.central.health.presence("box-5") or {}).get("online"))
 
         assert wait_for(online, timeout=30)
         assert json.loads(admin_inproc(conf, "devices", "--json").stdout)[0]["online"] is True
         unit.crash()
         assert wait_for(lambda: not online(), timeout=30)
         assert json.loads(admin(conf, "devices", "--json").stdout)[0]["online"] is False
-        r = admin_inproc(conf, "faults")
-        assert re.search(r"box-5\s+offline", r.stdout), r.stdout
+        assert wait_for(lambda: re.search(r"box-5\s+offline", admin_inproc(conf, "faults").stdout))
     finally:
+        ingest.stop()
         watch.send_signal(signal.SIGTERM)
         out, err = watch.communicate(timeout=30)
     assert watch.returncode == 0, err

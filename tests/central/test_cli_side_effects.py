@@ -43,19 +43,34 @@ def test_unmigrated_gateway_db_is_not_created(tmp_path):
         assert _files(tmp_path) == ["central.yaml"], args  # neither gateway.db nor central.db
 
 
-def test_read_only_command_does_not_create_central_db(tmp_path):
+def test_no_gateway_db_url_is_an_error_and_creates_nothing(tmp_path):
     conf = tmp_path / "central.yaml"
     conf.write_text("site_dir: site\n")
     for args in (["devices"], ["faults"], ["commands"], ["config", "show", "box-1"],
                  ["device", "show", "box-1"]):
         r = _siaga(tmp_path, "-c", str(conf), *args)
-        assert r.returncode == 1 and str(tmp_path / "central.db") in r.stderr, (args, r.stderr)
+        assert r.returncode == 2 and "gateway_db_url" in r.stderr, (args, r.stderr)
+    assert _files(tmp_path) == ["central.yaml"]
+
+
+def test_old_central_db_setting_says_where_the_state_went(tmp_path):
+    conf = tmp_path / "central.yaml"
+    conf.write_text("db_path: central.db\nsite_dir: site\n")
+    r = _siaga(tmp_path, "-c", str(conf), "devices")
+    assert r.returncode == 2
+    assert "db_path" in r.stderr and "gateway_db_url" in r.stderr and "Upgrading" in r.stderr, r.stderr
     assert _files(tmp_path) == ["central.yaml"]
 
 
 def test_broker_user_no_reload_and_no_broker_running(tmp_path):
+    from gateway.store.db import Database
+
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    gdb = Database(url)
+    gdb.migrate()  # `siaga gateway migrate`: the first install step on the gateway host
+    gdb.dispose()
     (tmp_path / "central.yaml").write_text(yaml.safe_dump(
-        {"site_dir": "site", "reload": {"pid_file": "run/mosquitto.pid"}}))
+        {"site_dir": "site", "reload": {"pid_file": "run/mosquitto.pid"}, "gateway_db_url": url}))
     r = _siaga(tmp_path, "-c", "central.yaml", "broker", "user", "gateway", "--no-reload",
                "--password-file", "gw.pw")
     assert r.returncode == 0, r.stderr

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from central.commands import CmdState, CommandService, run_command
-from central.db import utcnow
-from central.errors import CommandTimeout
-from central.link import Link
+from gateway.fleet.commands import CmdState, CommandService, run_command
+from gateway.fleet.errors import CommandTimeout
+from gateway.fleet.link import Link
+from gateway.fleet.sql import utcnow
 from tests.central.conftest import provision, wait_for
 from tests.central.unit_double import UnitDouble
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from central.desired import ConfigService, merge_settings, parse_assignments
-from central.errors import BadSetting
-from central.link import Link
+from gateway.fleet.desired import ConfigService, merge_settings, parse_assignments
+from gateway.fleet.errors import BadSetting
+from gateway.fleet.link import Link
 from tests.central.conftest import provision, wait_for
 from tests.central.unit_double import UnitDouble
 
@@ -79,8 +79,8 @@ def test_offline_unit_gets_config_on_reconnect_and_bad_value_is_refused(site, fl
 
 
 def test_watch_republishes_desired_the_broker_lost(site):
-    from central.notify import MemoryNotifier
-    from central.service import FleetService
+    from gateway.fleet.notify import MemoryNotifier
+    from gateway.fleet.service import FleetService
     from tests.support.mqtt import TestClient
 
     site.settings.health.tick_s = 0.1

@@ -1,13 +1,13 @@
-"""With the gateway's registry, `disable` makes the broker AND the gateway
-refuse the unit (the gateway's intake accepts only enabled devices)."""
+"""The one registry is the gateway's `devices` table: `disable` makes the
+broker AND the gateway refuse the unit (the gateway's intake accepts only
+enabled devices)."""
 
 from __future__ import annotations
 
 import pytest
 
-from central.errors import RegistryUnavailable
-from central.gateway_registry import GatewayRegistry
-from central.provision import Provisioner
+from gateway.fleet.errors import RegistryUnavailable
+from gateway.fleet.registry import open_gateway_db
 from gateway.intake import Intake, Message
 from gateway.metrics import Metrics
 from gateway.store.db import Database as GatewayDatabase
@@ -19,12 +19,17 @@ from tests.gateway.support import site_config
 from tests.support.mqtt import TestClient
 
 
-def test_disable_refused_at_broker_and_gateway(site, tmp_path):
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+def test_unmigrated_gateway_db_is_refused(tmp_path, pg_databases):
     with pytest.raises(RegistryUnavailable, match="siaga gateway migrate"):
-        GatewayRegistry(url)  # central never creates the gateway's schema behind its back
-    registry = GatewayRegistry(url, migrate=True)
-    prov = Provisioner(site.db, registry, site.settings)
+        open_gateway_db(f"sqlite:///{tmp_path / 'none.db'}")  # never created behind its back
+    assert not (tmp_path / "none.db").exists()
+    with pytest.raises(RegistryUnavailable, match="siaga gateway migrate"):
+        open_gateway_db(pg_databases.new())  # an empty PostgreSQL database: not migrated
+
+
+def test_disable_refused_at_broker_and_gateway(site, tmp_path):
+    url = site.db_url
+    registry, prov = site.registry, site.prov
     loc = Location(label="Jl. Pahlawan 12", area="Taman", lat=-7.6, lon=111.5)
     _dev, bundle = prov.add_device("box-g1", profile=Profile.FIELD, location=loc)
     assert registry.get("box-g1").location == loc
@@ -57,4 +62,3 @@ def test_disable_refused_at_broker_and_gateway(site, tmp_path):
     prov.enable("box-g1")
     assert send(3).acks["box-g1"].stored
     gdb.dispose()
-    registry.close()

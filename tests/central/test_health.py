@@ -9,13 +9,13 @@ import time
 from datetime import timedelta
 from typing import ClassVar
 
-from central.commands import CmdState, run_command
-from central.db import utcnow
-from central.link import Inbound, Link
-from central.notify import Notice, WebhookNotifier
+from gateway.fleet.commands import CmdState, run_command
+from gateway.fleet.link import Inbound, Link
+from gateway.fleet.notify import Notice, WebhookNotifier
+from gateway.fleet.sql import utcnow
 from protocol.codec import encode
 from protocol.fleet import Status
-from tests.central.conftest import provision, wait_for
+from tests.central.conftest import provision, start_ingest, wait_for
 from tests.central.unit_double import UnitDouble
 from tests.support.mqtt import TestClient
 
@@ -33,7 +33,7 @@ def test_stuck_button_and_weak_signal_are_one_episode_each(site, fleet):
     unit = UnitDouble(site.broker, "box-1", provision(site, "box-1"), heartbeat_s=0.05,
                       telemetry={"faults": ["stuck_button:sos"], "signal_dbm": -113,
                                  "registration": "home"}).start()
-    assert wait_for(lambda: fleet.counters["accepted_telemetry"] >= 8)
+    assert wait_for(lambda: fleet.counters["applied_telemetry"] >= 8)
     assert len(_faults(fleet, "box-1", "stuck_button:sos")) == 1
     weak = _faults(fleet, "box-1", "weak_signal")
     assert len(weak) == 1 and weak[0]["detail"] == "-113 dBm"
@@ -43,8 +43,8 @@ def test_stuck_button_and_weak_signal_are_one_episode_each(site, fleet):
     assert wait_for(lambda: all(r["closed_at"] for r in _faults(fleet, "box-1")))
     assert wait_for(lambda: _notices(fleet, "box-1", "stuck_button:sos")
                     == [("fault", "stuck_button:sos"), ("recovered", "stuck_button:sos")])
-    n = fleet.counters["accepted_telemetry"]
-    assert wait_for(lambda: fleet.counters["accepted_telemetry"] >= n + 5)
+    n = fleet.counters["applied_telemetry"]
+    assert wait_for(lambda: fleet.counters["applied_telemetry"] >= n + 5)
     assert len(_faults(fleet, "box-1", "stuck_button:sos")) == 1  # no new episode, no new notice
     assert len(_notices(fleet, "box-1", "stuck_button:sos")) == 2
     unit.stop()
@@ -88,11 +88,11 @@ def test_clean_stop_is_recorded_as_a_stop_not_a_fault(site, fleet):
 
 def test_late_heartbeat_marks_offline(site, fleet):
     unit = UnitDouble(site.broker, "box-4", provision(site, "box-4"), heartbeat_s=0.05).start()
-    assert wait_for(lambda: fleet.counters["accepted_telemetry"] >= 2)
+    assert wait_for(lambda: fleet.counters["applied_telemetry"] >= 2)
     unit.hang()  # connected, silent: no will will fire
     n = -1
-    while n != fleet.counters["accepted_telemetry"]:  # let a heartbeat in flight land first
-        n = fleet.counters["accepted_telemetry"]
+    while n != fleet.counters["applied_telemetry"]:  # let a heartbeat in flight land first
+        n = fleet.counters["applied_telemetry"]
         time.sleep(0.3)
     window = fleet.health.heartbeat_window("box-4")
     assert window == timedelta(seconds=60 * 2.5)  # default heartbeat, default factor
@@ -172,9 +172,9 @@ class _Hook(http.server.BaseHTTPRequestHandler):
 
 
 def test_webhook_notices_retry_until_delivered(site):
-    from central.desired import ConfigService
-    from central.health import HealthWatch
     from central.settings import HealthSettings
+    from gateway.fleet.desired import ConfigService
+    from gateway.fleet.health import HealthWatch
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
@@ -199,7 +199,7 @@ def test_webhook_notices_retry_until_delivered(site):
 
 
 def test_self_test_outcome_names_failed_checks():
-    from central.service import self_test_outcome
+    from gateway.fleet.service import self_test_outcome
     from protocol.fleet import CommandResult, CommandStatus
     from protocol.ids import new_id
 
@@ -215,31 +215,37 @@ def test_self_test_outcome_names_failed_checks():
 
 
 def test_restarted_watch_gets_what_happened_while_it_was_down(site):
-    from central.notify import MemoryNotifier
-    from central.service import FleetService
+    """The ingest keeps presence while the watch is down; a new watch turns
+    what it stored into the episode."""
+    from gateway.fleet.notify import MemoryNotifier
+    from gateway.fleet.service import FleetService
 
     site.settings.health.tick_s = 0.1
-    site.settings.broker = site.settings.broker.model_copy(update={"session_expiry_s": 300})
+    ingest = start_ingest(site)
     pw = provision(site, "box-8")
     unit = UnitDouble(site.broker, "box-8", pw).start()
     first = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
-    assert wait_for(lambda: (first.health.presence("box-8") or {}).get("online") == 1)
-    first.stop()
-    unit.crash()  # the will goes to the watch's persistent session while it is down
-    time.sleep(0.3)
-    second = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
+    second = None
     try:
+        assert wait_for(lambda: (first.health.presence("box-8") or {}).get("online") is True)
+        first.stop()
+        unit.crash()  # the will reaches the ingest while the watch is down
+        assert wait_for(lambda: first.health.presence("box-8")["status_reason"] == "will")
+        assert not _faults(first, "box-8", "offline")
+        second = FleetService(site.db, site.registry, site.settings, notifier=MemoryNotifier()).start()
         assert wait_for(lambda: _faults(second, "box-8", "offline"))
-        assert second.health.presence("box-8")["status_reason"] == "will"
+        assert second.health.presence("box-8")["online"] is False
     finally:
-        second.stop()
+        if second is not None:
+            second.stop()
+        ingest.stop()
 
 
 def test_outbox_growing_by_threshold_or_trend_with_hysteresis(site):
-    from central.desired import ConfigService
-    from central.health import HealthWatch
-    from central.notify import MemoryNotifier
     from central.settings import HealthSettings
+    from gateway.fleet.desired import ConfigService
+    from gateway.fleet.health import HealthWatch
+    from gateway.fleet.notify import MemoryNotifier
 
     w = HealthWatch(site.db, ConfigService(site.db), HealthSettings(outbox_max=50, outbox_rising_beats=3),
                     MemoryNotifier())

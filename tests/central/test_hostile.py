@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from central.commands import CmdState
+from gateway.fleet.commands import CmdState
 from protocol.codec import encode
 from protocol.fleet import CommandResult, CommandStatus, ReportedConfig, UnitSettings
 from protocol.topics import DeviceTopic, device_topic

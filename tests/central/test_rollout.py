@@ -17,8 +17,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient as HttpClient
 
-from central.api import make_router
-from central.context import Central
+from gateway.fleet.api import make_router
 from protocol.fleet import Command
 from tests.central.conftest import provision, wait_for
 from tests.central.test_cli import admin_inproc
@@ -71,9 +70,9 @@ class UpdatingUnit(UnitDouble):
 
 @pytest.fixture
 def api(site, fleet):
-    central = Central(site.settings, site.db, site.registry)
+    central = site.central
     app = FastAPI()
-    app.include_router(make_router(central, service=fleet))
+    app.include_router(make_router(central.fleet, service=fleet))
     with HttpClient(app) as client:
         yield client
 
@@ -101,8 +100,9 @@ def test_rollout_stops_after_first_wave_over_threshold_then_a_good_one_completes
         assert all(by[d]["state"] == "pending" for d in later)
         time.sleep(0.5)  # a few more fleet ticks: nothing is offered to wave 2
         assert all(units[d].updates == [] for d in later)
-        assert api.get("/api/fleet/devices/" + first[2]).json()["firmware"] == "2.0.0"
-        rows = {x["id"]: x for x in api.get("/api/fleet/devices").json()}
+        # the fleet table (GET /api/devices)
+        rows = {x["id"]: x for x in site.central.fleet.device_rows()}
+        assert rows[first[2]]["firmware"] == "2.0.0"
         assert rows[first[0]]["firmware"] == "1.0.0" and rows[first[0]]["update"]["state"] == "rolled_back"
 
         conf = central_yaml(site, tmp_path)

@@ -4,14 +4,9 @@ real Mosquitto with the site's ACL, central's fleet service and its API."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.testclient import TestClient as HttpClient
-
-from central.api import make_router
-from central.commands import CmdState, run_command
-from central.context import Central
-from central.link import Link
 from firmware.agent.agent import Agent
+from gateway.fleet.commands import CmdState, run_command
+from gateway.fleet.link import Link
 from protocol.fleet import Profile
 from tests.agent.support import AgentThread
 from tests.central.conftest import wait_for
@@ -32,13 +27,8 @@ def test_a_failing_daily_test_and_a_passing_command_test_both_reach_the_fleet_pa
     healthy_box(mock_pins)
     agent.hw.board.set_dead("buzzer")
     modem_sim.speaker_ok = False
-    api = FastAPI()
-    central = Central(site.settings, site.db, site.registry)
-    api.include_router(make_router(central, service=fleet))
-    http = HttpClient(api)
-
-    def row() -> dict:
-        return next(d for d in http.get("/api/fleet/devices").json() if d["id"] == "box-9")
+    def row() -> dict:  # the fleet table's row (GET /api/devices)
+        return next(d for d in site.central.fleet.device_rows() if d["id"] == "box-9")
 
     run = AgentThread(agent).start()
     try:

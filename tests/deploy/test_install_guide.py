@@ -41,7 +41,6 @@ def _operator_files(host: Host, port: int) -> None:
         "routing": {"rules": [{"categories": ["fire"], "opds": ["damkar"]}]},
     }))
     (host.cwd / "central.yaml").write_text(yaml.safe_dump({
-        "db_path": f"{r}/var/lib/siaga/central.db",
         "site_dir": f"{r}/etc/mosquitto/siaga",
         "bundle_dir": f"{r}/var/lib/siaga/bundles",
         "gateway_db_url": f"sqlite:///{r}/var/lib/siaga-gateway/gateway.db",

@@ -7,7 +7,7 @@ import httpx
 
 from gateway.roles import Roles
 from gateway.store.db import Database
-from tests.gateway.support import site_config, wait_for
+from tests.gateway.support import provisioner, site_config, wait_for
 
 
 def roles_of(gw) -> list[str]:
@@ -61,7 +61,7 @@ def test_fleet_watch_runs_on_one_instance_and_moves_to_a_survivor(tmp_path, brok
         gws.append(start_gateway(cfg))
     a, b = gws
     assert "fleet" in roles_of(a) and "fleet" not in roles_of(b)
-    a.fleet.central.prov.add_device("box-9", profile=Profile.FIELD, reload=False)
+    provisioner(a).add_device("box-9", profile=Profile.FIELD, reload=False)
     a.stop()
     wait_for(lambda: "fleet" in roles_of(b), timeout=5)
     # the survivor's watch is live: a unit going offline opens a fault there

@@ -8,6 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# the fleet site (gateway database, broker files from central) and the modem simulator, for
+# the fleet page tests with a real unit agent
+from tests.central.conftest import fleet_db_url, modem_sim, site  # noqa: F401
+
 
 def chromium_path() -> str:
     path = os.environ.get("SIAGA_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")

@@ -10,7 +10,7 @@ from gateway.runtime import Gateway
 from protocol.codec import encode
 from protocol.fleet import Profile, Status, Telemetry, UpdateReport, UpdateState
 from protocol.topics import device_topic
-from tests.gateway.support import make_user, site_config, wait_for
+from tests.gateway.support import make_user, provisioner, site_config, wait_for
 from tests.support.mqtt import TestClient
 from tests.web.test_pages import login
 
@@ -19,7 +19,7 @@ def fleet_gateway(tmp_path, broker) -> Gateway:
     """A started gateway hosting the fleet side (central's watch and API)."""
     central_yaml = tmp_path / "central.yaml"
     central_yaml.write_text(yaml.safe_dump({
-        "db_path": str(tmp_path / "central.db"), "site_dir": str(tmp_path / "site"),
+        "site_dir": str(tmp_path / "site"),
         "bundle_dir": str(tmp_path / "bundles"),
         "gateway_db_url": f"sqlite:///{tmp_path / 'gateway.db'}",
         "broker": {"host": broker.host, "port": broker.port},
@@ -35,7 +35,7 @@ def test_fleet_page_shows_versions_and_the_rollout(tmp_path, broker, browser):
     unit = None
     try:
         for d in ("box-1", "box-2"):
-            gw.fleet.central.prov.add_device(d, profile=Profile.FIELD, groups=["taman"], reload=False)
+            provisioner(gw).add_device(d, profile=Profile.FIELD, groups=["taman"], reload=False)
         make_user(gw.db, "adm", "admin")
         unit = TestClient(broker, "box-1").start()
         unit.publish(device_topic("box-1", "status"),
@@ -44,10 +44,10 @@ def test_fleet_page_shows_versions_and_the_rollout(tmp_path, broker, browser):
             device="box-1", seq=1, firmware="1.0.0",
             update=UpdateReport(version="2.0.0", state=UpdateState.ROLLED_BACK,
                                 error="uji mandiri gagal / self-test failed"))))
-        r = gw.fleet.central.rollouts.create("2.0.0", "https://gw.example/updates", ["box-1", "box-2"],
+        r = gw.fleet.fleet.rollouts.create("2.0.0", "https://gw.example/updates", ["box-1", "box-2"],
                                              target="group:taman", waves=[50, 100], abort_pct=20,
                                              wave_timeout_s=3600)
-        wait_for(lambda: gw.fleet.central.rollouts.get(r["id"])["counts"]["pending"] < 2)
+        wait_for(lambda: gw.fleet.fleet.rollouts.get(r["id"])["counts"]["pending"] < 2)
 
         page = login(browser, gw.url, "adm")
         page.wait_for_function("() => !location.pathname.startsWith('/login')")

@@ -11,7 +11,7 @@ from protocol.codec import encode
 from protocol.fleet import Profile, Status, Telemetry
 from protocol.selftest import SelfTestSummary, SelfTestTrigger
 from protocol.topics import device_topic
-from tests.gateway.support import make_user
+from tests.gateway.support import make_user, provisioner
 from tests.support.mqtt import TestClient
 from tests.web.test_fleet_page import fleet_gateway
 from tests.web.test_pages import login
@@ -30,7 +30,7 @@ def test_fleet_page_shows_the_last_self_test_of_each_unit(tmp_path, broker, brow
             "box-2": SelfTestSummary(at=at, ok=True, trigger=SelfTestTrigger.COMMAND),
         }
         for d, summary in results.items():
-            gw.fleet.central.prov.add_device(d, profile=Profile.FIELD, reload=False)
+            provisioner(gw).add_device(d, profile=Profile.FIELD, reload=False)
             unit = TestClient(broker, d).start()
             units.append(unit)
             unit.publish(device_topic(d, "status"), encode(Status(device=d, state="online")), retain=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import func, select
@@ -20,6 +20,7 @@ from gateway.api.schemas import (
     OpdPublic,
 )
 from gateway.errors import DuplicateDevice, UnknownDevice
+from gateway.fleet.table import device_rows
 from gateway.store import devices
 from gateway.store.models import Assignment, Call, Incident
 
@@ -66,16 +67,20 @@ def list_opds(session: SessionDep, gw: StateDep, _user: CurrentUser) -> list[Opd
     return out
 
 
+def _public(session: Any, devs: Any) -> list[DevicePublic]:
+    return [DevicePublic.model_validate(r) for r in device_rows(session, list(devs))]
+
+
 @router.get("/devices", response_model=list[DevicePublic], responses=ERR,
-            summary="Devices with status and last telemetry")
+            summary="The fleet table: registry, presence, telemetry, faults, config drift, groups")
 def list_devices(session: SessionDep, _user: StaffUser, enabled: bool | None = None) -> list[DevicePublic]:
-    return [DevicePublic.model_validate(d) for d in devices.list_devices(session, enabled=enabled)]
+    return _public(session, devices.list_devices(session, enabled=enabled))
 
 
 @router.get("/devices/{device_id}", response_model=DevicePublic, responses=ERR, summary="One device")
 def get_device(device_id: str, session: SessionDep, _user: StaffUser) -> DevicePublic:
     try:
-        return DevicePublic.model_validate(devices.get(session, device_id))
+        return _public(session, [devices.get(session, device_id)])[0]
     except UnknownDevice:
         raise HTTPException(404, "Perangkat tidak dikenal / unknown device") from None
 
@@ -88,7 +93,7 @@ def add_device(body: DeviceCreate, session: SessionDep, _admin: AdminUser) -> De
                         lat=body.lat, lon=body.lon, enabled=body.enabled)
     except DuplicateDevice:
         raise HTTPException(409, "Perangkat sudah terdaftar / device already registered") from None
-    return DevicePublic.model_validate(d)
+    return _public(session, [d])[0]
 
 
 @router.patch("/devices/{device_id}", response_model=DevicePublic, responses=ERR,
@@ -101,6 +106,6 @@ def patch_device(device_id: str, body: DeviceUpdate, session: SessionDep, _admin
         d = devices.update(session, device_id, **fields) if fields else devices.get(session, device_id)
     except UnknownDevice:
         raise HTTPException(404, "Perangkat tidak dikenal / unknown device") from None
-    return DevicePublic.model_validate(d)
+    return _public(session, [d])[0]
 
 

@@ -122,92 +122,6 @@ function initLogin() {
 
 // the KPI dashboard: dashboard.js (loaded by that page only, with Chart.js)
 
-// ---- fleet --------------------------------------------------------------------
-let fleetApi = true; // /api/fleet (central's health watch) when the gateway hosts it
-
-async function refreshFleet() {
-  if (fleetApi) {
-    try {
-      const rows = await api("/api/fleet/devices");
-      fillRows(document.querySelector("#devices tbody"), rows.map((d) => {
-        const state = d.revoked ? "revoked" : !d.enabled ? "disabled" : d.online ? "online" : "offline";
-        const loc = d.location || {};
-        return el("tr", { "data-id": d.id, class: d.online ? "online" : "offline" },
-          el("td", {}, d.id), el("td", {}, d.profile), el("td", {}, [loc.label, loc.area].filter(Boolean).join(", ") || "–"),
-          el("td", {}, el("span", { class: "badge", "data-state": state }, word("device_state", state))), el("td", {}, fmtTime(d.last_seen)),
-          el("td", { class: "num" }, d.signal_dbm != null ? `${d.signal_dbm} dBm` : "–"),
-          el("td", { class: "num" }, d.outbox_depth ?? "–"),
-          el("td", { class: d.faults.length ? "fault" : "" }, d.faults.join(", ") || "–"),
-          selfTestCell(d.self_test),
-          el("td", { class: "firmware" }, softwareText(d.firmware, d.update)));
-      }));
-      return await refreshRollout();
-    } catch (e) {
-      if (!/^40[34]/.test(e.message)) throw e;
-      fleetApi = false; // not hosted here, or this role may not use it: the plain device list
-    }
-  }
-  const devices = await api("/api/devices");
-  fillRows(document.querySelector("#devices tbody"), devices.map((d) => {
-    const t = d.last_telemetry || {};
-    const online = d.last_status === "online";
-    return el("tr", { "data-id": d.id, class: online ? "online" : "offline" },
-      el("td", {}, d.id), el("td", {}, d.profile), el("td", {}, [d.label, d.area].filter(Boolean).join(", ") || "–"),
-      el("td", {}, el("span", { class: "badge" }, word("device_state", d.enabled ? (d.last_status || "unknown") : "disabled"))),
-      el("td", {}, fmtTime(d.last_seen)), el("td", { class: "num" }, t.signal_dbm != null ? `${t.signal_dbm} dBm` : "–"),
-      el("td", { class: "num" }, t.outbox_depth ?? "–"), el("td", {}, (t.faults || []).join(", ") || "–"),
-      selfTestCell(t.self_test), el("td", { class: "firmware" }, softwareText(t.firmware, t.update)));
-  }));
-}
-
-// the unit's last self-test (Telemetry.self_test): when, how it ran, and the failed parts in words
-const PARTS = {
-  led_recorded: "lampu kuning / recorded LED", led_delivered: "lampu hijau / delivered LED",
-  led_fault: "lampu merah / fault LED", led_ring: "lampu dering / ring LED", led_active: "lampu bicara / call LED",
-  led_flagged: "lampu tanda / flagged LED", buzzer: "buzzer", load_sense: "sensor arus / load sense",
-  modem: "modem", sim: "kartu SIM / SIM card", registration: "jaringan GSM / GSM network",
-  signal: "sinyal / signal", speaker: "pengeras suara / speaker", microphone: "mikrofon / microphone",
-  storage: "penyimpanan / storage", clock: "jam / clock",
-};
-const TRIGGERS = { daily: "harian / daily", command: "diminta / on demand", update: "pembaruan / update" };
-function partName(check) {
-  if (PARTS[check]) return PARTS[check];
-  if (check.startsWith("button_")) return `tombol / button ${check.slice(7)}`;
-  return check;
-}
-function selfTestCell(st) {
-  if (!st) return el("td", { class: "selftest" }, "–");
-  const when = `${fmtTime(st.at)}, ${TRIGGERS[st.trigger] || st.trigger}`;
-  if (st.ok) return el("td", { class: "selftest" }, `lulus / passed (${when})`);
-  return el("td", { class: "selftest fault" },
-    `GAGAL / FAILED: ${st.failed.map(partName).join(", ")} (${when})`);
-}
-
-// the running version, and the last update while it is not simply confirmed
-function softwareText(firmware, update) {
-  let text = firmware || "–";
-  if (update && !(update.state === "confirmed" && update.version === firmware)) {
-    text += ` (${update.version}: ${update.state}${update.error ? " – " + update.error : ""})`;
-  }
-  return text;
-}
-
-// the newest staged rollout and each unit's state in it (docs/updates.md)
-async function refreshRollout() {
-  const list = await api("/api/fleet/rollouts");
-  const card = document.getElementById("rollout-card");
-  card.hidden = !list.length;
-  if (!list.length) return;
-  const r = list[0];
-  const counts = Object.entries(r.counts).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", ");
-  document.getElementById("rollout-summary").textContent =
-    `${r.version}: ${r.state}, gelombang / wave ${r.wave + 1}/${r.waves.length}; ${counts}${r.reason ? " – " + r.reason : ""}`;
-  fillRows(document.querySelector("#rollout tbody"), r.units.map((u) =>
-    el("tr", { "data-id": u.device, class: u.state },
-      el("td", {}, u.device), el("td", { class: "num" }, u.wave + 1), el("td", {}, el("span", { class: "badge" }, u.state)),
-      el("td", {}, u.error || "–"), el("td", {}, fmtTime(u.updated_at)))));
-}
-
 // ---- boot -----------------------------------------------------------------------
 async function boot() {
   if (page === "login") return initLogin();
@@ -218,7 +132,7 @@ async function boot() {
   logout.hidden = false;
   logout.addEventListener("click", async () => { await api("/api/auth/logout", { method: "POST" }); location.href = "/login"; });
   for (const a of document.querySelectorAll("nav a")) a.hidden = !a.dataset.roles.split(" ").includes(me.role);
-  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => initDashboard(), fleet: () => poll(refreshFleet),
+  ({ console: initConsole, opd: () => poll(refreshOpd), dashboard: () => initDashboard(), fleet: initFleet,
     flags: () => poll(refreshFlags), case: initCase })[page]();
 }
 

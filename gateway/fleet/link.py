@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from central.errors import BrokerUnavailable
+from gateway.fleet.errors import BrokerUnavailable
 from protocol.ids import new_id
 from protocol.mqtt import BrokerSettings, connect, make_client
 

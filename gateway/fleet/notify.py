@@ -11,7 +11,7 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from central.settings import NotifierSettings
+from gateway.fleet.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,17 @@
-"""The fleet service: one MQTT session that watches every unit.
+"""The fleet service: health watch, command dispatcher, desired publisher.
 
-It subscribes to status, telemetry, reported config and command replies of
-all units, and on each tick: marks late heartbeats offline, expires and
-times out commands, sends queued commands to units that are online,
-publishes desired documents not yet published, and sends pending notices.
+Unit status and telemetry have one consumer, the gateway's ingest, which
+keeps each unit's ``devices`` row; on each tick the service turns the rows
+that changed into fault episodes (:meth:`HealthWatch.poll`), marks late
+heartbeats offline, expires and times out commands, sends queued commands
+to units that are online, publishes desired documents not yet published,
+and sends pending notices. Its own MQTT session carries only what the
+ingest does not: commands out and their replies in (MQTT 5 correlation
+data), desired documents out and reported configuration in.
 
-Run exactly one per site (``siaga admin watch``, or inside the gateway): it
-is not on the gateway's shared subscription, because two watches would
-record every episode twice over. paho callbacks only enqueue; one worker
-thread does all the work, so state changes are serialised.
+Run exactly one per site (the gateway's ``fleet`` role): two watches would
+send every notice twice. paho callbacks only enqueue; one worker thread does
+all the work, so state changes are serialised.
 """
 
 from __future__ import annotations
@@ -21,25 +24,25 @@ import time
 from datetime import datetime
 from typing import Any
 
-from central.commands import CommandRecord, CommandService
-from central.db import Database, utcnow
-from central.desired import ConfigService
-from central.errors import BrokerUnavailable
-from central.health import HealthWatch
-from central.link import Inbound, Link
-from central.notify import Notifier, make_notifier
-from central.registry import Registry
-from central.release.rollout import RolloutService
-from central.settings import CentralSettings
+from gateway.fleet.commands import CommandRecord, CommandService
+from gateway.fleet.desired import ConfigService
+from gateway.fleet.errors import BrokerUnavailable
+from gateway.fleet.health import HealthWatch, online_ids
+from gateway.fleet.link import Inbound, Link
+from gateway.fleet.notify import Notifier, make_notifier
+from gateway.fleet.registry import Registry
+from gateway.fleet.rollout import RolloutService
+from gateway.fleet.settings import FleetSettings
+from gateway.fleet.sql import FleetDB, utcnow
 from protocol.codec import decode_device_message
 from protocol.errors import ProtocolError
-from protocol.fleet import CommandResult, CommandStatus, DesiredConfig, ReportedConfig, Status, Telemetry
+from protocol.fleet import CommandResult, CommandStatus, DesiredConfig, ReportedConfig
 from protocol.selftest import report_from
 from protocol.topics import DeviceTopic, device_filter
 
 log = logging.getLogger(__name__)
 
-WATCHED = (DeviceTopic.STATUS, DeviceTopic.TELEMETRY, DeviceTopic.CONFIG_REPORTED, DeviceTopic.CMD_RES)
+WATCHED = (DeviceTopic.CONFIG_REPORTED, DeviceTopic.CMD_RES)
 
 
 def _false_leaves(obj: Any, prefix: str = "") -> list[str]:
@@ -76,8 +79,8 @@ def self_test_outcome(res: CommandResult) -> tuple[bool, str]:
 class FleetService:
     """Health watch + command dispatcher + desired publisher, one thread."""
 
-    def __init__(self, db: Database, registry: Registry, settings: CentralSettings, *,
-                 notifier: Notifier | None = None, client_id: str = "siaga-central-fleet",
+    def __init__(self, db: FleetDB, registry: Registry, settings: FleetSettings, *,
+                 notifier: Notifier | None = None, client_id: str = "siaga-fleet",
                  audit_after_s: float = 3.0) -> None:
         self.db = db
         self.registry = registry
@@ -87,7 +90,7 @@ class FleetService:
         self.rollouts = RolloutService(db, self.commands)
         self.health = HealthWatch(db, self.config, settings.health,
                                   notifier or make_notifier(settings.notifier))
-        # persistent: status changes, reports and replies sent while the watch was
+        # persistent: reports and replies sent while the watch was
         # restarting are queued by the broker and applied when it is back
         self.link = Link(settings.broker, client_id=client_id, persistent=True)
         self.counters: collections.Counter[str] = collections.Counter()
@@ -107,7 +110,7 @@ class FleetService:
             self.link.subscribe(device_filter(kind))
         self.link.subscribe(device_filter(DeviceTopic.CONFIG_DESIRED))
         self._audit_at = time.monotonic() + self._audit_after_s
-        self._thread = threading.Thread(target=self._run, name="central-fleet", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="fleet", daemon=True)
         self._thread.start()
         return self
 
@@ -159,19 +162,10 @@ class FleetService:
             self._reject("unknown_device", msg.topic, device)
             return
         if not dev.enabled:
-            if isinstance(model, Status) and model.state == "offline":
-                # the broker's will for a unit it just dropped: record presence, no fault episode
-                self.health.on_status(device, model, now, episode=False)
-                self.counters["accepted_status_disabled"] += 1
-                return
             self._reject("disabled_device", msg.topic, device)
             return
         self.counters[f"accepted_{parsed.kind.name.lower()}"] += 1
-        if isinstance(model, Status):
-            self.health.on_status(device, model, now)
-        elif isinstance(model, Telemetry):
-            self.health.on_telemetry(device, model, now)
-        elif isinstance(model, ReportedConfig):
+        if isinstance(model, ReportedConfig):
             self.config.record_reported(model)
         elif isinstance(model, CommandResult):
             rec = self.commands.record_result(model, msg.correlation)
@@ -181,10 +175,12 @@ class FleetService:
 
     # -- periodic ----------------------------------------------------------
     def online(self) -> set[str]:
-        return {r["device"] for r in self.db.query("SELECT device FROM presence WHERE online=1")}
+        return online_ids(self.db)
 
     def tick(self, now: datetime | None = None) -> None:
         enabled = {d.id for d in self.registry.list() if d.enabled}
+        for kind, n in self.health.poll(enabled).items():
+            self.counters[f"applied_{kind}"] += n
         self.health.tick(now, enabled=enabled)
         for rec in self.commands.sweep(now):
             log.info("command %s to %s: %s", rec.name, rec.device, rec.state.value)
@@ -205,12 +201,13 @@ class FleetService:
         """Mark for re-publishing every desired document the broker does not
         hold at its current version (a broker that lost its persistence, a
         retained topic cleared by hand): units must never lose their config."""
-        stale = [r["device"] for r in self.db.query("SELECT device, version FROM desired "
+        stale = [r["device"] for r in self.db.query("SELECT device, version FROM fleet_desired "
                                                     "WHERE published_at IS NOT NULL")
                  if self._retained_desired.get(r["device"]) != r["version"]]
         if stale:
             with self.db.tx() as c:
-                c.executemany("UPDATE desired SET published_at=NULL WHERE device=?", [(d,) for d in stale])
+                c.executemany("UPDATE fleet_desired SET published_at=NULL WHERE device=?",
+                              [(d,) for d in stale])
             self.counters["republished_desired"] += len(stale)
             log.warning("broker lacks current desired config of %s: re-publishing", ", ".join(stale))
         return stale

@@ -19,9 +19,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from central.db import Database, iso, parse_iso, utcnow
-from central.errors import BadSetting
-from central.link import Link
+from gateway.fleet.errors import BadSetting
+from gateway.fleet.link import Link
+from gateway.fleet.sql import FleetDB, iso, parse_iso, utcnow
 from protocol.codec import encode
 from protocol.fleet import DesiredConfig, ReportedConfig, UnitSettings
 from protocol.topics import DeviceTopic, device_topic
@@ -126,11 +126,11 @@ class Drift:
 class ConfigService:
     """Stores desired documents, publishes them, records reports."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: FleetDB) -> None:
         self.db = db
 
     def desired(self, device: str) -> DesiredConfig | None:
-        r = self.db.one("SELECT * FROM desired WHERE device=?", (device,))
+        r = self.db.one("SELECT * FROM fleet_desired WHERE device=?", (device,))
         if r is None:
             return None
         return DesiredConfig(version=r["version"], settings=UnitSettings.model_validate_json(
@@ -140,16 +140,15 @@ class ConfigService:
         """Merge ``changes`` into the device's desired settings under a new
         version and store it (unpublished until :meth:`publish`)."""
         with self.db.tx() as c:
-            row = c.execute("SELECT version, settings FROM desired WHERE device=?", (device,)).fetchone()
+            row = c.one("SELECT version, settings FROM fleet_desired WHERE device=?", (device,))
             current = json.loads(row["settings"]) if row else {}
             settings = merge_settings(current, changes)
-            rep = c.execute("SELECT version, refused_version FROM reported WHERE device=?",
-                            (device,)).fetchone()
+            rep = c.one("SELECT version, refused_version FROM fleet_reported WHERE device=?", (device,))
             floor = max([row["version"] if row else 0]
                         + ([rep["version"], rep["refused_version"] or 0] if rep else []))
             doc = DesiredConfig(version=floor + 1, settings=settings, issued_at=utcnow())
             c.execute(
-                "INSERT INTO desired (device, version, settings, issued_at, published_at) "
+                "INSERT INTO fleet_desired (device, version, settings, issued_at, published_at) "
                 "VALUES (?, ?, ?, ?, NULL) ON CONFLICT(device) DO UPDATE SET version=excluded.version,"
                 " settings=excluded.settings, issued_at=excluded.issued_at, published_at=NULL",
                 (device, doc.version, settings.model_dump_json(exclude_none=True),
@@ -167,17 +166,18 @@ class ConfigService:
         link.publish(device_topic(device, DeviceTopic.CONFIG_DESIRED), encode(doc), qos=1,
                      retain=True, timeout=timeout)
         with self.db.tx() as c:
-            c.execute("UPDATE desired SET published_at=? WHERE device=? AND version=?",
+            c.execute("UPDATE fleet_desired SET published_at=? WHERE device=? AND version=?",
                       (iso(utcnow()), device, doc.version))
         return doc
 
     def unpublished(self) -> list[str]:
-        return [r["device"] for r in self.db.query("SELECT device FROM desired WHERE published_at IS NULL")]
+        rows = self.db.query("SELECT device FROM fleet_desired WHERE published_at IS NULL")
+        return [r["device"] for r in rows]
 
     def record_reported(self, rep: ReportedConfig) -> None:
         with self.db.tx() as c:
             c.execute(
-                "INSERT INTO reported (device, version, settings, refused_version, error, received_at) "
+                "INSERT INTO fleet_reported (device, version, settings, refused_version, error, received_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(device) DO UPDATE SET version=excluded.version,"
                 " settings=excluded.settings, refused_version=excluded.refused_version,"
                 " error=excluded.error, received_at=excluded.received_at",
@@ -188,7 +188,7 @@ class ConfigService:
             log.warning("device %s refused config v%d: %s", rep.device, rep.refused_version, rep.error)
 
     def reported(self, device: str) -> ReportedConfig | None:
-        r = self.db.one("SELECT * FROM reported WHERE device=?", (device,))
+        r = self.db.one("SELECT * FROM fleet_reported WHERE device=?", (device,))
         if r is None:
             return None
         return ReportedConfig(device=device, version=r["version"],
@@ -196,8 +196,8 @@ class ConfigService:
                               refused_version=r["refused_version"], error=r["error"])
 
     def drift(self, device: str) -> Drift:
-        d = self.db.one("SELECT * FROM desired WHERE device=?", (device,))
-        r = self.db.one("SELECT * FROM reported WHERE device=?", (device,))
+        d = self.db.one("SELECT * FROM fleet_desired WHERE device=?", (device,))
+        r = self.db.one("SELECT * FROM fleet_reported WHERE device=?", (device,))
         return Drift(
             device=device,
             desired_version=d["version"] if d else None,
@@ -209,9 +209,20 @@ class ConfigService:
             reported_at=parse_iso(r["received_at"]) if r else None,
         )
 
+    def heartbeats(self) -> dict[str, int]:
+        """``{device: heartbeat_s}`` in force for every device that has one
+        (reported, else desired): one read for the whole fleet's lateness tick."""
+        out: dict[str, int] = {}
+        for table in ("fleet_desired", "fleet_reported"):  # reported wins
+            for r in self.db.query(f"SELECT device, settings FROM {table}"):  # noqa: S608
+                hb = json.loads(r["settings"]).get("heartbeat_s")
+                if hb:
+                    out[r["device"]] = int(hb)
+        return out
+
     def heartbeat_s(self, device: str) -> int | None:
         """The heartbeat interval in force (reported, else desired)."""
-        for table in ("reported", "desired"):
+        for table in ("fleet_reported", "fleet_desired"):
             r = self.db.one(f"SELECT settings FROM {table} WHERE device=?", (device,))  # noqa: S608
             if r:
                 hb = json.loads(r["settings"]).get("heartbeat_s")

@@ -11,8 +11,8 @@ rolled back, the rollout stops there: later waves are never offered.
 Per-unit state comes from the unit itself: the command's reply (accepted or
 refused with a reason) and the ``update`` report its heartbeat repeats
 (``Telemetry.update``: downloading, installed, confirmed, rolled_back,
-failed). Everything lives in central's SQLite file (``rollouts``,
-``rollout_units``); ``tick`` runs in the fleet service's loop.
+failed). Everything lives in the gateway's database (``fleet_rollouts``,
+``fleet_rollout_units``); ``tick`` runs in the fleet service's loop.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from central.commands import CmdState, CommandService
-from central.db import Database, iso, parse_iso, utcnow
-from central.errors import ReleaseError
 from firmware.agent.updsig import parse_version
+from gateway.fleet.commands import CmdState, CommandService
+from gateway.fleet.errors import ReleaseError
+from gateway.fleet.health import presence
+from gateway.fleet.sql import FleetDB, iso, parse_iso, utcnow
 from protocol.ids import new_id
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def plan_waves(devices: list[str], waves: list[float], salt: str) -> list[list[s
 
 
 class RolloutService:
-    def __init__(self, db: Database, commands: CommandService) -> None:
+    def __init__(self, db: FleetDB, commands: CommandService) -> None:
         self.db = db
         self.commands = commands
 
@@ -67,28 +68,29 @@ class RolloutService:
             raise ReleaseError("abort_pct harus 0..100 / must be in [0, 100)")
         if not devices:
             raise ReleaseError(f"tidak ada unit / no units match {target}")
-        if self.db.one("SELECT id FROM rollouts WHERE state='running'"):
+        if self.db.one("SELECT id FROM fleet_rollouts WHERE state='running'"):
             raise ReleaseError("sudah ada rollout berjalan / a rollout is already running; abort it first")
         rid = new_id()
         planned = plan_waves(sorted(set(devices)), waves, rid)
         now = iso(utcnow())
         with self.db.tx() as c:
-            c.execute("INSERT INTO rollouts (id, version, url, target, waves, abort_pct, wave_timeout_s,"
+            c.execute("INSERT INTO fleet_rollouts (id, version, url, target, waves, abort_pct, "
+                      "wave_timeout_s,"
                       " state, wave, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', 0, ?)",
                       (rid, version, url, target, json.dumps(waves), abort_pct, wave_timeout_s, now))
-            c.executemany("INSERT INTO rollout_units (rollout, device, wave, state, updated_at) "
+            c.executemany("INSERT INTO fleet_rollout_units (rollout, device, wave, state, updated_at) "
                           "VALUES (?, ?, ?, 'pending', ?)",
                           [(rid, d, i, now) for i, wave in enumerate(planned) for d in wave])
         log.info("rollout %s: %s to %d unit(s) in %d wave(s)", rid, version, len(devices), len(planned))
         return self.get(rid)
 
     def get(self, rid: str) -> dict[str, Any]:
-        r = self.db.one("SELECT * FROM rollouts WHERE id=?", (rid,))
+        r = self.db.one("SELECT * FROM fleet_rollouts WHERE id=?", (rid,))
         if r is None:
             raise ReleaseError(f"rollout tidak dikenal / unknown rollout {rid}")
         r["waves"] = json.loads(r["waves"])
         r["units"] = self.db.query("SELECT device, wave, state, error, offered_at, updated_at, command_id "
-                                   "FROM rollout_units WHERE rollout=? ORDER BY wave, device", (rid,))
+                                   "FROM fleet_rollout_units WHERE rollout=? ORDER BY wave, device", (rid,))
         counts: dict[str, int] = dict.fromkeys(UNIT_STATES, 0)
         for u in r["units"]:
             counts[u["state"]] = counts.get(u["state"], 0) + 1
@@ -96,18 +98,18 @@ class RolloutService:
         return r
 
     def list(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.db.query("SELECT id FROM rollouts ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self.db.query("SELECT id FROM fleet_rollouts ORDER BY id DESC LIMIT ?", (limit,))
         return [self.get(r["id"]) for r in rows]
 
     def unit_state(self, device: str) -> dict[str, Any] | None:
         """The device's row in the newest rollout that includes it."""
-        return self.db.one("SELECT u.rollout, r.version, u.state, u.error FROM rollout_units u "
-                           "JOIN rollouts r ON r.id=u.rollout WHERE u.device=? ORDER BY u.rollout DESC "
+        return self.db.one("SELECT u.rollout, r.version, u.state, u.error FROM fleet_rollout_units u "
+                           "JOIN fleet_rollouts r ON r.id=u.rollout WHERE u.device=? ORDER BY u.rollout DESC "
                            "LIMIT 1", (device,))
 
     def abort(self, rid: str, reason: str = "dibatalkan admin / aborted by an admin") -> dict[str, Any]:
         with self.db.tx() as c:
-            c.execute("UPDATE rollouts SET state='aborted', reason=?, finished_at=? WHERE id=? AND "
+            c.execute("UPDATE fleet_rollouts SET state='aborted', reason=?, finished_at=? WHERE id=? AND "
                       "state='running'", (reason, iso(utcnow()), rid))
         return self.get(rid)
 
@@ -115,21 +117,21 @@ class RolloutService:
 
     def tick(self, now: datetime | None = None) -> None:
         now = now or utcnow()
-        for r in self.db.query("SELECT * FROM rollouts WHERE state='running'"):
+        for r in self.db.query("SELECT * FROM fleet_rollouts WHERE state='running'"):
             self._advance(r, now)
 
     def _set_unit(self, rid: str, device: str, state: str, error: str | None, now: datetime,
                   **extra: Any) -> None:
         cols = "".join(f", {k}=?" for k in extra)
         with self.db.tx() as c:
-            c.execute(f"UPDATE rollout_units SET state=?, error=?, updated_at=?{cols} "  # noqa: S608
+            c.execute(f"UPDATE fleet_rollout_units SET state=?, error=?, updated_at=?{cols} "  # noqa: S608
                       "WHERE rollout=? AND device=?", (state, error, iso(now), *extra.values(), rid, device))
 
     def _observe(self, r: dict[str, Any], u: dict[str, Any], now: datetime) -> str:
         """The unit's state from its command reply and its heartbeat's report."""
         version = r["version"]
-        p = self.db.one("SELECT firmware, telemetry FROM presence WHERE device=?", (u["device"],)) or {}
-        tel = json.loads(p["telemetry"]) if p.get("telemetry") else {}
+        p = presence(self.db, u["device"]) or {}
+        tel = p.get("telemetry") or {}
         if u["command_id"]:
             cmd = self.commands.get(u["command_id"])
             gone = (CmdState.FAILED, CmdState.EXPIRED, CmdState.TIMED_OUT)
@@ -154,7 +156,7 @@ class RolloutService:
 
     def _advance(self, r: dict[str, Any], now: datetime) -> None:
         rid, wave = r["id"], r["wave"]
-        units = self.db.query("SELECT * FROM rollout_units WHERE rollout=? AND wave=?", (rid, wave))
+        units = self.db.query("SELECT * FROM fleet_rollout_units WHERE rollout=? AND wave=?", (rid, wave))
         if not units:
             self._finish(rid, "done", None, now)
             return
@@ -162,14 +164,14 @@ class RolloutService:
         for u in units:
             if u["state"] != "pending":
                 continue
-            p = self.db.one("SELECT firmware FROM presence WHERE device=?", (u["device"],)) or {}
+            p = presence(self.db, u["device"]) or {}
             if p.get("firmware") == r["version"]:
                 self._set_unit(rid, u["device"], "confirmed", "sudah berjalan / already running", now)
                 continue
             cmd = self.commands.create(u["device"], "update", {"version": r["version"], "url": r["url"]},
                                        timeout_s=60.0, expires_at=expires)
             self._set_unit(rid, u["device"], "offered", None, now, command_id=cmd.id, offered_at=iso(now))
-        units = self.db.query("SELECT * FROM rollout_units WHERE rollout=? AND wave=?", (rid, wave))
+        units = self.db.query("SELECT * FROM fleet_rollout_units WHERE rollout=? AND wave=?", (rid, wave))
         states = [self._observe(r, u, now) for u in units]
         offered = [t for u in units if (t := parse_iso(u["offered_at"])) is not None]
         started = min(offered, default=now)
@@ -188,22 +190,23 @@ class RolloutService:
                                          f"or rolled back ({pct:.0f}% > {r['abort_pct']:g}%)", now)
             return
         with self.db.tx() as c:
-            c.execute("UPDATE rollouts SET wave=wave+1 WHERE id=? AND state='running'", (rid,))
+            c.execute("UPDATE fleet_rollouts SET wave=wave+1 WHERE id=? AND state='running'", (rid,))
         log.info("rollout %s: wave %d done (%d bad of %d)", rid, wave + 1, bad, len(states))
 
     def _finish(self, rid: str, state: str, reason: str | None, now: datetime) -> None:
         with self.db.tx() as c:
-            c.execute("UPDATE rollouts SET state=?, reason=?, finished_at=? WHERE id=? AND state='running'",
+            c.execute("UPDATE fleet_rollouts SET state=?, reason=?, finished_at=? WHERE id=? "
+                      "AND state='running'",
                       (state, reason, iso(now), rid))
         log.warning("rollout %s %s%s", rid, state, f": {reason}" if reason else "")
 
 
-def select_units(central: Any, *, group: str | None = None,
+def select_units(fleet: Any, *, group: str | None = None,
                  percent: float | None = None) -> tuple[list[str], str]:
     """Enabled units of a group, or a stable ``percent`` % of the enabled fleet; and a label."""
-    enabled = sorted(d.id for d in central.registry.list() if d.enabled)
+    enabled = sorted(d.id for d in fleet.registry.list() if d.enabled)
     if group:
-        members = set(central.prov.members(group))
+        members = set(fleet.groups.members(group))
         return [d for d in enabled if d in members], f"group:{group}"
     pct = 100.0 if percent is None else percent
     if not 0 < pct <= 100:

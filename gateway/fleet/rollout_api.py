@@ -1,4 +1,4 @@
-"""Rollout routes under ``/api/fleet/rollouts`` (mounted by ``central.api.make_router``)."""
+"""Rollout routes under ``/api/fleet/rollouts`` (mounted by ``fleet.api.make_router``)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
-from central.errors import ReleaseError
-from central.release.rollout import select_units
+from gateway.fleet.errors import ReleaseError
+from gateway.fleet.rollout import select_units
 
 
 class RolloutRequest(BaseModel):
@@ -23,8 +23,8 @@ class RolloutRequest(BaseModel):
     wave_timeout_s: float = Field(3600.0, gt=0, le=7 * 86400, title="A wave's units must be final by then")
 
 
-def add_rollout_routes(router: APIRouter, central: Any) -> None:
-    svc = central.rollouts
+def add_rollout_routes(router: APIRouter, fleet: Any, writes: list[Any] | None = None) -> None:
+    svc = fleet.rollouts
 
     @router.get("/rollouts", summary="Rollouts, newest first, with per-unit state")
     def list_rollouts() -> list[dict[str, Any]]:
@@ -37,16 +37,18 @@ def add_rollout_routes(router: APIRouter, central: Any) -> None:
         except ReleaseError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @router.post("/rollouts", status_code=202, summary="Start a staged rollout (the fleet service runs it)")
+    @router.post("/rollouts", status_code=202, dependencies=writes or [],
+                 summary="Start a staged rollout (the fleet service runs it)")
     def start_rollout(req: RolloutRequest) -> dict[str, Any]:
         try:
-            units, label = select_units(central, group=req.group, percent=req.percent)
+            units, label = select_units(fleet, group=req.group, percent=req.percent)
             return svc.create(req.version, req.url, units, target=label, waves=req.waves,
                               abort_pct=req.abort_pct, wave_timeout_s=req.wave_timeout_s)
         except ReleaseError as exc:
             raise HTTPException(422, str(exc)) from None
 
-    @router.post("/rollouts/{rollout_id}/abort", summary="Stop offering the update to further units")
+    @router.post("/rollouts/{rollout_id}/abort", dependencies=writes or [],
+                 summary="Stop offering the update to further units")
     def abort_rollout(rollout_id: str) -> dict[str, Any]:
         try:
             return svc.abort(rollout_id)

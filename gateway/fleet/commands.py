@@ -31,12 +31,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from central.db import Database, dumps, iso, parse_iso, utcnow
-from central.errors import BrokerUnavailable, CommandTimeout, UnknownCommand
-from central.link import Link
+from gateway.fleet.errors import BrokerUnavailable, CommandTimeout, UnknownCommand
+from gateway.fleet.link import Link
+from gateway.fleet.sql import FleetDB, dumps, iso, parse_iso, utcnow
 from protocol.codec import decode, encode
 from protocol.errors import PayloadError
-from protocol.fleet import Command, CommandResult, CommandStatus, Status
+from protocol.fleet import Command, CommandResult, CommandStatus
 from protocol.topics import DeviceTopic, device_topic, parse_device_topic
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def publish_properties(cmd: Command, response_topic: str, now: datetime) -> Any:
 class CommandService:
     """The command table and its transitions."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: FleetDB) -> None:
         self.db = db
 
     def create(self, device: str, name: str, args: dict[str, Any] | None = None, *,
@@ -114,23 +114,24 @@ class CommandService:
         cmd_id = Command(name=name, args=args or {}).id  # validates name and args
         with self.db.tx() as c:
             c.execute(
-                "INSERT INTO commands (id, device, name, args, state, created_at, expires_at, timeout_s)"
+                "INSERT INTO fleet_commands (id, device, name, args, state, created_at, expires_at,"
+                " timeout_s)"
                 " VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
                 (cmd_id, device, name, dumps(args or {}), iso(now), iso(expires_at), timeout_s))
         return self.get(cmd_id)
 
     def get(self, cmd_id: str) -> CommandRecord:
-        r = self.db.one("SELECT * FROM commands WHERE id=?", (cmd_id,))
+        r = self.db.one("SELECT * FROM fleet_commands WHERE id=?", (cmd_id,))
         if r is None:
             raise UnknownCommand(f"perintah tidak dikenal / unknown command: {cmd_id}")
         return _record(r)
 
     def list(self, *, device: str | None = None, limit: int = 50) -> list[CommandRecord]:
         if device:
-            rows = self.db.query("SELECT * FROM commands WHERE device=? ORDER BY id DESC LIMIT ?",
+            rows = self.db.query("SELECT * FROM fleet_commands WHERE device=? ORDER BY id DESC LIMIT ?",
                                  (device, limit))
         else:
-            rows = self.db.query("SELECT * FROM commands ORDER BY id DESC LIMIT ?", (limit,))
+            rows = self.db.query("SELECT * FROM fleet_commands ORDER BY id DESC LIMIT ?", (limit,))
         return [_record(r) for r in rows]
 
     def _move(self, cmd_id: str, to: CmdState, *, frm: tuple[CmdState, ...], **cols: Any) -> bool:
@@ -138,7 +139,7 @@ class CommandService:
         sets = ", ".join(["state=?"] + [f"{k}=?" for k in cols])
         marks = ",".join("?" * len(frm))
         with self.db.tx() as c:
-            cur = c.execute(f"UPDATE commands SET {sets} WHERE id=? AND state IN ({marks})",  # noqa: S608
+            cur = c.execute(f"UPDATE fleet_commands SET {sets} WHERE id=? AND state IN ({marks})",  # noqa: S608
                             (to.value, *cols.values(), cmd_id, *(s.value for s in frm)))
             return cur.rowcount == 1
 
@@ -166,7 +167,8 @@ class CommandService:
             self._move(cmd_id, CmdState.QUEUED, frm=(CmdState.SENT,), sent_at=None)
             raise
         with self.db.tx() as c:  # the clock of the reply timeout starts at the PUBACK
-            c.execute("UPDATE commands SET sent_at=? WHERE id=? AND state='sent'", (iso(utcnow()), cmd_id))
+            c.execute("UPDATE fleet_commands SET sent_at=? WHERE id=? AND state='sent'",
+                      (iso(utcnow()), cmd_id))
         if unit_online:
             self.mark_delivered(cmd_id)
         return self.get(cmd_id)
@@ -181,7 +183,7 @@ class CommandService:
         if correlation is not None and correlation.decode(errors="replace") != cmd_id:
             log.warning("reply from %s: correlation data %r differs from command_id %s",
                         res.device, correlation[:40], cmd_id)
-        r = self.db.one("SELECT device FROM commands WHERE id=?", (cmd_id,))
+        r = self.db.one("SELECT device FROM fleet_commands WHERE id=?", (cmd_id,))
         if r is None or r["device"] != res.device:
             log.warning("reply from %s for unknown command %s: dropped with this notice",
                         res.device, cmd_id)
@@ -197,7 +199,7 @@ class CommandService:
                              finished_at=now, result=dumps(res.result), error=error)
         if applied:
             with self.db.tx() as c:
-                c.execute("UPDATE commands SET delivered_at=COALESCE(delivered_at, ?) WHERE id=?",
+                c.execute("UPDATE fleet_commands SET delivered_at=COALESCE(delivered_at, ?) WHERE id=?",
                           (now, cmd_id))
         return self.get(cmd_id)
 
@@ -210,7 +212,7 @@ class CommandService:
         their timeout. Returns the records that changed."""
         now = now or utcnow()
         changed = []
-        for r in self.db.query("SELECT * FROM commands WHERE state IN ('queued','sent','delivered')"):
+        for r in self.db.query("SELECT * FROM fleet_commands WHERE state IN ('queued','sent','delivered')"):
             rec = _record(r)
             if rec.state == CmdState.QUEUED:
                 if rec.expires_at and rec.expires_at <= now and self._move(
@@ -225,7 +227,7 @@ class CommandService:
 
     def due(self, online: set[str]) -> builtins.list[CommandRecord]:
         """Queued commands whose unit is online now, oldest first."""
-        rows = self.db.query("SELECT * FROM commands WHERE state='queued' ORDER BY id")
+        rows = self.db.query("SELECT * FROM fleet_commands WHERE state='queued' ORDER BY id")
         return [_record(r) for r in rows if r["device"] in online]
 
 
@@ -233,22 +235,19 @@ def run_command(svc: CommandService, link: Link, device: str, name: str, args: d
                 timeout_s: float) -> CommandRecord:
     """Send one command now and wait for its reply (the CLI's ``cmd``).
 
-    Subscribes to the unit's reply and status topics first, so neither a fast
-    reply nor the retained status can be missed. Raises CommandTimeout (the
-    record says ``timed_out``) when the unit does not answer in time; the
-    command expires on the unit at the same instant, so a unit that comes back
-    later never runs it.
+    Subscribes to the unit's reply topic first, so a fast reply cannot be
+    missed; whether the unit is online comes from its ``devices`` row (the
+    ingest's presence). Raises CommandTimeout (the record says ``timed_out``)
+    when the unit does not answer in time; the command expires on the unit at
+    the same instant, so a unit that comes back later never runs it.
     """
-    res_topic = device_topic(device, DeviceTopic.CMD_RES)
-    status_topic = device_topic(device, DeviceTopic.STATUS)
-    link.subscribe(res_topic)
-    link.subscribe(status_topic)
+    from gateway.fleet.health import presence
+
+    link.subscribe(device_topic(device, DeviceTopic.CMD_RES))
     rec = svc.create(device, name, args, timeout_s=timeout_s,
                      expires_at=utcnow() + timedelta(seconds=timeout_s))
-    status: str | None = None  # the unit's retained status, as last seen
-    # the retained status arrives right after the SUBACK; take what is there
-    while not link.inbox.empty():
-        status = _handle(svc, link.inbox.get_nowait(), device) or status
+    p = presence(svc.db, device) or {}
+    status = ("online" if p.get("online") else "offline") if p.get("last_status") else None
     rec = svc.send(link, rec.id, unit_online=status == "online")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -256,9 +255,7 @@ def run_command(svc: CommandService, link: Link, device: str, name: str, args: d
             msg = link.inbox.get(timeout=min(0.2, max(0.01, deadline - time.monotonic())))
         except queue.Empty:
             continue
-        status = _handle(svc, msg, device) or status
-        if status == "online" and svc.get(rec.id).state == CmdState.SENT:
-            svc.mark_delivered(rec.id)
+        _handle(svc, msg)
         rec = svc.get(rec.id)
         if rec.state in FINAL:
             return rec
@@ -272,15 +269,10 @@ def run_command(svc: CommandService, link: Link, device: str, name: str, args: d
                          f"({hint}; command {rec.id}, state {rec.state.value})")
 
 
-def _handle(svc: CommandService, msg: Any, device: str) -> str | None:
-    """Apply one inbound message; returns ``device``'s status state when the
-    message is its status (``online``/``offline``), else None."""
+def _handle(svc: CommandService, msg: Any) -> None:
+    """Apply one reply; a bad one is logged and dropped."""
     try:
         parsed = parse_device_topic(msg.topic)
-        if parsed.kind == DeviceTopic.STATUS:
-            if parsed.device == device and msg.payload:
-                return decode(Status, msg.payload).state
-            return None
         if parsed.kind == DeviceTopic.CMD_RES:
             res = decode(CommandResult, msg.payload)
             if res.device != parsed.device:
@@ -288,4 +280,3 @@ def _handle(svc: CommandService, msg: Any, device: str) -> str | None:
             svc.record_result(res, msg.correlation)
     except (ValueError, PayloadError) as exc:
         log.warning("rejected message on %s: %s", msg.topic, exc)
-    return None
