@@ -80,6 +80,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "role": {
         "operator": ("Operator", "Operator"),
         "supervisor": ("Supervisor", "Supervisor"),
+        "mayor": ("Wali kota / pimpinan", "Mayor / leadership"),
         "opd": ("OPD", "OPD"),
         "admin": ("Admin", "Admin"),
     },

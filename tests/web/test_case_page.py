@@ -4,8 +4,7 @@ adds a note, chooses the OPDs at triage and dispatches after confirmation;
 the OPD acts on its part from a phone-sized screen; a case no OPD takes
 stands out in the queue with the number to phone and is handed off; a
 second report is merged into the first; no page shows a raw code, and the
-English switch works per user. Screenshots: /work/notes/shots/h14-*.png
-when that folder exists, else ``artifacts/``."""
+English switch works per user. Screenshots: ``artifacts/case-page-*.png`` and friends (git-ignored)."""
 
 from __future__ import annotations
 
@@ -25,7 +24,6 @@ from protocol.topics import DeviceTopic, device_topic
 from tests.gateway.support import api_client, incident, make_user, register, site_config
 from tests.web.test_pages import login
 
-SHOTS = Path("/work/notes/shots")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 POLICE_PHONE = "+62351000110"
 CALLER = "+6281344445555"
@@ -43,9 +41,8 @@ def gateway(tmp_path, broker):
 
 
 def shot(page, name: str) -> None:
-    folder = SHOTS if SHOTS.is_dir() else ARTIFACTS
-    folder.mkdir(exist_ok=True)
-    page.screenshot(path=str(folder / f"h14-{name}.png"), full_page=True)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def _panel_case(gw) -> str:

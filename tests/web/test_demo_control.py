@@ -22,7 +22,7 @@ import pytest
 from central.broker.files import broker_tempdir
 from central.broker.process import free_port
 
-SHOTS = Path("/work/notes/shots")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ it back."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from tests.central.test_real_agent import agent_config, central_yaml, healthy_bo
 from tests.gateway.support import make_user, site_config, wait_for
 from tests.web.test_pages import login
 
-SHOTS = Path(os.environ.get("SIAGA_SHOTS", "/tmp/siaga-shots"))
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts"
 ORDER = ["antre / queued", "terkirim / sent", "sampai di unit / delivered", "berhasil / succeeded"]
 
 # every state the command's badge shows, in order, as the page redraws it

@@ -16,7 +16,7 @@ from tests.support.mqtt import TestClient
 from tests.web.test_fleet_page import fleet_gateway
 from tests.web.test_pages import login
 
-SHOTS = Path("/work/notes/shots")
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 def test_fleet_page_shows_the_last_self_test_of_each_unit(tmp_path, broker, browser):

@@ -70,7 +70,7 @@ function renderTables(b) {
     "▲/▼ dibandingkan periode sebelumnya / against the previous period.";
   document.querySelector("#decline-kpis tbody").replaceChildren(...b.declines.filter((o) => o.declines).map((o) => el("tr", { "data-opd": o.opd },
     el("td", {}, o.name), el("td", { class: "num" }, o.declines),
-    el("td", {}, Object.entries(o.by_reason).map(([r, n]) => `${DECLINE[r] || r}: ${n}`).join(", ")),
+    el("td", {}, Object.entries(o.by_reason).map(([r, n]) => `${word("decline", r)}: ${n}`).join(", ")),
     el("td", { class: "num" + (o.wrong ? " fault" : "") }, o.wrong), el("td", { class: "num" }, durId(o.reroute_median_s)),
     el("td", { class: "num" }, durId(o.reroute_p90_s)), el("td", { class: "num" }, o.waiting))));
   const cats = Object.entries(k.by_category).sort((a, c) => c[1] - a[1]);
