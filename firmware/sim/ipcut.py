@@ -37,6 +37,11 @@ class CuttableProxy:
             except OSError:
                 client.close()
                 continue
+            # the 5 s was for connecting only: an idle MQTT link (keepalive 30 s) must not
+            # time out here; and no Nagle delay in the middle of a link that has none
+            for s in (client, upstream):
+                s.settimeout(None)
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
