@@ -30,7 +30,9 @@ class ConfigError(FirmwareError, ConfigFileError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # built on first use: only UnitConfig is validated (once, at start); a
+    # section validated inside it needs no validator of its own
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ModemSettings(_Section):
