@@ -195,9 +195,9 @@ def bench_idle(tmp: Path, idle_s: float) -> None:
     broker.start()
     unit_args, unit_env = unit_file_command()
     try:
+        flags = [a for a in unit_args if a.startswith("-") and a != "-m"]  # interpreter flags
         for entry, what in ((unit_args, f"python {' '.join(unit_args)} (as systemd runs it)"),
-                            ([a for a in unit_args if a.startswith("-") and a != "-m"] + ["-m", "siaga", "unit"],
-                             "python -m siaga unit")):
+                            ([*flags, "-m", "siaga", "unit"], "python -m siaga unit")):
             tag = "lean" if entry == unit_args else "cli"
             d = tmp / f"idle-{tag}"
             d.mkdir()
@@ -214,8 +214,9 @@ def bench_idle(tmp: Path, idle_s: float) -> None:
             try:
                 wait_for(lambda proc=proc, watch=watch: watch.online.is_set() or proc.poll() is not None, 60)
                 if proc.poll() is not None:
-                    raise RuntimeError(f"agent exited {proc.returncode}: {(d / 'agent.log').read_text()[-2000:]}")
-                time.sleep(8)  # start-up settles (the agent trims its heap 5 s after start)
+                    tail = (d / "agent.log").read_text()[-2000:]
+                    raise RuntimeError(f"agent exited {proc.returncode}: {tail}")
+                time.sleep(2)  # let start-up work settle before the idle window
                 cpu0, _ = _proc_stat(proc.pid)
                 t0 = time.monotonic()
                 time.sleep(idle_s)
@@ -227,7 +228,7 @@ def bench_idle(tmp: Path, idle_s: float) -> None:
                 proc.terminate()
                 proc.wait(30)
                 watch.close()
-            load = open("/proc/loadavg").read().split()[:3]
+            load = Path("/proc/loadavg").read_text().split()[:3]
             print(f"idle agent ({what}, field, no modem, mock pins, connected): RSS {rss:.1f} MB, "
                   f"CPU {100 * (cpu1 - cpu0) / wall:.2f} % of one core over {wall:.0f} s, "
                   f"{threads} threads; load {' '.join(load)}", flush=True)

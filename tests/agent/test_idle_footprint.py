@@ -15,8 +15,8 @@ import subprocess
 import sys
 import textwrap
 
-from tests.agent.support import base_config, write_config
 from testkit.agent import REPO
+from tests.agent.support import base_config, write_config
 
 _PROBE = textwrap.dedent("""
     import json, queue, sys, threading
