@@ -26,7 +26,6 @@ sys.path.insert(0, str(REPO))
 
 from central.broker.process import MosquittoProcess as Broker  # noqa: E402
 from testkit.agent import (  # noqa: E402
-    AgentProcess,
     AgentThread,
     Responder,
     base_config,
@@ -136,34 +135,103 @@ def _proc_stat(pid: int) -> tuple[float, float]:
     return cpu, rss / 1024
 
 
+def unit_file_command() -> tuple[list[str], dict[str, str]]:
+    """The interpreter arguments and environment systemd/siaga-unit.service
+    gives the agent: what follows ``--`` in ExecStart (the boot guard execs the
+    slot's Python with them) and every Environment= line. The idle bench runs
+    the agent with exactly these, so a flag or a malloc setting added to the
+    unit is measured, and one that is only in the bench is not possible."""
+    args: list[str] = []
+    env: dict[str, str] = {}
+    for line in (REPO / "systemd" / "siaga-unit.service").read_text().splitlines():
+        if line.startswith("ExecStart="):
+            args = line.split(" -- ", 1)[1].split()
+        elif line.startswith("Environment="):
+            for item in line.split("=", 1)[1].split():
+                k, v = item.split("=", 1)
+                env[k] = v
+    cfg = args.index("--config")
+    return args[:cfg], env  # e.g. ["-m", "firmware.agent"]; the config path is the bench's
+
+
+class _Online:
+    """Waits for the unit's retained ``status`` "online": the agent is up and
+    connected, seen from the broker (no test-only control socket in the process)."""
+
+    def __init__(self, broker: Broker, device: str) -> None:
+        import threading
+
+        from protocol.mqtt import BrokerSettings, connect, make_client
+        from protocol.topics import DeviceTopic, device_topic
+
+        self.online = threading.Event()
+        self.client = make_client(f"bench-watch-{device}", BrokerSettings(host=broker.host, port=broker.port))
+        topic = device_topic(device, DeviceTopic.STATUS)
+
+        def on_connect(client, _u, _f, rc, _p):  # type: ignore[no-untyped-def]
+            if not rc.is_failure:
+                client.subscribe(topic, 1)
+
+        def on_message(_c, _u, msg):  # type: ignore[no-untyped-def]
+            if b'"online"' in msg.payload:
+                self.online.set()
+
+        self.client.on_connect = on_connect
+        self.client.on_message = on_message
+        connect(self.client, BrokerSettings(host=broker.host, port=broker.port), clean_start=True)
+        self.client.loop_start()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
 def bench_idle(tmp: Path, idle_s: float) -> None:
-    """Idle RSS and CPU of the agent as systemd runs it (``python -m firmware.agent``,
-    systemd/siaga-unit.service) and as ``siaga unit`` (Typer on top)."""
+    """Idle RSS and CPU of the agent as systemd runs it (systemd/siaga-unit.service:
+    its interpreter arguments and environment) and as ``siaga unit`` (Typer on
+    top). Mock pins (GPIOZERO_PIN_FACTORY=mock) stand in for the Pi's GPIO; the
+    config is the field box of the agent tests (no modem, no TLS)."""
     broker = Broker(tmp / "broker-idle")
     broker.start()
+    unit_args, unit_env = unit_file_command()
     try:
-        for lean, what in ((True, "python -m firmware.agent (as systemd runs it)"),
-                           (False, "python -m siaga unit")):
-            d = tmp / f"idle-{'lean' if lean else 'cli'}"
+        flags = [a for a in unit_args if a.startswith("-") and a != "-m"]  # interpreter flags
+        for entry, what in ((unit_args, f"python {' '.join(unit_args)} (as systemd runs it)"),
+                            ([*flags, "-m", "siaga", "unit"], "python -m siaga unit")):
+            tag = "lean" if entry == unit_args else "cli"
+            d = tmp / f"idle-{tag}"
             d.mkdir()
-            cfg = base_config(d, broker, device_id=f"box-idle-{'l' if lean else 'c'}",
-                              sim_control=str(d / "ctl.sock"))
+            device = f"box-idle-{tag}"
+            cfg = base_config(d, broker, device_id=device)
             cfg["timings"]["loop_tick_s"] = 0.5  # the production default
             cfg["heartbeat_s"] = 60
-            proc = AgentProcess(write_config(d / "unit.yaml", **cfg), d / "ctl.sock", d / "agent.log",
-                                lean=lean).start()
+            path = write_config(d / "unit.yaml", **cfg)
+            env = dict(os.environ, **unit_env, GPIOZERO_PIN_FACTORY="mock", PYTHONPATH=str(REPO))
+            watch = _Online(broker, device)
+            with open(d / "agent.log", "ab") as logf:
+                proc = subprocess.Popen([sys.executable, *entry, "--config", str(path)], stdout=logf,
+                                        stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
             try:
-                wait_for(lambda proc=proc: proc.state()["connected"], 30)
+                wait_for(lambda proc=proc, watch=watch: watch.online.is_set() or proc.poll() is not None, 60)
+                if proc.poll() is not None:
+                    tail = (d / "agent.log").read_text()[-2000:]
+                    raise RuntimeError(f"agent exited {proc.returncode}: {tail}")
                 time.sleep(2)  # let start-up work settle before the idle window
-                cpu0, _ = _proc_stat(proc.proc.pid)
+                cpu0, _ = _proc_stat(proc.pid)
                 t0 = time.monotonic()
                 time.sleep(idle_s)
-                cpu1, rss = _proc_stat(proc.proc.pid)
+                cpu1, rss = _proc_stat(proc.pid)
                 wall = time.monotonic() - t0
+                with open(f"/proc/{proc.pid}/status") as f:
+                    threads = next(line.split()[1] for line in f if line.startswith("Threads:"))
             finally:
                 proc.terminate()
+                proc.wait(30)
+                watch.close()
+            load = Path("/proc/loadavg").read_text().split()[:3]
             print(f"idle agent ({what}, field, no modem, mock pins, connected): RSS {rss:.1f} MB, "
-                  f"CPU {100 * (cpu1 - cpu0) / wall:.2f} % of one core over {wall:.0f} s", flush=True)
+                  f"CPU {100 * (cpu1 - cpu0) / wall:.2f} % of one core over {wall:.0f} s, "
+                  f"{threads} threads; load {' '.join(load)}", flush=True)
     finally:
         broker.kill()
 

@@ -105,9 +105,14 @@ def require_id(schema: dict[str, Any]) -> None:
 class Wire(BaseModel):
     """Base of every payload: unknown fields are refused. Decoding from the
     wire (``protocol.codec``) is strict: no bool/int or string/number
-    coercion; code building a model in Python may pass enum values as str."""
+    coercion; code building a model in Python may pass enum values as str.
 
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    ``defer_build``: a model's validator and serializer are built on its first
+    use, not at import. The unit agent imports every payload model but uses a
+    few while idle (status, telemetry); building the rest at import cost it
+    memory it never used (docs/unit-agent.md, Benchmark)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False, defer_build=True)
 
     v: Annotated[Literal[1], BeforeValidator(not_bool)] = Field(
         1, description="Protocol version of the payload")

@@ -22,9 +22,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class BrokerSettings(BaseModel):
-    """Where and how to reach the broker."""
+    """Where and how to reach the broker. Built on first use (``defer_build``,
+    see ``protocol.base.Wire``): as part of a config it is never validated alone."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     host: str = Field("127.0.0.1", title="Broker host")
     port: int = Field(1883, ge=1, le=65535, title="Broker port")

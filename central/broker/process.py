@@ -81,6 +81,10 @@ class MosquittoProcess:
         self.log_path = self.var_dir / "mosquitto.log"
         self.pid_path = self.var_dir / "mosquitto.pid"
         self.proc: subprocess.Popen[bytes] | None = None
+        #: in a process group of its own: a terminal's Ctrl-C (SIGINT to the foreground
+        #: group) then reaches only the program that started it, which stops it last
+        #: (siaga demo: a broker gone first publishes every unit's will)
+        self.own_process_group = False
         settings: dict[str, object] = {
             "port": self.port,
             "bind": self.host,
@@ -166,6 +170,7 @@ class MosquittoProcess:
             [find_mosquitto(), "-c", str(self.conf_path)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            process_group=0 if self.own_process_group else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

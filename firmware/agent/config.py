@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -30,7 +30,9 @@ class ConfigError(FirmwareError, ConfigFileError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # built on first use: only UnitConfig is validated (once, at start); a
+    # section validated inside it needs no validator of its own
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ModemSettings(_Section):
@@ -227,6 +229,11 @@ class UnitConfig(_Section):
         None, title="TEST ONLY: control socket",
         description="Unix socket that injects presses into the mock pins; refused unless "
                     "GPIOZERO_PIN_FACTORY=mock",
+    )
+    sim_pins: dict[str, Literal["low", "high"]] = Field(
+        default_factory=dict, title="TEST ONLY: sense inputs' mock pin levels at start",
+        description="With sim_control: each sense input (door_tamper, mains_ok...) is driven to "
+                    "this level before the agent's first health check, e.g. a shut door and mains on",
     )
 
     @model_validator(mode="after")

@@ -93,6 +93,13 @@ class SimControl:
     def attach(cls, agent: Agent, path: Path) -> SimControl:
         """Listen on ``path`` for ``agent`` (refused unless the pins are mock pins)."""
         sim = cls(path, agent.q, agent.hw)
+        # before the loop's first turn, so the first health check sees these levels
+        for role, level in agent.cfg.sim_pins.items():
+            dev = agent.hw.inputs.get(role)
+            if dev is None:
+                sim.close()
+                raise SimControlRefused(f"sim_pins: tidak ada masukan / no sense input {role!r}")
+            dev.pin.drive_low() if level == "low" else dev.pin.drive_high()
         sim.presses = PressLog.of(agent)
         sim.state = lambda: state(agent)
         sim.selftest = lambda: selftest(agent)

@@ -97,6 +97,7 @@ class Demo:
         site_dir = self.state / "central-site"
         self.broker = MosquittoProcess(self.state / "broker", port=broker_port, anonymous=False,
                                        password_file=site_dir / "passwd", acl_file=site_dir / "acl")
+        self.broker.own_process_group = True  # Ctrl-C reaches the demo only; stop() orders the rest
         self.broker.start()
 
         say("3/5 Gateway pusat / central gateway ...")
@@ -119,11 +120,8 @@ class Demo:
                                          broker_port=self.links.port_for(device_id),
                                          network=net, number="112",
                                          operator=self.sim_login[0] if self.sim_login else None))
-        for unit in self.units:
+        for unit in self.units:  # field boxes start with the door shut and mains on (sim_pins)
             unit.wait_ready()
-            if unit.profile == "field":  # the box's door is shut and mains is on
-                unit.send("drive door_tamper low")
-                unit.send("drive mains_ok low")
 
         control_port = self.http_port + 1 if _port_free(self.http_port + 1) else free_port()
         self.control = DemoControl(self, self.links, centre_sms=CENTRE_SMS, port=control_port).start()
@@ -269,6 +267,10 @@ def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh:
                 sim_operator=sim_operator)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # the children are in process groups of their own (Ctrl-C reaches only this process, which
+    # stops the units first, then their links, the gateway, the broker): a closed terminal's
+    # SIGHUP must stop them the same way, not leave them behind
+    signal.signal(signal.SIGHUP, lambda *_: stop.set())
     try:
         demo.start()
         print(demo.summary(), flush=True)

@@ -102,6 +102,8 @@ def unit_config(device_id: str, profile: str, workdir: Path, *, broker_port: int
     key = workdir.parents[1] / "bundles" / device_id / "sms.key"
     if sms_numbers and key.exists():  # the SMS key `siaga admin device add` wrote into the bundle
         cfg["sms_fallback"] = {"numbers": sms_numbers, "key_file": str(key), "after_s": 10}
+    if profile == "field":  # the box's door is shut and mains is on from the first health check
+        cfg["sim_pins"] = {"door_tamper": "low", "mains_ok": "low"}
     if operator:  # a panel: who is signed in at the desk (on every answered call record)
         cfg["operator"] = operator
     if place:
@@ -128,6 +130,8 @@ def start_unit(device_id: str, profile: str, state: Path, *, broker_port: int,
     cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     log = (workdir / "agent.log").open("ab")
     env = os.environ | {"GPIOZERO_PIN_FACTORY": "mock"}
+    # own process group: Ctrl-C in the terminal reaches the demo alone, which stops each unit
+    # cleanly (SIGTERM) while its broker link is still there (Demo.stop)
     proc = subprocess.Popen([sys.executable, "-m", "siaga", "unit", "--config", str(cfg_path)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+                            stdout=log, stderr=subprocess.STDOUT, env=env, process_group=0)
     return SimUnit(device_id, profile, workdir, modem, proc, log)

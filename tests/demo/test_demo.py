@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -30,21 +31,24 @@ def _enough(line: str) -> bool:
 @pytest.mark.timeout(330)  # up to 150 s of demo, plus start and stop on a loaded machine
 def test_demo_runs_end_to_end(broker_dir):
     """Runs until cases, an OPD webhook and a box's call to the panel have
-    happened (progress every 10 s), then stops as Ctrl-C/SIGTERM would: the
-    test waits for the outcome, not for a fixed window a loaded machine may
-    not fill."""
+    happened (progress every 10 s), then stops as Ctrl-C in a terminal does
+    (SIGINT to the whole foreground process group): the test waits for the
+    outcome, not for a fixed window a loaded machine may not fill. The stop
+    is recorded as each unit's clean stop, not as its will (the broker and
+    the units must not take the Ctrl-C themselves), and the boxes' door and
+    mains inputs were at rest from the first health check (no fault for them)."""
     state = broker_dir / "demo"  # its broker drops to user mosquitto when run as root
     proc = subprocess.Popen(
         [sys.executable, "-m", "siaga", "demo", "--duration", "150", "--interval", "1", "--seed", "7",
          "--state", str(state), "--port", str(free_port())],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: list[str] = []
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
             if line.startswith("[demo]") and _enough(line):
-                proc.send_signal(signal.SIGTERM)
+                os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C: the whole group
                 break
         rest, _ = proc.communicate(timeout=90)
     finally:
@@ -74,6 +78,14 @@ def test_demo_runs_end_to_end(broker_dir):
                      "panel-desk-01"]
     assert "pattern write siaga/v1/dev/%u/incident" in (state / "central-site" / "acl").read_text()
     assert "allow_anonymous false" in (state / "broker" / "mosquitto.conf").read_text()
+    with sqlite3.connect(state / "gateway.db") as db:
+        stopped = sorted(d for (d,) in db.execute("SELECT device FROM fleet_events WHERE kind='stopped'"))
+        faults = db.execute("SELECT device, fault, detail FROM fleet_faults").fetchall()
+        reasons = dict(db.execute("SELECT id, status_reason FROM devices").fetchall())
+    assert stopped == bundles, stopped
+    # no "offline (will)" at the stop, no door_tamper / mains_lost at the start
+    assert [f for f in faults if f[1] in ("offline", "door_tamper", "mains_lost")] == [], faults
+    assert reasons == dict.fromkeys(bundles, "shutdown"), reasons
 
 
 def test_demo_stops_with_one_line_when_its_broker_dies(broker_dir):

@@ -1,0 +1,84 @@
+"""What the idle agent keeps in memory: the mechanisms behind its idle RSS
+(bench/agent_bench.py prints the number; no threshold here).
+
+The agent runs in a fresh interpreter (the test process has imported half the
+repository), connects to a real broker, turns its loop once after the link
+came up (status and first telemetry sent), then reports which modules are
+imported and which pydantic models have been built.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+from testkit.agent import REPO
+from tests.agent.support import base_config, write_config
+
+_PROBE = textwrap.dedent("""
+    import json, queue, sys, threading
+    from pathlib import Path
+
+    import pydantic
+
+    from firmware.agent import events as ev
+    from firmware.agent.agent import Agent
+    from firmware.agent.config import load_config
+    from testkit.wait import wait_for
+
+    agent = Agent(load_config(Path(sys.argv[1])))
+    loop = threading.Thread(target=agent.run)
+    loop.start()
+    try:
+        wait_for(lambda: agent.link.connected, 30, what="agent connected")
+        reply = queue.Queue()
+        agent.enqueue(ev.OnLoop(lambda: None, reply))  # after the turn that handled the link-up
+        reply.get(timeout=30)
+
+        def subclasses(cls):
+            for sub in cls.__subclasses__():
+                yield sub
+                yield from subclasses(sub)
+
+        models = {f"{m.__module__}.{m.__qualname__}": m.__pydantic_complete__
+                  for m in subclasses(pydantic.BaseModel)}
+        print(json.dumps({"modules": sorted(sys.modules), "models": models}))
+    finally:
+        agent.request_stop(0)
+        loop.join(30)
+""")
+
+
+def _idle_agent(tmp_path, broker) -> dict:
+    cfg = base_config(tmp_path, broker, device_id="box-idle")  # field box, no modem, no sim_control
+    path = write_config(tmp_path / "unit.yaml", **cfg)
+    env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", PYTHONPATH=str(REPO), SIAGA_LOG_LEVEL="WARNING")
+    out = subprocess.run([sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True,
+                         env=env, cwd=str(REPO), timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_idle_agent_loads_no_code_it_does_not_run_and_builds_only_the_models_it_uses(tmp_path, broker):
+    seen = _idle_agent(tmp_path, broker)
+    top = {m.split(".")[0] for m in seen["modules"]}
+    # loaded on first use only: update signatures, the modem (serial, PDU codec), the CLI
+    assert not top & {"cryptography", "serial", "smspdudecoder", "bitstring", "typer", "click"}
+    # firmware.sim.board (the sense line under mock pins) without the modem simulator
+    assert "firmware.sim.board" in seen["modules"]
+    assert not {"firmware.sim.simulator", "firmware.modem.driver", "firmware.agent.simcontrol",
+                "firmware.agent.selftest"} & set(seen["modules"])
+
+    built = seen["models"]
+    # used while idle: built on first use
+    for used in ("protocol.fleet.Status", "protocol.fleet.Telemetry", "firmware.agent.config.UnitConfig"):
+        assert built[used] is True, used
+    # defer_build: payloads an idle box never handled have no validator yet
+    for unused in ("protocol.reports.Incident", "protocol.reports.CallRecord", "protocol.reports.Ack",
+                   "protocol.fleet.Command", "protocol.fleet.DesiredConfig",
+                   "protocol.selftest.SelfTestReport", "protocol.mqtt.BrokerSettings",
+                   "firmware.agent.config.Timings"):
+        assert built[unused] is False, unused
