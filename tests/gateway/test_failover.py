@@ -205,6 +205,7 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         # ready (/readyz answers only once its subscriptions are acknowledged)
         wait_for(lambda: is_online(*procs) and all(roles(n) for n in survivors), timeout=60)
         assert all(roles(n) == ["dispatch", "ingest"] for n in survivors)
+        ready_s = time.monotonic() - t0
         units = Units(broker, cases)
         started = time.monotonic()
         units.start()
@@ -276,7 +277,8 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         lat = {i: units.acked[i] - t for i, t in units.sent.items()}
         before = [lat[i] for i, t in units.sent.items() if t < killed_at]
         after = [lat[i] for i, t in units.sent.items() if t >= killed_at]
-        print(f"\nfailover ({1 + len(survivors)} gateways, PostgreSQL): {cases} incidents "
+        print(f"\nfailover ({1 + len(survivors)} gateways, PostgreSQL, all ready {ready_s:.0f} s after "
+              f"the test began): {cases} incidents "
               f"({fires} fires) from {len(UNITS)} units (window {WINDOW}) acked in {stream_s:.1f} s "
               f"({cases / stream_s:.0f}/s); SIGKILL at {acked_at_kill} acked; takeover "
               f"{takeover_s:.2f} s after the kill "
