@@ -210,7 +210,6 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         started = time.monotonic()
         units.start()
         wait_for(lambda: len(units.acked) >= KILL_AT * cases, timeout=120, interval=0.002)
-        print(f"\nkill after {time.monotonic() - started:.1f} s", flush=True)
         killed_at = time.monotonic()
         killed_wall = time.time()
         procs["gw-b"].send_signal(signal.SIGKILL)
@@ -220,7 +219,6 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         # every incident acked, none re-sent by a unit
         wait_for(lambda: len(units.acked) == cases, timeout=120)
         stream_s = time.monotonic() - started
-        print(f"\nall acked after {stream_s:.1f} s", flush=True)
         fires = len(units.fires)
         assert len(units.sent) == cases
 
@@ -280,8 +278,8 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         print(f"\nfailover ({1 + len(survivors)} gateways, PostgreSQL, all ready {ready_s:.0f} s after "
               f"the test began): {cases} incidents "
               f"({fires} fires) from {len(UNITS)} units (window {WINDOW}) acked in {stream_s:.1f} s "
-              f"({cases / stream_s:.0f}/s); SIGKILL at {acked_at_kill} acked; takeover "
-              f"{takeover_s:.2f} s after the kill "
+              f"({cases / stream_s:.0f}/s); SIGKILL at {acked_at_kill} acked, "
+              f"{killed_at - started:.1f} s in; takeover {takeover_s:.2f} s after the kill "
               f"({'+'.join(m.group(2) for m in adoptions)} messages through the dead session); "
               f"sla + fleet roles on a survivor {roles_moved_s:.2f} s after the kill; "
               f"publish->ack p50/p99 before {pct(before, .5):.0f}/{pct(before, .99):.0f} ms, "
