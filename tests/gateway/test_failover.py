@@ -269,9 +269,10 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         assert password not in text and quote(password, safe="") not in text
         assert "siaga:***@" in text
 
-        # nothing rejected: every incident above was stored and acked as stored
-        poison = [r for r in units.rejected if r.endswith(": poison")]
-        assert len(poison) == len(units.rejected), units.rejected[:5]
+        # nothing rejected: with three, a second survivor adopting the session the
+        # first was draining dead-lettered a stored re-delivery as poison (now one
+        # adopter at a time, gateway.failover)
+        assert not units.rejected, units.rejected[:5]
         lat = {i: units.acked[i] - t for i, t in units.sent.items()}
         before = [lat[i] for i, t in units.sent.items() if t < killed_at]
         after = [lat[i] for i, t in units.sent.items() if t >= killed_at]
@@ -286,15 +287,7 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
               f"after {pct(after, .5):.0f}/{pct(after, .99):.0f} ms (max {max(after) * 1000:.0f} ms); "
               f"acks per id max {max(units.ack_count.values())}; all {cases + fires} webhooks delivered "
               f"{delivered_s:.1f} s after the last ack, {len(repeated)} repeated; "
-              f"test {time.monotonic() - t0:.0f} s; load {os.getloadavg()[0]:.1f}; "
-              f"rejected as poison although stored {len(poison)}")
-        if poison and len(survivors) > 1:
-            # known bug, left for the lead (notes/h16fail.md): two survivors adopt the
-            # dead session in turn; a re-delivered message the first is still storing
-            # reaches the second with its attempt row present, which gateway.poison
-            # reads as an attempt that died: dead-lettered and rejected, though stored
-            pytest.xfail(f"poison false positive on a contested takeover: {poison[:3]}")
-        assert not poison, poison[:5]
+              f"test {time.monotonic() - t0:.0f} s; load {os.getloadavg()[0]:.1f}")
     finally:
         if units:
             units.stop()
