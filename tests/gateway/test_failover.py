@@ -160,7 +160,7 @@ ADOPTED = re.compile(r"took over session gateway-gw-b: ([^,]+), (\d+) messages, 
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)  # generous: a loaded machine (load 24) took 220 s
 @pytest.mark.parametrize(("survivors", "cases"), [(["gw-a"], 5000), (["gw-a", "gw-c"], 1000)],
                          ids=["two-5000", "three-1000"])
 def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd_server, pg_databases,
@@ -209,7 +209,7 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         units = Units(broker, cases)
         started = time.monotonic()
         units.start()
-        wait_for(lambda: len(units.acked) >= KILL_AT * cases, timeout=120, interval=0.002)
+        wait_for(lambda: len(units.acked) >= KILL_AT * cases, timeout=240, interval=0.002)
         killed_at = time.monotonic()
         killed_wall = time.time()
         procs["gw-b"].send_signal(signal.SIGKILL)
@@ -217,7 +217,7 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         wait_for(lambda: {"sla", "fleet"} <= survivor_roles(), timeout=5)  # role_check_s 0.2 s
         roles_moved_s = time.monotonic() - killed_at
         # every incident acked, none re-sent by a unit
-        wait_for(lambda: len(units.acked) == cases, timeout=120)
+        wait_for(lambda: len(units.acked) == cases, timeout=240)
         stream_s = time.monotonic() - started
         fires = len(units.fires)
         assert len(units.sent) == cases
