@@ -199,11 +199,11 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
 
         # b first, so it holds the singleton roles that must move when it dies
         procs["gw-b"] = _gateway(tmp_path, broker, urls, "gw-b", ports["gw-b"])
-        wait_for(lambda: is_online("gw-b") and {"sla", "fleet"} <= set(roles("gw-b")), timeout=60)
+        wait_for(lambda: is_online("gw-b") and {"sla", "fleet"} <= set(roles("gw-b")), timeout=120)
         for name in survivors:
             procs[name] = _gateway(tmp_path, broker, urls, name, ports[name])
         # ready (/readyz answers only once its subscriptions are acknowledged)
-        wait_for(lambda: is_online(*procs) and all(roles(n) for n in survivors), timeout=60)
+        wait_for(lambda: is_online(*procs) and all(roles(n) for n in survivors), timeout=120)
         assert all(roles(n) == ["dispatch", "ingest"] for n in survivors)
         ready_s = time.monotonic() - t0
         units = Units(broker, cases)
