@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 
 from gateway.failover import STATE_FILTER, parse_state
 from gateway.store.db import Database
-from gateway.store.models import Assignment, Incident, Outbox
+from gateway.store.models import Assignment, DeliveryAttempt, Incident, Outbox
 from protocol.codec import decode, encode
 from protocol.reports import Ack
 from protocol.topics import DeviceTopic, device_topic
@@ -236,6 +236,8 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
             assert {r for r in s.scalars(select(Incident.id))} == set(units.sent)
             rows = s.execute(select(Outbox.id, Outbox.kind, Incident.id)
                              .join(Incident, Outbox.incident_pk == Incident.pk)).all()
+            # every attempt a gateway lived to record: (outbox id, instance)
+            recorded = s.execute(select(DeliveryAttempt.outbox_id, DeliveryAttempt.instance)).all()
             escalated = set(s.scalars(select(Incident.id)
                                       .join(Assignment, Assignment.incident_pk == Incident.pk)
                                       .where(Assignment.ack_escalated_at.is_not(None))))
@@ -245,17 +247,21 @@ def test_sigkilled_gateway_hands_its_share_to_the_survivor(tmp_path, broker, opd
         assert {i for _, k, i in rows if k == "escalation"} == units.fires
         assert len({(k, i) for _, k, i in rows}) == cases + fires
         # one webhook per delivery id; an id repeated only if its POST was in
-        # flight in the killed gateway (same id again after its lease ran out)
+        # flight in the killed gateway (same id again after its lease ran out):
+        # then exactly one attempt is recorded, by a survivor, the other POST
+        # being the one the dead gateway never lived to record
+        attempts = Counter(i for i, _ in recorded)
+        by = {i: inst for i, inst in recorded}
         repeated: dict[str, int] = {}
         for server, kind in ((opd_server, "dispatch"), (esc_server, "escalation")):
-            hits = [(h.headers["webhook-id"], json.loads(h.body), h.at) for h in server.hits]
-            per_id = Counter(d for d, _, _ in hits)
+            hits = [(h.headers["webhook-id"], json.loads(h.body)) for h in server.hits]
+            per_id = Counter(d for d, _ in hits)
             assert set(per_id) == {i for i, k, _ in rows if k == kind}
-            assert {b["incident_id"] for _, b, _ in hits} == (set(units.sent) if kind == "dispatch"
+            assert {b["incident_id"] for _, b in hits} == (set(units.sent) if kind == "dispatch"
                                                                else units.fires)
             again = {d: c for d, c in per_id.items() if c > 1}
-            first = {d: min(at for i, _, at in hits if i == d) for d in again}
-            assert all(at < killed_wall for at in first.values()), first  # sent by the dead one
+            assert all(attempts[d] == 1 and by[d] in survivors for d in again), \
+                {d: (attempts[d], by[d]) for d in again}
             repeated |= again
         assert len(repeated) <= WORKERS and all(c == 2 for c in repeated.values()), repeated
 
