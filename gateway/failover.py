@@ -18,10 +18,16 @@ the session's filters at once, so nothing new is routed to it, and when the
 session is empty it disconnects with session expiry 0, which ends the
 session: the peer is no longer a member of the share.
 
-Races are harmless: if the peer comes back it takes its session back (the
-broker disconnects the adopter, which stops; what it had not PUBACKed is
-redelivered to the owner and deduplicated by id); if two survivors adopt at
-once the second one wins the same way. The adopter never reconnects.
+Races: if the peer comes back it takes its session back (the broker
+disconnects the adopter, which stops; what it had not PUBACKed is
+redelivered to the owner and deduplicated by id). Two survivors never adopt
+at once: each first takes the ``adopt`` lock (gateway.roles.lock_for; the
+holder's death drops it; one for all peers: adoptions are rare and take
+seconds), and the second then finds the session ended. Without it, the
+second took the session from the first mid-drain and got the first's
+unfinished re-deliveries again, whose attempt rows the poison guard read as
+attempts that had died (a stored incident dead-lettered and rejected as
+``poison``). The adopter never reconnects.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ class Adoption(threading.Thread):
 
     def __init__(self, peer: str, settings: BrokerSettings, receive_maximum: int, filters: list[str],
                  enqueue: Enqueue, *, quiet_s: float = 1.0, max_s: float = 300.0,
-                 on_done: Callable[[Adoption], None] | None = None) -> None:
+                 on_done: Callable[[Adoption], None] | None = None, lock: Any = None) -> None:
         super().__init__(name=f"adopt-{peer}", daemon=True)
         self.peer = peer
         self.settings = settings
@@ -81,6 +87,7 @@ class Adoption(threading.Thread):
         self.quiet_s = quiet_s
         self.max_s = max_s
         self.on_done = on_done
+        self.lock = lock  # try_acquire()/release(): one adopter of this peer at a time
         self.received = 0
         self.acked = 0
         self.session_present: bool | None = None
@@ -148,18 +155,34 @@ class Adoption(threading.Thread):
     # -- the thread ----------------------------------------------------------
     def run(self) -> None:
         started = time.monotonic()
+        locked = False
         try:
-            self._adopt(started)
+            locked = self._wait_for_lock(started)
+            if locked:
+                self._adopt(started)
         except Exception as exc:  # a broker we cannot reach: the session expiry still bounds it
             self.result = f"failed: {exc}"
             log.warning("Gagal mengambil alih sesi / could not take over %s: %s", self.peer, exc)
         finally:
             self.client.loop_stop()
+            if locked and self.lock is not None:
+                self.lock.release()
             if self.on_done:
                 self.on_done(self)
         log.info("Sesi %s diambil alih / took over session %s: %s, %d messages, %.2f s "
                  "(unsubscribed at %s)", self.peer, self.peer, self.result, self.received,
                  time.monotonic() - started, self.unsubscribed_at)
+
+    def _wait_for_lock(self, started: float) -> bool:
+        """Wait while another survivor adopts this peer (it ends the session,
+        or dies and drops the lock); False when stopping or after max_s."""
+        if self.lock is None:
+            return True
+        while not self.lock.try_acquire():
+            if self._stopping.wait(0.1) or time.monotonic() - started > self.max_s:
+                self.result = "left (stopping)" if self._stopping.is_set() else "left (lock timeout)"
+                return False
+        return True
 
     def _adopt(self, started: float) -> None:
         from paho.mqtt.packettypes import PacketTypes
@@ -208,6 +231,8 @@ class PeerWatch:
         self.receive_maximum = receive_maximum
         self.filters = [*filters, STATE_FILTER]
         self.enqueue = enqueue
+        #: lock(name) -> a cross-instance lock (gateway.roles.lock_for), set by gateway.runtime
+        self.lock: Callable[[str], Any] | None = None
         self.active: dict[str, Adoption] = {}
         self.done: list[Adoption] = []
         self._lock = threading.Lock()
@@ -224,7 +249,8 @@ class PeerWatch:
             if self._closed or peer in self.active:
                 return
             a = Adoption(peer, self.settings, self.receive_maximum, self.filters, self.enqueue,
-                         on_done=self._finished)
+                         on_done=self._finished,
+                         lock=self.lock("adopt") if self.lock is not None else None)
             self.active[peer] = a
         log.info("Gateway %s mati / peer %s went offline: taking over its session", peer, peer)
         a.start()

@@ -114,13 +114,20 @@ class _FileLock:
             self.fd = None
 
 
+def lock_for(db: Database, name: str) -> _PgLock | _FileLock:
+    """A lock named ``name`` across the instances of one database, dropped by
+    itself when its holder dies (also used by gateway.failover, so that two
+    survivors never take one dead peer's session over at the same time)."""
+    return _PgLock(db, name) if db.engine.dialect.name == "postgresql" else _FileLock(db, name)
+
+
 class Role:
     """One named role: a lock plus what to start and stop with it."""
 
     def __init__(self, name: str, db: Database, start: Callable[[], None], stop: Callable[[], None],
                  *, once: bool = False) -> None:
         self.name = name
-        self.lock = _PgLock(db, name) if db.engine.dialect.name == "postgresql" else _FileLock(db, name)
+        self.lock = lock_for(db, name)
         self.start, self.stop = start, stop
         self.once = once  # its worker cannot start twice: once lost, leave it to the others
         self.held = False

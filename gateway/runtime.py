@@ -88,6 +88,10 @@ class Gateway:
             self.ingest = MqttIngest(self.cfg, intake, self.metrics, instance=self.cfg.gateway.instance_id,
                                      on_commit=self.wake)
             checks["mqtt"] = self.ingest.subscribed.is_set
+            from gateway.roles import lock_for
+
+            db = self.db  # one survivor at a time takes a dead peer's session over (gateway.failover)
+            self.ingest.peers.lock = lambda name: lock_for(db, name)
         checks["workers"] = self.alive
         self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
                                      mqtt_publish=self.ingest.publish if self.ingest else None)

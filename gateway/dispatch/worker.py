@@ -258,8 +258,12 @@ class Dispatcher:
         """Record attempts and move rows on, all in one transaction (one fsync)."""
         now = utcnow()
         with self.db.session() as s:
+            # one SELECT for the batch, not one per row: the loop records after every
+            # few POSTs, and per-row round trips capped a burst's dispatch rate
+            rows = {r.id: r for r in s.scalars(select(Outbox).where(
+                Outbox.id.in_([r[0] for r in results])))}
             for outbox_id, outcome, ms in results:
-                row = s.get(Outbox, outbox_id)
+                row = rows.get(outbox_id)
                 if row is None:
                     continue
                 self._apply(s, row, outcome, ms, now)
