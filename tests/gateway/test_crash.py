@@ -54,7 +54,8 @@ def site_file(tmp_path: Path, broker, port: int) -> Path:
     site.write_text(f"""
 mode: demo
 site: {{name: X, case_prefix: XX}}
-broker: {{host: {broker.host}, port: {broker.port}}}
+# a long session: on a loaded machine a restart can take longer than the default 10 s
+broker: {{host: {broker.host}, port: {broker.port}, session_expiry_s: 600}}
 gateway:
   database_url: "sqlite:///{tmp_path / 'gw.db'}"
   http: {{port: {port}}}
