@@ -111,7 +111,10 @@ def seed(db: Database, n: int, rnd: random.Random) -> float:
                 # past its limits, a case of the history has been escalated already (by the
                 # SLA watch of the time), so this gateway's watch does not start on them
                 ack_esc, res_esc = d + timedelta(minutes=5), d + timedelta(minutes=60)
-                asgs.append({"incident_pk": pk, "opd": rnd.choice(OPDS), "dispatched_at": d,
+                # a finished part is not open (an open one of the history would be
+                # escalated by the SLA sweep of this gateway, the whole backlog at once)
+                part = "resolved" if res else "acknowledged" if ack else "dispatched"
+                asgs.append({"incident_pk": pk, "opd": rnd.choice(OPDS), "dispatched_at": d, "status": part,
                              "acknowledged_at": ack, "resolved_at": res, "sla_ack_min": 5.0,
                              "sla_resolve_min": 60.0,
                              "ack_escalated_at": ack_esc if (ack or now) > ack_esc else None,
