@@ -42,7 +42,7 @@ STAGES = ("broker -> gateway callback", "gateway queue wait", "Intake.process (l
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--gap-ms", type=float, default=20.0)
     ap.add_argument("--database-url")

@@ -25,6 +25,7 @@ Two things used to sit in front of a unit's Ack (issue 22, issue 16):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -151,10 +152,8 @@ class Checkpointer:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
-        try:
+        with contextlib.suppress(sqlite3.Error):
             self.checkpoint()
-        except sqlite3.Error:
-            pass
         with self._conn_lock:
             if self._conn is not None:
                 self._conn.close()
