@@ -170,6 +170,16 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def list_reads(url: str) -> dict[str, float]:
+    """The gateway's case-list answers so far: computed (a query) or shared."""
+    out = {"computed": 0.0, "shared": 0.0}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        if line.startswith("siaga_gateway_list_reads_total{"):
+            how = line.split('how="', 1)[1].split('"', 1)[0]
+            out[how] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def med(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -376,6 +386,7 @@ def run_size(n: int, args: argparse.Namespace) -> None:
         quiet: list[float] = []
         busy: list[float] = []
         cpu = {"quiet": 0.0, "busy": 0.0}
+        reads0 = list_reads(url)
         part = args.seconds / args.rounds
         for _ in range(args.rounds):
             for name, acks in (("quiet", quiet), ("busy", busy)):
@@ -384,6 +395,7 @@ def run_size(n: int, args: argparse.Namespace) -> None:
                 acks += unit.run(part, args.gap_ms / 1000)
                 cpu[name] += (cpu_s(gw.pid) - c0) / args.seconds
         active.clear()
+        reads = {k: v - reads0[k] for k, v in list_reads(url).items()}
         stop.set()
         views = q.get(timeout=240)
         proc.join(60)
@@ -410,7 +422,8 @@ def run_size(n: int, args: argparse.Namespace) -> None:
     print(f"  GET /api/dashboard   : p50 {med(kpis):7.1f} ms  p99 {pct(kpis, 99):7.1f} ms  "
           f"({len(kpis)} requests)")
     print(f"  GET /api/incidents   : p50 {med(lists):7.1f} ms  p99 {pct(lists, 99):7.1f} ms  "
-          f"({len(lists)} requests, consoles {args.consoles_mode}; {bad} not 200)")
+          f"({len(lists)} requests, consoles {args.consoles_mode}; {bad} not 200; "
+          f"{reads['computed']:.0f} queried, {reads['shared']:.0f} shared)")
     for kind, v in sorted(kinds.items()) if len(kinds) > 1 else ():
         print(f"    {kind:19}: p50 {med(v):7.1f} ms  p99 {pct(v, 99):7.1f} ms  ({len(v)} requests)")
     ok_ack = b99 <= 1.5 * q99
