@@ -30,6 +30,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import statistics
 import sys
 import threading
@@ -294,6 +295,7 @@ def main() -> None:
     finally:
         opd.stop()
         broker.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
