@@ -1,7 +1,14 @@
 """Gateway benchmark: ingest throughput against raw broker throughput, and
-publish-to-webhook latency. Prints numbers; asserts nothing.
+single-case latency against the raw broker round trip. Prints numbers;
+asserts nothing.
 
     .venv/bin/python bench/gateway_ingest.py [--n 5000] [--latency-n 300]
+
+Issue 16's single-case figure (publish -> Ack p99 <= 10 x the raw round-trip
+p99 of the same run, quiet machine): the "latency" block's last line, e.g.
+
+    .venv/bin/python bench/gateway_ingest.py --n 2000 --latency-n 500
+    .venv/bin/python bench/ingest_breakdown.py --n 500   # where the time goes
 
 1. raw broker: N QoS 1 incident payloads (~400 B) published by one client,
    received by one plain subscriber (what Mosquitto + paho can move); the
@@ -9,9 +16,12 @@ publish-to-webhook latency. Prints numbers; asserts nothing.
 2. gateway: N fresh incidents of the same shape published the same way,
    counted when the unit side has received the gateway's end-to-end ack
    (so: validated, committed with synchronous=FULL, acked);
-3. latency: fire incidents published one at a time at a steady pace;
-   time from publish to the signed webhook POST arriving at a real HTTP
-   server standing in for Damkar (p50/p99).
+3. latency: fire incidents published one at a time at a steady pace, each
+   after one raw broker round trip (the same payload to a plain subscriber);
+   time from publish to the unit's Ack and to the signed webhook POST
+   arriving at a real HTTP server standing in for Damkar (p50/p99), and the
+   ratio of the Ack's p99 to the raw round trip's.
+On a shared machine the p99s are noise: give the load average with them.
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
+import shutil
 import statistics
 import sys
 import threading
@@ -153,8 +165,12 @@ def gateway_ingest(broker: Broker, gw: Gateway, n: int) -> tuple[float, float]:
     return count.n / dt, n / t_pub
 
 
-def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float) -> tuple[list[float], list[float]]:
-    """(publish -> ack at the unit, publish -> webhook at the OPD) in ms."""
+def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float
+            ) -> tuple[list[float], list[float], list[float]]:
+    """(publish -> ack at the unit, publish -> webhook at the OPD, raw broker
+    round trip) in ms; a raw round trip (one QoS 1 message of the same size
+    to a plain subscriber) just before each incident, so both see the same
+    moment of the machine."""
     sent: dict[str, float] = {}
     acked: dict[str, float] = {}
 
@@ -166,15 +182,25 @@ def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float) -> tuple[list[
     units = client(broker, "bench-lat-units", on_ack)
     subscribe(units, "siaga/v1/dev/+/ack")
     pub = client(broker, "bench-lat-pub")
+    got = threading.Event()
+    echo = client(broker, "bench-lat-rtt", lambda *_a: got.set())
+    subscribe(echo, "bench/rtt")
+    rtt: list[float] = []
     base = len(opd.hits)
     for topic, payload, mid in payloads(m, category="fire"):
+        got.clear()
+        t0 = time.perf_counter()
+        pub.publish("bench/rtt", payload, qos=1)
+        if got.wait(5):
+            rtt.append((time.perf_counter() - t0) * 1000)
+        time.sleep(gap_s / 2)
         sent[mid] = time.time()
         pub.publish(topic, payload, qos=1)
         time.sleep(gap_s)
     deadline = time.monotonic() + 60
     while len(opd.hits) - base < m and time.monotonic() < deadline:
         time.sleep(0.05)
-    for c in (pub, units):
+    for c in (pub, units, echo):
         c.disconnect()
         c.loop_stop()
     hook = []
@@ -183,7 +209,7 @@ def latency(broker: Broker, opd: OpdServer, m: int, gap_s: float) -> tuple[list[
         if iid in sent:
             hook.append((h.at - sent[iid]) * 1000)
     ack = [(acked[i] - sent[i]) * 1000 for i in sent if i in acked]
-    return ack, hook
+    return ack, hook, rtt
 
 
 def drain(broker: Broker, cfg, n: int) -> float:
@@ -216,7 +242,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=5000, help="messages per throughput run")
     ap.add_argument("--latency-n", type=int, default=300)
     ap.add_argument("--gap-ms", type=float, default=20.0, help="pause between latency publishes")
@@ -250,12 +276,18 @@ def main() -> None:
         total = sum(s.value for s in batches.collect()[0].samples if s.name.endswith("_count"))
         summ = sum(s.value for s in batches.collect()[0].samples if s.name.endswith("_sum"))
         print(f"  group commits: {total:.0f}, mean batch {summ / max(total, 1):.1f} messages")
-        ack, lat = latency(broker, opd, args.latency_n, args.gap_ms / 1000)
-        print(f"latency, {args.latency_n} fire incidents one every {args.gap_ms:g} ms:")
-        for name, v in (("publish -> ack at unit", ack), ("publish -> signed webhook at OPD", lat)):
+        ack, lat, rtt = latency(broker, opd, args.latency_n, args.gap_ms / 1000)
+        print(f"latency, {args.latency_n} fire incidents one at a time, one every {args.gap_ms:g} ms "
+              f"(load average {os.getloadavg()[0]:.1f}):")
+        for name, v in (("raw broker round trip", rtt), ("publish -> ack at unit", ack),
+                        ("publish -> signed webhook at OPD", lat)):
             if v:
-                print(f"  {name:34} p50 {statistics.median(v):7.1f} ms  p99 {pct(v, 99):7.1f} ms  "
+                print(f"  {name:34} p50 {statistics.median(v):7.2f} ms  p99 {pct(v, 99):7.2f} ms  "
                       f"max {max(v):7.1f} ms")
+        if ack and rtt:
+            ratio = pct(ack, 99) / pct(rtt, 99)
+            print(f"  single case publish -> ack p99 / raw round trip p99: {ratio:.1f} x "
+                  f"(issue 16: <= 10 x on a quiet machine)")
         gw.stop()
         d = drain(broker, cfg, args.n)
         print(f"gateway drain of {args.n} queued at the broker while it was down: {d:8.0f} incidents/s "
@@ -263,6 +295,7 @@ def main() -> None:
     finally:
         opd.stop()
         broker.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

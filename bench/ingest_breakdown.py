@@ -42,7 +42,7 @@ STAGES = ("broker -> gateway callback", "gateway queue wait", "Intake.process (l
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--gap-ms", type=float, default=20.0)
     ap.add_argument("--database-url")
@@ -91,8 +91,8 @@ def main() -> None:
             for m in batch:
                 mark(payload_id(m.payload) or "", "process")
             t0 = time.perf_counter()
-            if db_lock is not None:  # how long the write lock is busy right now (SQLite)
-                db_lock.acquire()
+            if db_lock is not None:  # how long the intake waits for the write lock now (SQLite)
+                db_lock.acquire(urgent=True)
                 db_lock.release()
             waited = time.perf_counter() - t0
             for m in batch:

@@ -158,7 +158,7 @@ class Intake:
         if not decoded:
             t.apply(self.metrics)
             return res
-        with self.db.session() as s:
+        with self.db.session(urgent=True) as s:  # a unit waits for its Ack
             devs = {d.id: d for d in s.scalars(
                 select(Device).where(Device.id.in_({d for d, _, _ in decoded})))}
             inc_ids = [m.id for _, _, m in decoded if isinstance(m, IncidentMsg)]

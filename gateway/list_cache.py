@@ -13,6 +13,9 @@ or the entry is ``max_age_s`` old (what another instance wrote shows up
 within that time, as it did with the consoles' fallback poll). Concurrent
 askers wait for the one computation in flight (single-flight) rather than
 each running their own.
+
+How each request was answered (queried or shared) goes to ``on_answer``
+(the gateway's ``siaga_gateway_list_reads_total``).
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ class _Entry:
 class ListCache:
     """JSON bodies by question, valid for one write generation and ``max_age_s``."""
 
-    def __init__(self, max_age_s: float, generation: Callable[[], int], *, max_keys: int = 64) -> None:
+    def __init__(self, max_age_s: float, generation: Callable[[], int], *, max_keys: int = 64,
+                 on_answer: Callable[[bool], None] | None = None) -> None:
         self.max_age_s = max_age_s
+        self.on_answer = on_answer  # called with True when computed, False when shared (metrics)
         self._generation = generation
         self._max_keys = max_keys
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
@@ -56,6 +61,7 @@ class ListCache:
         if self.max_age_s <= 0:
             self.served += 1
             self.computed += 1
+            self._answered(True)
             return compute()
         while True:
             with self._lock:
@@ -64,6 +70,7 @@ class ListCache:
                 e = self._entries.get(key)
                 if e is not None and e.generation == gen and time.monotonic() - e.at < self.max_age_s:
                     self._entries.move_to_end(key)
+                    self._answered(False)
                     return e.body
                 flight = self._flights.get(key)
                 # join a computation only if it began after the last commit
@@ -75,14 +82,20 @@ class ListCache:
                 return self._lead(key, gen, flight, compute)
             flight.done.wait(30)
             if flight.body is not None:
+                self._answered(False)
                 return flight.body
             self.served -= 1  # the leader failed: ask again (one of us leads next)
+
+    def _answered(self, computed: bool) -> None:
+        if self.on_answer is not None:
+            self.on_answer(computed)
 
     def _lead(self, key: Hashable, gen: int, flight: _Flight, compute: Callable[[], bytes]) -> bytes:
         try:
             # ``gen`` was read before the query: a commit during it makes the
             # entry stale at once, never hides the commit
             body = compute()
+            self._answered(True)
             flight.body = body
             with self._lock:
                 self.computed += 1

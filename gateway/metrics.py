@@ -44,6 +44,10 @@ class Metrics:
                                    "end before start, too long)", registry=r)
         self.queue_depth = Gauge("siaga_gateway_ingest_queue", "Messages waiting to be stored",
                                  registry=r)
+        self.list_reads = Counter("siaga_gateway_list_reads_total",
+                                  "Case-list requests, by how they were answered (computed: a "
+                                  "query; shared: another request's result, gateway.list_cache)",
+                                  ["how"], registry=r)
         self._logged: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 

@@ -53,7 +53,10 @@ class AppState:
     def __post_init__(self) -> None:
         self.kpis = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
         self.boards = SnapshotCache(self.cfg.gateway.kpi_snapshot_s)
-        self.lists = ListCache(self.cfg.gateway.list_cache_s, lambda: self.db.generation)
+        reads = self.metrics.list_reads
+        self.lists = ListCache(self.cfg.gateway.list_cache_s, lambda: self.db.generation,
+                               on_answer=lambda computed: reads.labels(
+                                   how="computed" if computed else "shared").inc())
 
 
 def get_state(request: Request) -> AppState:

@@ -11,7 +11,10 @@ READ ONLY`` transaction (one snapshot too, and no row locks). Readers
 therefore never delay the ingest's commits.
 
 SQLite is opened in WAL mode with ``synchronous=FULL`` (an acked incident
-survives a power cut). Transactions are kept short (never around I/O).
+survives a power cut). Transactions are kept short (never around I/O). A
+gateway (``Database(url, background_checkpoints=True)``) also takes WAL
+checkpoints out of its commits and lets the intake's transactions go first
+(gateway.store.wal).
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.store.wal import Checkpointer, WriteLock
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def _sqlite_setup(engine: Engine, *, readonly: bool = False) -> None:
+def _sqlite_setup(engine: Engine, *, readonly: bool = False, autocheckpoint: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
@@ -40,6 +45,10 @@ def _sqlite_setup(engine: Engine, *, readonly: bool = False) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         if readonly:  # a write by mistake fails at once instead of taking the lock
             cur.execute("PRAGMA query_only=ON")
+        if not autocheckpoint:  # gateway.store.wal.Checkpointer does it, off the commit path
+            cur.execute("PRAGMA wal_autocheckpoint=0")
+        # after a burst made the WAL file big, the next reset shrinks it again
+        cur.execute("PRAGMA journal_size_limit=67108864")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -66,9 +75,10 @@ def safe_url(url: str | URL) -> str:
         return "<unparseable database URL>"
 
 
-def make_engine(url: str | URL, *, readonly: bool = False) -> Engine:
+def make_engine(url: str | URL, *, readonly: bool = False, autocheckpoint: bool = True) -> Engine:
     """An engine for ``url``; creates the SQLite file's folder when missing.
-    ``readonly`` (SQLite): deferred, ``query_only`` transactions for readers."""
+    ``readonly`` (SQLite): deferred, ``query_only`` transactions for readers;
+    ``autocheckpoint=False``: its commits never run a WAL checkpoint."""
     u = database_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -76,7 +86,7 @@ def make_engine(url: str | URL, *, readonly: bool = False) -> Engine:
         size = 16 if readonly else 8  # readers do not queue on each other
         engine = create_engine(u, connect_args={"check_same_thread": False, "timeout": 30},
                                pool_size=size, max_overflow=size)
-        _sqlite_setup(engine, readonly=readonly)
+        _sqlite_setup(engine, readonly=readonly, autocheckpoint=autocheckpoint)
         return engine
     return create_engine(u, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
@@ -108,20 +118,31 @@ class Database:
     SQLite's busy handler polls with sleeps of up to 100 ms, which under
     contention (ingest, dispatcher, API) added hundreds of milliseconds to
     publish-to-webhook latency; a lock hands over at once. Other processes
-    on the same file still meet ``busy_timeout``. (A plain Lock, not an
-    RLock: FastAPI may enter and leave a dependency in different threads.)
+    on the same file still meet ``busy_timeout``. ``session(urgent=True)``
+    (the intake) goes before every other waiter (gateway.store.wal.WriteLock).
+
+    ``background_checkpoints`` (a file-backed SQLite of a running gateway):
+    commits never run a WAL checkpoint; a thread does, passively
+    (gateway.store.wal.Checkpointer). Short-lived tools leave it off and
+    keep SQLite's automatic checkpoints.
     """
 
-    def __init__(self, url: str | URL) -> None:
+    def __init__(self, url: str | URL, *, background_checkpoints: bool = False) -> None:
         self.url = database_url(url)
-        self.engine = make_engine(url)
+        sqlite = self.url.get_backend_name() == "sqlite"
+        memory = sqlite and self.url.database in (None, "", ":memory:")
+        background = background_checkpoints and sqlite and not memory
+        self.engine = make_engine(url, autocheckpoint=not background)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
-        sqlite = self.engine.dialect.name == "sqlite"
-        self._lock = threading.Lock() if sqlite else None
+        self._lock = WriteLock() if sqlite else None
+        self.checkpointer: Checkpointer | None = None
+        if background:
+            assert self.url.database
+            self.checkpointer = Checkpointer(self.url.database)
+            self.checkpointer.start()
         # SQLite: readers get their own engine (deferred BEGIN, query_only); an
         # in-memory database is private to its connection, so it reads through
         # the one engine there
-        memory = sqlite and make_url(url).database in (None, "", ":memory:")
         self.read_engine = make_engine(url, readonly=True) if sqlite and not memory else self.engine
         self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
         #: moves on every commit of this process that changed a row (shared
@@ -142,15 +163,19 @@ class Database:
     def _bump(self) -> None:
         with self._generation_lock:
             self.generation += 1
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session committed on success and rolled back on error."""
+    def session(self, *, urgent: bool = False) -> Iterator[Session]:
+        """A session committed on success and rolled back on error;
+        ``urgent`` (the intake, a unit waits for its Ack) is served before
+        every other writer waiting for the write lock."""
         if self._lock is None:
             with self._factory() as s, s.begin():
                 yield s
             return
-        if not self._lock.acquire(timeout=60):
+        if not self._lock.acquire(urgent=urgent, timeout=60):
             raise TimeoutError("database busy for 60 s")
         try:
             with self._factory() as s, s.begin():
@@ -182,6 +207,9 @@ class Database:
         upgrade(self.engine)
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+            self.checkpointer = None
         self.engine.dispose()
         self.read_engine.dispose()
 

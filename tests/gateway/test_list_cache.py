@@ -120,3 +120,15 @@ def test_consoles_share_one_list_and_see_their_own_writes(tmp_path, db_url, star
         items = opd_api.get("/api/incidents", params={"limit": 200}).json()["items"]
         assert all(any(a["opd"] == "damkar" for a in i["assignments"]) for i in items)
         assert all("triage" not in i["allowed_actions"] for i in items)
+
+
+
+def test_answers_are_counted_as_queried_or_shared():
+    gen = Gen()
+    answers: list[bool] = []
+    cache = ListCache(60, gen, on_answer=answers.append)
+    cache.get("q", lambda: b"1")
+    cache.get("q", lambda: b"never")
+    gen.n += 1
+    cache.get("q", lambda: b"2")
+    assert answers == [True, False, True]

@@ -22,8 +22,10 @@ def healthz() -> Health:
 def readyz(gw: StateDep) -> Response:
     checks: dict[str, bool] = {}
     try:
-        with gw.db.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        # a read transaction: a probe must never take SQLite's write lock
+        # (BEGIN IMMEDIATE) outside the process's lock, in the intake's way
+        with gw.db.read_session() as s:
+            s.execute(text("SELECT 1"))
         checks["database"] = True
     except Exception:
         checks["database"] = False
