@@ -21,16 +21,18 @@ def test_province_console_case_page_and_dashboard_show_the_city(tmp_path, browse
         intake = ProvinceIntake(gw.db, cfg, gw.metrics)
         a = [incident("box-01", seq=n, description=f"Kebakaran A{n}") for n in range(3)]
         b = [incident("box-01", seq=n, category="medical") for n in range(2)]
-        intake.process([_msg("kota-a", "incident", m) for m in a] + [_msg("kota-b", "incident", m) for m in b])
+        intake.process([*(_msg("kota-a", "incident", m) for m in a),
+                        *(_msg("kota-b", "incident", m) for m in b)])
         make_user(gw.db, "sup1", "supervisor")
         page = login(browser, gw.url, "sup1")
         page.wait_for_url(lambda u: "/login" not in u)
         page.goto(f"{gw.url}/console")
         for m in a + b:
             page.wait_for_selector(f"#incidents tr[data-id='{m.id}']")
-        place = page.locator(f"#incidents tr[data-id='{a[0].id}'] td").nth(5).inner_text()
-        assert place.startswith("Kota A ·")
-        assert page.locator(f"#incidents tr[data-id='{b[0].id}'] td").nth(5).inner_text().startswith("Kota B ·")
+        def place(m) -> str:
+            return page.locator(f"#incidents tr[data-id='{m.id}'] td").nth(5).inner_text()
+
+        assert place(a[0]).startswith("Kota A ·") and place(b[0]).startswith("Kota B ·")
         # no step offered for a case the city handles
         assert page.locator(f"#incidents tr[data-id='{a[0].id}'] td").nth(9).locator("button").count() == 0
 
