@@ -18,7 +18,7 @@ from gateway.store.models_province import CityDevice
 from protocol.codec import encode
 from protocol.reports import CallEnd, CallRecord
 from protocol.topics import city_prefix, parse_city_topic
-from tests.gateway.support import incident
+from tests.gateway.support import api_client, incident, make_user, site_config
 
 PROVINCE = """
 mode: demo
@@ -132,3 +132,36 @@ def test_province_section_is_checked():
     city = parse_config(PROVINCE.split("province:")[0].format(db="sqlite://"))
     assert city.province is None and city.city_name("kota-a") is None
     assert _cfg("sqlite://").city_name("kota-b") == "Kota B"
+
+
+def test_api_filters_by_city_and_refuses_steps_on_a_citys_case(db_url, start_gateway, tmp_path):
+    cfg = parse_config(PROVINCE.format(db=db_url, extra="")
+                       .replace("gateway: {", "gateway: {http: {host: 127.0.0.1, port: 0}, "))
+    gw = start_gateway(cfg, mqtt=False)
+    a, b = incident("box-01"), incident("box-01")
+    intake = ProvinceIntake(gw.db, cfg, gw.metrics)
+    intake.process([_msg("kota-a", "incident", a), _msg("kota-b", "incident", b)])
+    with api_client(gw.url, make_user(gw.db, "op1", "operator")) as api:
+        items = api.get("/api/incidents", params={"city": "kota-b"}).json()["items"]
+        assert [(i["id"], i["city"], i["city_name"]) for i in items] == [(b.id, "kota-b", "Kota B")]
+        assert {i["id"] for i in api.get("/api/incidents").json()["items"]} == {a.id, b.id}
+        assert "kota-a" in api.get("/api/export/incidents.csv", params={"city": "kota-a"}).text
+        r = api.post(f"/api/incidents/{a.id}/transitions", json={"to": "triaged"})
+        assert r.status_code == 409 and "city handles it" in r.json()["detail"]
+        assert api.post(f"/api/incidents/{a.id}/handoff", json={"note": "x"}).status_code == 409
+        assert api.post(f"/api/incidents/{a.id}/merge", json={"into": b.id}).status_code == 409
+        note = api.post(f"/api/incidents/{a.id}/notes", json={"text": "dicek provinsi"})
+        assert note.status_code in (200, 201)  # a note is the province's own record
+        assert api.get("/api/province").status_code == 403  # for supervisors, admins, mayors
+    with api_client(gw.url, make_user(gw.db, "sup1", "supervisor")) as api:
+        view = api.get("/api/province").json()
+        assert [(c["slug"], c["incidents"], c["units"]) for c in view["cities"]] == \
+            [("kota-a", 1, 1), ("kota-b", 1, 1)]
+        assert view["dispatch"] is False
+
+
+def test_a_city_gateway_has_no_province_endpoint(tmp_path, broker, start_gateway):
+    gw = start_gateway(site_config(tmp_path, broker), mqtt=False)
+    with api_client(gw.url, make_user(gw.db, "sup1", "supervisor")) as api:
+        assert api.get("/api/province").status_code == 404
+        assert api.get("/api/incidents", params={"city": "kota-a"}).json()["items"] == []

@@ -96,6 +96,14 @@ def load(session: Session, ref: str, user: User, *, lock: bool = False) -> Incid
     return inc
 
 
+def refuse_city_case(cfg: SiteConfig, inc: Incident) -> None:
+    """A province that does not dispatch keeps its cities' cases as records:
+    the city moves them, so no step is taken on one here (409)."""
+    if inc.city is not None and cfg.province is not None and not cfg.province.dispatch:
+        raise HTTPException(409, "Kasus kota: ditangani oleh kota, provinsi hanya mencatat "
+                                 "/ a city's case: the city handles it, the province keeps the record")
+
+
 def _filtered(user: User, status_: Status | None, category: Category | None, opd: str | None,
               device: str | None, since: datetime | None, until: datetime | None,
               city: str | None = None) -> Select:
@@ -241,6 +249,7 @@ def get_incident(ref: str, session: SessionDep, gw: StateDep, user: CurrentUser)
 def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateDep,
                user: CurrentUser, tasks: BackgroundTasks) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
+    refuse_city_case(gw.cfg, inc)
     actor = user.username
     try:
         if body.to.value in {s.value for s in OpdStep}:
