@@ -100,6 +100,10 @@ class ProvinceIntake:
         self.metrics = metrics
         self.cities = {c.slug for c in cfg.province.cities}
         self.dispatch = cfg.province.dispatch
+        if cfg.broker.session_expiry_s < 3600:  # no unit re-sends to a province
+            log.warning("broker.session_expiry_s=%d: a province gateway stopped longer than that loses "
+                        "what the bridges delivered meanwhile; give it hours (docs/deploy-scale.md)",
+                        cfg.broker.session_expiry_s)
 
     def database_ok(self) -> bool:
         try:
