@@ -18,9 +18,8 @@ depends_on = None
 
 def upgrade() -> None:
     for table in ('incidents', 'calls'):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('city', sa.String(length=63), nullable=True))
-            batch_op.create_index(f'ix_{table}_city', ['city'], unique=False)
+        op.add_column(table, sa.Column('city', sa.String(length=63), nullable=True))
+        op.create_index(f'ix_{table}_city', table, ['city'], unique=False)
     op.create_table(
         'city_devices',
         sa.Column('city', sa.String(length=63), nullable=False),
@@ -35,7 +34,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('city_devices')
+    # plain DROP COLUMN, as 0003_calltypes: a batch table copy would trip the foreign keys
     for table in ('calls', 'incidents'):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_index(f'ix_{table}_city')
-            batch_op.drop_column('city')
+        op.drop_index(f'ix_{table}_city', table_name=table)
+        op.drop_column(table, 'city')
