@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="cases per city published while cut")
     ap.add_argument("--cities", type=int, default=2)
     ap.add_argument("--database-url", default=None)
+    ap.add_argument("--wait", type=float, default=120, help="give up waiting after this many seconds")
     args = ap.parse_args()
     work = broker_tempdir(prefix="siaga-bench-province-")
     gw = None
@@ -114,8 +115,14 @@ province:
         load0 = loadavg()
         t0 = time.perf_counter()
         province.start()
-        while stored() < want and time.perf_counter() - t0 < 600:
-            time.sleep(0.05)
+        last, last_at = -1, t0
+        while stored() < want and time.perf_counter() - t0 < args.wait:
+            if stored() != last:
+                last, last_at = stored(), time.perf_counter()
+            time.sleep(0.2)
+        if stored() < want:
+            print(f"INCOMPLETE: {stored()} of {want} after {args.wait:.0f} s; the count last moved "
+                  f"{last_at - t0:.1f} s after the broker came back")
         dt = time.perf_counter() - t0
         got = stored()
         with gw.db.session() as s:
