@@ -67,6 +67,7 @@ def main() -> None:
     ap.add_argument("--cities", type=int, default=2)
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--wait", type=float, default=120, help="give up waiting after this many seconds")
+    ap.add_argument("--keep", action="store_true", help="keep the brokers' folder (logs) and print it")
     args = ap.parse_args()
     work = broker_tempdir(prefix="siaga-bench-province-")
     gw = None
@@ -137,7 +138,10 @@ province:
             gw.stop()
         for b in brokers:
             b.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
