@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from gateway import province
 from gateway.config.models import SiteConfig
 from gateway.failover import STATE_FILTER, STATE_PREFIX, PeerWatch, state_payload, state_topic
 from gateway.intake import BatchResult, DeviceAck, Intake, Message, payload_id
@@ -73,6 +74,9 @@ class MqttIngest:
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self.instance = instance
+        # a province gateway takes its cities' bridged cases instead (gateway.province)
+        self.filters: list[tuple[str, int]] = province.subscriptions() if cfg.province else [
+            (device_filter(k, shared=sh), q) for k, q, sh in SUBSCRIPTIONS]
         self.client = make_client(self.client_id, cfg.broker, max_inflight=200)
         self.client.manual_ack_set(True)
         # the broker says "offline" for us the moment our connection dies, so a
@@ -81,7 +85,7 @@ class MqttIngest:
         self.client.will_set(self.state_topic, state_payload(self.client_id, instance, "offline"),
                              qos=1, retain=True)
         self.peers = PeerWatch(self.client_id, cfg.broker, self.settings.receive_maximum,
-                               [device_filter(k, shared=sh) for k, _q, sh in SUBSCRIPTIONS],
+                               [f for f, _q in self.filters],
                                self._enqueue_adopted)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -94,8 +98,7 @@ class MqttIngest:
             log.error("Broker menolak / broker refused the gateway: %s", rc)
             return
         self.connected.set()
-        client.subscribe([(device_filter(k, shared=sh), q) for k, q, sh in SUBSCRIPTIONS]
-                         + [(STATE_FILTER, 1)])
+        client.subscribe([*self.filters, (STATE_FILTER, 1)])
         client.publish(self.state_topic, state_payload(self.client_id, self.instance, "online"),
                        qos=1, retain=True)
         log.info("Terhubung ke broker / connected to broker as %s", self.client_id)
@@ -301,6 +304,8 @@ class MqttIngest:
     def _send_acks(self, result: BatchResult) -> None:
         from gateway.clock import utcnow
 
+        if self.cfg.province is not None:
+            return  # the city gateway acks its units; nothing goes down the bridge
         now = utcnow()
         for device, a in result.acks.items():
             if not a.stored and not a.rejected:

@@ -84,7 +84,11 @@ class Gateway:
         log.info("Basis data / database: %s", safe_url(self.db.url))
         if self.do_migrate:
             self.db.migrate()
-        intake = Intake(self.db, self.cfg, self.metrics)
+        intake: Any = Intake(self.db, self.cfg, self.metrics)
+        if self.cfg.province is not None:  # the cities' bridged cases (gateway.province)
+            from gateway.province import ProvinceIntake
+
+            intake = ProvinceIntake(self.db, self.cfg, self.metrics)
         checks = {}
         if self.use_mqtt:
             self.ingest = MqttIngest(self.cfg, intake, self.metrics, instance=self.cfg.gateway.instance_id,
@@ -110,7 +114,7 @@ class Gateway:
                 replies=lambda s, number, text: handle_reply(self.cfg, s, number, text),
                 on_case=self._sms_case))
             self.dispatcher.sms_send = self.sms.send
-        if self.ingest:
+        if self.ingest and self.cfg.province is None:  # a province's flags reach no panel
             from gateway.flag_sync import FlagSync
 
             ingest = self.ingest
@@ -131,7 +135,8 @@ class Gateway:
             self.fleet.mount(self.app)
         # the SLA watch and the fleet watch run on one instance of the site
         self.roles = Roles(self.db, check_s=self.cfg.gateway.role_check_s)
-        self.roles.add("sla", self.sla.start, self.sla.stop)
+        if self.cfg.province is None or self.cfg.province.dispatch:  # else the cities escalate
+            self.roles.add("sla", self.sla.start, self.sla.stop)
         if self.fleet is not None:
             self.roles.add("fleet", self.fleet.start, self.fleet.stop_watch, once=True)
         self.app.state.gw.roles = self.held_roles

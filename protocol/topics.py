@@ -62,6 +62,10 @@ _device_re = re.compile(DEVICE_ID_PATTERN)
 _opd_re = re.compile(OPD_ID_PATTERN)
 _dev_topic_re = re.compile(r"^siaga/v1/dev/([^/]+)/(.+)$")
 _opd_topic_re = re.compile(r"^siaga/v1/opd/([^/]+)/dispatch$")
+#: a city's name on a province broker (its bridge's ``city``)
+CITY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+_city_re = re.compile(CITY_PATTERN)
+_city_topic_re = re.compile(r"^siaga/v1/city/([^/]+)/(dev/.+)$")
 
 
 def _check_device(device: str) -> str:
@@ -116,3 +120,28 @@ def parse_opd_topic(topic: str) -> str:
     if not m or not _opd_re.match(m.group(1)):
         raise BadTopic(f"not a siaga/v1 OPD dispatch topic: {topic!r}")
     return m.group(1)
+
+
+def city_prefix(city: str) -> str:
+    """``siaga/v1/city/<city>/``: where a city's records land on a province
+    broker (the city broker's bridge remaps ``siaga/v1/dev/...`` under it)."""
+    if not _city_re.match(city):
+        raise BadTopic(f"invalid city {city!r}: must match {CITY_PATTERN}")
+    return f"{PREFIX}/city/{city}/"
+
+
+def city_filter(kind: DeviceTopic | str, *, shared: bool = False) -> str:
+    """Subscription filter for one kind from every device of every city (a
+    province gateway; the city is checked after, so an unknown one is counted)."""
+    topic = f"{PREFIX}/city/+/dev/+/{DeviceTopic(kind).value}"
+    return f"$share/{SHARE_GROUP}/{topic}" if shared else topic
+
+
+def parse_city_topic(topic: str) -> tuple[str, str]:
+    """``siaga/v1/city/<city>/dev/<id>/<kind>`` -> (city, the device topic as
+    the unit published it), or raise BadTopic. The device part is checked by
+    :func:`parse_device_topic` on the result."""
+    m = _city_topic_re.match(topic)
+    if not m or not _city_re.match(m.group(1)):
+        raise BadTopic(f"not a siaga/v1 city topic: {topic!r}")
+    return m.group(1), f"{PREFIX}/{m.group(2)}"

@@ -17,9 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from central.errors import FleetError
 from protocol.configfile import read_secret
-from protocol.topics import PREFIX, QOS, UNIT_PUBLISHES, DeviceTopic
+from protocol.topics import CITY_PATTERN, PREFIX, QOS, UNIT_PUBLISHES, DeviceTopic
 
-CITY_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 #: what a city sends up by default: its cases
 CASE_KINDS = (DeviceTopic.INCIDENT, DeviceTopic.CALL)
 

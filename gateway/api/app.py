@@ -28,6 +28,7 @@ from gateway.api.routers import (
     kpis,
     labels,
     live,
+    province,
 )
 from gateway.config.models import SiteConfig
 from gateway.errors import IllegalTransition, NotFound
@@ -52,7 +53,8 @@ def create_app(cfg: SiteConfig, db: Database, *, metrics: Metrics | None = None,
                             wake=wake or threading.Event(), ready_checks=dict(ready_checks or {}))
     for r in (health.router, auth.router, incidents.router, assignments.router, cap.router,
               fleet.router, kpis.router, callbacks.router, deadletters.router, calls.router,
-              flags.router, live.router, labels.router, casework.router, dashboard.router):
+              flags.router, live.router, labels.router, casework.router, dashboard.router,
+              province.router):
         app.include_router(r)
     from gateway.web import mount_pages  # the pages read the API above
 

@@ -85,6 +85,9 @@ class IncidentPublic(Out):
     attention: str | None = Field(description="Why the case waits for an operator, e.g. a decline")
     assignments: list[AssignmentPublic]
     duplicate_of: str | None = Field(None, description="Merged as a duplicate: the id of the main case")
+    city: str | None = Field(None, description="A province gateway: the city (slug) whose broker "
+                                               "bridged the case up; null at a city gateway")
+    city_name: str | None = Field(None, description="That city's name from the site's province.cities")
     suggested_opds: list[str] = Field(
         default_factory=list, description="Before dispatch: the OPDs the routing rules pick (the "
                                           "operator may choose others, field 'opds' of the transition)")
@@ -140,6 +143,7 @@ class CallPublic(Out):
     operator: str | None
     call_type: str | None = None
     received_at: datetime
+    city: str | None = Field(None, description="A province gateway: the city that bridged it up")
 
 
 class LinkedCase(Out):

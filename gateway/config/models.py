@@ -20,6 +20,7 @@ from protocol.configfile import read_secret
 from protocol.ids import OPD_ID_PATTERN
 from protocol.mqtt import BrokerSettings
 from protocol.reports import CallType, Source
+from protocol.topics import CITY_PATTERN
 
 OpdKey = Annotated[str, StringConstraints(pattern=OPD_ID_PATTERN)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
@@ -352,6 +353,35 @@ class Site(Strict):
         return self
 
 
+class ProvinceCity(Strict):
+    """One city bridged to this province."""
+
+    slug: Annotated[str, StringConstraints(pattern=CITY_PATTERN)] = Field(
+        title="City name on the province broker",
+        description="The `city` of that city broker's bridge (`siaga admin broker gen-config`): its "
+                    "records arrive under siaga/v1/city/<slug>/dev/<device>/<kind>")
+    name: str = Field(title="City name for people", max_length=100,
+                      description="Shown on the pages next to each case, e.g. Kota Medan")
+
+
+class ProvinceSettings(Strict):
+    """This gateway is a province's: it takes in the cases its cities' brokers
+    bridge up (docs/deploy-scale.md, A province). The cities ack their units
+    and dispatch their OPDs; the province stores every case once, with its
+    city, for its staff's pages, dashboard and reports."""
+
+    cities: list[ProvinceCity] = Field(
+        min_length=1, title="The cities bridged to this province",
+        description="A record on a city topic whose city is not listed is rejected (counted as "
+                    "unknown_city in /metrics, logged once), never stored")
+    dispatch: bool = Field(
+        False, title="Route and dispatch the cities' cases here too",
+        description="false (the default): each case is stored as received, for the record; the city "
+                    "dispatched it to its own OPDs, and the province sends nothing and runs no SLA "
+                    "escalations. true: this site's routing rules and OPDs (e.g. a province BPBD) "
+                    "apply to the cities' cases as they would to a city's own")
+
+
 class GatewayBrokerSettings(BrokerSettings):
     """The broker as the gateway uses it: a short session and keepalive, so a
     dead gateway's share of the shared subscription comes back quickly even
@@ -388,9 +418,23 @@ class SiteConfig(Strict):
     )
     flags: FlagSettings = Field(default_factory=FlagSettings,
                                 title="Flagged numbers: repeat prank/ghost callers")
+    province: ProvinceSettings | None = Field(
+        None, title="Province gateway: the cities whose cases it takes in",
+        description="Absent (a city gateway): units' records on siaga/v1/dev/..., acked and dispatched "
+                    "here. Present: records its cities' brokers bridge up on siaga/v1/city/<city>/dev/..., "
+                    "stored with their city, never acked (the city does)")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> SiteConfig:
+        if self.province is not None:
+            slugs = [c.slug for c in self.province.cities]
+            dupes = sorted({c for c in slugs if slugs.count(c) > 1})
+            if dupes:
+                raise ValueError(f"province.cities: duplicate slug(s): {', '.join(dupes)}")
+            if self.sms is not None:
+                raise ValueError("province: no sms section (the cities' modems take their units' SMS)")
+            if self.gateway.fleet_config is not None:
+                raise ValueError("province: no gateway.fleet_config (each city manages its own fleet)")
         ids = [o.id for o in self.opds]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -409,6 +453,12 @@ class SiteConfig(Strict):
         if self.routing.police_route_active and pol is None:
             raise ValueError("routing.police_route_active needs routing.police_opd")
         return self
+
+    def city_name(self, slug: str | None) -> str | None:
+        """A province's name for one of its cities (None: not a province, or unknown)."""
+        if self.province is None or slug is None:
+            return None
+        return next((c.name for c in self.province.cities if c.slug == slug), None)
 
     def opd(self, opd_id: str) -> OpdConfig | None:
         return next((o for o in self.opds if o.id == opd_id), None)

@@ -119,6 +119,8 @@ class Incident(Base):
     sla_resolve_min: Mapped[float | None] = mapped_column(Float)
     #: merged as a duplicate: the id of the case it was merged into (rejected, reason duplicate)
     duplicate_of: Mapped[str | None] = mapped_column(String(26))
+    #: a province gateway: the city whose broker bridged it up (None: this site's own unit)
+    city: Mapped[str | None] = mapped_column(String(63), index=True)
 
     transitions: Mapped[list[Transition]] = relationship(
         back_populates="incident", order_by="Transition.pk", lazy="selectin"
@@ -257,6 +259,8 @@ class Call(Base):
     #: protocol.reports.CallType: from the record, or from the case typed for this call
     call_type: Mapped[str | None] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: a province gateway: the city whose broker bridged it up (None: this site's own unit)
+    city: Mapped[str | None] = mapped_column(String(63), index=True)
 
 
 class FlaggedNumber(Base):
@@ -349,3 +353,4 @@ class PoisonMessage(Base):
 
 # the fleet wing's tables share this metadata (one schema, one Alembic history)
 from gateway.store import models_fleet as _models_fleet  # noqa: E402,F401
+from gateway.store import models_province as _models_province  # noqa: E402,F401

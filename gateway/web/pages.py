@@ -73,8 +73,10 @@ def _page(name: str):
                 "<body><h1>Tidak boleh / Forbidden</h1><p>Halaman ini bukan untuk peran Anda. "
                 "/ This page is not for your role.</p><p><a href='/'>Kembali / Back</a></p></body></html>",
                 status_code=403)
+        prov = request.app.state.gw.cfg.province  # a province's console filters by city
         return templates.TemplateResponse(request, template, {"page": name, "title": title,
-                                                              "pages": PAGES, "site": request.app.title})
+                                                              "pages": PAGES, "site": request.app.title,
+                                                              "cities": prov.cities if prov else []})
 
     view.__name__ = f"page_{name}"
     return view

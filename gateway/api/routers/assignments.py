@@ -7,7 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException
 
 from gateway import lifecycle
 from gateway.api.deps import CurrentUser, SessionDep, StaffUser, StateDep
-from gateway.api.routers.incidents import ERR, _detail, load
+from gateway.api.routers.incidents import ERR, _detail, load, refuse_city_case
 from gateway.api.schemas import AssignCreate, IncidentDetail, OpdStepCreate
 from gateway.auth import Role
 from gateway.errors import IllegalTransition
@@ -20,6 +20,7 @@ router = APIRouter(prefix="/api", tags=["incidents"])
 def add_assignments(ref: str, body: AssignCreate, session: SessionDep, gw: StateDep,
                     user: StaffUser, tasks: BackgroundTasks) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
+    refuse_city_case(gw.cfg, inc)
     try:
         lifecycle.assign(session, gw.cfg, inc, body.opds, actor=user.username, via="api",
                          note=body.note, withdraw=body.withdraw)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from gateway import flags, lifecycle
 from gateway.api.deps import SessionDep, StaffUser, StateDep
-from gateway.api.routers.incidents import ERR, _detail, load
+from gateway.api.routers.incidents import ERR, _detail, load, refuse_city_case
 from gateway.api.schemas import CallerHistory, CallTypeSet, DeskPublic, IncidentDetail, IncidentPublic
 from gateway.clock import utcnow
 from gateway.lifecycle import Status
@@ -36,6 +36,7 @@ def set_call_type(ref: str, body: CallTypeSet, session: SessionDep, gw: StateDep
     dispatched; once an OPD has it, junk typing is refused (409): the OPD
     must close it, the desk cannot silently take it back."""
     inc = load(session, ref, user, lock=True)
+    refuse_city_case(gw.cfg, inc)
     ctype = body.call_type
     junk = ctype in JUNK_CALL_TYPES
     if junk and inc.status not in _BEFORE_OPD and inc.status != Status.REJECTED.value:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway import lifecycle
 from gateway.api.deps import AppState, CurrentUser, SessionDep, StaffUser, StateDep
-from gateway.api.routers.incidents import ERR, _detail, load
+from gateway.api.routers.incidents import ERR, _detail, load, refuse_city_case
 from gateway.api.schemas import HandoffCreate, IncidentDetail, MergeCreate, NoteCreate
 from gateway.errors import IllegalTransition
 from gateway.store.models import Incident, User
@@ -43,6 +43,7 @@ def add_note(ref: str, body: NoteCreate, session: SessionDep, gw: StateDep, user
 def hand_off(ref: str, body: HandoffCreate, session: SessionDep, gw: StateDep, user: StaffUser,
              tasks: BackgroundTasks) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
+    refuse_city_case(gw.cfg, inc)
     try:
         lifecycle.hand_off(session, inc, to=body.to, note=body.note, actor=user.username, via="api")
     except IllegalTransition as exc:
@@ -56,6 +57,8 @@ def merge(ref: str, body: MergeCreate, session: SessionDep, gw: StateDep, user: 
           tasks: BackgroundTasks) -> IncidentDetail:
     dup = load(session, ref, user, lock=True)
     into = load(session, body.into, user, lock=True)
+    for case in (dup, into):
+        refuse_city_case(gw.cfg, case)
     try:
         lifecycle.merge_duplicate(session, dup, into, actor=user.username, via="api", note=body.note)
     except IllegalTransition as exc:

@@ -96,9 +96,20 @@ def load(session: Session, ref: str, user: User, *, lock: bool = False) -> Incid
     return inc
 
 
+def refuse_city_case(cfg: SiteConfig, inc: Incident) -> None:
+    """A province that does not dispatch keeps its cities' cases as records:
+    the city moves them, so no step is taken on one here (409)."""
+    if inc.city is not None and cfg.province is not None and not cfg.province.dispatch:
+        raise HTTPException(409, "Kasus kota: ditangani oleh kota, provinsi hanya mencatat "
+                                 "/ a city's case: the city handles it, the province keeps the record")
+
+
 def _filtered(user: User, status_: Status | None, category: Category | None, opd: str | None,
-              device: str | None, since: datetime | None, until: datetime | None) -> Select:
+              device: str | None, since: datetime | None, until: datetime | None,
+              city: str | None = None) -> Select:
     q = visible(select(Incident), user)
+    if city is not None:
+        q = q.where(Incident.city == city)
     if status_ is not None:
         q = q.where(Incident.status == status_.value)
     if category is not None:
@@ -117,12 +128,14 @@ def _filtered(user: User, status_: Status | None, category: Category | None, opd
 StatusQ = Annotated[Status | None, Query(alias="status")]
 TimeQ = Annotated[datetime | None, Query()]
 StrQ = Annotated[str | None, Query(max_length=63)]
+CityQ = Annotated[str | None, Query(max_length=63, description="A province gateway: one city's cases "
+                                                             "(its slug in province.cities)")]
 
 
 @router.get("/incidents", response_model=IncidentPage, responses=ERR, summary="List incidents, newest first")
 def list_incidents(session: SessionDep, user: CurrentUser, gw: StateDep, status_: StatusQ = None,
                    category: Category | None = None, opd: StrQ = None, device: StrQ = None,
-                   since: TimeQ = None, until: TimeQ = None,
+                   since: TimeQ = None, until: TimeQ = None, city: CityQ = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
                    cursor: Annotated[str | None, Query(max_length=40)] = None,
                    updated_since: Annotated[datetime | None, Query(
@@ -131,7 +144,7 @@ def list_incidents(session: SessionDep, user: CurrentUser, gw: StateDep, status_
     """Shared by every viewer asking the same question (gateway.list_cache):
     the user's role and OPD are part of the question."""
     def page() -> bytes:
-        q = _filtered(user, status_, category, opd, device, since, until)
+        q = _filtered(user, status_, category, opd, device, since, until, city)
         if updated_since is not None:
             q = q.where(Incident.updated_at >= updated_since)
         if cursor:
@@ -145,7 +158,8 @@ def list_incidents(session: SessionDep, user: CurrentUser, gw: StateDep, status_
                             next_cursor=encode_cursor(rows[-1].pk) if more and rows else None
                             ).model_dump_json(by_alias=True).encode()
 
-    key = (user.role, user.opd, status_, category, opd, device, since, until, limit, cursor, updated_since)
+    key = (user.role, user.opd, status_, category, opd, device, since, until, city, limit, cursor,
+           updated_since)
     return Response(gw.lists.get(key, page), media_type="application/json")
 
 
@@ -184,6 +198,11 @@ def public(inc: Incident, user: User, cfg: SiteConfig | None = None) -> Incident
     out.category_label = CATALOGUE[Category(inc.category)].label_id
     staff = user.role != Role.OPD
     out.allowed_actions = lifecycle.case_actions(inc, staff=staff)
+    if cfg is not None and inc.city is not None:  # a province's copy of a city's case
+        out.city_name = cfg.city_name(inc.city)
+        if cfg.province is not None and not cfg.province.dispatch:
+            out.allowed_actions = []  # the city handles it: a record here (docs/deploy-scale.md)
+            return out
     if cfg is not None and staff and inc.status in _BEFORE_DISPATCH:
         out.suggested_opds = list(routing.opds_for(cfg, inc.category, inc.area))
         if inc.handoff:
@@ -230,6 +249,7 @@ def get_incident(ref: str, session: SessionDep, gw: StateDep, user: CurrentUser)
 def transition(ref: str, body: TransitionCreate, session: SessionDep, gw: StateDep,
                user: CurrentUser, tasks: BackgroundTasks) -> IncidentDetail:
     inc = load(session, ref, user, lock=True)
+    refuse_city_case(gw.cfg, inc)
     actor = user.username
     try:
         if body.to.value in {s.value for s in OpdStep}:
@@ -316,15 +336,15 @@ def redispatch_delivery(delivery_id: str, session: SessionDep, gw: StateDep,
 
 CSV_FIELDS = ("case_no", "id", "status", "category", "source", "priority", "device_id", "area",
               "location_label", "received_at", "opds", "first_ack_at", "resolved_at", "escalated",
-              "reject_reason")
+              "reject_reason", "city")
 
 
 @router.get("/export/incidents.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}},
             summary="CSV export with the same filters as the list")
 def export_csv(session: SessionDep, user: CurrentUser, status_: StatusQ = None,
                category: Category | None = None, opd: StrQ = None, device: StrQ = None,
-               since: TimeQ = None, until: TimeQ = None) -> Response:
-    q = _filtered(user, status_, category, opd, device, since, until).order_by(Incident.pk)
+               since: TimeQ = None, until: TimeQ = None, city: CityQ = None) -> Response:
+    q = _filtered(user, status_, category, opd, device, since, until, city).order_by(Incident.pk)
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(CSV_FIELDS)
@@ -335,6 +355,6 @@ def export_csv(session: SessionDep, user: CurrentUser, status_: StatusQ = None,
                     inc.device_id or "", inc.area or "", inc.location_label or "",
                     inc.received_at.isoformat(), " ".join(a.opd for a in inc.assignments),
                     min(acks).isoformat() if acks else "", max(res).isoformat() if res else "",
-                    int(inc.escalated), inc.reject_reason or ""])
+                    int(inc.escalated), inc.reject_reason or "", inc.city or ""])
     return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": 'attachment; filename="incidents.csv"'})

@@ -88,7 +88,10 @@ async function api(path, options = {}) {
 const fmtTime = (s) => (s ? new Date(s).toLocaleString("id-ID", { hour12: false }) : "–");
 const fmtDur = (s) => (s === null || s === undefined ? "–" : s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${(s / 60).toFixed(1)} mnt` : `${(s / 3600).toFixed(1)} jam`);
 const fmtPct = (x) => (x === null || x === undefined ? "–" : `${Math.round(x * 100)} %`);
-const place = (i) => [i.location_label, i.area].filter(Boolean).join(", ") || i.device_id || "–";
+const place = (i) => {
+  const where = [i.location_label, i.area].filter(Boolean).join(", ") || i.device_id || "–";
+  return i.city ? `${i.city_name || i.city} · ${where}` : where; // a province: the city first
+};
 
 function fillRows(tbody, rows) {
   tbody.replaceChildren(...rows);

@@ -22,7 +22,7 @@ const caseLink = (c) => el("a", { href: `/cases/${encodeURIComponent(c.id)}`, "d
 // where the report came from: the box and its place, or the panel and the caller's number
 function sourceText(i) {
   const bits = [source(i)];
-  if (i.device_id) bits.push(i.device_id);
+  if (i.device_id) bits.push(i.city ? `${i.city}/${i.device_id}` : i.device_id);
   if (i.caller) bits.push(i.caller);
   return bits.join(" · ");
 }
@@ -32,6 +32,7 @@ function summary(i) {
     ? el("a", { href: `geo:${i.lat},${i.lon}` }, `${i.lat.toFixed(5)}, ${i.lon.toFixed(5)}`) : null;
   return section("summary", "Ringkasan / Summary", dl([
     ["Status", el("span", { class: "badge" }, word("status", i.status))],
+    ["Kota / City", i.city ? `${i.city_name || i.city} (${i.city})` : null],
     ["Kategori / Category", word("category", i.category)],
     ["Jenis panggilan / Call type", word("call_type", i.call_type)],
     ["Sumber / Source", sourceText(i)],

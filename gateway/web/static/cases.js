@@ -163,9 +163,11 @@ const OVERLAP_MS = 5000; // a commit that lands a little after a later one is st
 async function refreshConsole(via = "poll") {
   await loadOpds();
   const status = document.getElementById("status-filter").value;
-  const delta = via === "push" && !status && heldSince !== null && Date.now() - fullAt < 30000;
+  const city = document.getElementById("city-filter")?.value; // a province gateway's console
+  const delta = via === "push" && !status && !city && heldSince !== null && Date.now() - fullAt < 30000;
   const q = new URLSearchParams({ limit: delta ? "500" : "200" });
   if (status) q.set("status", status);
+  if (city) q.set("city", city);
   // rounded down to 5 s: consoles holding about the same cases ask the same question (the gateway's list cache)
   if (delta) q.set("updated_since", new Date(Math.floor((heldSince - OVERLAP_MS) / 5000) * 5000).toISOString());
   const pageData = await api("/api/incidents?" + q);
@@ -242,6 +244,7 @@ async function initConsole() {
   document.getElementById("call-type-select").replaceChildren(el("option", { value: "" }, "–"),
     ...Object.entries(WORDS.call_type).filter(([c]) => c !== "untyped").map(([c, label]) => el("option", { value: c }, label)));
   document.getElementById("status-filter").addEventListener("change", () => refreshConsole("filter"));
+  document.getElementById("city-filter")?.addEventListener("change", () => refreshConsole("filter"));
   watchCaller(document.querySelector("#new-incident [name=caller]"));
   watchDesks();
   document.getElementById("new-incident").addEventListener("submit", async (ev) => {

@@ -133,6 +133,16 @@ function renderCharts(b) {
   { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
 }
 
+// a province gateway: the period's cases per city (GET /api/province)
+async function renderCities(b) {
+  const table = document.getElementById("city-counts");
+  if (!table) return;
+  const view = await api("/api/province?" + new URLSearchParams({ since: b.period.since, until: b.period.until }));
+  fillRows(table.querySelector("tbody"), view.cities.map((c) => el("tr", { "data-city": c.slug },
+    el("td", {}, c.name), el("td", { class: "num" }, String(c.incidents)), el("td", { class: "num" }, String(c.calls)),
+    el("td", { class: "num" }, String(c.units)), el("td", {}, fmtTime(c.last_received_at)))));
+}
+
 async function refreshBoard() {
   const q = params();
   board = await api("/api/dashboard?" + q);
@@ -143,6 +153,7 @@ async function refreshBoard() {
   }
   renderTables(board);
   renderCharts(board);
+  await renderCities(board);
   document.body.dataset.board = q.toString(); // the period drawn (tests wait for it)
 }
 
