@@ -27,6 +27,9 @@ def kpis(gw: StateDep, _user: ReportUser, since: datetime | None = None,
         raise HTTPException(422, "since harus sebelum until / since must be before until")
 
     def compute() -> kpi.KpiReport:
+        from gateway import kpi_rollup
+
+        kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)
         with gw.db.read_session() as s:
             return kpi.compute(s, gw.cfg, since, until)
 
