@@ -205,8 +205,8 @@ def open_for(session: Session, tz_name: str) -> Rollups | None:
         return shared
     if not inspect(session.connection()).has_table("kpi_meta"):
         return None
-    if R.built_for(session) != R.signature(tz_name):
-        return None
+    if R.built_for(session) != R.signature(tz_name) or not R.triggers_present(session):
+        return None  # (a table rebuilt by a later SQLite migration loses its triggers)
     utc = set(session.scalars(select(KpiDirty.day).distinct()))
     return Rollups(session, tz_name, R.local_days(utc, ZoneInfo(tz_name)))
 
