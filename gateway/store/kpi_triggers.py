@@ -4,11 +4,13 @@ intake, a bulk load or a test's raw INSERT alike (as the generated duration
 columns of gateway/store/durations.py do).
 
 A trigger only appends the UTC day of each key timestamp a row had before
-and has after the change; the rollup itself is recomputed from the raw rows
-later (``gateway.kpi_rollup.refresh``), so the KPI definitions live in one
-place (Python/SQL), not twice in two trigger dialects, and writers never
-queue on a shared counter row (an append takes no lock another writer
-waits for). Readers treat a dirty day as raw until it is refreshed.
+and has after the change, unless that day is marked already (SQLite: by
+anyone; PostgreSQL: by the same transaction, as a concurrent refresh may be
+deleting another's mark without seeing this change); the rollup itself is
+recomputed from the raw rows later (``gateway.kpi_rollup.refresh``), so the
+KPI definitions live in one place (Python/SQL), not twice in two trigger
+dialects, and writers never queue on a shared counter row. Readers treat a
+dirty day as raw until it is refreshed.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ def create_sql(dialect: str) -> list[str]:
     out = []
     for table, (keys, cols) in WATCHED.items():
         if dialect == "sqlite":
+            # one mark per day: SQLite serializes writers and the refresher, so an
+            # existing mark is deleted only by a refresh that sees this change too
             def ins(ref: str, cond: str = "") -> str:
-                return (f"INSERT INTO kpi_dirty(day) SELECT {_sqlite_day(ref)} "
-                        f"WHERE {ref} IS NOT NULL{cond};")
+                return (f"INSERT INTO kpi_dirty(day) SELECT {_sqlite_day(ref)} "  # noqa: S608 (DDL from constants)
+                        f"WHERE {ref} IS NOT NULL{cond} AND NOT EXISTS "
+                        f"(SELECT 1 FROM kpi_dirty WHERE day = {_sqlite_day(ref)});")
 
             new = " ".join(ins(f"NEW.{k}") for k in keys)
             old = " ".join(ins(f"OLD.{k}") for k in keys)
@@ -50,9 +55,12 @@ def create_sql(dialect: str) -> list[str]:
                     f"CREATE TRIGGER kpi_mark_{table}_upd AFTER UPDATE OF {', '.join(cols)} ON {table} "
                     f"BEGIN {new} {moved} END"]
         else:
+            # one mark per day and transaction (a bulk load's); another transaction's
+            # mark may be deleted by a refresh that does not see this change yet
             def pins(ref: str, cond: str = "") -> str:
-                return (f"INSERT INTO kpi_dirty(day) SELECT {_pg_day(ref)} "
-                        f"WHERE {ref} IS NOT NULL{cond};")
+                return (f"INSERT INTO kpi_dirty(day) SELECT {_pg_day(ref)} "  # noqa: S608
+                        f"WHERE {ref} IS NOT NULL{cond} AND NOT EXISTS (SELECT 1 FROM kpi_dirty "
+                        f"WHERE day = {_pg_day(ref)} AND xmin = (txid_current() % 4294967296)::text::xid);")
 
             new = " ".join(pins(f"NEW.{k}") for k in keys)
             old = " ".join(pins(f"OLD.{k}") for k in keys)

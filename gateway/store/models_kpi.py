@@ -14,7 +14,7 @@ Migration: ``0005_kpi_rollups``.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, Integer, String
+from sqlalchemy import BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.models import Base
@@ -28,6 +28,7 @@ class KpiMeta(Base):
 
 class KpiDirty(Base):
     __tablename__ = "kpi_dirty"
+    __table_args__ = (Index("ix_kpi_dirty_day", "day"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
     #: UTC day (days since 1970-01-01) of a changed row's key timestamp

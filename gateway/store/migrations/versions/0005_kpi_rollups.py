@@ -38,6 +38,7 @@ def upgrade() -> None:
     op.create_table('kpi_dirty', sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
                                            primary_key=True, autoincrement=True),
                     sa.Column('day', INT(), nullable=False))
+    op.create_index('ix_kpi_dirty_day', 'kpi_dirty', ['day'])
     op.create_table('kpi_day_assignments', *_day_cols(), sa.Column('opd', sa.String(32), primary_key=True),
                     *[sa.Column(c, INT(), nullable=False) for c in (
                         'n', 'open', 'esc', 'ack_done', 'ack_dec', 'ack_ok', 'res_done', 'res_dec', 'res_ok',
