@@ -299,8 +299,9 @@ def compute(session: Session, cfg: SiteConfig, since: datetime | None = None,
     ro = open_for(session, cfg.site.timezone)
     calls = kpi_rolled.calls(ro, since, until) if ro is not None else None
     if ro is not None:  # the rollups: per local day sums (gateway.kpi_rollup)
-        cats, backlog, rolled_hours = kpi_rolled.incidents(ro, since, until)
-        local_hours = rolled_hours if local_hours is None else local_hours
+        cats, backlog = kpi_rolled.incidents(ro, since, until)
+        if local_hours is None:
+            local_hours = kpi_rolled.hours(ro, since, until)
     else:
         where = [Incident.received_at >= since, Incident.received_at < until]
         cats = Counter()

@@ -165,7 +165,7 @@ def incident_hours(session: Session, since: datetime, until: datetime, tz_name: 
 
     ro = open_for(session, tz_name)
     if ro is not None:
-        return kpi_rolled.incidents(ro, since, until)[2]
+        return kpi_rolled.hours(ro, since, until)
     return _local_hours(session, Incident.received_at,
                         [Incident.received_at >= since, Incident.received_at < until],
                         ZoneInfo(tz_name), since, until)

@@ -10,7 +10,7 @@ reads raw.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,6 +21,7 @@ from gateway.lifecycle import GONE
 from gateway.store.models import Assignment
 
 MISSED = ("missed", "abandoned", "no_answer")  # = gateway.kpi.MISSED_REASONS
+MONDAY = date(2001, 1, 1)
 
 
 def _mid(v: list[float]) -> float:
@@ -42,9 +43,8 @@ def median_p90(ro: Rollups, clock: int, opd: str, since: datetime, until: dateti
             at[percentile_rank(n, 90)] / scale if p90 else None)
 
 
-def incidents(ro: Rollups, since: datetime, until: datetime
-              ) -> tuple[Counter[str], int, Counter[datetime]]:
-    """Incidents by category, the open backlog, incidents by local hour."""
+def incidents(ro: Rollups, since: datetime, until: datetime) -> tuple[Counter[str], int]:
+    """Incidents by category, the open backlog."""
     from gateway.kpi import OPEN_STATES
 
     plan = ro.plan(since, until)
@@ -53,11 +53,18 @@ def incidents(ro: Rollups, since: datetime, until: datetime
     for (_, cat, status), (n,) in ro.sums(plan, "inc", ("category", "status"), ("n",)).items():
         cats[cat] += n
         backlog += n if status in OPEN_STATES else 0
+    return +cats, backlog
+
+
+def hours(ro: Rollups, since: datetime, until: datetime) -> Counter[datetime]:
+    """Incidents by local weekday and hour, keyed by a local hour of that
+    weekday and hour (what the heat map and hours of day read; not a date)."""
+    plan = ro.plan(since, until)
     hours: Counter[datetime] = Counter()
-    for (_, day, hour), (n,) in ro.sums(plan, "hour", ("day", "hour"), ("n",)).items():
+    for (_, wd, hour), (n,) in ro.sums(plan, "hour", ("weekday", "hour"), ("n",)).items():
         if n:
-            hours[datetime.combine(date.fromordinal(day), time(hour), ro.tz)] += n
-    return +cats, backlog, hours
+            hours[datetime.combine(MONDAY + timedelta(days=int(wd)), time(int(hour)), ro.tz)] += n
+    return hours
 
 
 def opds(ro: Rollups, cfg: Any, since: datetime, until: datetime, now: datetime) -> list[Any] | None:

@@ -22,6 +22,7 @@ for the exact value.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import logging
 import math
@@ -80,6 +81,7 @@ def signature(tz_name: str) -> str:
     return f"{tz_name}|{BANDS_VERSION}"
 
 
+@functools.lru_cache(maxsize=8192)
 def midnight(day: int, tz: ZoneInfo) -> datetime:
     """UTC instant of local midnight starting the day of ordinal ``day`` (as kpi_period)."""
     return datetime.combine(date.fromordinal(day), time(0), tz).astimezone(UTC)

@@ -95,7 +95,8 @@ class Rollups:
     # -- sums
     def sums(self, plan: Plan, table: str, keys: tuple[str, ...], cols: tuple[str, ...],
              clocks: tuple[int, ...] | None = None) -> dict[tuple[Any, ...], list[Any]]:
-        """Column sums per (group, *keys) over the plan; ``keys`` may name ``day``."""
+        """Column sums per (group, *keys) over the plan; ``keys`` may name ``day``
+        and ``weekday`` (of the local day, Monday 0)."""
         model, tkeys, tcols = R.TABLES[table]
         out: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(cols))
         if plan.stored:
@@ -110,7 +111,7 @@ class Rollups:
             gcols: list[Any] = [case(*whens, else_=order[-1][0])] if len(order) > 1 else []
             inside = {d for d, _ in days}
             holes = [d for d in range(lo, hi + 1) if d not in inside]
-            kcols = [getattr(model, k) for k in keys]
+            kcols = [(model.day - 1) % 7 if k == "weekday" else getattr(model, k) for k in keys]
             q = select(*gcols, *kcols, *[func.sum(getattr(model, c)) for c in cols]).where(
                 model.day >= lo, model.day <= hi)
             if holes:
@@ -130,7 +131,7 @@ class Rollups:
         idx = [tcols.index(c) for c in cols]
         for day, start, end, g in plan.raw:
             for k, vals in self._build(day, start, end).t.get(table, {}).items():
-                rec = dict(zip(tkeys, k, strict=True), day=day)
+                rec = dict(zip(tkeys, k, strict=True), day=day, weekday=(day - 1) % 7)
                 if clocks is not None and rec["clock"] not in clocks:
                     continue
                 acc = out[(g, *[rec[x] for x in keys])]

@@ -157,7 +157,8 @@ class Assignment(Base):
                       # the KPIs' exact medians read one band of these (migration 0005_kpi_rollups)
                       Index("ix_assignments_ack_rank", "opd", "ack_us", "dispatched_at", "status"),
                       Index("ix_assignments_resolve_rank", "opd", "resolve_us", "dispatched_at", "status"),
-                      Index("ix_assignments_declined", "declined_at"))
+                      Index("ix_assignments_declined", "declined_at"),
+                      Index("ix_assignments_reroute_rank", "opd", "declined_at", "rerouted_at"))
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"))

@@ -19,6 +19,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.store.models import Base
 
+#: SQLite: the day tables are clustered by their key (a period is one range read)
+NO_ROWID = {"sqlite_with_rowid": False}
+
 
 class KpiMeta(Base):
     __tablename__ = "kpi_meta"
@@ -41,6 +44,7 @@ class KpiDayAssignment(Base):
     open with an SLA limit, ``*_olim_max`` the largest such limit (minutes)."""
 
     __tablename__ = "kpi_day_assignments"
+    __table_args__ = NO_ROWID
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     opd: Mapped[str] = mapped_column(String(32), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
@@ -65,8 +69,9 @@ class KpiDayHistogram(Base):
     day), 2 112 answer (OPD ''), 3 decline to re-dispatch (by decline day)."""
 
     __tablename__ = "kpi_day_histograms"
-    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    __table_args__ = NO_ROWID
     clock: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
     opd: Mapped[str] = mapped_column(String(32), primary_key=True)
     band: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
@@ -74,6 +79,7 @@ class KpiDayHistogram(Base):
 
 class KpiDayIncident(Base):
     __tablename__ = "kpi_day_incidents"
+    __table_args__ = NO_ROWID
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     category: Mapped[str] = mapped_column(String(32), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -84,6 +90,7 @@ class KpiDayHour(Base):
     """Incidents per (local day, local hour): the heat map and hours of day."""
 
     __tablename__ = "kpi_day_hours"
+    __table_args__ = NO_ROWID
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     hour: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
@@ -94,6 +101,7 @@ class KpiDayCall(Base):
     ``b0``..``b6``: answered calls per answer band (kpi_charts.ANSWER_BANDS)."""
 
     __tablename__ = "kpi_day_calls"
+    __table_args__ = NO_ROWID
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_type: Mapped[str] = mapped_column(String(16), primary_key=True)
     end_reason: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -114,6 +122,7 @@ class KpiDayDecline(Base):
     """Declines per (local day of the decline, OPD, reason ('' for none))."""
 
     __tablename__ = "kpi_day_declines"
+    __table_args__ = NO_ROWID
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
     opd: Mapped[str] = mapped_column(String(32), primary_key=True)
     reason: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -29,6 +29,10 @@ def _day_cols() -> list[sa.Column]:
     return [sa.Column('day', INT(), primary_key=True)]
 
 
+def _day_table(name: str, *cols: sa.Column) -> None:
+    op.create_table(name, *cols, sqlite_with_rowid=False)  # SQLite: clustered by the key
+
+
 def upgrade() -> None:
     from gateway.kpi_rollup import rebuild
     from gateway.store.kpi_triggers import create_sql
@@ -39,33 +43,34 @@ def upgrade() -> None:
                                            primary_key=True, autoincrement=True),
                     sa.Column('day', INT(), nullable=False))
     op.create_index('ix_kpi_dirty_day', 'kpi_dirty', ['day'])
-    op.create_table('kpi_day_assignments', *_day_cols(), sa.Column('opd', sa.String(32), primary_key=True),
+    _day_table('kpi_day_assignments', *_day_cols(), sa.Column('opd', sa.String(32), primary_key=True),
                     *[sa.Column(c, INT(), nullable=False) for c in (
                         'n', 'open', 'esc', 'ack_done', 'ack_dec', 'ack_ok', 'res_done', 'res_dec', 'res_ok',
                         'ack_olim', 'res_olim')],
                     sa.Column('ack_olim_max', sa.Float()), sa.Column('res_olim_max', sa.Float()),
                     sa.Column('withdrawn', INT(), nullable=False))
-    op.create_table('kpi_day_histograms', *_day_cols(), sa.Column('clock', INT(), primary_key=True),
+    _day_table('kpi_day_histograms', sa.Column('clock', INT(), primary_key=True), *_day_cols(),
                     sa.Column('opd', sa.String(32), primary_key=True),
                     sa.Column('band', INT(), primary_key=True),
                     sa.Column('n', INT(), nullable=False))
-    op.create_table('kpi_day_incidents', *_day_cols(),
+    _day_table('kpi_day_incidents', *_day_cols(),
                     sa.Column('category', sa.String(32), primary_key=True),
                     sa.Column('status', sa.String(16), primary_key=True),
                     sa.Column('n', INT(), nullable=False))
-    op.create_table('kpi_day_hours', *_day_cols(), sa.Column('hour', INT(), primary_key=True),
+    _day_table('kpi_day_hours', *_day_cols(), sa.Column('hour', INT(), primary_key=True),
                     sa.Column('n', INT(), nullable=False))
-    op.create_table('kpi_day_calls', *_day_cols(), sa.Column('call_type', sa.String(16), primary_key=True),
+    _day_table('kpi_day_calls', *_day_cols(), sa.Column('call_type', sa.String(16), primary_key=True),
                     sa.Column('end_reason', sa.String(32), primary_key=True),
                     *[sa.Column(c, INT(), nullable=False) for c in (
                         'n', 'answered', 'w15', 'w20', 'b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6')])
-    op.create_table('kpi_day_declines', *_day_cols(), sa.Column('opd', sa.String(32), primary_key=True),
+    _day_table('kpi_day_declines', *_day_cols(), sa.Column('opd', sa.String(32), primary_key=True),
                     sa.Column('reason', sa.String(16), primary_key=True),
                     *[sa.Column(c, INT(), nullable=False) for c in ('n', 'wrong', 'rerouted')])
     op.create_index('ix_assignments_ack_rank', 'assignments', ['opd', 'ack_us', 'dispatched_at', 'status'])
     op.create_index('ix_assignments_resolve_rank', 'assignments',
                     ['opd', 'resolve_us', 'dispatched_at', 'status'])
     op.create_index('ix_assignments_declined', 'assignments', ['declined_at'])
+    op.create_index('ix_assignments_reroute_rank', 'assignments', ['opd', 'declined_at', 'rerouted_at'])
     op.create_index('ix_calls_answer_rank', 'calls', ['direction', 'answer_s', 'received_at'])
     bind = op.get_bind()
     for ddl in create_sql(bind.dialect.name):
@@ -79,6 +84,7 @@ def downgrade() -> None:
     for ddl in drop_sql(op.get_bind().dialect.name):
         op.execute(ddl)
     op.drop_index('ix_calls_answer_rank', table_name='calls')
+    op.drop_index('ix_assignments_reroute_rank', table_name='assignments')
     op.drop_index('ix_assignments_declined', table_name='assignments')
     op.drop_index('ix_assignments_resolve_rank', table_name='assignments')
     op.drop_index('ix_assignments_ack_rank', table_name='assignments')
