@@ -45,9 +45,10 @@ def board(gw: StateDep, kind: PeriodKind, month: str | None, start: date | None,
     _period(gw, kind, month, start, end)  # a bad period is refused before anything is queued
 
     def compute() -> kpi_board.Board:
-        kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)
         with gw.db.read_session() as s:
-            return kpi_board.compute(s, gw.cfg, _period(gw, kind, month, start, end))
+            out = kpi_board.compute(s, gw.cfg, _period(gw, kind, month, start, end))
+        kpi_rollup.refresh_soon(gw.db, gw.cfg.site.timezone)  # for the next one (dirty days read raw)
+        return out
 
     return gw.boards.get((kind, month, start, end), compute)
 

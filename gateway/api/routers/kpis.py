@@ -29,9 +29,10 @@ def kpis(gw: StateDep, _user: ReportUser, since: datetime | None = None,
     def compute() -> kpi.KpiReport:
         from gateway import kpi_rollup
 
-        kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)
         with gw.db.read_session() as s:
-            return kpi.compute(s, gw.cfg, since, until)
+            out = kpi.compute(s, gw.cfg, since, until)
+        kpi_rollup.refresh_soon(gw.db, gw.cfg.site.timezone)  # for the next one (dirty days read raw)
+        return out
 
     return gw.kpis.get((since, until), compute)
 
