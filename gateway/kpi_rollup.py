@@ -26,10 +26,8 @@ import functools
 import itertools
 import logging
 import math
-import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -314,8 +312,9 @@ REFRESH_DAYS = 14  # dirty days rebuilt per dashboard computation (a bulk load i
 
 
 def refresh_db(db: Any, tz_name: str, max_days: int = REFRESH_DAYS) -> None:
-    """Refresh before a dashboard computation, in its own short write
-    transaction (usually just today); a failure only leaves days raw."""
+    """Refresh after a dashboard computation (its board is made already, dirty
+    days read raw), in its own short write transaction (usually just today),
+    for the next one; a failure only leaves days raw."""
     try:
         with db.session() as s:
             if refresh(s, tz_name, max_days=max_days) < 0:
@@ -323,35 +322,6 @@ def refresh_db(db: Any, tz_name: str, max_days: int = REFRESH_DAYS) -> None:
                             "layout: run `siaga gateway rollups --rebuild` (until then: raw rows, slower)")
     except Exception:  # the dashboard still answers, from the raw rows
         log.exception("KPI rollup refresh failed")
-
-
-_refresher: ThreadPoolExecutor | None = None
-_pending: set[int] = set()
-_pending_lock = threading.Lock()
-
-
-def refresh_soon(db: Any, tz_name: str) -> None:
-    """Queue a :func:`refresh_db` in a low-priority thread (one queued per
-    database at a time): the dashboard answers first (dirty days raw), the
-    next computation finds them refreshed."""
-    global _refresher
-    from gateway.kpi_snapshot import _lower_priority
-
-    with _pending_lock:
-        if id(db) in _pending:
-            return
-        _pending.add(id(db))
-        if _refresher is None:
-            _refresher = ThreadPoolExecutor(1, thread_name_prefix="kpi-rollup", initializer=_lower_priority)
-
-    def run() -> None:
-        try:
-            refresh_db(db, tz_name)
-        finally:
-            with _pending_lock:
-                _pending.discard(id(db))
-
-    _refresher.submit(run)
 
 
 def stored(session: Session, day: int) -> DayAgg:
