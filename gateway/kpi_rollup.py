@@ -240,10 +240,13 @@ def built_for(session: Session) -> str | None:
     return session.scalar(select(KpiMeta.value).where(KpiMeta.key == "built_for"))
 
 
-def _lock(session: Session) -> None:
-    """One refresher at a time (SQLite: the write lock does it)."""
+def _lock(session: Session, wait: bool = True) -> bool:
+    """One refresher at a time (SQLite: the write lock does it); False: busy."""
     if session.get_bind().dialect.name == "postgresql":
+        if not wait:
+            return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(1512)")))
         session.execute(text("SELECT pg_advisory_xact_lock(1512)"))
+    return True
 
 
 def _bounds(session: Session, tz: ZoneInfo) -> tuple[int, int] | None:
@@ -282,19 +285,21 @@ def rebuild(session: Session, tz_name: str, progress: Progress | None = None) ->
     return written
 
 
-def refresh(session: Session, tz_name: str, *, max_days: int | None = None) -> int:
+def refresh(session: Session, tz_name: str, *, max_days: int | None = None, wait: bool = True) -> int:
     """Rebuild the dirty days, the latest ``max_days`` UTC days of them at most
     (the rest stay dirty: read raw, refreshed next time); returns how many
     local days were rebuilt, or -1 when the rollups were built for another
     zone or band layout (then nothing is done: ``rebuild`` them, a long
     transaction not to be run behind the intake's back). Safe beside
     writers: a day's marks are deleted before its rows are read, so a
-    change committed later keeps its own mark."""
+    change committed later keeps its own mark. ``wait=False``: return 0 if
+    another refresher holds PostgreSQL's advisory lock."""
     if not triggers_present(session):
         return 0
     if built_for(session) != signature(tz_name):
         return -1
-    _lock(session)
+    if not _lock(session, wait):
+        return 0
     tz = ZoneInfo(tz_name)
     pending = sorted(set(session.scalars(select(KpiDirty.day).distinct())), reverse=True)
     if not pending:
@@ -314,14 +319,22 @@ REFRESH_DAYS = 14  # dirty days rebuilt per dashboard computation (a bulk load i
 def refresh_db(db: Any, tz_name: str, max_days: int = REFRESH_DAYS) -> None:
     """Refresh after a dashboard computation (its board is made already, dirty
     days read raw), in its own short write transaction (usually just today),
-    for the next one; a failure only leaves days raw."""
+    for the next one. Never waits for a writer: with SQLite's write lock
+    (``Database._lock``) or another refresher busy it does nothing (the next
+    computation tries again). A failure only leaves days raw."""
+    lock = getattr(db, "_lock", None)
+    if lock is not None and not lock.acquire(blocking=False):
+        return
     try:
-        with db.session() as s:
-            if refresh(s, tz_name, max_days=max_days) < 0:
+        with db.new_session() as s, s.begin():
+            if refresh(s, tz_name, max_days=max_days, wait=False) < 0:
                 log.warning("Rollup KPI dibuat untuk zona lain / KPI rollups built for another zone or "
                             "layout: run `siaga gateway rollups --rebuild` (until then: raw rows, slower)")
     except Exception:  # the dashboard still answers, from the raw rows
         log.exception("KPI rollup refresh failed")
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def stored(session: Session, day: int) -> DayAgg:

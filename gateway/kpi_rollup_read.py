@@ -31,6 +31,7 @@ from gateway.store.models import Assignment, Call
 from gateway.store.models_kpi import KpiDayAssignment, KpiDirty
 
 INFO_KEY = "kpi_rollups"
+MAX_DIRTY = 7  # more dirty UTC days than this: read raw until refreshed (14 days per computation)
 RAW_KEY = "kpi_raw"  # set in a session's info: read raw rows only (the tests' reference)
 
 
@@ -208,7 +209,9 @@ def open_for(session: Session, tz_name: str) -> Rollups | None:
         return None
     if R.built_for(session) != R.signature(tz_name) or not R.triggers_present(session):
         return None  # (a table rebuilt by a later SQLite migration loses its triggers)
-    utc = set(session.scalars(select(KpiDirty.day).distinct()))
+    utc = set(session.scalars(select(KpiDirty.day).limit(MAX_DIRTY + 1).distinct()))
+    if len(utc) > MAX_DIRTY:  # a bulk load not refreshed yet: the raw SQL is quicker than day builds
+        return None
     return Rollups(session, tz_name, R.local_days(utc, ZoneInfo(tz_name)))
 
 

@@ -113,10 +113,12 @@ def test_board_from_rollups_equals_the_board_from_raw_rows(seeded):
     raw = {name: _board(db, cfg, p, raw=True) for name, p in periods.items()}
     assert raw["October"]["kpis"]["incidents"] > 500  # the months are really there
     assert any(o["opd"] == "edge_opd" for o in raw["October"]["kpis"]["opds"])
-    # every day dirty (seeded after the migration): pieces built on the fly
+    # every day dirty (seeded after the migration): read raw until refreshed
     short = ("October", "30 days", "today")
     for name in short:
         assert _board(db, cfg, periods[name], raw=False) == raw[name], name
+    with db.read_session() as s:
+        assert open_for(s, tz) is None  # (more than MAX_DIRTY days dirty)
     with db.session() as s:
         assert kpi_rollup.refresh(s, tz) > 60
         assert s.scalar(select(KpiDirty.id).limit(1)) is None
