@@ -178,3 +178,58 @@ def report(
 
     cfg = _load(config or ctx.obj)
     make_report(cfg, month, out, csv_out, say=typer.echo, fail=lambda m: typer.echo(m, err=True))
+
+
+@app.command("rollups")
+def rollups(
+    ctx: typer.Context,
+    rebuild: Annotated[bool, typer.Option(
+        "--rebuild", help="Bangun ulang semua hari / rebuild every day (after a time zone change)")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Bandingkan dengan baris mentah / compare every day with its raw rows")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Rollup KPI dasbor / the dashboard's per-day KPI rollups: refresh, rebuild, verify.
+
+    Tanpa opsi: perbarui hari yang berubah / without options: refresh the changed days.
+    Example: siaga gateway --config site.yaml rollups --rebuild --verify
+    """
+    from gateway import kpi_rollup
+    from gateway.store.db import Database
+
+    cfg = _load(config or ctx.obj)
+    tz = cfg.site.timezone
+    db = Database(cfg.gateway.database_url)
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(f"  {done}/{total} hari / days", err=True)
+
+    try:
+        with db.session() as s:
+            if rebuild:
+                n = kpi_rollup.rebuild(s, tz, progress)
+                typer.echo(f"Dibangun ulang / rebuilt: {n} hari berisi / days with rows ({tz})")
+            else:
+                n = kpi_rollup.refresh(s, tz)
+                if n < 0:
+                    typer.echo(f"Rollup dibuat untuk / built for {kpi_rollup.built_for(s)!r}: "
+                               f"jalankan / run --rebuild", err=True)
+                    raise typer.Exit(1)
+                typer.echo(f"Diperbarui / refreshed: {n} hari / days")
+        if verify:
+            with db.read_session() as s:
+                bad = kpi_rollup.verify(s, tz, progress)
+            if bad:
+                from datetime import date
+
+                typer.echo("Berbeda / differ: " + ", ".join(date.fromordinal(d).isoformat() for d in bad),
+                           err=True)
+                raise typer.Exit(1)
+            typer.echo("Cocok / verified: every stored day equals its raw rows")
+        with db.read_session() as s:
+            typer.echo("Baris / rows: " + ", ".join(f"{k} {v:,}" for k, v in kpi_rollup.counts(s).items()))
+    except RuntimeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()

@@ -84,6 +84,13 @@ def targets(cfg: SiteConfig) -> Targets:
 
 
 def compute(session: Session, cfg: SiteConfig, period: Period) -> Board:
+    from gateway.kpi_rollup_read import shared
+
+    with shared(session, cfg.site.timezone):  # one rollup reader for every part
+        return _compute(session, cfg, period)
+
+
+def _compute(session: Session, cfg: SiteConfig, period: Period) -> Board:
     now = utcnow()
     hours = kpi_charts.incident_hours(session, period.since, period.until, cfg.site.timezone)
     report = kpi.compute(session, cfg, period.since, period.until, local_hours=hours)

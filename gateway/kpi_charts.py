@@ -136,15 +136,20 @@ def _trend(session: Session, since: datetime, until: datetime, starts: list[date
     return out
 
 
+def _band_labels() -> list[str]:
+    labels = [f"≤{ANSWER_BANDS[0]:.0f} detik"]
+    labels += [f"{lo:.0f}–{hi:.0f} detik" for lo, hi in itertools.pairwise(ANSWER_BANDS)]
+    labels.append(f">{ANSWER_BANDS[-1]:.0f} detik")
+    return labels
+
+
 def _answers(session: Session, where: list[Any]) -> AnswerBands:
     ans = Call.answer_s
     cols = [_count(ans.is_not(None) & (ans <= ANSWER_BANDS[0]))]
     cols += [_count((ans > lo) & (ans <= hi)) for lo, hi in itertools.pairwise(ANSWER_BANDS)]
     cols.append(_count(ans > ANSWER_BANDS[-1]))
     counts = [int(x) for x in session.execute(select(*cols).where(*where)).one()]
-    labels = [f"≤{ANSWER_BANDS[0]:.0f} detik"]
-    labels += [f"{lo:.0f}–{hi:.0f} detik" for lo, hi in itertools.pairwise(ANSWER_BANDS)]
-    labels.append(f">{ANSWER_BANDS[-1]:.0f} detik")
+    labels = _band_labels()
     reasons = {r: int(n) for r, n in session.execute(
         select(Call.end_reason, func.count()).where(*where).group_by(Call.end_reason))}
     return AnswerBands(labels=labels, upper_s=[*ANSWER_BANDS, None], counts=counts,
@@ -155,6 +160,12 @@ def _answers(session: Session, where: list[Any]) -> AnswerBands:
 
 def incident_hours(session: Session, since: datetime, until: datetime, tz_name: str) -> Counter[datetime]:
     """The period's incidents by local hour (for the heat map and the KPI report's hours)."""
+    from gateway import kpi_rolled
+    from gateway.kpi_rollup_read import open_for
+
+    ro = open_for(session, tz_name)
+    if ro is not None:
+        return kpi_rolled.hours(ro, since, until)
     return _local_hours(session, Incident.received_at,
                         [Incident.received_at >= since, Incident.received_at < until],
                         ZoneInfo(tz_name), since, until)
@@ -169,6 +180,22 @@ def compute(session: Session, since: datetime, until: datetime, tz_name: str, op
         hours = incident_hours(session, since, until, tz_name)
     for local, n in hours.items():
         heat[local.weekday()][local.hour] += n
+    from gateway import kpi_rolled
+    from gateway.kpi_rollup_read import open_for
+
+    ro = open_for(session, tz_name)
+    fast = kpi_rolled.charts(ro, since, until, bk.starts, opds) if ro is not None else None
+    if fast is not None:  # the rollups (gateway.kpi_rollup): the same series from per-day sums
+        reasons = fast["reasons"]
+        return Charts(
+            buckets=bk, trend=[OpdTrend(opd=o, count=c, ack_median_s=m) for o, c, m in fast["trend"]],
+            heatmap=heat, weekdays=list(WEEKDAYS), call_types=fast["call_types"],
+            answers=AnswerBands(labels=_band_labels(), upper_s=[*ANSWER_BANDS, None], counts=fast["bands"],
+                                end_reasons=dict(sorted(reasons.items())),
+                                missed=sum(n for r, n in reasons.items()
+                                           if r in MISSED_REASONS and r != "abandoned"),
+                                abandoned=reasons.get("abandoned", 0)),
+            rerouted=fast["rerouted"])
     call_where = [Call.received_at >= since, Call.received_at < until, Call.direction == "incoming"]
     cb = _bucket_of(Call.received_at, bk.starts)
     types: dict[str, list[int]] = defaultdict(lambda: [0] * len(bk.starts))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -62,6 +63,16 @@ def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
     since = since or until - timedelta(days=30)
     where = [Assignment.declined_at.is_not(None), Assignment.declined_at >= since,
              Assignment.declined_at < until]
+    from gateway import kpi_rolled
+    from gateway.kpi_rollup_read import open_for
+
+    ro = open_for(session, cfg.site.timezone)
+    fast = kpi_rolled.declines(ro, cfg, since, until) if ro is not None else None
+    out = fast if fast is not None else _per_opd(session, cfg, where)
+    return DeclineReport(since=since, until=until, opds=out, recent=_recent(session, where) if recent else [])
+
+
+def _per_opd(session: Session, cfg: SiteConfig, where: list[Any]) -> list[OpdDeclines]:
     by_reason: dict[str, Counter[str]] = defaultdict(Counter)
     wrong: Counter[str] = Counter()
     rerouted: Counter[str] = Counter()
@@ -82,7 +93,11 @@ def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
         out.append(OpdDeclines(
             opd=o.id, name=o.name, declines=n, by_reason=dict(by_reason[o.id]), wrong=wrong[o.id],
             reroute_median_s=med, reroute_p90_s=p90, waiting=n - rerouted[o.id]))
-    rows = [] if not recent else [
+    return out
+
+
+def _recent(session: Session, where: list[Any]) -> list[DeclineRow]:
+    return [
         DeclineRow(case_no=case_no, incident_id=inc_id, opd=opd, reason=reason, note=note,
                    declined_at=declined, wrong=bool(is_wrong),
                    rerouted_after_s=(back - declined).total_seconds() if back and declined else None)
@@ -92,4 +107,3 @@ def declines(session: Session, cfg: SiteConfig, since: datetime | None = None,
                    Incident.case_no, Incident.id)
             .join(Incident, Assignment.incident_pk == Incident.pk).where(*where)
             .order_by(Assignment.declined_at.desc()).limit(RECENT))]
-    return DeclineReport(since=since, until=until, opds=out, recent=rows)

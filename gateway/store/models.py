@@ -155,7 +155,12 @@ class Assignment(Base):
 
     __tablename__ = "assignments"
     __table_args__ = (UniqueConstraint("incident_pk", "opd"), Index("ix_assignments_opd", "opd"),
-                      Index("ix_assignments_dispatched", "dispatched_at"))
+                      Index("ix_assignments_dispatched", "dispatched_at"),
+                      # the KPIs' exact medians read one band of these (migration 0005_kpi_rollups)
+                      Index("ix_assignments_ack_rank", "opd", "ack_us", "dispatched_at", "status"),
+                      Index("ix_assignments_resolve_rank", "opd", "resolve_us", "dispatched_at", "status"),
+                      Index("ix_assignments_declined", "declined_at"),
+                      Index("ix_assignments_reroute_rank", "opd", "declined_at", "rerouted_at"))
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"))
@@ -242,7 +247,8 @@ class Call(Base):
                       Index("ix_calls_number", "number", "received_at"),
                       # the KPIs' call figures read this index alone (migration 0004)
                       Index("ix_calls_kpi", "received_at", "direction", "answer_s", "end_reason",
-                            "call_type"))
+                            "call_type"),
+                      Index("ix_calls_answer_rank", "direction", "answer_s", "received_at"))
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(63))
@@ -354,3 +360,4 @@ class PoisonMessage(Base):
 # the fleet wing's tables share this metadata (one schema, one Alembic history)
 from gateway.store import models_fleet as _models_fleet  # noqa: E402,F401
 from gateway.store import models_province as _models_province  # noqa: E402,F401
+from gateway.store import models_kpi as _models_kpi  # noqa: E402,F401

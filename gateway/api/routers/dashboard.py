@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
-from gateway import kpi_board
+from gateway import kpi_board, kpi_rollup
 from gateway.api.deps import ReportUser, StateDep
 from gateway.api.routers.incidents import ERR
 from gateway.clock import utcnow
@@ -46,7 +46,9 @@ def board(gw: StateDep, kind: PeriodKind, month: str | None, start: date | None,
 
     def compute() -> kpi_board.Board:
         with gw.db.read_session() as s:
-            return kpi_board.compute(s, gw.cfg, _period(gw, kind, month, start, end))
+            out = kpi_board.compute(s, gw.cfg, _period(gw, kind, month, start, end))
+        kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)  # for the next one (dirty days read raw)
+        return out
 
     return gw.boards.get((kind, month, start, end), compute)
 

@@ -27,8 +27,12 @@ def kpis(gw: StateDep, _user: ReportUser, since: datetime | None = None,
         raise HTTPException(422, "since harus sebelum until / since must be before until")
 
     def compute() -> kpi.KpiReport:
+        from gateway import kpi_rollup
+
         with gw.db.read_session() as s:
-            return kpi.compute(s, gw.cfg, since, until)
+            out = kpi.compute(s, gw.cfg, since, until)
+        kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)  # for the next one (dirty days read raw)
+        return out
 
     return gw.kpis.get((since, until), compute)
 

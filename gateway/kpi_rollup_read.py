@@ -1,0 +1,227 @@
+"""Reading the KPI rollups (:mod:`gateway.kpi_rollup`) for a period.
+
+A period (or each bucket of a chart) is cut at local midnights: the whole
+days whose rollup is stored, clean and built for the site's zone are summed
+by SQL over the ``kpi_day_*`` tables; every other piece (a partial first or
+last day, a dirty day, a day whose open parts are not all overdue yet) is
+built from the raw rows on the fly. Medians and p90 come from the summed
+band counts and one indexed read of the band holding the rank. The answers
+are the raw definitions' (the tests compare them with :mod:`gateway.kpi`'s
+SQL and with plain Python); when the rollups cannot be trusted (no
+triggers, another zone) :func:`open_for` says None and the callers read raw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, inspect, select
+from sqlalchemy.orm import Session
+
+from gateway import kpi_rollup as R
+from gateway.lifecycle import GONE
+from gateway.store.models import Assignment, Call
+from gateway.store.models_kpi import KpiDayAssignment, KpiDirty
+
+INFO_KEY = "kpi_rollups"
+MAX_DIRTY = 7  # more dirty UTC days than this: read raw until refreshed (14 days per computation)
+RAW_KEY = "kpi_raw"  # set in a session's info: read raw rows only (the tests' reference)
+
+
+@dataclass
+class Plan:
+    groups: list[tuple[datetime, datetime]]
+    stored: list[tuple[int, int]] = field(default_factory=list)  # (day, group)
+    raw: list[tuple[int, datetime, datetime, int]] = field(default_factory=list)  # (day, start, end, group)
+
+
+class Rollups:
+    def __init__(self, session: Session, tz_name: str, dirty: set[int]) -> None:
+        self.s = session
+        self.tz = ZoneInfo(tz_name)
+        self.dirty = dirty
+        self._built: dict[tuple[datetime, datetime], R.DayAgg] = {}
+
+    # -- the period cut into stored days and raw pieces
+    def plan(self, since: datetime, until: datetime, starts: list[datetime] | None = None,
+             now: datetime | None = None) -> Plan:
+        """``starts``: the groups' starts (chart buckets; the first is ``since``);
+        ``now``: leave raw the days whose open parts are not all overdue at ``now``."""
+        groups = list(itertools.pairwise([*(starts or [since]), until]))
+        skip = set(self.dirty)
+        p = self._cut(groups, skip)
+        if now is not None and p.stored:
+            days = [d for d, _ in p.stored]
+            late = set()
+            for day, a, r in self.s.execute(
+                    select(KpiDayAssignment.day, func.max(KpiDayAssignment.ack_olim_max),
+                           func.max(KpiDayAssignment.res_olim_max))
+                    .where(KpiDayAssignment.day >= min(days), KpiDayAssignment.day <= max(days),
+                           (KpiDayAssignment.ack_olim > 0) | (KpiDayAssignment.res_olim > 0))
+                    .group_by(KpiDayAssignment.day)):
+                lim = max(x for x in (a, r, 0.0) if x is not None)
+                if R.midnight(day + 1, self.tz) > now - timedelta(minutes=lim):
+                    late.add(day)
+            if late:
+                p = self._cut(groups, skip | late)
+        return p
+
+    def _cut(self, groups: list[tuple[datetime, datetime]], skip: set[int]) -> Plan:
+        p = Plan(groups)
+        for g, (gs, gu) in enumerate(groups):
+            t = gs
+            while t < gu:
+                d = R.day_of(t, self.tz)
+                nxt = R.midnight(d + 1, self.tz)
+                if t == R.midnight(d, self.tz) and nxt <= gu and d not in skip:
+                    p.stored.append((d, g))
+                else:
+                    p.raw.append((d, t, min(nxt, gu), g))
+                t = min(nxt, gu)
+        return p
+
+    def _build(self, day: int, start: datetime, end: datetime) -> R.DayAgg:
+        agg = self._built.get((start, end))
+        if agg is None:
+            agg = self._built[start, end] = R.build(self.s, self.tz, start, end, day)
+        return agg
+
+    # -- sums
+    def sums(self, plan: Plan, table: str, keys: tuple[str, ...], cols: tuple[str, ...],
+             clocks: tuple[int, ...] | None = None) -> dict[tuple[Any, ...], list[Any]]:
+        """Column sums per (group, *keys) over the plan; ``keys`` may name ``day``
+        and ``weekday`` (of the local day, Monday 0)."""
+        model, tkeys, tcols = R.TABLES[table]
+        out: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0] * len(cols))
+        if plan.stored:
+            days = sorted(plan.stored)
+            lo, hi = days[0][0], days[-1][0]
+            firsts: dict[int, int] = {}
+            for d, g in days:
+                firsts.setdefault(g, d)
+            order = sorted(firsts.items(), key=lambda x: x[1])
+            # one group: no group column (a constant in GROUP BY is a position to PostgreSQL)
+            whens = [(model.day < d, g) for (g, _), (_, d) in itertools.pairwise(order)]
+            gcols: list[Any] = [case(*whens, else_=order[-1][0])] if len(order) > 1 else []
+            inside = {d for d, _ in days}
+            holes = [d for d in range(lo, hi + 1) if d not in inside]
+            kcols = [(model.day - 1) % 7 if k == "weekday" else getattr(model, k) for k in keys]
+            q = select(*gcols, *kcols, *[func.sum(getattr(model, c)) for c in cols]).where(
+                model.day >= lo, model.day <= hi)
+            if holes:
+                q = q.where(model.day.not_in(holes))
+            if clocks is not None:
+                q = q.where(model.clock.in_(clocks))
+            if gcols or kcols:
+                q = q.group_by(*gcols, *kcols)
+            ng = len(gcols)
+            for row in self.s.execute(q):
+                if not ng and not kcols and row[0] is None:
+                    continue  # no rows: SUM() of nothing
+                g0 = int(row[0]) if ng else order[0][0]
+                acc = out[(g0, *row[ng:ng + len(keys)])]
+                for i, v in enumerate(row[ng + len(keys):]):
+                    acc[i] += v or 0
+        idx = [tcols.index(c) for c in cols]
+        for day, start, end, g in plan.raw:
+            for k, vals in self._build(day, start, end).t.get(table, {}).items():
+                rec = dict(zip(tkeys, k, strict=True), day=day, weekday=(day - 1) % 7)
+                if clocks is not None and rec["clock"] not in clocks:
+                    continue
+                acc = out[(g, *[rec[x] for x in keys])]
+                for i, j in enumerate(idx):
+                    acc[i] += vals[j] or 0
+        return out
+
+    def histograms(self, plan: Plan, clocks: tuple[int, ...]) -> dict[tuple[int, int, str], dict[int, int]]:
+        """(group, clock, opd) -> band -> count."""
+        out: dict[tuple[int, int, str], dict[int, int]] = defaultdict(dict)
+        for (g, clock, opd, b), (n,) in self.sums(plan, "hist", ("clock", "opd", "band"), ("n",),
+                                                   clocks).items():
+            if n:
+                out[g, clock, opd][b] = n
+        return out
+
+    # -- exact values at ranks
+    def at_ranks(self, clock: int, opd: str, since: datetime, until: datetime, bands: dict[int, int],
+                 ranks: set[int]) -> dict[int, float] | None:
+        """The values at 0-based ``ranks`` (ascending) of the clock's durations
+        in ``[since, until)``; None if the band counts and the rows disagree."""
+        want: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        below = 0
+        for b in sorted(bands):
+            n = bands[b]
+            for r in ranks:
+                if below <= r < below + n:
+                    want[b].append((r, r - below))
+            below += n
+        if sum(len(v) for v in want.values()) != len(ranks):
+            return None
+        out: dict[int, float] = {}
+        for b, rs in want.items():
+            lo_off, hi_off = min(o for _, o in rs), max(o for _, o in rs)
+            v, where = self._clock(clock, opd, since, until)
+            lo, hi = R.band_range(clock, b)
+            where.append(v.is_not(None))
+            if lo is not None:
+                where.append(v >= lo)
+            if hi is not None:
+                where.append(v < hi)
+            vals = list(self.s.scalars(select(v).where(*where).order_by(v).offset(lo_off)
+                                       .limit(hi_off - lo_off + 1)))
+            if len(vals) != hi_off - lo_off + 1:
+                return None
+            for r, o in rs:
+                out[r] = vals[o - lo_off]
+        return out
+
+    def _clock(self, clock: int, opd: str, since: datetime, until: datetime) -> tuple[Any, list[Any]]:
+        if clock == R.ANSWER:
+            return Call.answer_s, [Call.direction == "incoming", Call.received_at >= since,
+                                   Call.received_at < until]
+        if clock == R.REROUTE:
+            from gateway.kpi import _micros
+
+            return (_micros(self.s, Assignment.declined_at, Assignment.rerouted_at),
+                    [Assignment.opd == opd, Assignment.declined_at.is_not(None),
+                     Assignment.declined_at >= since, Assignment.declined_at < until,
+                     Assignment.rerouted_at.is_not(None)])
+        v = Assignment.ack_us if clock == R.ACK else Assignment.resolve_us
+        return v, [Assignment.opd == opd, Assignment.dispatched_at >= since, Assignment.dispatched_at < until,
+                   Assignment.status.not_in(sorted(GONE))]
+
+
+def open_for(session: Session, tz_name: str) -> Rollups | None:
+    """The rollups if they can answer for ``tz_name`` (else None: read raw)."""
+    if session.info.get(RAW_KEY):
+        return None
+    shared = session.info.get(INFO_KEY)
+    if shared is not None and str(shared.tz) == tz_name:
+        return shared
+    if not inspect(session.connection()).has_table("kpi_meta"):
+        return None
+    if R.built_for(session) != R.signature(tz_name) or not R.triggers_present(session):
+        return None  # (a table rebuilt by a later SQLite migration loses its triggers)
+    utc = set(session.scalars(select(KpiDirty.day).limit(MAX_DIRTY + 1).distinct()))
+    if len(utc) > MAX_DIRTY:  # a bulk load not refreshed yet: the raw SQL is quicker than day builds
+        return None
+    return Rollups(session, tz_name, R.local_days(utc, ZoneInfo(tz_name)))
+
+
+@contextlib.contextmanager
+def shared(session: Session, tz_name: str) -> Iterator[Rollups | None]:
+    """One reader (and its raw pieces) for several KPI computations in one
+    read transaction (the dashboard's board)."""
+    ro = open_for(session, tz_name)
+    session.info[INFO_KEY] = ro
+    try:
+        yield ro
+    finally:
+        session.info.pop(INFO_KEY, None)
