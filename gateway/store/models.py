@@ -359,5 +359,5 @@ class PoisonMessage(Base):
 
 # the fleet wing's tables share this metadata (one schema, one Alembic history)
 from gateway.store import models_fleet as _models_fleet  # noqa: E402,F401
-from gateway.store import models_province as _models_province  # noqa: E402,F401
 from gateway.store import models_kpi as _models_kpi  # noqa: E402,F401
+from gateway.store import models_province as _models_province  # noqa: E402,F401
