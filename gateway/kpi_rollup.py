@@ -323,7 +323,7 @@ def refresh_db(db: Any, tz_name: str, max_days: int = REFRESH_DAYS) -> None:
     (``Database._lock``) or another refresher busy it does nothing (the next
     computation tries again). A failure only leaves days raw."""
     lock = getattr(db, "_lock", None)
-    if lock is not None and not lock.acquire(blocking=False):
+    if lock is not None and not lock.acquire(timeout=0):
         return
     try:
         with db.new_session() as s, s.begin():
