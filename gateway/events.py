@@ -11,6 +11,7 @@ made at once and the others' through its fallback poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from typing import Any
 
 QUEUE_MAX = 100
 HEARTBEAT_S = 15.0
+_END = ""  # put in a console's queue when the gateway stops: its stream ends
 
 
 class Broadcaster:
@@ -25,10 +27,22 @@ class Broadcaster:
         self._lock = threading.Lock()
         self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = set()
         self.published = 0
+        self.closed = False
 
     @property
     def listeners(self) -> int:
         return len(self._subs)
+
+    def close(self) -> None:
+        """End every open stream (thread-safe). Why: a stopping HTTP server waits
+        for its open responses, and an event stream never ends by itself; the
+        browsers reconnect (``retry``) to whichever gateway serves next."""
+        with self._lock:
+            self.closed = True
+            subs = list(self._subs)
+        for loop, q in subs:
+            with contextlib.suppress(RuntimeError):  # that loop already closed
+                loop.call_soon_threadsafe(_end, q)
 
     def publish(self, kind: str, **data: Any) -> None:
         """Thread-safe: tell every console (e.g. ``publish("case", id=...)``)."""
@@ -52,14 +66,23 @@ class Broadcaster:
             self._subs.add(sub)
         try:
             yield "retry: 2000\nevent: hello\ndata: {}\n\n"
-            while not await is_disconnected():
+            while not self.closed and not await is_disconnected():
                 try:
-                    yield await asyncio.wait_for(q.get(), HEARTBEAT_S)
+                    line = await asyncio.wait_for(q.get(), HEARTBEAT_S)
                 except TimeoutError:
-                    yield ": keep-alive\n\n"
+                    line = ": keep-alive\n\n"
+                if line is _END:
+                    return
+                yield line
         finally:
             with self._lock:
                 self._subs.discard(sub)
+
+
+def _end(q: asyncio.Queue[str]) -> None:
+    while not q.empty():
+        q.get_nowait()
+    q.put_nowait(_END)
 
 
 def _offer(q: asyncio.Queue[str], line: str) -> None:

@@ -249,7 +249,8 @@ def _lock(session: Session, wait: bool = True) -> bool:
     return True
 
 
-def _bounds(session: Session, tz: ZoneInfo) -> tuple[int, int] | None:
+def data_days(session: Session, tz: ZoneInfo) -> tuple[int, int] | None:
+    """The first and last local day that hold a row any rollup counts, or None."""
     ends = []
     for col in (Incident.received_at, Assignment.dispatched_at, Assignment.declined_at, Call.received_at):
         lo, hi = session.execute(select(func.min(col), func.max(col))).one()
@@ -273,7 +274,7 @@ def rebuild(session: Session, tz_name: str, progress: Progress | None = None) ->
     session.execute(delete(KpiDirty))  # before reading: a change committed after it stays marked
     for m in _models():
         session.execute(delete(m))
-    span = _bounds(session, tz)
+    span = data_days(session, tz)
     written = 0
     if span is not None:
         first, last = span
@@ -353,7 +354,7 @@ def verify(session: Session, tz_name: str, progress: Progress | None = None) -> 
         raise RuntimeError(f"KPI rollups built for {built_for(session)!r}, not {signature(tz_name)!r}")
     tz = ZoneInfo(tz_name)
     dirty = local_days(set(session.scalars(select(KpiDirty.day).distinct())), tz)
-    span = _bounds(session, tz)
+    span = data_days(session, tz)
     bad: list[int] = []
     if span is None:
         return bad

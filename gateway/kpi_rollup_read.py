@@ -32,6 +32,7 @@ from gateway.store.models_kpi import KpiDayAssignment, KpiDirty
 
 INFO_KEY = "kpi_rollups"
 MAX_DIRTY = 7  # more dirty UTC days than this: read raw until refreshed (14 days per computation)
+LONG = timedelta(days=400)  # a plan longer than this is first cut to the days holding rows
 RAW_KEY = "kpi_raw"  # set in a session's info: read raw rows only (the tests' reference)
 
 
@@ -54,7 +55,7 @@ class Rollups:
              now: datetime | None = None) -> Plan:
         """``starts``: the groups' starts (chart buckets; the first is ``since``);
         ``now``: leave raw the days whose open parts are not all overdue at ``now``."""
-        groups = list(itertools.pairwise([*(starts or [since]), until]))
+        groups = self._within_data(list(itertools.pairwise([*(starts or [since]), until])))
         skip = set(self.dirty)
         p = self._cut(groups, skip)
         if now is not None and p.stored:
@@ -72,6 +73,18 @@ class Rollups:
             if late:
                 p = self._cut(groups, skip | late)
         return p
+
+    def _within_data(self, groups: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+        """A long period (``/api/kpis?since=1316-09-12``) is cut to the days that
+        hold rows: the plan walks day by day, and seven centuries of empty days
+        took longer than a client waits. Days without rows add nothing."""
+        if not groups or groups[-1][1] - groups[0][0] <= LONG:
+            return groups
+        bounds = R.data_days(self.s, self.tz)
+        if bounds is None:
+            return [(gs, gs) for gs, _ in groups]
+        lo, hi = R.midnight(bounds[0], self.tz), R.midnight(bounds[1] + 1, self.tz)
+        return [(min(max(gs, lo), hi), max(min(gu, hi), lo)) for gs, gu in groups]
 
     def _cut(self, groups: list[tuple[datetime, datetime]], skip: set[int]) -> Plan:
         p = Plan(groups)

@@ -216,6 +216,7 @@ class Gateway:
 
     def stop(self) -> None:
         if self._server is not None:
+            self.app.state.gw.events.close()  # open consoles' streams end: the server can stop
             self._server.should_exit = True
             if self._http_thread:
                 self._http_thread.join(10)
@@ -259,6 +260,7 @@ def _exit_when_a_worker_dies(gw: Gateway, server: Any, died: threading.Event) ->
             log.critical("Pekerja mati / a worker thread died: stopping so systemd restarts the gateway")
             died.set()
             server.should_exit = True
+            gw.app.state.gw.events.close()
             # a wedged shutdown must not keep a dead gateway up
             threading.Timer(60, os._exit, args=(WORKER_DIED_EXIT,)).start()
             return
@@ -293,6 +295,9 @@ def run(cfg: SiteConfig) -> None:
     def _exit(signum: int, _frame: object) -> None:
         log.info("Berhenti / stopping on signal %d", signum)
         server.should_exit = True
+        # open consoles' streams end so the server's graceful stop does not wait
+        # for them; from a thread: the handler may interrupt the loop holding the lock
+        threading.Thread(target=gw.app.state.gw.events.close, daemon=True).start()
 
     previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGINT, signal.SIGTERM)}
     log.info("Gateway %s siap / ready; HTTP on %s:%d", gw.instance, cfg.gateway.http.host,

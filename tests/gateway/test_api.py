@@ -196,6 +196,14 @@ def test_call_records_and_answer_time_kpis(gw):
         items = api.get("/api/calls", params={"device": "panel-01"}).json()["items"]
         assert len(items) == 6  # the re-delivered one stored once
         k = api.get("/api/kpis").json()["calls"]
+        # a period a client cannot mean: refused with a sentence, not a 500 or a minute's work
+        for path, q in (("/api/kpis", {"until": "0001-01-01T00:00:01Z"}),
+                        ("/api/kpis", {"since": "1316-09-12T06:50:48Z"}),
+                        ("/api/kpis/declines", {"since": "2026-01-01T00:00:00Z",
+                                                "until": "9999-12-31T23:59:59Z"}),
+                        ("/api/kpis", {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"})):
+            r = api.get(path, params=q)
+            assert r.status_code == 422 and "/" in r.json()["detail"], (path, q, r.text)
     assert k["calls"] == 6 and k["answered"] == 5 and k["missed"] == 1
     assert k["within_15s"] == 3 / 5 and k["within_20s"] == 4 / 5
     assert k["meets_15s_target"] is False and k["answer_median_s"] == 12.0

@@ -190,3 +190,21 @@ def test_a_console_reads_only_what_changed_since_its_newest_case(gw):
         both = api.get("/api/incidents", params={"updated_since": new["updated_at"]}).json()["items"]
         assert {i["id"] for i in both} == {old["id"], new["id"]}
         assert api.get("/api/incidents", params={"updated_since": "kemarin"}).status_code == 422
+
+
+def test_stopping_ends_open_console_streams(gw):
+    """An open console's event stream never ends by itself; stopping the
+    gateway ends it (the browser reconnects to whichever gateway serves), so
+    the HTTP server really stops instead of being abandoned after its wait."""
+    import httpx
+
+    token = make_user(gw.db, "op1", "operator")
+    with httpx.Client(base_url=gw.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c, \
+            c.stream("GET", "/api/events") as r:
+        assert r.status_code == 200
+        lines = r.iter_lines()
+        assert next(lines).startswith("retry:")
+        gw.stop()
+        rest = list(lines)  # the stream ends: no more lines wait behind a keep-alive
+    assert not any(x.startswith("event: case") for x in rest)
+    assert not gw._http_thread.is_alive()

@@ -158,6 +158,20 @@ def test_board_from_rollups_equals_the_board_from_raw_rows(seeded):
         assert _board(db, cfg, periods[name], raw=False) == raw[name], name
     with db.read_session() as s:
         assert kpi_rollup.verify(s, tz) == []
+    # seven centuries asked for (a client's odd `since`): the plan is cut to the days that
+    # hold rows, and the answer is still the raw one
+    since, until = datetime(1316, 9, 12, 6, 50, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC)
+    with db.read_session() as s:
+        ro = open_for(s, tz)
+        assert ro is not None
+        first, last = kpi_rollup.data_days(s, ZoneInfo(tz))  # type: ignore[misc]
+        plan = ro.plan(since, until)
+        assert 60 < len(plan.stored) + len(plan.raw) <= last - first + 1
+        rolled = kpi.compute(s, cfg, since, until).model_dump(exclude={"computed_at"})
+    with db.read_session() as s:
+        s.info[RAW_KEY] = True
+        assert kpi.compute(s, cfg, since, until).model_dump(exclude={"computed_at"}) == rolled
+    assert rolled["incidents"] > 500
 
 
 def test_report_from_rollups_equals_plain_python(db_url, tmp_path):

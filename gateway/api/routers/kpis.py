@@ -12,6 +12,20 @@ from gateway.api.routers.incidents import ERR
 from gateway.kpi_declines import DeclineReport, declines
 
 router = APIRouter(prefix="/api", tags=["kpis"])
+YEARS = range(1970, 3000)  # as the dashboard's 2000-2999, with room for "since the epoch"
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """UTC bounds, or a 422 that says what is wrong (a year 1316 is a client's bug)."""
+    from gateway.clock import as_utc
+
+    since, until = as_utc(since), as_utc(until)
+    for name, t in (("since", since), ("until", until)):
+        if t is not None and t.year not in YEARS:
+            raise HTTPException(422, f"{name} di luar tahun 1970–2999 / {name} must be within 1970-2999")
+    if since and until and since >= until:
+        raise HTTPException(422, "since harus sebelum until / since must be before until")
+    return since, until
 
 
 @router.get("/kpis", response_model=kpi.KpiReport, responses=ERR,
@@ -20,11 +34,7 @@ router = APIRouter(prefix="/api", tags=["kpis"])
                         "(`computed_at`); computed in a read-only transaction.")
 def kpis(gw: StateDep, _user: ReportUser, since: datetime | None = None,
          until: datetime | None = None) -> kpi.KpiReport:
-    from gateway.clock import as_utc
-
-    since, until = as_utc(since), as_utc(until)
-    if since and until and since >= until:
-        raise HTTPException(422, "since harus sebelum until / since must be before until")
+    since, until = _period(since, until)
 
     def compute() -> kpi.KpiReport:
         from gateway import kpi_rollup
@@ -42,6 +52,4 @@ def kpis(gw: StateDep, _user: ReportUser, since: datetime | None = None,
             description="Computed in SQL in the request's read-only transaction.")
 def decline_kpis(session: SessionDep, gw: StateDep, _user: ReportUser, since: datetime | None = None,
                  until: datetime | None = None) -> DeclineReport:
-    from gateway.clock import as_utc
-
-    return declines(session, gw.cfg, as_utc(since), as_utc(until))
+    return declines(session, gw.cfg, *_period(since, until))
