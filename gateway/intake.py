@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from gateway import flags, lifecycle, routing
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, Tally
 from gateway.store.db import Database
 from gateway.store.models import Call, Device, Incident
 from protocol.categories import CATALOGUE
@@ -84,30 +84,6 @@ def payload_id(payload: bytes) -> str | None:
     return v if isinstance(v, str) and _ulid.match(v) else None
 
 
-class _Tally:
-    """Metric events of one attempt, applied only after its commit, so a
-    retried or split batch is not counted twice."""
-
-    def __init__(self) -> None:
-        self.received: list[str] = []
-        self.stored: list[str] = []
-        self.rejects: list[tuple[str, str | None, str]] = []
-        self.duplicates: list[str] = []
-
-    def reject(self, reason: str, device: str | None, detail: str) -> None:
-        self.rejects.append((reason, device, detail))
-
-    def apply(self, m: Metrics) -> None:
-        for k in self.received:
-            m.received.labels(kind=k).inc()
-        for k in self.stored:
-            m.stored.labels(kind=k).inc()
-        for r in self.rejects:
-            m.reject(*r)
-        for k in self.duplicates:
-            m.duplicates.labels(kind=k).inc()
-
-
 class Intake:
     def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics) -> None:
         self.db = db
@@ -137,7 +113,7 @@ class Intake:
 
     def _process_once(self, batch: Sequence[Message]) -> BatchResult:
         res = BatchResult()
-        t = _Tally()
+        t = Tally()
         decoded: list[tuple[str, DeviceTopic, Any]] = []
         for m in batch:
             try:

@@ -70,3 +70,28 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class Tally:
+    """Metric events of one intake attempt, applied only after its commit, so
+    a retried or split batch is not counted twice (the city intake and the
+    province intake both count this way)."""
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.stored: list[str] = []
+        self.rejects: list[tuple[str, str | None, str]] = []
+        self.duplicates: list[str] = []
+
+    def reject(self, reason: str, device: str | None, detail: str) -> None:
+        self.rejects.append((reason, device, detail))
+
+    def apply(self, m: Metrics) -> None:
+        for k in self.received:
+            m.received.labels(kind=k).inc()
+        for k in self.stored:
+            m.stored.labels(kind=k).inc()
+        for r in self.rejects:
+            m.reject(*r)
+        for k in self.duplicates:
+            m.duplicates.labels(kind=k).inc()

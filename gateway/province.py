@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +37,7 @@ from gateway import lifecycle, routing
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.intake import BatchResult, Message, case_number
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, Tally
 from gateway.store.db import Database
 from gateway.store.models import Call, Incident
 from gateway.store.models_province import CityDevice
@@ -59,27 +59,6 @@ def subscriptions() -> list[tuple[str, int]]:
     """The province ingest's filters: every city (the city is checked per
     message, so one not configured is counted, not silently unseen)."""
     return [(city_filter(k, shared=True), 1) for k in KINDS]
-
-
-@dataclass
-class _Tally:
-    """Metric events of one attempt, applied after its commit (a retried
-    batch is not counted twice)."""
-
-    received: list[str] = field(default_factory=list)
-    stored: list[str] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-    rejects: list[tuple[str, str | None, str]] = field(default_factory=list)
-
-    def apply(self, m: Metrics) -> None:
-        for k in self.received:
-            m.received.labels(kind=k).inc()
-        for k in self.stored:
-            m.stored.labels(kind=k).inc()
-        for k in self.duplicates:
-            m.duplicates.labels(kind=k).inc()
-        for r in self.rejects:
-            m.reject(*r)
 
 
 @dataclass
@@ -123,35 +102,35 @@ class ProvinceIntake:
                 log.info("commit conflict, retrying batch (attempt %d)", attempt + 1)
         return self._process_once(batch)
 
-    def _decode(self, batch: Sequence[Message], t: _Tally) -> list[_Rec]:
+    def _decode(self, batch: Sequence[Message], t: Tally) -> list[_Rec]:
         recs: list[_Rec] = []
         for m in batch:
             try:
                 city, topic = parse_city_topic(m.topic)
                 parsed = parse_device_topic(topic)
             except ProtocolError as exc:
-                t.rejects.append((exc.reason, None, str(exc)))
+                t.reject(exc.reason, None, str(exc))
                 continue
             who = f"{city}/{parsed.device}"
             if city not in self.cities:
-                t.rejects.append(("unknown_city", who, f"{parsed.kind} from city {city!r}, which is "
-                                  "not in province.cities: not stored"))
+                t.reject("unknown_city", who, f"{parsed.kind} from city {city!r}, which is "
+                         "not in province.cities: not stored")
                 continue
             if parsed.kind not in KINDS:
-                t.rejects.append(("not_a_case", who, f"{parsed.kind} is not bridged to a province"))
+                t.reject("not_a_case", who, f"{parsed.kind} is not bridged to a province")
                 continue
             t.received.append(parsed.kind.value)
             try:
                 _, msg = decode_device_message(topic, m.payload)
             except ProtocolError as exc:
-                t.rejects.append((exc.reason, who, str(exc)))
+                t.reject(exc.reason, who, str(exc))
                 continue
             recs.append(_Rec(city, parsed.device, parsed.kind, msg))
         return recs
 
     def _process_once(self, batch: Sequence[Message]) -> BatchResult:
         res = BatchResult()
-        t = _Tally()
+        t = Tally()
         recs = self._decode(batch, t)
         if recs:
             with self.db.session() as s:
@@ -160,7 +139,7 @@ class ProvinceIntake:
         self.metrics.batch_size.observe(len(batch))
         return res
 
-    def _store(self, s: Session, recs: list[_Rec], t: _Tally, res: BatchResult) -> None:
+    def _store(self, s: Session, recs: list[_Rec], t: Tally, res: BatchResult) -> None:
         now = utcnow()
         inc_ids = [r.msg.id for r in recs if r.kind is DeviceTopic.INCIDENT]
         call_ids = [r.msg.id for r in recs if r.kind is DeviceTopic.CALL]
@@ -178,9 +157,9 @@ class ProvinceIntake:
             prior = seen.get(r.msg.id)
             if prior is not None:
                 if prior != (r.city, r.device):
-                    t.rejects.append(("id_conflict", f"{r.city}/{r.device}",
-                                      f"{r.kind} id {r.msg.id} already stored from "
-                                      f"{prior[0] or 'this site'}/{prior[1]}"))
+                    t.reject("id_conflict", f"{r.city}/{r.device}",
+                             f"{r.kind} id {r.msg.id} already stored from "
+                             f"{prior[0] or 'this site'}/{prior[1]}")
                 else:
                     t.duplicates.append(r.kind.value)
                 continue
