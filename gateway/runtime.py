@@ -60,6 +60,7 @@ class Gateway:
         self.app: Any = None
         self.fleet: Any = None  # gateway.fleet.FleetHost when gateway.fleet_config is set
         self.roles: Roles | None = None
+        self.rollups: Any = None  # gateway.rollup_watch.RollupWatch when rollup_refresh_s > 0
         self.sms: Any = None  # gateway.sms.service.SmsService when the site config has `sms`
         self.flag_sync: Any = None  # gateway.flag_sync.FlagSync (panels' flagged numbers) with MQTT
         self._server: Any = None
@@ -139,6 +140,11 @@ class Gateway:
             self.roles.add("sla", self.sla.start, self.sla.stop)
         if self.fleet is not None:
             self.roles.add("fleet", self.fleet.start, self.fleet.stop_watch, once=True)
+        if self.cfg.gateway.rollup_refresh_s > 0:
+            from gateway.rollup_watch import RollupWatch
+
+            self.rollups = RollupWatch(self.db, self.cfg.site.timezone, self.cfg.gateway.rollup_refresh_s)
+            self.roles.add("rollups", self.rollups.start, self.rollups.stop)
         self.app.state.gw.roles = self.held_roles
 
     def _sms_case(self, out: Any) -> None:

@@ -273,6 +273,12 @@ class GatewaySettings(Strict):
         description="GET /api/kpis recomputes a period's KPIs at most this often, once for all "
                     "dashboards (0: on every request)",
     )
+    rollup_refresh_s: float = Field(
+        600.0, ge=0, le=86400, title="How often the KPI rollups are brought up to date",
+        description="One instance rebuilds the days changed since (at most 14 per pass, never "
+                    "waiting for the intake); dashboards read changed days from the raw rows until "
+                    "then. 0: only after a dashboard read",
+    )
     list_cache_s: float = Field(
         1.0, ge=0, le=30, title="Seconds one case list is shared by all consoles",
         description="GET /api/incidents answers the same question from one computation until this "

@@ -27,7 +27,7 @@ from gateway.store.db import Database, alembic_config
 from gateway.store.models import Assignment, Incident
 from gateway.store.models_kpi import KpiDirty
 from tests.gateway import report_seed
-from tests.gateway.support import site_config
+from tests.gateway.support import site_config, wait_for
 from tests.gateway.test_kpi_sql import expected
 from tests.gateway.test_kpi_sql import seed as seed_recent
 
@@ -286,3 +286,34 @@ def test_rollup_medians_equal_raw_medians(small_db, durs, spread_days):
     assert fast == raw
     vals = sorted(durs)
     assert next(o for o in fast if o.opd == "damkar").ack_median_s == kpi.median([v / 1e6 for v in vals])
+
+
+def test_the_rollups_role_refreshes_changed_days_without_a_dashboard(db_url, tmp_path, start_gateway):
+    """Nobody opens the dashboard: the instance holding the ``rollups`` role
+    still rebuilds the days that changed, and they match the raw rows."""
+    from gateway.intake import Intake, Message
+    from protocol.codec import encode
+    from protocol.topics import DeviceTopic, device_topic
+    from tests.gateway.support import incident, register
+
+    cfg = _cfg(tmp_path, db_url)
+    cfg.gateway.rollup_refresh_s = 3600.0  # first: no pass while the cases go in
+    gw = start_gateway(cfg, mqtt=False)
+    register(gw.db, "box-01")
+    Intake(gw.db, gw.cfg, gw.metrics).process(
+        [Message(device_topic("box-01", DeviceTopic.INCIDENT), encode(incident("box-01", i, c)))
+         for i, c in enumerate(["fire", "medical", "flood"])])
+
+    def dirty() -> int:
+        with gw.db.read_session() as s:
+            return len(s.scalars(select(KpiDirty.id)).all())
+
+    assert dirty() > 0 and gw.rollups.passes == 0
+    gw.rollups.stop()
+    gw.rollups.period_s = 0.2
+    gw.rollups.start()
+    wait_for(lambda: dirty() == 0, timeout=20)
+    assert gw.rollups.passes >= 1
+    with gw.db.read_session() as s:
+        assert kpi_rollup.verify(s, cfg.site.timezone) == []
+        assert open_for(s, cfg.site.timezone) is not None

@@ -19,12 +19,12 @@ def roles_of(gw) -> list[str]:
 def test_sla_role_is_held_once_and_moves_to_a_survivor(broker, tmp_path, start_gateway, db_url):
     a = start_gateway(site_config(tmp_path, broker, instance="gw-a", db_url=db_url))
     b = start_gateway(site_config(tmp_path, broker, instance="gw-b", db_url=db_url))
-    assert roles_of(a) == ["dispatch", "ingest", "sla"]
+    assert roles_of(a) == ["dispatch", "ingest", "rollups", "sla"]
     assert roles_of(b) == ["dispatch", "ingest"]
     assert a.sla._thread.is_alive() and b.sla._thread is None  # b never started a watch
     a.stop()
-    wait_for(lambda: "sla" in roles_of(b), timeout=5)  # role_check_s is 0.2 s here
-    assert b.sla._thread.is_alive() and b.alive()
+    wait_for(lambda: {"sla", "rollups"} <= set(roles_of(b)), timeout=5)  # role_check_s is 0.2 s here
+    assert b.sla._thread.is_alive() and b.rollups._thread.is_alive() and b.alive()
 
 
 def test_a_lost_database_connection_gives_the_role_up(db_url, pg_databases):
