@@ -57,8 +57,15 @@ VIA = "bridge"
 
 def subscriptions() -> list[tuple[str, int]]:
     """The province ingest's filters: every city (the city is checked per
-    message, so one not configured is counted, not silently unseen)."""
-    return [(city_filter(k, shared=True), 1) for k in KINDS]
+    message, so one not configured is counted, not silently unseen).
+
+    Plain, not ``$share``: Mosquitto does not keep an offline session's shared
+    subscription over a broker restart, and the bridges deliver their queues
+    the moment the province broker is back, before any gateway is; no city
+    re-sends what the province missed (no ack comes back down). A plain
+    subscription is in the saved session. With several province gateways,
+    each receives every case and the ids keep it stored once."""
+    return [(city_filter(k), 1) for k in KINDS]
 
 
 @dataclass

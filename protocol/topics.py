@@ -130,11 +130,11 @@ def city_prefix(city: str) -> str:
     return f"{PREFIX}/city/{city}/"
 
 
-def city_filter(kind: DeviceTopic | str, *, shared: bool = False) -> str:
+def city_filter(kind: DeviceTopic | str) -> str:
     """Subscription filter for one kind from every device of every city (a
-    province gateway; the city is checked after, so an unknown one is counted)."""
-    topic = f"{PREFIX}/city/+/dev/+/{DeviceTopic(kind).value}"
-    return f"$share/{SHARE_GROUP}/{topic}" if shared else topic
+    province gateway; the city is checked after, so an unknown one is counted).
+    Never shared: see gateway.province.subscriptions."""
+    return f"{PREFIX}/city/+/dev/+/{DeviceTopic(kind).value}"
 
 
 def parse_city_topic(topic: str) -> tuple[str, str]:

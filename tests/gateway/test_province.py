@@ -120,8 +120,8 @@ def test_dispatch_true_routes_the_cities_cases_by_the_provinces_rules(db_url):
 
 
 def test_province_section_is_checked():
-    assert subscriptions() == [("$share/gateway/siaga/v1/city/+/dev/+/incident", 1),
-                               ("$share/gateway/siaga/v1/city/+/dev/+/call", 1)]
+    assert subscriptions() == [("siaga/v1/city/+/dev/+/incident", 1),  # not $share: see province.py
+                               ("siaga/v1/city/+/dev/+/call", 1)]
     assert parse_city_topic("siaga/v1/city/kota-a/dev/box-01/call") == ("kota-a", "siaga/v1/dev/box-01/call")
     with pytest.raises(ConfigError, match="duplicate slug"):
         parse_config(PROVINCE.format(db="sqlite://", extra="\n    - {slug: kota-a, name: Lagi}"))
