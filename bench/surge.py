@@ -236,7 +236,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
                for g, s, go in zip(groups, schedules, gos, strict=True)]
     v_ready, v_active, v_stop, v_q = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
     viewers = ctx.Process(target=_viewers_proc, args=(urls[0], args.dashboards, args.consoles, args.poll_s,
-                                                      v_ready, v_active, v_stop, v_q))
+                                                      args.consoles_mode, v_ready, v_active, v_stop, v_q))
     try:
         for w in workers:
             w.start()
@@ -337,6 +337,8 @@ def main() -> None:
     ap.add_argument("--consoles", type=int, default=20)
     ap.add_argument("--dashboards", type=int, default=5)
     ap.add_argument("--poll-s", type=float, default=3.0, help="how often a page polls")
+    ap.add_argument("--consoles-mode", choices=["push", "poll"], default="push",
+                    help="push: consoles follow the event stream as the page does; poll: every poll-s")
     ap.add_argument("--rtt-n", type=int, default=200, help="raw broker round trips before the surge")
     ap.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"],
                     choices=["sqlite", "postgresql"])

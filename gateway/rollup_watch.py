@@ -10,33 +10,22 @@ waiting for the intake's write lock.
 
 from __future__ import annotations
 
-import logging
-import threading
-
 from gateway import kpi_rollup
+from gateway.periodic import Periodic
 from gateway.store.db import Database
 
-log = logging.getLogger(__name__)
 
+class RollupWatch(Periodic):
+    name = "rollup-watch"
 
-class RollupWatch:
     def __init__(self, db: Database, tz_name: str, period_s: float) -> None:
-        self.db, self.tz_name, self.period_s = db, tz_name, period_s
+        super().__init__()
+        self.db, self.tz_name, self.every_s = db, tz_name, period_s
         self.passes = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._stop.clear()  # restartable: the role may come back (gateway.roles)
-        self._thread = threading.Thread(target=self._run, name="rollup-watch", daemon=True)
-        self._thread.start()
+    def period_s(self) -> float:
+        return self.every_s
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
-            kpi_rollup.refresh_db(self.db, self.tz_name)  # logs its own failures
-            self.passes += 1
+    def tick(self) -> None:
+        kpi_rollup.refresh_db(self.db, self.tz_name)  # logs its own failures
+        self.passes += 1

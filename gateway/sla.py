@@ -16,6 +16,7 @@ from gateway import escalation, lifecycle
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.metrics import Metrics
+from gateway.periodic import Periodic
 from gateway.store.db import Database
 from gateway.store.models import Assignment, Incident, Outbox
 from protocol.ids import new_id
@@ -119,29 +120,22 @@ def check(db: Database, cfg: SiteConfig, metrics: Metrics, instance: str | None 
     return made
 
 
-class SlaWatch:
+class SlaWatch(Periodic):
+    name = "sla-watch"
+
     def __init__(self, db: Database, cfg: SiteConfig, metrics: Metrics,
                  on_escalation: threading.Event | None = None, instance: str | None = None) -> None:
+        super().__init__()
         self.db, self.cfg, self.metrics = db, cfg, metrics
         self.instance = instance
         self.on_escalation = on_escalation
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._stop.clear()  # restartable: the "sla" role may come back (gateway.roles)
-        self._thread = threading.Thread(target=self._run, name="sla-watch", daemon=True)
-        self._thread.start()
+    def period_s(self) -> float:
+        return self.cfg.gateway.sla_check_s
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.cfg.gateway.sla_check_s):
-            try:
-                if check(self.db, self.cfg, self.metrics, self.instance) and self.on_escalation is not None:
-                    self.on_escalation.set()
-            except Exception:
-                log.exception("SLA check failed; retrying")
+    def tick(self) -> None:
+        try:
+            if check(self.db, self.cfg, self.metrics, self.instance) and self.on_escalation is not None:
+                self.on_escalation.set()
+        except Exception:
+            log.exception("SLA check failed; retrying")

@@ -310,7 +310,7 @@ def test_the_rollups_role_refreshes_changed_days_without_a_dashboard(db_url, tmp
 
     assert dirty() > 0 and gw.rollups.passes == 0
     gw.rollups.stop()
-    gw.rollups.period_s = 0.2
+    gw.rollups.every_s = 0.2
     gw.rollups.start()
     wait_for(lambda: dirty() == 0, timeout=20)
     assert gw.rollups.passes >= 1
