@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import re
 from dataclasses import dataclass
 
@@ -138,7 +139,15 @@ def test_watch_process_turns_presence_into_episodes(site, tmp_path):
     ingest = start_ingest(site)
     watch = subprocess.Popen([SIAGA, "admin", "--config", str(conf), "watch"], stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(watch.stdout.readline, "")),  # type: ignore[union-attr]
+                     daemon=True).start()
     try:
+        # the watch must be running before the unit's short life (on a loaded machine
+        # its start-up took longer than the unit's whole online -> crash -> offline)
+        assert wait_for(lambda: any("fleet watch running" in x for x in lines) or watch.poll() is not None,
+                        timeout=60)
+        assert watch.poll() is None, watch.stderr.read()  # type: ignore[union-attr]
         pw = (site.settings.bundle_dir / "box-5" / "broker.password").read_text().strip()
         unit = UnitDouble(site.broker, "box-5", pw).start()
 
@@ -154,6 +163,6 @@ def test_watch_process_turns_presence_into_episodes(site, tmp_path):
     finally:
         ingest.stop()
         watch.send_signal(signal.SIGTERM)
-        out, err = watch.communicate(timeout=30)
+        _out, err = watch.communicate(timeout=30)
     assert watch.returncode == 0, err
-    assert "fleet watch running" in out
+    assert any("fleet watch running" in x for x in lines)

@@ -93,7 +93,21 @@ const place = (i) => {
   return i.city ? `${i.city_name || i.city} · ${where}` : where; // a province: the city first
 };
 
+// a redraw keeps what was picked in a row's drop-downs (an OPD chosen but not
+// yet sent): the choice belongs to the person, not to the last list read
 function fillRows(tbody, rows) {
+  const picked = new Map();
+  for (const s of tbody.querySelectorAll("tr[data-id] select")) {
+    const id = s.closest("tr").dataset.id;
+    picked.set(id, [...(picked.get(id) || []), s.value]);
+  }
+  for (const r of rows) {
+    const kept = picked.get(r.dataset?.id);
+    if (!kept) continue;
+    r.querySelectorAll("select").forEach((s, k) => {
+      if (kept[k] !== undefined && [...s.options].some((o) => o.value === kept[k])) s.value = kept[k];
+    });
+  }
   tbody.replaceChildren(...rows);
   const stamp = document.getElementById("refreshed");
   if (stamp) stamp.textContent = "· " + new Date().toLocaleTimeString("id-ID", { hour12: false });
