@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import re
+import threading
 from dataclasses import dataclass
 
 from tests.central.conftest import start_ingest, wait_for
