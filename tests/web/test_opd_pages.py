@@ -93,8 +93,9 @@ def test_assignments_responders_and_declines_in_the_pages(gateway, browser):
     # a new case redraws the list before the operator presses "add": the choice stays
     row.locator(".assign select").evaluate("s => s.blur()")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {op_token}"}) as api:
-        other = api.post("/api/incidents", json={"category": "flood", "description": "Genangan di pasar",
-                                                 "location": {"area": "Taman", "label": "Pasar Besar"}}).json()
+        other = api.post("/api/incidents", json={
+            "category": "flood", "description": "Genangan di pasar",
+            "location": {"area": "Taman", "label": "Pasar Besar"}}).json()
     page.wait_for_selector(f"tr[data-id='{other['id']}']")
     assert row.locator(".assign select").input_value() == "bpbd"
     row.locator("button[data-step=assign]").click()
