@@ -21,7 +21,11 @@ def _children(pid: int) -> dict[int, str]:
     """{child pid: state letter} of every thread of ``pid``."""
     out: dict[int, str] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for c in (task / "children").read_text().split():
+        try:
+            kids = (task / "children").read_text().split()
+        except FileNotFoundError:  # that thread ended since the listing
+            continue
+        for c in kids:
             try:
                 stat = Path(f"/proc/{c}/stat").read_text()
             except FileNotFoundError:
