@@ -14,13 +14,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from gateway.config.province import ProvinceSettings
 from gateway.config.sms import SmsModemSettings
 from protocol.categories import CATALOGUE, Category
 from protocol.configfile import read_secret
 from protocol.ids import OPD_ID_PATTERN
 from protocol.mqtt import BrokerSettings
 from protocol.reports import CallType, Source
-from protocol.topics import CITY_PATTERN
 
 OpdKey = Annotated[str, StringConstraints(pattern=OPD_ID_PATTERN)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
@@ -357,35 +357,6 @@ class Site(Strict):
         if self.sla_warn > self.sla_good:
             raise ValueError("sla_warn must not be above sla_good")
         return self
-
-
-class ProvinceCity(Strict):
-    """One city bridged to this province."""
-
-    slug: Annotated[str, StringConstraints(pattern=CITY_PATTERN)] = Field(
-        title="City name on the province broker",
-        description="The `city` of that city broker's bridge (`siaga admin broker gen-config`): its "
-                    "records arrive under siaga/v1/city/<slug>/dev/<device>/<kind>")
-    name: str = Field(title="City name for people", max_length=100,
-                      description="Shown on the pages next to each case, e.g. Kota Medan")
-
-
-class ProvinceSettings(Strict):
-    """This gateway is a province's: it takes in the cases its cities' brokers
-    bridge up (docs/deploy-scale.md, A province). The cities ack their units
-    and dispatch their OPDs; the province stores every case once, with its
-    city, for its staff's pages, dashboard and reports."""
-
-    cities: list[ProvinceCity] = Field(
-        min_length=1, title="The cities bridged to this province",
-        description="A record on a city topic whose city is not listed is rejected (counted as "
-                    "unknown_city in /metrics, logged once), never stored")
-    dispatch: bool = Field(
-        False, title="Route and dispatch the cities' cases here too",
-        description="false (the default): each case is stored as received, for the record; the city "
-                    "dispatched it to its own OPDs, and the province sends nothing and runs no SLA "
-                    "escalations. true: this site's routing rules and OPDs (e.g. a province BPBD) "
-                    "apply to the cities' cases as they would to a city's own")
 
 
 class GatewayBrokerSettings(BrokerSettings):
