@@ -12,8 +12,9 @@ import enum
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
+from gateway.config.base import Strict
 from gateway.config.province import ProvinceSettings
 from gateway.config.sms import SmsModemSettings
 from protocol.categories import CATALOGUE, Category
@@ -28,10 +29,6 @@ Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9]{3,20}$")]
 #: secrets that are refused outside demo mode
 WEAK_SECRETS = {"", "secret", "changeme", "change-me", "password", "demo", "test", "siaga"}
 MIN_SECRET_LEN = 16
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class Mode(enum.StrEnum):

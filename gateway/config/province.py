@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
+from gateway.config.base import Strict
 from protocol.topics import CITY_PATTERN
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ProvinceCity(_Strict):
+class ProvinceCity(Strict):
     """One city bridged to this province."""
 
     slug: Annotated[str, StringConstraints(pattern=CITY_PATTERN)] = Field(
@@ -24,7 +21,7 @@ class ProvinceCity(_Strict):
                       description="Shown on the pages next to each case, e.g. Kota Medan")
 
 
-class ProvinceSettings(_Strict):
+class ProvinceSettings(Strict):
     """This gateway is a province's: it takes in the cases its cities' brokers
     bridge up (docs/deploy-scale.md, A province). The cities ack their units
     and dispatch their OPDs; the province stores every case once, with its

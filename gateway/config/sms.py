@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from gateway.config.base import Strict
 
 
-class SmsModemSettings(BaseModel):
+class SmsModemSettings(Strict):
     """Where the centre's modem is and how it speaks."""
-
-    model_config = ConfigDict(extra="forbid")
 
     url: str = Field(
         title="Modem port",
