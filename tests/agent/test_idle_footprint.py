@@ -19,7 +19,7 @@ from testkit.agent import REPO
 from tests.agent.support import base_config, write_config
 
 _PROBE = textwrap.dedent("""
-    import json, queue, sys, threading
+    import json, queue, sys, threading, time
     from pathlib import Path
 
     import pydantic
@@ -34,6 +34,9 @@ _PROBE = textwrap.dedent("""
     loop.start()
     try:
         wait_for(lambda: agent.link.connected, 30, what="agent connected")
+        # the first telemetry pass after connecting (a later loop turn on a loaded machine)
+        mark = time.monotonic()
+        wait_for(lambda: agent._next_telemetry > mark, 30, what="a telemetry pass")
         reply = queue.Queue()
         agent.enqueue(ev.OnLoop(lambda: None, reply))  # after the turn that handled the link-up
         reply.get(timeout=30)
