@@ -19,6 +19,8 @@ from firmware.sim import ModemSimulator
 from tests.modem import sms_builder as b
 from tests.modem.conftest import FAST, modem_for, running, sweep_done, until, wait_for
 
+CONCAT_S = 4.0
+
 WIB = timezone(timedelta(hours=7))
 MINUS_0330 = timezone(-timedelta(hours=3, minutes=30))  # quarter hours with the sign bit
 WHEN = datetime(2026, 11, 23, 21, 5, 30, tzinfo=WIB)
@@ -53,7 +55,8 @@ def rx(request):
     mode = request.param
     sim = ModemSimulator("sim800", pdu_mode=mode != "stored-text", **FAST)
     sim.start_pty()
-    m = modem_for(sim.url, concat_timeout=1.0)
+    # long enough that a loaded machine reads all parts in it (stored-text mode polls storage)
+    m = modem_for(sim.url, concat_timeout=CONCAT_S)
     m.start()
     assert until(lambda: sweep_done(sim) or mode == "stored-text")
     if mode.startswith("cmt"):
@@ -122,7 +125,7 @@ def test_missing_part_is_delivered_after_the_timeout_marked_incomplete(rx):
     sim, m, _ = rx
     parts = b.long_message("+628222", ["satu ", "dua ", "tiga"], WHEN, ref=7)
     _deliver(sim, [parts[0], parts[2]])
-    ev = wait_for(m.events, SmsReceived)  # concat_timeout is 1 s here
+    ev = wait_for(m.events, SmsReceived, timeout=CONCAT_S + 10)  # after concat_timeout
     assert (ev.text, ev.parts, ev.missing, ev.complete) == ("satu tiga", 3, (2,), False)
     assert m._inbox.counters["sms_incomplete"] == 1
 
