@@ -74,6 +74,10 @@ OPDS = ("damkar", "dinkes", "bpbd", "polres")
 CATS = ("fire", "medical", "flood", "crime", "other", "other", "prank", "test")
 
 
+WEB_NICE = 5  # systemd/siaga-gateway-web.service's Nice=
+VIEWERS_NICE = 10
+
+
 def site_yaml(db_url: str, broker: MosquittoProcess, port: int, snapshot_s: float) -> str:
     opds = "\n".join(f"  - {{id: {o}, name: {o.upper()}, channels: {{mqtt_terminal: false}}}}"
                      for o in OPDS)
@@ -321,6 +325,8 @@ def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, mode:
                   ready, active, stop, q) -> None:
     """Runs in its own process: the viewers' threads (``ready`` once all are
     logged in; they poll while ``active``), results to ``q`` at the end."""
+    # the viewers stand for browsers on other machines: on this one, below the gateway
+    os.nice(VIEWERS_NICE)
     console = _console if mode == "push" else _viewer
     pages = [(_viewer, DASHBOARD)] * dashboards + [(console, "/api/incidents?limit=50")] * consoles
     out: list[tuple[str, float, int]] = []
@@ -368,10 +374,20 @@ def run_size(n: int, args: argparse.Namespace) -> None:
     db.dispose()
     url = f"http://127.0.0.1:{port}"
     log = (tmp / "gateway.log").open("wb")
-    gw = subprocess.Popen([str(Path(sys.executable).with_name("siaga")), "gateway", "--config", str(site)],
+    siaga = [str(Path(sys.executable).with_name("siaga")), "gateway", "--config", str(site)]
+    # --web-process: the intake process answers HTTP on a port nobody views;
+    # the viewers use a --web-only process on the site's port
+    intake_port = free_port() if args.web_process else port
+    gw = subprocess.Popen(siaga + (["--http-port", str(intake_port)] if args.web_process else []),
                           stdout=subprocess.DEVNULL, stderr=log)
+    web = None
     try:
-        wait_ready(url, gw, tmp / "gateway.log")
+        wait_ready(f"http://127.0.0.1:{intake_port}", gw, tmp / "gateway.log")
+        if args.web_process:
+            # as systemd/siaga-gateway-web.service runs it: below the intake (Nice=5)
+            web = subprocess.Popen([*siaga, "--web-only"], stdout=subprocess.DEVNULL, stderr=log,
+                                   preexec_fn=lambda: os.nice(WEB_NICE))
+            wait_ready(url, web, tmp / "gateway.log")
         unit = Unit(broker)
         ctx = mp.get_context("fork")
         ready, active, stop, q = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
@@ -386,14 +402,16 @@ def run_size(n: int, args: argparse.Namespace) -> None:
         quiet: list[float] = []
         busy: list[float] = []
         cpu = {"quiet": 0.0, "busy": 0.0}
+        web_cpu = {"quiet": 0.0, "busy": 0.0}
         reads0 = list_reads(url)
         part = args.seconds / args.rounds
         for _ in range(args.rounds):
             for name, acks in (("quiet", quiet), ("busy", busy)):
                 active.set() if name == "busy" else active.clear()
-                c0 = cpu_s(gw.pid)
+                c0, w0 = cpu_s(gw.pid), cpu_s(web.pid) if web else 0.0
                 acks += unit.run(part, args.gap_ms / 1000)
                 cpu[name] += (cpu_s(gw.pid) - c0) / args.seconds
+                web_cpu[name] += ((cpu_s(web.pid) if web else 0.0) - w0) / args.seconds
         active.clear()
         reads = {k: v - reads0[k] for k, v in list_reads(url).items()}
         stop.set()
@@ -401,8 +419,10 @@ def run_size(n: int, args: argparse.Namespace) -> None:
         proc.join(60)
         unit.stop()
     finally:
-        gw.terminate()
-        gw.wait(30)
+        for p in (web, gw):
+            if p is not None:
+                p.terminate()
+                p.wait(30)
         log.close()
         broker.stop()
         if not args.keep:
@@ -419,6 +439,9 @@ def run_size(n: int, args: argparse.Namespace) -> None:
           f"({len(quiet)} incidents)  gateway CPU {cpu_quiet:.0%}")
     print(f"  ack, {args.dashboards} dash + {args.consoles} cons: p50 {med(busy):7.1f} ms  "
           f"p99 {b99:7.1f} ms  ({len(busy)} incidents)  gateway CPU {cpu_busy:.0%}")
+    if args.web_process:
+        print(f"  web process CPU      : {web_cpu['quiet']:.0%} without viewers, {web_cpu['busy']:.0%} with "
+              "(the gateway CPU above is the intake process's)")
     print(f"  GET /api/dashboard   : p50 {med(kpis):7.1f} ms  p99 {pct(kpis, 99):7.1f} ms  "
           f"({len(kpis)} requests)")
     print(f"  GET /api/incidents   : p50 {med(lists):7.1f} ms  p99 {pct(lists, 99):7.1f} ms  "
@@ -451,11 +474,15 @@ def main() -> None:
                                            "(its public schema is dropped)")
     ap.add_argument("--postgres", action="store_true",
                     help="a private PostgreSQL cluster (fsync on) started here instead of SQLite")
+    ap.add_argument("--web-process", action="store_true",
+                    help="viewers on a `siaga gateway --web-only` process beside the intake process "
+                         "(docs/deploy-scale.md); default: one gateway process serves everything")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (gateway.log, database)")
     args = ap.parse_args()
     print(f"unit: one incident every {args.gap_ms:g} ms, {args.seconds:g} s without and "
           f"{args.seconds:g} s with viewers in {args.rounds} alternating rounds; dashboards poll "
           f"every {args.poll_s:g} s, consoles {args.consoles_mode}; kpi_snapshot_s {args.snapshot_s:g}; "
+          f"{'intake + web process' if args.web_process else 'one gateway process'}; "
           f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f})", flush=True)
     cluster = None
     if args.postgres:

@@ -316,6 +316,8 @@ install_gateway() {
   # `sudo -u siaga-gateway siaga gateway migrate` works before the first start
   ensure_dir /var/lib/siaga-gateway 0750 siaga-gateway siaga-gateway
   put "$REPO/systemd/siaga-gateway.service" /etc/systemd/system/siaga-gateway.service 0644
+  # the web process (docs/deploy-scale.md): installed, enabled by the operator when wanted
+  put "$REPO/systemd/siaga-gateway-web.service" /etc/systemd/system/siaga-gateway-web.service 0644
   put "$REPO/systemd/mosquitto.service.d/siaga.conf" /etc/systemd/system/mosquitto.service.d/siaga.conf 0644
   systemctl_root enable siaga-gateway.service
   docs

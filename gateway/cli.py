@@ -30,7 +30,18 @@ def _load(path: Path | None):
 
 
 @app.callback()
-def main(ctx: typer.Context, config: ConfigOpt = None) -> None:
+def main(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    web_only: Annotated[bool, typer.Option(
+        "--web-only",
+        help="Hanya halaman dan API / pages and API only: no MQTT ingest, no dispatcher, no "
+             "singleton roles; runs beside a gateway process on the same database and broker "
+             "(docs/deploy-scale.md, a web process)")] = False,
+    http_port: Annotated[int | None, typer.Option(
+        "--http-port", min=1, max=65535,
+        help="Port HTTP / HTTP port instead of gateway.http.port (two processes from one site file)")] = None,
+) -> None:
     """Jalankan gateway / run the gateway: `siaga gateway --config site.yaml`."""
     if ctx.invoked_subcommand is not None:
         ctx.obj = config
@@ -40,7 +51,7 @@ def main(ctx: typer.Context, config: ConfigOpt = None) -> None:
 
     cfg = _load(config)
     try:
-        run(cfg)
+        run(cfg, web_only=web_only, http_port=http_port)
     except (InsecureConfig, WorkerDied) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

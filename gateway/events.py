@@ -4,8 +4,9 @@ Why in-process: the ingest thread and the API handlers run in this process
 and call :meth:`Broadcaster.publish` after their commit; each connected
 console has a small asyncio queue on the HTTP server's loop. A console that
 falls behind (full queue) gets a ``resync`` instead of unbounded memory.
-With several gateway instances, a console sees the changes its instance
-made at once and the others' through its fallback poll.
+Other gateway processes' changes arrive through ``gateway.event_feed``
+(over the broker): :meth:`Broadcaster.publish` hands each local event to
+``forward``, and the feed hands the others' to :meth:`Broadcaster.deliver`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 QUEUE_MAX = 100
@@ -28,6 +29,8 @@ class Broadcaster:
         self._subs: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[str]]] = set()
         self.published = 0
         self.closed = False
+        #: set by the gateway: each local event to the other processes (gateway.event_feed)
+        self.forward: Callable[[str, dict[str, Any]], None] | None = None
 
     @property
     def listeners(self) -> int:
@@ -45,7 +48,14 @@ class Broadcaster:
                 loop.call_soon_threadsafe(_end, q)
 
     def publish(self, kind: str, **data: Any) -> None:
-        """Thread-safe: tell every console (e.g. ``publish("case", id=...)``)."""
+        """Thread-safe: tell every console (e.g. ``publish("case", id=...)``),
+        this process's and, through ``forward``, the other processes'."""
+        self.deliver(kind, **data)
+        if self.forward is not None:
+            self.forward(kind, data)
+
+    def deliver(self, kind: str, **data: Any) -> None:
+        """Thread-safe: tell this process's consoles only."""
         line = f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n"
         self.published += 1
         with self._lock:

@@ -13,6 +13,13 @@ From Python (tests, ``siaga demo``)::
 SIGINT/SIGTERM. A second process on the same broker and database shares the
 load (shared subscription, outbox leases); give each its own
 ``gateway.instance_id``.
+
+``web_only=True`` (``siaga gateway --web-only``) is a process that serves
+the pages and the API and nothing else: no MQTT ingest, no dispatcher, no
+singleton roles. Beside an intake process on the same database it keeps the
+consoles' and dashboards' work off the intake's interpreter lock; the two
+trade console events, dispatcher wake-ups and flag changes through
+``gateway.event_feed``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from typing import Any
 from gateway.config.models import Mode, SiteConfig
 from gateway.dispatch.worker import Dispatcher
 from gateway.errors import InsecureConfig, WorkerDied
-from gateway.ingest import MqttIngest, default_instance
+from gateway.event_feed import EventFeed
+from gateway.ingest import MqttIngest, default_client_id, default_instance
 from gateway.intake import Intake
 from gateway.metrics import Metrics
 from gateway.notify import Watchdog, notify
@@ -45,10 +53,12 @@ class Gateway:
     is subscribed (or raises), ``stop()`` shuts everything down."""
 
     def __init__(self, cfg: SiteConfig, *, mqtt: bool = True, http: bool = True,
-                 migrate: bool = True) -> None:
+                 migrate: bool = True, web_only: bool = False, http_port: int | None = None) -> None:
         self.cfg = cfg
-        self.use_mqtt = mqtt
+        self.web_only = web_only
+        self.use_mqtt = mqtt and not web_only
         self.use_http = http
+        self.http_port = cfg.gateway.http.port if http_port is None else http_port
         self.do_migrate = migrate
         self.instance = cfg.gateway.instance_id or f"{default_instance()}-{os.getpid()}"
         self.metrics = Metrics()
@@ -63,6 +73,7 @@ class Gateway:
         self.rollups: Any = None  # gateway.rollup_watch.RollupWatch when rollup_refresh_s > 0
         self.sms: Any = None  # gateway.sms.service.SmsService when the site config has `sms`
         self.flag_sync: Any = None  # gateway.flag_sync.FlagSync (panels' flagged numbers) with MQTT
+        self.feed: EventFeed | None = None  # the other processes' console events (with MQTT or web_only)
         self._server: Any = None
         self._http_thread: threading.Thread | None = None
 
@@ -81,7 +92,7 @@ class Gateway:
 
         self.check_secrets()
         # SQLite: WAL checkpoints on a thread of their own, not in the intake's commits
-        self.db = Database(self.cfg.gateway.database_url, background_checkpoints=True)
+        self.db = Database(self.cfg.gateway.database_url, background_checkpoints=not self.web_only)
         log.info("Basis data / database: %s", safe_url(self.db.url))
         if self.do_migrate:
             self.db.migrate()
@@ -100,6 +111,14 @@ class Gateway:
             db = self.db  # one survivor at a time takes a dead peer's session over (gateway.failover)
             self.ingest.peers.lock = lambda name: lock_for(db, name)
         checks["workers"] = self.alive
+        if self.use_mqtt or self.web_only:
+            client_id = self.ingest.client_id if self.ingest else default_client_id(self.instance) + "-web"
+            self.feed = EventFeed(self.cfg.broker, client_id, self._remote_event)
+            if self.web_only:
+                checks["events"] = self.feed.subscribed.is_set
+        if self.web_only:
+            self._build_web(checks)
+            return
         self.dispatcher = Dispatcher(self.db, self.cfg, self.metrics, instance=self.instance,
                                      mqtt_publish=self.ingest.publish if self.ingest else None)
         self.dispatcher.wake = self.wake
@@ -125,6 +144,8 @@ class Gateway:
                               ready_checks=checks)
         if self.ingest:
             self.ingest.events = self.app.state.gw.events
+        if self.feed:
+            self.app.state.gw.events.forward = self.feed.send
         if self.flag_sync:
             self.app.state.gw.flags_changed = self.flag_sync.wake
             if self.ingest:
@@ -147,6 +168,38 @@ class Gateway:
             self.roles.add("rollups", self.rollups.start, self.rollups.stop)
         self.app.state.gw.roles = self.held_roles
 
+    def _build_web(self, checks: dict[str, Any]) -> None:
+        """The web process's parts: the app, whose dispatcher wake-ups and
+        flag changes go to the intake process through the feed."""
+        from gateway.api.app import create_app
+
+        assert self.feed is not None and self.db is not None
+        self.app = create_app(self.cfg, self.db, metrics=self.metrics, wake=_FeedSignal(self.feed, "wake"),
+                              ready_checks=checks)
+        self.app.state.gw.flags_changed = _FeedSignal(self.feed, "flags")
+        self.app.state.gw.rollups_on_read = False  # the rollups role (intake process) refreshes
+        self.app.state.gw.events.forward = self.feed.send
+        self.app.state.gw.roles = self.held_roles
+        if self.cfg.gateway.fleet_config is not None:  # the fleet pages and API; its watch runs elsewhere
+            from gateway.fleet.host import FleetHost
+
+            self.fleet = FleetHost(self.cfg.gateway.fleet_config, self.db)
+            self.fleet.mount(self.app)
+
+    def _remote_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Another process's event (paho's thread): its commit is visible
+        here now, so shared lists are stale; its consoles' news is ours."""
+        assert self.db is not None
+        self.db.changed_elsewhere()
+        if kind == "case":
+            if self.app is not None:
+                self.app.state.gw.events.deliver("case", **data)
+            self.wake.set()  # an operator's choice there may have queued deliveries
+        elif kind == "wake":
+            self.wake.set()
+        elif kind == "flags" and self.flag_sync is not None:
+            self.flag_sync.wake()
+
     def _sms_case(self, out: Any) -> None:
         """A case an SMS stored or moved: to the consoles, as the MQTT ingest does."""
         if self.app is not None:
@@ -154,11 +207,17 @@ class Gateway:
 
     def held_roles(self) -> list[str]:
         """What this instance runs now (``/readyz``)."""
+        if self.web_only:
+            return []
         shared = (["ingest"] if self.ingest else []) + ["dispatch"]
         return sorted(shared + (self.roles.held() if self.roles else []))
 
     def start(self, timeout: float = 20.0) -> Gateway:
         self.build()
+        if self.feed:
+            self.feed.start()
+        if self.web_only:
+            return self._start_web(timeout)
         assert self.dispatcher and self.sla
         if self.ingest:
             self.ingest.start()
@@ -178,11 +237,21 @@ class Gateway:
             log.info("Gateway %s siap / ready at %s", self.instance, self.url)
         return self
 
+    def _start_web(self, timeout: float) -> Gateway:
+        assert self.feed is not None
+        if self.use_http:
+            self._start_http(timeout)
+        if not self.feed.subscribed.wait(timeout):
+            self.stop()
+            raise TimeoutError("Broker tidak terjangkau / broker not reachable (event feed)")
+        log.info("Gateway web %s siap / ready (pages and API only)", self.instance)
+        return self
+
     def _http_config(self):
         import uvicorn
 
         h = self.cfg.gateway.http
-        return uvicorn.Config(self.app, host=h.host, port=h.port, log_level="warning",
+        return uvicorn.Config(self.app, host=h.host, port=self.http_port, log_level="warning",
                               lifespan="off", access_log=False)
 
     def _start_http(self, timeout: float) -> None:
@@ -201,7 +270,7 @@ class Gateway:
     @property
     def port(self) -> int:
         if self._server is None or not self._server.servers:
-            return self.cfg.gateway.http.port
+            return self.http_port
         return int(self._server.servers[0].sockets[0].getsockname()[1])
 
     @property
@@ -228,6 +297,8 @@ class Gateway:
                 self._http_thread.join(10)
         if self.ingest:
             self.ingest.stop()
+        if self.feed:
+            self.feed.stop()
         if self.roles:
             self.roles.stop()  # stops the SLA and fleet watches it runs, frees the roles
         if self.sms:
@@ -247,6 +318,21 @@ class Gateway:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+class _FeedSignal(threading.Event):
+    """An Event whose ``set()`` also tells the other processes (``kind``
+    through the feed): what the API sets for the dispatcher or the flag sync
+    reaches the process that runs them."""
+
+    def __init__(self, feed: EventFeed, kind: str) -> None:
+        super().__init__()
+        self.feed = feed
+        self.kind = kind
+
+    def set(self) -> None:
+        super().set()
+        self.feed.send(self.kind, {})
 
 
 def _notify_when_serving(server: Any, watchdog: Watchdog) -> None:
@@ -273,11 +359,14 @@ def _exit_when_a_worker_dies(gw: Gateway, server: Any, died: threading.Event) ->
         time.sleep(0.5)
 
 
-def run(cfg: SiteConfig) -> None:
+def run(cfg: SiteConfig, *, web_only: bool = False, http_port: int | None = None) -> None:
     """Run in the foreground until SIGINT/SIGTERM, then stop every part
     cleanly and return (uvicorn's own handlers would re-raise the signal and
     kill the process before the ingest and dispatcher are stopped). Raises
-    WorkerDied when a worker thread died (the CLI exits non-zero)."""
+    WorkerDied when a worker thread died (the CLI exits non-zero).
+    ``web_only``: pages and API only (see the module's docstring);
+    ``http_port``: instead of ``gateway.http.port`` (default for the gateway
+    process: ``gateway.http.intake_port`` when the site runs a web process)."""
     import contextlib
     import signal
 
@@ -288,7 +377,9 @@ def run(cfg: SiteConfig) -> None:
         def capture_signals(self):
             yield
 
-    gw = Gateway(cfg, http=False)
+    if http_port is None and not web_only:  # a web process serves gateway.http.port
+        http_port = cfg.gateway.http.intake_port
+    gw = Gateway(cfg, http=False, web_only=web_only, http_port=http_port)
     gw.start()
     # what start-up built (modules, app, config) lives as long as the process:
     # out of the collector's way, so a full collection scans only what came
@@ -306,8 +397,7 @@ def run(cfg: SiteConfig) -> None:
         threading.Thread(target=gw.app.state.gw.events.close, daemon=True).start()
 
     previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGINT, signal.SIGTERM)}
-    log.info("Gateway %s siap / ready; HTTP on %s:%d", gw.instance, cfg.gateway.http.host,
-             cfg.gateway.http.port)
+    log.info("Gateway %s siap / ready; HTTP on %s:%d", gw.instance, cfg.gateway.http.host, gw.http_port)
     watchdog = Watchdog(gw.alive)
     ready = threading.Thread(target=_notify_when_serving, args=(server, watchdog), daemon=True)
     ready.start()

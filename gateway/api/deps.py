@@ -41,6 +41,10 @@ class AppState:
     ready_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     #: the roles this instance holds now (gateway.roles), for /readyz
     roles: Callable[[], list[str]] | None = None
+    #: a dashboard computation refreshes the changed KPI days after it (off in a
+    #: web process: its write would hold SQLite's lock against the intake process,
+    #: whose ``rollups`` role refreshes them instead)
+    rollups_on_read: bool = True
     #: wrong-password counter per user name (429 after too many)
     throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     #: the KPI snapshots all dashboards share (``gateway.kpi_snapshot_s``)

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from gateway.config.base import Strict
+from gateway.config.http import HttpSettings
 from gateway.config.province import ProvinceSettings
 from gateway.config.sms import SmsModemSettings
 from protocol.categories import CATALOGUE, Category
@@ -202,13 +203,6 @@ class Escalation(Strict):
         description="A case still 'received' (no operator has triaged it) this long after it "
                     "arrived is escalated once to the contacts and webhook above",
     )
-
-
-class HttpSettings(Strict):
-    host: str = Field("127.0.0.1", title="Listen address")
-    port: int = Field(8112, ge=0, le=65535, title="Listen port (0: any free port)")
-    session_hours: float = Field(12, gt=0, title="Session cookie lifetime, hours")
-    secure_cookies: bool = Field(False, title="Mark the session cookie Secure (behind TLS)")
 
 
 class DispatchSettings(Strict):

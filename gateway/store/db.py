@@ -160,6 +160,11 @@ class Database:
         if conn is not None and conn.info.pop("siaga_wrote", False):
             self._bump()
 
+    def changed_elsewhere(self) -> None:
+        """Another process committed (``gateway.event_feed``): what this one
+        shares (case lists) is older than the database now."""
+        self._bump()
+
     def _bump(self) -> None:
         with self._generation_lock:
             self.generation += 1

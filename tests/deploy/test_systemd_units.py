@@ -18,7 +18,7 @@ UNITS = sorted(p.name for p in SYSTEMD_DIR.glob("*.service"))
 
 
 def test_units_exist() -> None:
-    assert UNITS == ["siaga-gateway.service", "siaga-unit.service"]
+    assert UNITS == ["siaga-gateway-web.service", "siaga-gateway.service", "siaga-unit.service"]
 
 
 @pytest.mark.parametrize("name", UNITS)

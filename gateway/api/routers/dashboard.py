@@ -47,7 +47,8 @@ def board(gw: StateDep, kind: PeriodKind, month: str | None, start: date | None,
     def compute() -> kpi_board.Board:
         with gw.db.read_session() as s:
             out = kpi_board.compute(s, gw.cfg, _period(gw, kind, month, start, end))
-        kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)  # for the next one (dirty days read raw)
+        if gw.rollups_on_read:  # for the next one (dirty days read raw)
+            kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)
         return out
 
     return gw.boards.get((kind, month, start, end), compute)

@@ -41,7 +41,8 @@ def kpis(gw: StateDep, _user: ReportUser, since: datetime | None = None,
 
         with gw.db.read_session() as s:
             out = kpi.compute(s, gw.cfg, since, until)
-        kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)  # for the next one (dirty days read raw)
+        if gw.rollups_on_read:  # for the next one (dirty days read raw)
+            kpi_rollup.refresh_db(gw.db, gw.cfg.site.timezone)
         return out
 
     return gw.kpis.get((since, until), compute)
