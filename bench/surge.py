@@ -4,6 +4,7 @@ and dashboards are open. Prints numbers; asserts nothing.
     .venv/bin/python bench/surge.py [--units 1000] [--history 100000] [--presses 2000]
                                     [--seconds 60] [--engines sqlite postgresql] [--gateways 1 2]
     .venv/bin/python bench/surge.py --units 200 --history 20000 --presses 500   # scaled down
+    .venv/bin/python bench/surge.py --engines sqlite --gateways 1 --web-process  # pages apart
 
 For each engine and each number of gateway processes: a fresh database
 (a SQLite file, or a new database in a private PostgreSQL cluster started
@@ -43,7 +44,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from dashboard_load import PASSWORD, UNIT, _viewers_proc, cpu_s, pct, seed, wait_ready  # noqa: E402
+from dashboard_load import (  # noqa: E402
+    PASSWORD,
+    UNIT,
+    WEB_NICE,
+    _viewers_proc,
+    cpu_s,
+    pct,
+    seed,
+    wait_ready,
+)
 from sqlalchemy import bindparam, text  # noqa: E402
 
 from central.broker.files import broker_tempdir  # noqa: E402
@@ -180,16 +190,24 @@ def prepare_db(db_url: str, units: list[str], history: int) -> float:
     return took
 
 
-def start_gateways(tmp: Path, broker: MosquittoProcess, db_url: str, hook: str, k: int):
+def start_gateways(tmp: Path, broker: MosquittoProcess, db_url: str, hook: str, k: int, web: bool):
+    """``k`` gateway processes, and with ``web`` a ``--web-only`` process
+    after them (niced as its systemd unit), which the pages then use."""
     procs, urls = [], []
-    for i in range(k):
+    for i in range(k + web):
         port = free_port()
         site = tmp / f"site-{i}.yaml"
         site.write_text(site_yaml(tmp, broker, hooks={"damkar": hook}, db_url=db_url, port=port,
                                   instance=f"surge-{i}", dispatch="poll_s: 1.0"))
         log = (tmp / f"gateway-{i}.log").open("wb")
-        procs.append(subprocess.Popen([SIAGA, "gateway", "--config", str(site)],
-                                      stdout=subprocess.DEVNULL, stderr=log))
+        if i < k:
+            procs.append(subprocess.Popen([SIAGA, "gateway", "--config", str(site)],
+                                          stdout=subprocess.DEVNULL, stderr=log))
+        else:
+            wait_ready(urls[0], procs[0], tmp / "gateway-0.log", timeout=120)  # it migrated the database
+            procs.append(subprocess.Popen([SIAGA, "gateway", "--web-only", "--config", str(site)],
+                                          stdout=subprocess.DEVNULL, stderr=log,
+                                          preexec_fn=lambda: os.nice(WEB_NICE)))
         urls.append(f"http://127.0.0.1:{port}")
     for i, (url, p) in enumerate(zip(urls, procs, strict=True)):
         wait_ready(url, p, tmp / f"gateway-{i}.log", timeout=120)
@@ -219,7 +237,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
     units = unit_ids(args.units)
     db_url = (f"sqlite:///{tmp / 'gateway.db'}" if engine == "sqlite" else pg.url(pg.create_database()))
     took = prepare_db(db_url, units, args.history)
-    procs, urls = start_gateways(tmp, broker, db_url, opd.url, k)
+    procs, urls = start_gateways(tmp, broker, db_url, opd.url, k, args.web_process)
     ctx = mp.get_context("fork")
     rnd = random.Random(7)
     seqs: dict[str, int] = defaultdict(int)
@@ -235,7 +253,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
     workers = [ctx.Process(target=_units_proc, args=(broker.host, broker.port, g, s, ready, go, out))
                for g, s, go in zip(groups, schedules, gos, strict=True)]
     v_ready, v_active, v_stop, v_q = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
-    viewers = ctx.Process(target=_viewers_proc, args=(urls[0], args.dashboards, args.consoles, args.poll_s,
+    viewers = ctx.Process(target=_viewers_proc, args=(urls[-1], args.dashboards, args.consoles, args.poll_s,
                                                       args.consoles_mode, v_ready, v_active, v_stop, v_q))
     try:
         for w in workers:
@@ -251,7 +269,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
         t0 = time.time() + 1.0
         for go in gos:
             go.put(t0)
-        probe_stop, rtt_surge, rss_surge = threading.Event(), [], [0.0] * k
+        probe_stop, rtt_surge, rss_surge = threading.Event(), [], [0.0] * len(procs)
         probe = threading.Thread(target=rtt.during, args=(probe_stop, rtt_surge, [p.pid for p in procs],
                                                           rss_surge))
         probe.start()
@@ -307,7 +325,8 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
         return (f"  {name:26} p50 {statistics.median(v):8.1f} ms  p99 {pct(v, 99):8.1f} ms  "
                 f"max {max(v):8.1f} ms  (n={len(v)})" if v else f"  {name:26} (none)")
 
-    print(f"== {engine}, {k} gateway process(es): {connected} units connected, {args.history:,} cases "
+    web = " + a web process" if args.web_process else ""
+    print(f"== {engine}, {k} gateway process(es){web}: {connected} units connected, {args.history:,} cases "
           f"of history (seeded in {took:.1f} s), {len(sent)} presses in {args.seconds:g} s, "
           f"{args.consoles} consoles + {args.dashboards} dashboards (load average now "
           f"{os.getloadavg()[0]:.1f})")
@@ -319,7 +338,8 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
           f"  doubled: {rows - distinct} stored twice, {new_acks - (len(sent) - no_ack)} acked as new twice, "
           f"{doubled_dispatch} dispatched twice ({re_posts} webhook re-POSTs of one delivery)")
     for i, (p, c, (now, peak), top) in enumerate(zip(procs, cpu, rss, rss_surge, strict=True)):
-        print(f"  gateway {i} (pid {p.pid}): CPU {c:.0%} of one core over {wall:.0f} s; RSS {now:.0f} MB "
+        name = "web process" if i == k else f"gateway {i}"
+        print(f"  {name} (pid {p.pid}): CPU {c:.0%} of one core over {wall:.0f} s; RSS {now:.0f} MB "
               f"after, {top:.0f} MB at most in the surge, {peak:.0f} MB peak of the process (the "
               f"pages' logins: argon2 takes 64 MiB per login at once)")
     print(line("console GET /api/incidents", lists))
@@ -343,6 +363,9 @@ def main() -> None:
     ap.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"],
                     choices=["sqlite", "postgresql"])
     ap.add_argument("--gateways", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--web-process", action="store_true",
+                    help="the pages on a `siaga gateway --web-only` process beside the gateways "
+                         "(docs/deploy-scale.md)")
     args = ap.parse_args()
     import logging
 

@@ -29,7 +29,7 @@ log = logging.getLogger("gateway.event_feed")
 
 EVENTS_FILTER = f"{STATE_PREFIX}/+/events"
 #: the kinds a process acts on; anything else is counted as malformed
-KINDS = ("case", "flags")
+KINDS = ("case", "wake", "flags")
 MAX_BYTES = 4096
 
 

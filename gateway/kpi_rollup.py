@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, delete, func, insert, select, text
+from sqlalchemy import case, delete, distinct, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from gateway.lifecycle import GONE
@@ -315,6 +315,11 @@ def refresh(session: Session, tz_name: str, *, max_days: int | None = None, wait
 
 
 REFRESH_DAYS = 14  # dirty days rebuilt per dashboard computation (a bulk load is caught up over polls)
+
+
+def dirty_days(session: Session) -> int:
+    """How many UTC days wait for a refresh."""
+    return int(session.scalar(select(func.count(distinct(KpiDirty.day)))) or 0)
 
 
 def refresh_db(db: Any, tz_name: str, max_days: int = REFRESH_DAYS) -> None:

@@ -317,3 +317,29 @@ def test_the_rollups_role_refreshes_changed_days_without_a_dashboard(db_url, tmp
     with gw.db.read_session() as s:
         assert kpi_rollup.verify(s, cfg.site.timezone) == []
         assert open_for(s, cfg.site.timezone) is not None
+
+
+def test_the_rollups_role_catches_up_a_backlog_at_once(db_url, tmp_path, start_gateway):
+    """A backlog of dirty days at start (a bulk load, a long stop, a web
+    process whose dashboards do not refresh) is caught up in short passes,
+    not one pass per ``rollup_refresh_s``."""
+    from gateway.rollup_watch import USUAL_DIRTY
+
+    cfg = _cfg(tmp_path, db_url)
+    cfg.gateway.rollup_refresh_s = 3600.0
+    db = Database(cfg.gateway.database_url)
+    db.migrate()
+    with db.session() as s:
+        for day in range(20_000, 20_012):  # twelve UTC days of 2024 marked changed
+            s.add(KpiDirty(day=day))
+    db.dispose()
+    gw = start_gateway(cfg, mqtt=False)
+
+    def dirty() -> int:
+        with gw.db.read_session() as s:
+            return kpi_rollup.dirty_days(s)
+
+    wait_for(lambda: dirty() <= USUAL_DIRTY and not gw.rollups.behind, timeout=30)
+    assert 2 <= gw.rollups.passes < 12  # several short passes, a few days each
+    with gw.db.read_session() as s:
+        assert kpi_rollup.verify(s, cfg.site.timezone) == []

@@ -84,6 +84,7 @@ def test_web_process_serves_what_the_intake_process_stores(broker, tmp_path, opd
     assert intake.metrics.stored.labels(kind="incident")._value.get() == 1
     assert web.feed is not None and web.feed.received >= 1  # the intake's news
     assert intake.feed is not None and intake.feed.received >= 1  # the operator's step
+    assert web.feed.malformed == 0 and intake.feed.malformed == 0  # case, wake: both understood
 
 
 @pytest.mark.parametrize("payload", [
