@@ -111,11 +111,41 @@ def create_session(session: Session, user: User, hours: float) -> str:
 
 
 def user_for_session(session: Session, sid: str) -> User | None:
-    row = session.get(WebSession, hash_token(sid))
-    if row is None or row.expires_at < utcnow():
-        return None
-    user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    """The active user of a live session: one query (every page request asks)."""
+    return session.scalar(select(User).join(WebSession, WebSession.user_id == User.id).where(
+        WebSession.token_hash == hash_token(sid), WebSession.expires_at >= utcnow(), User.active))
+
+
+class CredentialCache:
+    """Who a cookie or token is, for ``ttl_s`` seconds: twenty consoles
+    re-reading the list on every pushed case asked the database who they are
+    dozens of times a second (a sixth of a busy web process). A logout here
+    is forgotten at once (:meth:`forget`); a logout or a disabled user on
+    another process takes effect within ``ttl_s``. Only found users are kept
+    (a flood of wrong tokens fills nothing), at most ``max_entries``."""
+
+    def __init__(self, ttl_s: float = 1.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._known: dict[str, tuple[float, User]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, credential: str) -> User | None:
+        with self._lock:
+            hit = self._known.get(hash_token(credential))
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, credential: str, user: User) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+            self._known[hash_token(credential)] = (time.monotonic() + self.ttl_s, user)
+
+    def forget(self, credential: str) -> None:
+        with self._lock:
+            self._known.pop(hash_token(credential), None)
 
 
 def end_session(session: Session, sid: str) -> None:

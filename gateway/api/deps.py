@@ -45,6 +45,8 @@ class AppState:
     #: web process: its write would hold SQLite's lock against the intake process,
     #: whose ``rollups`` role refreshes them instead)
     rollups_on_read: bool = True
+    #: who a cookie or token is, for a second (gateway.auth.CredentialCache)
+    credentials: auth.CredentialCache = field(default_factory=auth.CredentialCache)
     #: wrong-password counter per user name (429 after too many)
     throttle: auth.LoginThrottle = field(default_factory=auth.LoginThrottle)
     #: the KPI snapshots all dashboards share (``gateway.kpi_snapshot_s``)
@@ -98,12 +100,15 @@ def current_user(
     """The caller, looked up in a short read-only session of its own: checking
     credentials writes nothing and holds no lock while the handler runs (so
     routers that open their own sessions, like the fleet API, can use it)."""
-    user = None
-    with get_state(request).db.read_session() as s:
-        if bearer is not None and bearer.credentials:
-            user = auth.user_for_token(s, bearer.credentials)
-        elif cookie:
-            user = auth.user_for_session(s, cookie)
+    gw = get_state(request)
+    token = bearer.credentials if bearer is not None and bearer.credentials else None
+    credential = token or cookie
+    user = gw.credentials.get(credential) if credential else None
+    if user is None and credential:
+        with gw.db.read_session() as s:
+            user = auth.user_for_token(s, credential) if token else auth.user_for_session(s, credential)
+        if user is not None:
+            gw.credentials.put(credential, user)
     if user is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED,
                             "Perlu masuk / authentication required",

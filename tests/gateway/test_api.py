@@ -86,6 +86,47 @@ def test_session_cookie_login_and_logout(gw):
         assert api.get("/api/auth/me").json()["username"] == "operator1"
 
 
+def test_a_logged_out_cookie_and_a_disabled_user_are_refused(gw):
+    """Who a credential is stays cached a second (gateway.auth.CredentialCache):
+    a logout here forgets it at once; a user disabled behind the API's back
+    (another process, the database) is refused within that second."""
+    from sqlalchemy import update
+
+    from gateway.store.models import User
+    from tests.gateway.support import wait_for
+
+    make_user(gw.db, "operator1", "operator")
+    with httpx.Client(base_url=gw.url) as api:
+        api.post("/api/auth/login", json={"username": "operator1", "password": "password-operator1"})
+        old = api.cookies.get("siaga_session")
+        assert old and api.get("/api/auth/me").status_code == 200  # now cached
+        tok = api.post("/api/auth/tokens", json={"name": "script"}).json()["token"]
+        assert api.post("/api/auth/logout").status_code == 204
+    with httpx.Client(base_url=gw.url, cookies={"siaga_session": old}) as stale:
+        assert stale.get("/api/auth/me").status_code == 401  # at once, not after the cache's second
+    with api_client(gw.url, tok) as api:
+        assert api.get("/api/auth/me").status_code == 200  # cached
+        with gw.db.session() as s:
+            s.execute(update(User).where(User.username == "operator1").values(active=False))
+        wait_for(lambda: api.get("/api/auth/me").status_code == 401, timeout=5)
+
+
+def test_credential_cache_bounds():
+    from types import SimpleNamespace
+
+    from gateway.auth import CredentialCache
+
+    c = CredentialCache(ttl_s=60, max_entries=3)
+    for i in range(3):
+        c.put(f"t{i}", SimpleNamespace(id=i))  # type: ignore[arg-type]
+    assert c.get("t2").id == 2 and c.get("nope") is None
+    c.put("t3", SimpleNamespace(id=3))  # type: ignore[arg-type]
+    assert c.get("t0") is None and c.get("t3").id == 3  # full: started over, never grows past 3
+    off = CredentialCache(ttl_s=0)
+    off.put("t", SimpleNamespace(id=1))  # type: ignore[arg-type]
+    assert off.get("t") is None
+
+
 def test_password_guessing_is_throttled(gw):
     from gateway.auth import LoginThrottle
 

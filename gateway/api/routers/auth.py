@@ -37,10 +37,12 @@ def login(body: LoginRequest, response: Response, gw: StateDep) -> UserPublic:
 
 
 @router.post("/auth/logout", status_code=204, summary="Keluar / log out")
-def logout(request: Request, response: Response, session: SessionDep, _user: CurrentUser) -> None:
+def logout(request: Request, response: Response, session: SessionDep, gw: StateDep,
+           _user: CurrentUser) -> None:
     sid = request.cookies.get(SESSION_COOKIE)
     if sid:
         auth.end_session(session, sid)
+        gw.credentials.forget(sid)
     response.delete_cookie(SESSION_COOKIE)
 
 

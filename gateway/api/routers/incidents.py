@@ -150,7 +150,10 @@ def list_incidents(session: SessionDep, user: CurrentUser, gw: StateDep, status_
         if cursor:
             q = q.where(Incident.pk < decode_cursor(cursor))
         # the list shows no timeline: its audit rows are not loaded (most of a page's cost)
-        rows = session.scalars(q.order_by(Incident.pk.desc()).limit(limit + 1)
+        # a console's delta: "+ 0" keeps the planner off the primary key's order, which
+        # scanned the whole table for the few recent rows; the updated_at index finds them
+        order = (Incident.pk + 0).desc() if updated_since is not None else Incident.pk.desc()
+        rows = session.scalars(q.order_by(order).limit(limit + 1)
                                .options(lazyload(Incident.transitions))).all()
         more = len(rows) > limit
         rows = rows[:limit]
