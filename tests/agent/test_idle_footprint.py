@@ -74,6 +74,11 @@ def test_idle_agent_loads_no_code_it_does_not_run_and_builds_only_the_models_it_
     assert "firmware.sim.board" in seen["modules"]
     assert not {"firmware.sim.simulator", "firmware.modem.driver", "firmware.agent.simcontrol",
                 "firmware.agent.selftest"} & set(seen["modules"])
+    # imported where they are used: the other profile (panel desk, flag list), update signatures,
+    # the reboot command's subprocess helper, the SMS codec, and the modem's events (no modem here)
+    assert not {"firmware.agent.panel", "firmware.agent.flaglist", "firmware.agent.updsig",
+                "firmware.agent.spawn", "protocol.smsfallback",
+                "firmware.modem.events"} & set(seen["modules"])
 
     built = seen["models"]
     # used while idle: built on first use
@@ -83,5 +88,8 @@ def test_idle_agent_loads_no_code_it_does_not_run_and_builds_only_the_models_it_
     for unused in ("protocol.reports.Incident", "protocol.reports.CallRecord", "protocol.reports.Ack",
                    "protocol.fleet.Command", "protocol.fleet.DesiredConfig",
                    "protocol.selftest.SelfTestReport", "protocol.mqtt.BrokerSettings",
-                   "firmware.agent.config.Timings"):
+                   "firmware.agent.config.Timings",
+                   # sections left out of the file are their defaults, not validated on their own
+                   "firmware.agent.config.ModemSettings", "firmware.agent.config.SmsFallbackSettings",
+                   "firmware.agent.config.UpdateSettings"):
         assert built[unused] is False, unused
