@@ -244,8 +244,9 @@ def bench_idle(tmp: Path, idle_s: float) -> None:
     env = _agent_env(unit_env)
     try:
         flags = unit_args[:unit_args.index("-m")]  # interpreter flags
+        cli = [*flags, "-m", "siaga", "unit"]
         for entry, what in ((unit_args, f"python {' '.join(unit_args)} (as systemd runs it)"),
-                            ([*flags, "-m", "siaga", "unit"], "python -m siaga unit")):
+                            (cli, f"python {' '.join(cli)}")):
             tag = "lean" if entry == unit_args else "cli"
             _stop(*_start_idle(entry, tmp / f"first-{tag}", broker, f"box-first-{tag}", env))
             proc, watch = _start_idle(entry, tmp / f"idle-{tag}", broker, f"box-idle-{tag}", env)
