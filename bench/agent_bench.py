@@ -135,14 +135,16 @@ def _proc_stat(pid: int) -> tuple[float, float]:
     return cpu, rss / 1024
 
 
-def unit_file_command() -> tuple[list[str], dict[str, str]]:
-    """The interpreter arguments and environment systemd/siaga-unit.service
-    gives the agent: what follows ``--`` in ExecStart (the boot guard execs the
-    slot's Python with them) and every Environment= line. The idle bench runs
+def unit_file_command() -> tuple[list[str], dict[str, str], str]:
+    """The interpreter arguments, environment and state directory
+    systemd/siaga-unit.service gives the agent: what follows ``--`` in
+    ExecStart (the boot guard execs the slot's Python with them), every
+    Environment= line and ``/var/lib/<StateDirectory=>``. The idle bench runs
     the agent with exactly these, so a flag or a malloc setting added to the
     unit is measured, and one that is only in the bench is not possible."""
     args: list[str] = []
     env: dict[str, str] = {}
+    state = ""
     for line in (REPO / "systemd" / "siaga-unit.service").read_text().splitlines():
         if line.startswith("ExecStart="):
             args = line.split(" -- ", 1)[1].split()
@@ -150,8 +152,10 @@ def unit_file_command() -> tuple[list[str], dict[str, str]]:
             for item in line.split("=", 1)[1].split():
                 k, v = item.split("=", 1)
                 env[k] = v
+        elif line.startswith("StateDirectory="):
+            state = "/var/lib/" + line.split("=", 1)[1].strip()
     cfg = args.index("--config")
-    return args[:cfg], env  # e.g. ["-m", "firmware.agent"]; the config path is the bench's
+    return args[:cfg], env, state  # e.g. ["-OO", ..., "-m", "firmware.agent"]; the config path is the bench's
 
 
 class _Online:
@@ -186,36 +190,67 @@ class _Online:
         self.client.loop_stop()
 
 
+def _agent_env(unit_env: dict[str, str]) -> dict[str, str]:
+    """The agent's environment as the unit gives it: the boot guard execs it
+    with ``-I``, so no ``PYTHON*`` variable reaches it (this machine's
+    PYTHONDONTWRITEBYTECODE=1 would stop the bytecode cache being written, the
+    unit's own PYTHONUNBUFFERED is ignored too). The bench keeps one: PYTHONPATH,
+    the repository in place of the installed package (why it cannot pass -I)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update({k: v for k, v in unit_env.items() if not k.startswith("PYTHON")})
+    return dict(env, GPIOZERO_PIN_FACTORY="mock", PYTHONPATH=str(REPO))
+
+
+def _start_idle(entry: list[str], d: Path, broker: Broker, device: str,
+                env: dict[str, str]) -> tuple[subprocess.Popen[bytes], _Online]:
+    """One agent process, up and connected (its retained status "online")."""
+    d.mkdir()
+    cfg = base_config(d, broker, device_id=device)
+    cfg["timings"]["loop_tick_s"] = 0.5  # the production default
+    cfg["heartbeat_s"] = 60
+    path = write_config(d / "unit.yaml", **cfg)
+    watch = _Online(broker, device)
+    with open(d / "agent.log", "ab") as logf:
+        proc = subprocess.Popen([sys.executable, *entry, "--config", str(path)], stdout=logf,
+                                stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+    wait_for(lambda: watch.online.is_set() or proc.poll() is not None, 120)
+    if proc.poll() is not None:
+        watch.close()
+        tail = (d / "agent.log").read_text()[-2000:]
+        raise RuntimeError(f"agent exited {proc.returncode}: {tail}")
+    return proc, watch
+
+
+def _stop(proc: subprocess.Popen[bytes], watch: _Online) -> None:
+    proc.terminate()
+    proc.wait(30)
+    watch.close()
+
+
 def bench_idle(tmp: Path, idle_s: float) -> None:
     """Idle RSS and CPU of the agent as systemd runs it (systemd/siaga-unit.service:
-    its interpreter arguments and environment) and as ``siaga unit`` (Typer on
-    top). Mock pins (GPIOZERO_PIN_FACTORY=mock) stand in for the Pi's GPIO; the
-    config is the field box of the agent tests (no modem, no TLS)."""
+    its interpreter arguments, environment and state directory) and as ``siaga
+    unit`` (Typer on top). Mock pins (GPIOZERO_PIN_FACTORY=mock) stand in for
+    the Pi's GPIO; the config is the field box of the agent tests (no modem, no
+    TLS). Each is measured at its second start: the first one after an install
+    or an update writes the bytecode cache (``-X pycache_prefix`` in the state
+    directory), as on a unit."""
     broker = Broker(tmp / "broker-idle")
     broker.start()
-    unit_args, unit_env = unit_file_command()
+    unit_args, unit_env, state_dir = unit_file_command()
+    state = tmp / "state"  # stands in for /var/lib/siaga
+    state.mkdir()
+    unit_args = [a.replace(state_dir, str(state)) if state_dir else a for a in unit_args]
+    env = _agent_env(unit_env)
     try:
-        flags = [a for a in unit_args if a.startswith("-") and a != "-m"]  # interpreter flags
+        flags = unit_args[:unit_args.index("-m")]  # interpreter flags
+        cli = [*flags, "-m", "siaga", "unit"]
         for entry, what in ((unit_args, f"python {' '.join(unit_args)} (as systemd runs it)"),
-                            ([*flags, "-m", "siaga", "unit"], "python -m siaga unit")):
+                            (cli, f"python {' '.join(cli)}")):
             tag = "lean" if entry == unit_args else "cli"
-            d = tmp / f"idle-{tag}"
-            d.mkdir()
-            device = f"box-idle-{tag}"
-            cfg = base_config(d, broker, device_id=device)
-            cfg["timings"]["loop_tick_s"] = 0.5  # the production default
-            cfg["heartbeat_s"] = 60
-            path = write_config(d / "unit.yaml", **cfg)
-            env = dict(os.environ, **unit_env, GPIOZERO_PIN_FACTORY="mock", PYTHONPATH=str(REPO))
-            watch = _Online(broker, device)
-            with open(d / "agent.log", "ab") as logf:
-                proc = subprocess.Popen([sys.executable, *entry, "--config", str(path)], stdout=logf,
-                                        stderr=subprocess.STDOUT, env=env, cwd=str(REPO))
+            _stop(*_start_idle(entry, tmp / f"first-{tag}", broker, f"box-first-{tag}", env))
+            proc, watch = _start_idle(entry, tmp / f"idle-{tag}", broker, f"box-idle-{tag}", env)
             try:
-                wait_for(lambda proc=proc, watch=watch: watch.online.is_set() or proc.poll() is not None, 60)
-                if proc.poll() is not None:
-                    tail = (d / "agent.log").read_text()[-2000:]
-                    raise RuntimeError(f"agent exited {proc.returncode}: {tail}")
                 time.sleep(2)  # let start-up work settle before the idle window
                 cpu0, _ = _proc_stat(proc.pid)
                 t0 = time.monotonic()
@@ -225,11 +260,10 @@ def bench_idle(tmp: Path, idle_s: float) -> None:
                 with open(f"/proc/{proc.pid}/status") as f:
                     threads = next(line.split()[1] for line in f if line.startswith("Threads:"))
             finally:
-                proc.terminate()
-                proc.wait(30)
-                watch.close()
+                _stop(proc, watch)
             load = Path("/proc/loadavg").read_text().split()[:3]
-            print(f"idle agent ({what}, field, no modem, mock pins, connected): RSS {rss:.1f} MB, "
+            shown = what.replace(str(state), state_dir)
+            print(f"idle agent ({shown}, field, no modem, mock pins, connected): RSS {rss:.1f} MB, "
                   f"CPU {100 * (cpu1 - cpu0) / wall:.2f} % of one core over {wall:.0f} s, "
                   f"{threads} threads; load {' '.join(load)}", flush=True)
     finally:

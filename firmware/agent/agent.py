@@ -14,24 +14,21 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firmware.agent import events as ev
 from firmware.agent.clock import Clock
 from firmware.agent.config import UnitConfig
-from firmware.agent.field import FieldProfile
 from firmware.agent.fleet import Fleet, initial_settings
 from firmware.agent.hardware import REFUSED_SHOW_S, Hardware
 from firmware.agent.health import Health, boot_reason, kernel_boot_id
 from firmware.agent.link import Link
 from firmware.agent.modem import ModemPort
 from firmware.agent.outbox import Outbox
-from firmware.agent.panel import PanelProfile
 from firmware.agent.ports import LiveSettings, Ports
 from firmware.agent.smsfallback import SmsFallback
 from firmware.agent.store import OutboxItem, Store
 from firmware.agent.updater import Updater
-from firmware.modem import events as mev
 from protocol.categories import Category
 from protocol.codec import decode, encode
 from protocol.errors import BadTopic, PayloadError
@@ -41,6 +38,10 @@ from protocol.reports import Ack
 from protocol.sdnotify import notify
 from protocol.selftest import SelfTestTrigger
 from protocol.topics import DeviceTopic, device_topic, parse_device_topic
+
+if TYPE_CHECKING:
+    from firmware.agent.field import FieldProfile
+    from firmware.agent.panel import PanelProfile
 
 log = logging.getLogger("firmware.agent")
 
@@ -65,6 +66,18 @@ def firmware_version() -> str:
             except OSError:
                 continue
     return "unknown"
+
+
+def _profile(profile: Profile, ports: Ports) -> FieldProfile | PanelProfile:
+    """The unit's one profile; the other one's module (the panel's desk and
+    flag list, or the field box's) is never imported."""
+    if profile is Profile.FIELD:
+        from firmware.agent.field import FieldProfile
+
+        return FieldProfile(ports)
+    from firmware.agent.panel import PanelProfile
+
+    return PanelProfile(ports)
 
 
 class Agent:
@@ -92,8 +105,7 @@ class Agent:
         ports = Ports(device_id=cfg.device_id, timings=t, location=cfg.location, store=self.store,
                       hw=self.hw, clock=self.clock, modem=self.modem, live=self.live, event=self.event,
                       publish=self.link.publish, enqueue=self.q.put, refused=self._refused)
-        self.profile: FieldProfile | PanelProfile = (
-            FieldProfile(ports) if cfg.profile is Profile.FIELD else PanelProfile(ports))
+        self.profile: FieldProfile | PanelProfile = _profile(cfg.profile, ports)
         self.fleet = Fleet(self)
         self.health = Health(self)
         self.updater = Updater(self)
@@ -366,6 +378,8 @@ class Agent:
             log.warning("unexpected message kind %s", parsed.kind)
 
     def _on_modem(self, e: Any) -> None:
+        from firmware.modem import events as mev  # loaded by the driver, before its first event
+
         if isinstance(e, mev.NetworkTime):
             self.clock.set_network_time(e.time)
         elif isinstance(e, mev.RegistrationChanged):

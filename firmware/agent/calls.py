@@ -9,14 +9,18 @@ during the call can already name the call it belongs to.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from firmware.modem import events as ev
 from protocol.ids import new_id
 from protocol.reports import CallDirection, CallEnd, CallRecord, CallType
+
+if TYPE_CHECKING:
+    # imported where a modem event is handled: a box without a modem never loads them
+    from firmware.modem import events as ev
 
 _NUMBER = re.compile(r"^\+?[0-9*#]{1,20}$")
 
@@ -29,17 +33,21 @@ def clean_number(number: str | None) -> str | None:
     return number if _NUMBER.match(number) else None
 
 
-_END = {
-    ev.EndReason.REMOTE_HANGUP: CallEnd.REMOTE_HANGUP,
-    ev.EndReason.LOCAL_HANGUP: CallEnd.LOCAL_HANGUP,
-    ev.EndReason.ABANDONED: CallEnd.ABANDONED,
-    ev.EndReason.BUSY: CallEnd.BUSY,
-    ev.EndReason.NO_ANSWER: CallEnd.NO_ANSWER,
-    ev.EndReason.NO_CARRIER: CallEnd.NO_CARRIER,
-    ev.EndReason.NO_DIALTONE: CallEnd.NO_CARRIER,
-    ev.EndReason.MODEM_RESET: CallEnd.MODEM_RESET,
-    ev.EndReason.ERROR: CallEnd.ERROR,
-}
+@functools.cache
+def _end_map() -> dict[ev.EndReason, CallEnd]:
+    from firmware.modem.events import EndReason as R
+
+    return {
+        R.REMOTE_HANGUP: CallEnd.REMOTE_HANGUP,
+        R.LOCAL_HANGUP: CallEnd.LOCAL_HANGUP,
+        R.ABANDONED: CallEnd.ABANDONED,
+        R.BUSY: CallEnd.BUSY,
+        R.NO_ANSWER: CallEnd.NO_ANSWER,
+        R.NO_CARRIER: CallEnd.NO_CARRIER,
+        R.NO_DIALTONE: CallEnd.NO_CARRIER,
+        R.MODEM_RESET: CallEnd.MODEM_RESET,
+        R.ERROR: CallEnd.ERROR,
+    }
 
 
 @dataclass
@@ -63,12 +71,14 @@ class Call:
 
 def end_reason(call: Call, reason: ev.EndReason) -> CallEnd:
     """Missed/abandoned for unanswered incoming calls, the driver's reason otherwise."""
+    from firmware.modem import events as ev
+
     if call.direction is CallDirection.INCOMING and call.answered_mono is None:
         if reason in (ev.EndReason.ABANDONED, ev.EndReason.REMOTE_HANGUP):
             return CallEnd.ABANDONED
         if reason in (ev.EndReason.NO_ANSWER, ev.EndReason.NO_CARRIER):
             return CallEnd.MISSED
-    return _END.get(reason, CallEnd.ERROR)
+    return _end_map().get(reason, CallEnd.ERROR)
 
 
 class CallTracker:
@@ -87,6 +97,8 @@ class CallTracker:
 
     def on_event(self, e: ev.ModemEvent, now_mono: float) -> tuple[str, Call | None, Any]:
         """Returns (what happened, call, end event or None)."""
+        from firmware.modem import events as ev
+
         if isinstance(e, ev.Ringing):
             if self.current is None or self.current.ended_mono is not None:
                 self.current = Call(new_id(), CallDirection.INCOMING, e.number, e.at,

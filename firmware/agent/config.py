@@ -31,7 +31,10 @@ class ConfigError(FirmwareError, ConfigFileError):
 
 class _Section(BaseModel):
     # built on first use: only UnitConfig is validated (once, at start); a
-    # section validated inside it needs no validator of its own
+    # section validated inside it needs no validator of its own, and a section
+    # left out of the file is its defaults (``default_factory=X.model_construct``:
+    # calling ``X()`` would build X's validator for nothing; the sections have
+    # no model validators to skip)
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
@@ -182,7 +185,7 @@ class UnitConfig(_Section):
     profile: Profile = Field(title="panel (call-centre desk) or field (street box)")
     location: Location | None = Field(None, title="Where the box stands (field incidents carry it)")
     broker: BrokerSettings = Field(default_factory=BrokerSettings, title="MQTT broker")
-    modem: ModemSettings = Field(default_factory=ModemSettings, title="GSM modem")
+    modem: ModemSettings = Field(default_factory=ModemSettings.model_construct, title="GSM modem")
     pins: dict[str, int | None] = Field(
         default_factory=dict, title="Pin overrides",
         description="role -> BCM pin over firmware.pins defaults; null removes a role "
@@ -194,7 +197,7 @@ class UnitConfig(_Section):
     )
     centre_number: PhoneNumber | None = Field(None, title="Number a field box dials after a press")
     sms_fallback: SmsFallbackSettings = Field(
-        default_factory=SmsFallbackSettings, title="SMS fallback",
+        default_factory=SmsFallbackSettings.model_construct, title="SMS fallback",
         description="Urgent incidents by signed SMS to the centre when IP is down",
     )
     heartbeat_s: int = Field(60, ge=5, le=3600, title="Telemetry period, seconds")
@@ -206,13 +209,13 @@ class UnitConfig(_Section):
     volume: int = Field(100, ge=0, le=100, title="Buzzer volume (0 mutes)")
     log_level: LogLevel = Field(LogLevel.INFO, title="Log level")
     self_test_daily_at: str | None = Field(
-        None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", title="Daily self-test time HH:MM (local)",
+        None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", title="Daily self-test time HH:MM (local)",
     )
-    timings: Timings = Field(default_factory=Timings,
+    timings: Timings = Field(default_factory=Timings.model_construct,
                              title="Debounce, hold, feedback, retry and loop timings")
-    storage: StorageSettings = Field(default_factory=StorageSettings,
+    storage: StorageSettings = Field(default_factory=StorageSettings.model_construct,
                                      title="The local SQLite file and what it keeps")
-    updates: UpdateSettings = Field(default_factory=UpdateSettings,
+    updates: UpdateSettings = Field(default_factory=UpdateSettings.model_construct,
                                     title="Signed software updates (A/B slots)")
     reboot_command: list[str] = Field(
         default_factory=lambda: ["systemctl", "reboot"], min_length=1, title="Command run by `reboot`",

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from firmware.agent.spawn import spawn_reaped
 from protocol.base import MAX_COUNT
 from protocol.codec import decode, encode, peek
 from protocol.errors import PayloadError
@@ -265,6 +264,8 @@ class Fleet:
         if name == CommandName.REBOOT:
             cmd = a.cfg.reboot_command
             log.warning("Reboot diminta / reboot requested: %s", " ".join(cmd))
+            from firmware.agent.spawn import spawn_reaped  # subprocess: only for this command
+
             return {"running": cmd}, lambda: spawn_reaped(cmd)
         if name == CommandName.RESTART_AGENT:
             return {"exit_code": a.cfg.restart_exit_code}, lambda: a.request_stop(a.cfg.restart_exit_code)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from firmware.agent.config import UnitConfig
@@ -39,6 +40,21 @@ _SENSE = ("door_tamper", "mains_ok", "battery_low")
 REFUSED_SHOW_S = 10.0
 
 
+def _board_model(pins: dict[str, int]) -> Any:
+    """The field board's sense-line model (firmware/sim/board.py) under
+    gpiozero's mock pins; None on real GPIO, where neither it nor gpiozero's
+    mock pin module is imported."""
+    from gpiozero import Device
+
+    Device.ensure_pin_factory()
+    mock = sys.modules.get("gpiozero.pins.mock")  # loaded when the factory is a MockFactory
+    if mock is None or not isinstance(Device.pin_factory, mock.MockFactory):
+        return None
+    from firmware.sim.board import attach
+
+    return attach(pins)
+
+
 class Hardware:
     """The GPIO side of one unit."""
 
@@ -51,9 +67,7 @@ class Hardware:
         self.inputs: dict[str, Any] = {}
         self.buzzer: Any = None
         self.pins = cfg.pin_map()
-        from firmware.sim.board import attach  # a model of the board's sense line, mock pins only
-
-        self.board = attach(self.pins)
+        self.board = _board_model(self.pins)
         t = cfg.timings
         buttons = {r.removeprefix("button_"): p for r, p in self.pins.items() if r.startswith("button_")}
         leds = {r.removeprefix("led_"): p for r, p in self.pins.items() if r.startswith("led_")}

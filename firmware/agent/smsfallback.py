@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from firmware.agent.events import SmsResult
-from protocol import smsfallback as wire
 from protocol.categories import CATALOGUE, Category
 from protocol.codec import decode
 from protocol.reports import Incident
@@ -74,6 +73,8 @@ class SmsFallback:
         for msg_id, payload in due:
             if msg_id in self.sending or self.retry_at.get(msg_id, 0.0) > now:
                 continue
+            from protocol import smsfallback as wire  # the SMS codec: only once an SMS is due
+
             inc = decode(Incident, payload.encode())
             text = wire.encode(wire.FallbackSms(inc.device, inc.id, inc.seq, inc.category,
                                                 inc.clock_synced), self.key or b"")

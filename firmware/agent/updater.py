@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from firmware.agent import bootguard as bg
 from firmware.agent import events as ev
 from firmware.agent.store import STORE_COMPAT
-from firmware.agent.updsig import Targets, UpdateRefused, parse_version, verify_root, verify_targets
 from protocol.fleet import UpdateReport, UpdateState
 from protocol.selftest import SelfTestTrigger
 
@@ -41,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from firmware.agent.link import Link
     from firmware.agent.modem import ModemPort
     from firmware.agent.store import Store
+    from firmware.agent.updsig import Targets
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,8 @@ class Updater:
         self._trial_deadline: float | None = None
         self._next_check = 0.0
         if self.cfg.test_pause_s and os.environ.get("GPIOZERO_PIN_FACTORY", "").lower() != "mock":
+            from firmware.agent.updsig import UpdateRefused
+
             raise UpdateRefused("config", "updates.test_pause_s is test-only (GPIOZERO_PIN_FACTORY=mock)")
 
     # -- state -------------------------------------------------------------
@@ -138,6 +140,8 @@ class Updater:
 
     def command(self, version: str, url: str | None) -> dict[str, Any]:
         """Accept an update (the heavy work starts on a thread) or raise UpdateRefused."""
+        from firmware.agent.updsig import UpdateRefused, parse_version
+
         if not self.cfg.root_keys:
             raise UpdateRefused("disabled", "no root key pinned (updates.root_keys)")
         base = url or self.cfg.base_url
@@ -157,6 +161,8 @@ class Updater:
     def request(self, version: str, url: str | None) -> None:
         """From the desired config: like the command, but a refusal is recorded
         (and reported in the heartbeat) instead of replied; a running update wins."""
+        from firmware.agent.updsig import UpdateRefused
+
         try:
             self.command(version, url)
         except UpdateRefused as exc:
@@ -167,6 +173,8 @@ class Updater:
                 self._save(phase="failed", version=version, error=str(exc)[:200], at=time.time())
 
     def _work(self, version: str, base: str) -> None:
+        from firmware.agent.updsig import UpdateRefused
+
         try:
             targets, slot = self._prepare(version, base)
         except UpdateRefused as exc:
@@ -183,6 +191,7 @@ class Updater:
     def _prepare(self, version: str, base: str) -> tuple[Targets, Path]:
         # imported here: urllib/ssl cost ~40 ms at every agent start, needed only while updating
         from firmware.agent.updfetch import download, fetch_small, install_slot, sha256_file
+        from firmware.agent.updsig import UpdateRefused, parse_version, verify_root, verify_targets
 
         cfg, timeout = self.cfg, self.cfg.download_timeout_s
         self._phase("downloading")
@@ -231,6 +240,8 @@ class Updater:
         self.root.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.root).free / 1e6
         if free < need:
+            from firmware.agent.updsig import UpdateRefused
+
             raise UpdateRefused("no_space", f"ruang kurang / {free:.0f} MB free, {need:.0f} MB needed "
                                             f"(bundle {size_mb:.1f} MB + storage.min_free_mb)")
 

@@ -59,7 +59,8 @@ def test_unit_agent_contract() -> None:
     d = directives((SYSTEMD_DIR / "siaga-unit.service").read_text())
     assert d["Service.ExecStart"] == [
         "/usr/bin/python3 -I /opt/siaga/bootguard.py --state /var/lib/siaga/update "
-        "--fallback /opt/siaga/venv -- -m firmware.agent --config /etc/siaga/unit.yaml"]
+        "--fallback /opt/siaga/venv -- -OO -X pycache_prefix=/var/lib/siaga/pycache "
+        "-m firmware.agent --config /etc/siaga/unit.yaml"]
     assert d["Service.Type"] == ["notify"]
     assert d["Service.Restart"] == ["always"]
     assert int(d["Service.WatchdogSec"][0]) >= 10
