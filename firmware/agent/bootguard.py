@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -110,6 +111,34 @@ def guard(root: Path, *, now: float | None = None) -> dict[str, Any]:
     return state
 
 
+PYCACHE_FLAG = "pycache_prefix="
+PYCACHE_MARK = ".slot"
+
+
+def fresh_pycache(args: list[str], slot: Path) -> Path | None:
+    """The agent's bytecode cache (``-X pycache_prefix=DIR`` in its args) is
+    written by the agent itself, so it is started over whenever the slot
+    changes: nothing written under one version, stale or tampered with,
+    outlives an update or a rollback. Returns the folder it started over."""
+    found = [a[len(PYCACHE_FLAG):] for a in args if a.startswith(PYCACHE_FLAG)]
+    if not found or not found[-1]:
+        return None
+    cache = Path(found[-1])
+    mark = cache / PYCACHE_MARK
+    try:
+        if mark.read_text() == str(slot):
+            return None
+    except OSError:
+        pass
+    try:
+        shutil.rmtree(cache, ignore_errors=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        mark.write_text(str(slot))
+    except OSError as exc:  # no cache: a slower start, never a unit down
+        print(f"bootguard: bytecode cache {cache} unusable: {exc}", file=sys.stderr)
+    return cache
+
+
 def main(argv: list[str] | None = None) -> int:
     """``bootguard.py --state DIR [--fallback VENV] -- <python args>``: guard, then exec."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -131,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if slot is None:
         print("bootguard: no current slot and no --fallback", file=sys.stderr)
         return 1
+    fresh_pycache(rest, slot)
     python = slot / "bin" / "python"
     sys.stdout.flush()
     os.execv(str(python), [str(python), "-I", *rest])  # noqa: S606 -- the agent, no shell

@@ -118,3 +118,19 @@ def test_a_version_that_crashes_at_start_is_rolled_back_by_the_boot_guard(
         press_delivered(tmp_path, responder)
     finally:
         sup.stop()
+
+
+def test_bytecode_cache_starts_over_when_the_slot_changes(tmp_path: Path) -> None:
+    """The agent writes its own bytecode cache (-OO, -X pycache_prefix): what
+    it wrote under one slot, stale or tampered with, never outlives a switch."""
+    cache = tmp_path / "pycache"
+    args = ["-OO", "-X", f"pycache_prefix={cache}", "-m", "firmware.agent"]
+    a, b = tmp_path / "slot-a", tmp_path / "slot-b"
+    assert bg.fresh_pycache(args, a) == cache
+    planted = cache / "usr" / "lib" / "python3" / "os.opt-2.pyc"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b"written while slot a ran")
+    assert bg.fresh_pycache(args, a) is None and planted.exists()  # same slot: kept (fast starts)
+    assert bg.fresh_pycache(args, b) == cache and not planted.exists()  # an update: started over
+    assert bg.fresh_pycache(args, a) == cache  # a rollback too
+    assert bg.fresh_pycache(["-m", "firmware.agent"], b) is None  # no cache asked for: nothing touched
