@@ -48,7 +48,7 @@ from dashboard_load import (  # noqa: E402
     PASSWORD,
     UNIT,
     WEB_NICE,
-    _viewers_proc,
+    Viewers,
     cpu_s,
     pct,
     seed,
@@ -252,17 +252,13 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
     gos = [ctx.Queue() for _ in groups]
     workers = [ctx.Process(target=_units_proc, args=(broker.host, broker.port, g, s, ready, go, out))
                for g, s, go in zip(groups, schedules, gos, strict=True)]
-    v_ready, v_active, v_stop, v_q = ctx.Event(), ctx.Event(), ctx.Event(), ctx.Queue()
-    viewers = ctx.Process(target=_viewers_proc, args=(urls[-1], args.dashboards, args.consoles, args.poll_s,
-                                                      args.consoles_mode, v_ready, v_active, v_stop, v_q))
+    viewers = Viewers(ctx, urls[-1], args.dashboards, args.consoles, args.poll_s, args.consoles_mode)
     try:
         for w in workers:
             w.start()
         connected = sum(ready.get(timeout=300) for _ in workers)
         viewers.start()
-        if not v_ready.wait(180):
-            raise RuntimeError("viewers could not log in")
-        v_active.set()
+        viewers.active.set()
         rtt = RoundTrip(broker)
         rtt_quiet = rtt.sample(args.rtt_n)
         cpu0 = [cpu_s(p.pid) for p in procs]
@@ -290,10 +286,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
                 break
             time.sleep(0.2)
         time.sleep(1.0)
-        v_active.clear()
-        v_stop.set()
-        views = v_q.get(timeout=240)
-        viewers.join(60)
+        views = viewers.results()
         rss = [rss_mb(p.pid) for p in procs]
         rtt.close()
     finally:

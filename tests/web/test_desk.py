@@ -245,3 +245,40 @@ def test_case_published_by_a_unit_is_pushed_to_an_open_console_within_a_second(g
     shot(page, "live-queue.png")
     row.locator("td").first.click()
     assert "alert" not in page.locator(f"tr[data-id='{msg.id}']").get_attribute("class")
+
+
+def test_a_burst_of_cases_costs_a_console_about_one_list_read_a_second(gateway, browser):
+    """Forty cases in two seconds: the console shows every one, and asks the
+    gateway for its list about once a second (at the whole second, so all
+    consoles share one query), not once per event."""
+    import time
+
+    from protocol.mqtt import BrokerSettings, connect, make_client
+    from tests.gateway.support import incident
+
+    register(gateway.db, "box-1", area="Taman")
+    make_user(gateway.db, "op1", "operator")
+    page = login(browser, gateway.url, "op1")
+    page.wait_for_url("**/console")
+    page.wait_for_selector("body[data-live=push]")
+    reads: list[float] = []
+    page.on("request", lambda r: reads.append(time.monotonic()) if "/api/incidents?" in r.url else None)
+    link = BrokerSettings(host=gateway.cfg.broker.host, port=gateway.cfg.broker.port, session_expiry_s=0)
+    unit = make_client("box-1", link)
+    connect(unit, link, clean_start=True, blocking=True)
+    unit.loop_start()
+    try:
+        msgs = [incident("box-1", i, "medical") for i in range(1, 41)]
+        t0 = time.monotonic()
+        for m in msgs:
+            unit.publish(device_topic("box-1", DeviceTopic.INCIDENT), encode(m), qos=1).wait_for_publish(5)
+            time.sleep(0.05)
+        page.locator(f"#incidents tr[data-id='{msgs[-1].id}']").wait_for(timeout=15_000)
+        took = time.monotonic() - t0
+    finally:
+        unit.loop_stop()
+        unit.disconnect()
+    assert page.locator("#incidents tr[data-id]").count() >= 40
+    during = [t for t in reads if t >= t0]
+    # one at the first event, then at most one per whole second, and one more at the end
+    assert 1 <= len(during) <= took + 3, (len(during), took)

@@ -212,7 +212,7 @@ async function refreshCase(force = false) {
 function initCase() {
   afterAction = () => refreshCase(true);
   afterStep = () => refreshCase(true);
-  const run = singleFlight(() => refreshCase().catch((e) => { if (e.message !== "401") showError(e.message); }));
+  const run = paced(() => refreshCase().catch((e) => { if (e.message !== "401") showError(e.message); }), READ_GAP_MS);
   run();
   if (me.role !== "opd" && window.EventSource) {
     const es = new EventSource("/api/events");

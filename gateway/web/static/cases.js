@@ -203,25 +203,38 @@ async function refreshConsole(via = "poll") {
 
 // pushed: the gateway's server-sent events re-read the list at once; the
 // 3 s poll runs only while the event stream is down (fallback)
-// one list read at a time: events during a read coalesce into one more read after it
-// (a burst of 50 cases costs the gateway two reads per console, not fifty)
-function singleFlight(fn) {
+// one list read at a time, and while events keep coming at most one per
+// READ_GAP_MS: events during a read or soon after one coalesce into one read
+// at the next whole second, so in a surge every console asks the same
+// question at the same moment and the gateway answers all with one query
+// (a burst of 50 cases costs one read per console per second, not fifty)
+const READ_GAP_MS = 1000;
+function paced(fn, gapMs) {
   let running = false;
-  let again = null;
-  return async (via) => {
-    if (running) { again = via; return; }
+  let timer = null;
+  let pending = null;
+  let last = -Infinity;
+  const start = async () => {
+    timer = null;
+    const via = pending;
+    pending = null;
     running = true;
-    try {
-      do { const v = again || via; again = null; await fn(v); } while (again);
-    } finally { running = false; }
+    last = Date.now();
+    try { await fn(via); } finally { running = false; if (pending) plan(); }
   };
+  const plan = () => {
+    if (running || timer) return;
+    const now = Date.now();
+    timer = setTimeout(start, now - last >= gapMs ? 0 : gapMs - (now % gapMs));
+  };
+  return (via) => { pending = via; plan(); };
 }
 
 function liveQueue() {
   let open = false;
-  const run = singleFlight(async (via) => {
+  const run = paced(async (via) => {
     try { await refreshConsole(via); } catch (e) { if (e.message !== "401") showError(e.message); }
-  });
+  }, READ_GAP_MS);
   if (window.EventSource) {
     const es = new EventSource("/api/events");
     es.addEventListener("hello", () => { open = true; run("push"); });
