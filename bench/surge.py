@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from dashboard_load import (  # noqa: E402
+    DASHBOARD,
     PASSWORD,
     UNIT,
     WEB_NICE,
@@ -311,8 +312,8 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
     doubled_dispatch = sum(1 for i in sent if len({d for _t, d in hooks.get(i, [])}) > 1)
     re_posts = sum(len(v) - len({d for _t, d in v}) for v in hooks.values())
     bad_views = sum(1 for *_x, code in views if code != 200)
-    lists = [ms for p, ms, _ in views if p != "/api/kpis"]
-    kpis = [ms for p, ms, _ in views if p == "/api/kpis"]
+    lists = [ms for p, ms, _ in views if p != DASHBOARD]
+    kpis = [ms for p, ms, _ in views if p == DASHBOARD]
 
     def line(name: str, v: list[float]) -> str:
         return (f"  {name:26} p50 {statistics.median(v):8.1f} ms  p99 {pct(v, 99):8.1f} ms  "
@@ -336,7 +337,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
               f"after, {top:.0f} MB at most in the surge, {peak:.0f} MB peak of the process (the "
               f"pages' logins: argon2 takes 64 MiB per login at once)")
     print(line("console GET /api/incidents", lists))
-    print(line("dashboard GET /api/kpis", kpis))
+    print(line("dashboard GET /api/dashboard", kpis))
     print(f"  page requests not 200: {bad_views}", flush=True)
 
 

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -91,6 +91,14 @@ def make_engine(url: str | URL, *, readonly: bool = False, autocheckpoint: bool 
     return create_engine(u, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
+def _read_only(_session: Session, _transaction: Any, connection: Any) -> None:
+    """A PostgreSQL read session's first statement, when it first needs a
+    connection (not when it opens: a request waiting for another's shared
+    answer holds none of the pool's connections): one snapshot for all its
+    queries, as on SQLite (a read-only transaction never fails to serialize)."""
+    connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
 
 
@@ -134,7 +142,9 @@ class Database:
         background = background_checkpoints and sqlite and not memory
         self.engine = make_engine(url, autocheckpoint=not background)
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
-        self._lock = WriteLock() if sqlite else None
+        # the file lock beside the database: this file's writers in other processes take turns
+        self._lock = (WriteLock(f"{self.url.database}-writer.lock" if not memory else None)
+                      if sqlite else None)
         self.checkpointer: Checkpointer | None = None
         if background:
             assert self.url.database
@@ -145,6 +155,8 @@ class Database:
         # the one engine there
         self.read_engine = make_engine(url, readonly=True) if sqlite and not memory else self.engine
         self._read_factory = sessionmaker(self.read_engine, expire_on_commit=False)
+        if self.read_engine.dialect.name == "postgresql":
+            event.listen(self._read_factory, "after_begin", _read_only)
         #: moves on every commit of this process that changed a row (shared
         #: caches such as gateway.list_cache drop what they computed before it);
         #: a commit that only read (an idle worker's poll) leaves it alone
@@ -198,10 +210,6 @@ class Database:
                 yield s
             return
         with self._read_factory() as s:  # closing rolls the transaction back
-            if self.read_engine.dialect.name == "postgresql":
-                # one snapshot for all its queries, as on SQLite (a read-only
-                # transaction never fails to serialize)
-                s.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
             yield s
 
     def new_session(self) -> Session:
@@ -217,6 +225,8 @@ class Database:
             self.checkpointer = None
         self.engine.dispose()
         self.read_engine.dispose()
+        if self._lock is not None:
+            self._lock.close()
 
 
 def alembic_config(engine: Engine | None = None) -> Any:

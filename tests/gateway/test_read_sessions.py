@@ -233,3 +233,16 @@ def test_sla_sweep_looks_in_a_read_session_and_writes_in_short_chunks(db, tmp_pa
     with db.read_session() as s:
         n = s.scalar(select(func.count()).select_from(Transition).where(Transition.event == "escalation"))
         assert n == 900
+
+
+def test_a_read_session_takes_a_connection_only_when_it_reads(db):
+    """Twenty consoles asking at the same second wait for one shared answer
+    (gateway.list_cache): their sessions must not hold the pool's connections
+    meanwhile (on PostgreSQL the pool ran dry and requests waited 30 s)."""
+    pool = db.read_engine.pool
+    before = pool.checkedout()
+    with db.read_session() as s:
+        assert pool.checkedout() == before  # opened, nothing asked yet
+        assert count(s) >= 0
+        assert pool.checkedout() == before + 1
+    assert pool.checkedout() == before

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -25,10 +26,12 @@ NO_BROKER = SimpleNamespace(host="127.0.0.1", port=1)
 CASES = 120  # ~25 WAL pages a case: well past SQLite's automatic checkpoint at 1,000
 
 
-def make_db(tmp_path, background: bool) -> Database:
+def make_db(tmp_path, background: bool, interval_s: float = 3600) -> Database:
     db = Database(f"sqlite:///{tmp_path / 'gateway.db'}", background_checkpoints=background)
     if db.checkpointer is not None:
-        db.checkpointer.interval_s = 3600  # only the checkpoints the test asks for
+        # 3600: only the checkpoints the test asks for (set before the first write: a
+        # thread already waiting out one interval does not see a later change)
+        db.checkpointer.interval_s = interval_s
     db.migrate()
     register(db, "box-01")
     return db
@@ -91,9 +94,8 @@ def test_open_reader_blocks_neither_commits_nor_the_checkpointer(tmp_path):
 
 
 def test_the_checkpointer_thread_follows_writes(tmp_path):
-    db = make_db(tmp_path, background=True)
+    db = make_db(tmp_path, background=True, interval_s=0.0)
     try:
-        db.checkpointer.interval_s = 0.0
         runs = db.checkpointer.runs
         ingest(tmp_path, db, 3)
         wait_for(lambda: db.checkpointer.runs > runs, timeout=10)
@@ -165,3 +167,44 @@ def test_session_takes_the_write_lock(tmp_path, urgent):
         assert not db._lock.locked()
     finally:
         db.dispose()
+
+
+def _hold(path: str, held, release) -> None:
+    from gateway.store.wal import WriteLock
+
+    lock = WriteLock(path)
+    assert lock.acquire()
+    held.set()
+    release.wait(30)
+    lock.release()
+
+
+def test_writers_of_two_processes_take_turns_on_the_lock_file(tmp_path):
+    """A second process (another gateway, a web process) writing the same
+    SQLite file: the next writer goes the moment the other lets go, instead of
+    SQLite's busy handler sleeping up to 100 ms between tries."""
+    import multiprocessing as mp
+
+    from gateway.store.wal import WriteLock
+
+    path = str(tmp_path / "gateway.db-writer.lock")
+    ctx = mp.get_context("fork")
+    held, release = ctx.Event(), ctx.Event()
+    other = ctx.Process(target=_hold, args=(path, held, release))
+    other.start()
+    try:
+        assert held.wait(10)
+        mine = WriteLock(path)
+        assert mine.acquire(timeout=0.1) is False  # the other process holds it
+        assert not mine.locked()  # and this process's own lock was given back
+        threading.Timer(0.3, release.set).start()
+        t0 = time.monotonic()
+        assert mine.acquire(urgent=True, timeout=10)
+        waited = time.monotonic() - t0
+        assert 0.25 <= waited < 5, waited  # until the other let go, not a busy-handler step later
+        mine.release()
+        mine.close()
+    finally:
+        release.set()
+        other.join(10)
+    assert other.exitcode == 0
