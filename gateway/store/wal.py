@@ -63,8 +63,12 @@ class WriteLock:
         deadline = None if timeout < 0 else time.monotonic() + timeout
         if not self._acquire_here(urgent, timeout):
             return False
-        if self._flock(deadline):
-            return True
+        try:
+            if self._flock(deadline):
+                return True
+        except BaseException:  # e.g. Ctrl-C in the poll's sleep: never leave this process's lock held
+            self._release_here()
+            raise
         self._release_here()
         return False
 

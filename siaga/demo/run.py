@@ -4,6 +4,7 @@ and a scenario; print where to look; stop everything on Ctrl-C."""
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import secrets
 import shutil
@@ -266,6 +267,8 @@ def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh:
     demo = Demo(state=state, interval_s=interval_s, http_port=http_port, seed=seed,
                 sim_operator=sim_operator)
     stop = threading.Event()
+    # `kill -USR1 <pid>` prints where every thread is (a stop that hangs can be read)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     # the children are in process groups of their own (Ctrl-C reaches only this process, which
     # stops the units first, then their links, the gateway, the broker): a closed terminal's

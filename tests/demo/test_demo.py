@@ -50,7 +50,14 @@ def test_demo_runs_end_to_end(broker_dir):
             if line.startswith("[demo]") and _enough(line):
                 os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C: the whole group
                 break
-        rest, _ = proc.communicate(timeout=90)
+        try:
+            rest, _ = proc.communicate(timeout=90)
+        except subprocess.TimeoutExpired:  # a stop that hangs: where each thread is, then fail
+            os.kill(proc.pid, signal.SIGUSR1)  # faulthandler in `siaga demo` prints every thread
+            time.sleep(3)
+            proc.kill()
+            rest, _ = proc.communicate(timeout=30)
+            pytest.fail("the demo did not stop within 90 s of Ctrl-C:\n" + rest[-8000:])
     finally:
         if proc.poll() is None:
             proc.kill()

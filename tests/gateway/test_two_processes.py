@@ -99,7 +99,10 @@ def test_two_gateways_one_site_file_no_takeover_and_shared_load(tmp_path, secure
         log = secure_broker.log_path.read_text()
         ids = sorted(set(re.findall(r" as (gateway-\S+) ", log)))
         print(f"{sent} incidents over {RUN_S:.0f}s; taken by each gateway: {taken}; client ids {ids}")
-        assert len(ids) == 2, ids  # one per process, e.g. gateway-<host>-<pid>
+        ingest_ids = [i for i in ids if not i.endswith("-events")]
+        assert len(ingest_ids) == 2, ids  # one per process, e.g. gateway-<host>-<pid>
+        # and each process's console-event feed (gateway.event_feed), named after it
+        assert sorted(i for i in ids if i.endswith("-events")) == [f"{i}-events" for i in ingest_ids]
         assert "already connected, closing old connection" not in log, log[-3000:]
         assert all(t > 0 for t in taken) and sum(taken) >= sent, taken
         assert all(p.poll() is None for p in procs)
