@@ -270,6 +270,10 @@ def run_demo(state: Path, *, duration_s: float | None, interval_s: float, fresh:
     # `kill -USR1 <pid>` prints where every thread is (a stop that hangs can be read)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C too: a KeyboardInterrupt lands wherever the main thread is (inside a database
+    # session, a lock) and a process started with SIGINT ignored (as by some test runners)
+    # never raises it; seen as a demo that ran on for 90 s after Ctrl-C in CI
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     # the children are in process groups of their own (Ctrl-C reaches only this process, which
     # stops the units first, then their links, the gateway, the broker): a closed terminal's
     # SIGHUP must stop them the same way, not leave them behind
