@@ -39,6 +39,9 @@ _PROBE = textwrap.dedent("""
         # the first telemetry pass after connecting (a later loop turn on a loaded machine)
         mark = time.monotonic()
         wait_for(lambda: agent._next_telemetry > mark, 30, what="a telemetry pass")
+        # a pass before the link was up sent nothing: wait for the telemetry itself
+        from protocol.fleet import Telemetry
+        wait_for(lambda: Telemetry.__pydantic_complete__, 30, what="telemetry sent")
         reply = queue.Queue()
         agent.enqueue(ev.OnLoop(lambda: None, reply))  # after the turn that handled the link-up
         reply.get(timeout=30)

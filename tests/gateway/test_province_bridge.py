@@ -129,10 +129,13 @@ def test_cities_bridged_to_a_province_gateway_work_alone_when_cut_and_catch_up(
                       services={"province-gw": "readwrite", **{f"bridge-{c}": f"city:{c}" for c in pw}})
     province.start()
     (tmp_path / "province").mkdir()
-    http_port = free_port()
-    site = _province_site(tmp_path / "province", province, cert, gw_pw, http_port, opd_server.url)
+    site = _province_site(tmp_path / "province", province, cert, gw_pw, 0, opd_server.url)
     cmd = [sys.executable, "-m", "siaga", "gateway", "--config", str(site)]
     subprocess.run([*cmd, "migrate"], check=True, capture_output=True, timeout=120)
+    # the HTTP port is picked just before the process binds it (picked before the migration,
+    # another test took it in those seconds once: "address already in use")
+    http_port = free_port()
+    assert _province_site(tmp_path / "province", province, cert, gw_pw, http_port, opd_server.url) == site
     pdb = Database(f"sqlite:///{tmp_path / 'province' / 'province.db'}")
     api = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10, headers={
         "Authorization": f"Bearer {make_user(pdb, 'dewi', 'supervisor')}"})
