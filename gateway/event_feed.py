@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from gateway.failover import STATE_PREFIX
+from gateway.failover import STATE_PREFIX, gateway_topic
 from protocol.mqtt import BrokerSettings, make_client
 
 log = logging.getLogger("gateway.event_feed")
@@ -31,12 +31,11 @@ EVENTS_FILTER = f"{STATE_PREFIX}/+/events"
 #: the kinds a process acts on; anything else is counted as malformed
 KINDS = ("case", "wake", "flags")
 MAX_BYTES = 4096
+QUEUE_MAX = 1000
 
 
 def events_topic(client_id: str) -> str:
-    if not client_id or any(c in client_id for c in "+#/"):
-        raise ValueError(f"client id {client_id!r} cannot name a topic")
-    return f"{STATE_PREFIX}/{client_id}/events"
+    return gateway_topic(client_id, "events")
 
 
 def decode(payload: bytes) -> tuple[str, dict[str, Any]] | None:
@@ -69,7 +68,9 @@ class EventFeed:
         self.malformed = 0
         self.subscribed = threading.Event()
         self._broker = broker
-        self.client = make_client(self.client_id, broker)
+        # hints, not records: while the broker is away at most QUEUE_MAX wait, the rest are
+        # dropped (the consoles re-read the list when their stream comes back)
+        self.client = make_client(self.client_id, broker, max_queued=QUEUE_MAX)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_a: self.subscribed.set()

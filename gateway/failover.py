@@ -47,10 +47,15 @@ STATE_PREFIX = "siaga/v1/gateway"
 STATE_FILTER = f"{STATE_PREFIX}/+/state"
 
 
-def state_topic(client_id: str) -> str:
+def gateway_topic(client_id: str, leaf: str) -> str:
+    """``siaga/v1/gateway/<client id>/<leaf>`` (its state, its console events)."""
     if not client_id or any(c in client_id for c in "+#/"):
         raise ValueError(f"client id {client_id!r} cannot name a topic")
-    return f"{STATE_PREFIX}/{client_id}/state"
+    return f"{STATE_PREFIX}/{client_id}/{leaf}"
+
+
+def state_topic(client_id: str) -> str:
+    return gateway_topic(client_id, "state")
 
 
 def state_payload(client_id: str, instance: str | None, state: str) -> bytes:
