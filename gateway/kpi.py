@@ -108,22 +108,6 @@ class KpiReport(BaseModel):
     calls: CallKpi
 
 
-def _micros(session: Session, a: Any, b: Any) -> Any:
-    """``b - a`` in whole microseconds, exact on both databases (a float
-    julian day would be off by tens of microseconds). For an assignment's
-    ack and resolve clocks the database keeps this in ``ack_us`` /
-    ``resolve_us`` (parsing two timestamps per row was most of the cost)."""
-    if session.get_bind().dialect.name == "sqlite":
-        # stored as 'YYYY-MM-DD HH:MM:SS.ffffff'; strftime('%s') of the whole
-        # string rounds to milliseconds, so seconds and micros are read apart
-        def us(x: Any) -> Any:
-            return (cast(func.strftime("%s", func.substr(x, 1, 19)), BigInteger) * 1_000_000
-                    + cast(func.substr(x, 21, 6), BigInteger))
-
-        return us(b) - us(a)
-    return cast(extract("epoch", b - a) * 1_000_000, BigInteger)
-
-
 def _epoch(session: Session, x: Any) -> Any:
     """Whole seconds since 1970 of the UTC timestamp ``x``."""
     if session.get_bind().dialect.name == "sqlite":

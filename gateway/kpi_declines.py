@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
-from gateway.kpi import _count, _median_p90, _micros, _spread, _values_at
+from gateway.kpi import _count, _median_p90, _spread, _values_at
 from gateway.store.models import Assignment, Incident
 
 RECENT = 200
@@ -83,9 +83,8 @@ def _per_opd(session: Session, cfg: SiteConfig, where: list[Any]) -> list[OpdDec
         by_reason[opd][reason] += n
         wrong[opd] += n_wrong
         rerouted[opd] += n_rerouted
-    wait = _micros(session, Assignment.declined_at, Assignment.rerouted_at)
-    at = _values_at(session, wait, Assignment.opd, [*where, Assignment.rerouted_at.is_not(None)],
-                    _spread(dict(rerouted)))
+    at = _values_at(session, Assignment.reroute_us, Assignment.opd,
+                    [*where, Assignment.rerouted_at.is_not(None)], _spread(dict(rerouted)))
     out = []
     for o in cfg.opds:
         n = sum(by_reason[o.id].values())

@@ -10,13 +10,14 @@ reads raw.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from gateway import kpi_rollup as R
-from gateway.kpi_rollup_read import Rollups
+from gateway.kpi_rollup_read import RankAsk, Rollups
 from gateway.lifecycle import GONE
 from gateway.store.models import Assignment
 
@@ -28,19 +29,41 @@ def _mid(v: list[float]) -> float:
     return v[0] if len(v) == 1 else (v[0] + v[1]) / 2
 
 
-def median_p90(ro: Rollups, clock: int, opd: str, since: datetime, until: datetime,
-               bands: dict[int, int], n: int, scale: float, p90: bool = True
-               ) -> tuple[float | None, float | None] | None:
+@dataclass(frozen=True)
+class Spread:
+    """A median and p90 to find: ``n`` durations of ``clock`` for ``opd`` in
+    ``[since, until)`` spread over ``bands``; values divided by ``scale``."""
+
+    clock: int
+    opd: str
+    since: datetime
+    until: datetime
+    bands: dict[int, int]
+    n: int
+    scale: float
+    p90: bool = True
+
+
+def medians_p90(ro: Rollups, asks: list[Spread]) -> list[tuple[float | None, float | None]] | None:
+    """(median, p90) per ask, read in one batch (None: a band and the rows disagree)."""
     from gateway.kpi import median_ranks, percentile_rank
 
-    if not n:
-        return None, None
-    ranks = {*median_ranks(n)} | ({percentile_rank(n, 90)} if p90 else set())
-    at = ro.at_ranks(clock, opd, since, until, bands, ranks)
-    if at is None:
-        return None
-    return (_mid([at[i] / scale for i in median_ranks(n)]),
-            at[percentile_rank(n, 90)] / scale if p90 else None)
+    ranks = [{*median_ranks(a.n)} | ({percentile_rank(a.n, 90)} if a.p90 else set()) if a.n else set()
+             for a in asks]
+    found = ro.at_ranks_many([RankAsk(a.clock, a.opd, a.since, a.until, a.bands, r)
+                              for a, r in zip(asks, ranks, strict=True) if a.n])
+    out: list[tuple[float | None, float | None]] = []
+    it = iter(found)
+    for a in asks:
+        if not a.n:
+            out.append((None, None))
+            continue
+        at = next(it)
+        if at is None:
+            return None
+        out.append((_mid([at[i] / a.scale for i in median_ranks(a.n)]),
+                    at[percentile_rank(a.n, 90)] / a.scale if a.p90 else None))
+    return out
 
 
 def incidents(ro: Rollups, since: datetime, until: datetime) -> tuple[Counter[str], int]:
@@ -108,15 +131,17 @@ def opds(ro: Rollups, cfg: Any, since: datetime, until: datetime, now: datetime)
             Assignment.status.not_in(sorted(GONE))).group_by(Assignment.opd)).all())
         unknown.sort(key=lambda o: first[o])
     hist = ro.histograms(plan, (R.ACK, R.RESOLVE))
+    order = known + unknown
+    vals = {opd: agg[opd] if opd in present else [0] * 11 for opd in order}
+    spreads = medians_p90(ro, [Spread(clock, opd, since, until, _bands(hist, clock, opd), vals[opd][col], 1e6)
+                               for opd in order for clock, col in ((R.ACK, 3), (R.RESOLVE, 6))])
+    if spreads is None:
+        return None
     out = []
-    for opd in known + unknown:
-        v = agg[opd] if opd in present else [0] * 11
-        count, open_, esc, n_ack, ack_dec, ack_ok, n_res, res_dec, res_ok = v[:9]
+    for k, opd in enumerate(order):
+        count, open_, esc, n_ack, ack_dec, ack_ok, n_res, res_dec, res_ok = vals[opd][:9]
         ack_late, res_late = overdue.get(opd, (0, 0)) if opd in present else (0, 0)
-        a = median_p90(ro, R.ACK, opd, since, until, _bands(hist, R.ACK, opd), n_ack, 1e6)
-        r = median_p90(ro, R.RESOLVE, opd, since, until, _bands(hist, R.RESOLVE, opd), n_res, 1e6)
-        if a is None or r is None:
-            return None
+        a, r = spreads[2 * k], spreads[2 * k + 1]
         conf = cfg.opd(opd)
         out.append(OpdKpi(
             opd=opd, name=conf.name if conf else opd, count=count, acknowledged=n_ack, resolved=n_res,
@@ -147,9 +172,10 @@ def calls(ro: Rollups, since: datetime, until: datetime) -> Any | None:
         w20 += vals[3]
         missed += vals[0] if reason in MISSED else 0
     bands = _bands(ro.histograms(plan, (R.ANSWER,)), R.ANSWER, "")
-    mp = median_p90(ro, R.ANSWER, "", since, until, bands, answered, 1.0)
-    if mp is None:
+    found = medians_p90(ro, [Spread(R.ANSWER, "", since, until, bands, answered, 1.0)])
+    if found is None:
         return None
+    mp = found[0]
     s15 = w15 / answered if answered else None
     s20 = w20 / answered if answered else None
     return CallKpi(calls=n, answered=answered, missed=missed, answer_median_s=mp[0], answer_p90_s=mp[1],
@@ -162,7 +188,6 @@ def charts(ro: Rollups, since: datetime, until: datetime, starts: list[datetime]
            ) -> dict[str, Any] | None:
     """The chart series of kpi_charts.compute but the heat map: trend, call
     types, answer bands, end reasons, re-routes."""
-    from gateway.kpi import median_ranks
 
     nb = len(starts)
     plan = ro.plan(since, until, starts)
@@ -177,20 +202,14 @@ def charts(ro: Rollups, since: datetime, until: datetime, starts: list[datetime]
         rerouted[opd] += wd
     hist = ro.histograms(plan, (R.ACK,))
     bounds = [*starts[1:], until]
-    trend = []
-    for opd in opds + sorted(set(count) - set(opds)):
-        meds: list[float | None] = []
-        for k in range(nb):
-            c = acked.get((opd, k), 0)
-            if not c:
-                meds.append(None)
-                continue
-            at = ro.at_ranks(R.ACK, opd, starts[k], bounds[k], hist.get((k, R.ACK, opd), {}),
-                             set(median_ranks(c)))
-            if at is None:
-                return None
-            meds.append(_mid([at[i] / 1e6 for i in median_ranks(c)]))
-        trend.append((opd, list(count.get(opd, [0] * nb)), meds))
+    every = opds + sorted(set(count) - set(opds))
+    meds = medians_p90(ro, [Spread(R.ACK, opd, starts[k], bounds[k], hist.get((k, R.ACK, opd), {}),
+                                   acked.get((opd, k), 0), 1e6, p90=False)
+                            for opd in every for k in range(nb)])
+    if meds is None:
+        return None
+    trend = [(opd, list(count.get(opd, [0] * nb)), [m for m, _ in meds[j * nb:(j + 1) * nb]])
+             for j, opd in enumerate(every)]
     types: dict[str, list[int]] = defaultdict(lambda: [0] * nb)
     bands = [0] * 7
     reasons: Counter[str | None] = Counter()
@@ -220,12 +239,13 @@ def declines(ro: Rollups, cfg: Any, since: datetime, until: datetime) -> list[An
         wrong[opd] += w
         rerouted[opd] += back
     hist = ro.histograms(plan, (R.REROUTE,))
+    spreads = medians_p90(ro, [Spread(R.REROUTE, o.id, since, until, _bands(hist, R.REROUTE, o.id),
+                                      rerouted[o.id], 1e6) for o in cfg.opds])
+    if spreads is None:
+        return None
     out = []
-    for o in cfg.opds:
+    for o, mp in zip(cfg.opds, spreads, strict=True):
         n = sum(by_reason[o.id].values())
-        mp = median_p90(ro, R.REROUTE, o.id, since, until, _bands(hist, R.REROUTE, o.id), rerouted[o.id], 1e6)
-        if mp is None:
-            return None
         out.append(OpdDeclines(opd=o.id, name=o.name, declines=n, by_reason=dict(by_reason[o.id]),
                                wrong=wrong[o.id], reroute_median_s=mp[0], reroute_p90_s=mp[1],
                                waiting=n - rerouted[o.id]))

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, delete, distinct, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from gateway import kpi_rollup_months as months
 from gateway.lifecycle import GONE
 from gateway.store import kpi_triggers
 from gateway.store.models import Assignment, Call, Incident
@@ -145,7 +146,7 @@ def _max(a: float | None, b: float) -> float:
 
 def build(session: Session, tz: ZoneInfo, start: datetime, end: datetime, day: int) -> DayAgg:
     """The rollup of the rows whose key time is in ``[start, end)`` (inside local ``day``)."""
-    from gateway.kpi import _local_hours, _micros
+    from gateway.kpi import _local_hours
 
     agg = DayAgg(day)
     where = [Incident.received_at >= start, Incident.received_at < end]
@@ -199,10 +200,9 @@ def build(session: Session, tz: ZoneInfo, start: datetime, end: datetime, day: i
                 len(ANSWER_BANDS))
             r[4 + i] += 1
             agg.row("hist", (ANSWER, "", band(ANSWER, ans)))[0] += 1
-    wait = _micros(session, Assignment.declined_at, Assignment.rerouted_at)
     for opd, reason, wrong, back, us in session.execute(
             select(Assignment.opd, Assignment.decline_reason, flag(Assignment.decline_wrong.is_(True)),
-                   flag(Assignment.rerouted_at.is_not(None)), wait)
+                   flag(Assignment.rerouted_at.is_not(None)), Assignment.reroute_us)
             .where(Assignment.declined_at.is_not(None), Assignment.declined_at >= start,
                    Assignment.declined_at < end)):
         r = agg.row("decl", (opd, reason or ""))
@@ -282,8 +282,29 @@ def rebuild(session: Session, tz_name: str, progress: Progress | None = None) ->
             written += _write_day(session, tz, day, clear=False)
             if progress is not None and (i % 30 == 29 or day == last):
                 progress(i + 1, last - first + 1)
+    months.rebuild(session)
     session.execute(insert(KpiMeta), [{"key": "built_for", "value": signature(tz_name)}])
     return written
+
+
+MIGRATION_ZONE = "Asia/Jakarta"  # SiteConfig's default: a migration has no site file
+
+
+def build_after_migration(engine: Any) -> int:
+    """Build the rollups once, after the schema reached its head, when they
+    were never built (a new database, or one migrated past 0005_kpi_rollups),
+    and their month sums when those were never built (past 0007_kpi_months):
+    the build reads the newest columns, which a migration's own step could
+    not. Returns the days written (0: built before)."""
+    with Session(engine) as session, session.begin():
+        if not triggers_present(session):
+            return 0
+        if built_for(session) is None:
+            return rebuild(session, MIGRATION_ZONE)
+        if not months.built(session):  # migrated past 0007_kpi_months: sum the stored days
+            _lock(session)
+            months.rebuild(session)
+        return 0
 
 
 def refresh(session: Session, tz_name: str, *, max_days: int | None = None, wait: bool = True) -> int:
@@ -311,6 +332,7 @@ def refresh(session: Session, tz_name: str, *, max_days: int | None = None, wait
     days = sorted(local_days(utc_days, tz))
     for day in days:
         _write_day(session, tz, day)
+    months.rewrite(session, {months.first_day(d) for d in days})
     return len(days)
 
 
@@ -379,6 +401,8 @@ def counts(session: Session) -> dict[str, int]:
     out: Counter[str] = Counter()
     for name, (model, _, _) in TABLES.items():
         out[name] = session.scalar(select(func.count()).select_from(model)) or 0
+    for name, model in months.MONTHS.items():
+        out[f"month {name}"] = session.scalar(select(func.count()).select_from(model)) or 0
     out["dirty"] = session.scalar(select(func.count()).select_from(KpiDirty)) or 0
     return dict(out)
 

@@ -247,6 +247,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(engine), revision)
+    if revision == "head":
+        from gateway.kpi_rollup import build_after_migration
+
+        build_after_migration(engine)
 
 
 def current_revision(engine: Engine) -> str | None:

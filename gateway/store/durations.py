@@ -1,5 +1,6 @@
 """Durations the database keeps beside the timestamps: an assignment's
-microseconds from dispatch to acknowledgement and to resolution.
+microseconds from dispatch to acknowledgement and to resolution, and from
+a decline to the case's next dispatch (the re-route).
 
 Generated columns (``GENERATED ALWAYS AS (...) STORED``), so every writer,
 the cases service, a bulk load or a test's raw INSERT alike, gets them
@@ -28,4 +29,5 @@ def micros_sql(dialect: str, start: str, end: str) -> str:
 
 #: generated column -> (start, end) of the assignments table
 ASSIGNMENT_DURATIONS = {"ack_us": ("dispatched_at", "acknowledged_at"),
-                        "resolve_us": ("dispatched_at", "resolved_at")}
+                        "resolve_us": ("dispatched_at", "resolved_at"),
+                        "reroute_us": ("declined_at", "rerouted_at")}

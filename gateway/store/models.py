@@ -160,7 +160,7 @@ class Assignment(Base):
                       Index("ix_assignments_ack_rank", "opd", "ack_us", "dispatched_at", "status"),
                       Index("ix_assignments_resolve_rank", "opd", "resolve_us", "dispatched_at", "status"),
                       Index("ix_assignments_declined", "declined_at"),
-                      Index("ix_assignments_reroute_rank", "opd", "declined_at", "rerouted_at"))
+                      Index("ix_assignments_reroute_rank", "opd", "reroute_us", "declined_at"))
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_pk: Mapped[int] = mapped_column(ForeignKey("incidents.pk"))
@@ -190,6 +190,10 @@ class Assignment(Base):
         BigInteger, Computed(micros_sql("sqlite", "dispatched_at", "acknowledged_at"), persisted=True))
     resolve_us: Mapped[int | None] = mapped_column(
         BigInteger, Computed(micros_sql("sqlite", "dispatched_at", "resolved_at"), persisted=True))
+    #: microseconds decline -> re-dispatch (migration 0006_reroute_us: VIRTUAL on SQLite, STORED
+    #: on PostgreSQL; its index keeps the values either way)
+    reroute_us: Mapped[int | None] = mapped_column(
+        BigInteger, Computed(micros_sql("sqlite", "declined_at", "rerouted_at"), persisted=False))
 
     incident: Mapped[Incident] = relationship(back_populates="assignments")
 

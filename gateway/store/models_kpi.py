@@ -129,3 +129,26 @@ class KpiDayDecline(Base):
     n: Mapped[int] = mapped_column(Integer)
     wrong: Mapped[int] = mapped_column(Integer)
     rerouted: Mapped[int] = mapped_column(Integer)
+
+
+def _month_twin(day_model: type[Base]) -> type[Base]:
+    """The month table of a day table: the same columns, ``day`` holding the
+    ordinal of the month's first local day, each row the sum of the month's
+    day rows (the ``*_olim_max`` columns their largest). Kept with its days
+    in the same transaction (``gateway.kpi_rollup_months``); a year's sums
+    read ~12 rows where they read ~365 (migration ``0007_kpi_months``)."""
+    table = day_model.__table__  # type: ignore[attr-defined]
+    attrs: dict[str, object] = {
+        "__tablename__": table.name.replace("kpi_day_", "kpi_month_"), "__table_args__": NO_ROWID,
+        "__doc__": f"Per month: the sums of {table.name} (gateway.kpi_rollup_months)."}
+    for c in table.columns:
+        attrs[c.name] = mapped_column(c.type, primary_key=c.primary_key, nullable=c.nullable)
+    return type(day_model.__name__.replace("KpiDay", "KpiMonth"), (Base,), attrs)
+
+
+KpiMonthAssignment = _month_twin(KpiDayAssignment)
+KpiMonthHistogram = _month_twin(KpiDayHistogram)
+KpiMonthIncident = _month_twin(KpiDayIncident)
+KpiMonthHour = _month_twin(KpiDayHour)
+KpiMonthCall = _month_twin(KpiDayCall)
+KpiMonthDecline = _month_twin(KpiDayDecline)

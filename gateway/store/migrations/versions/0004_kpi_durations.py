@@ -16,12 +16,16 @@ Revises: 0003_calltypes
 import sqlalchemy as sa
 from alembic import op
 
-from gateway.store.durations import ASSIGNMENT_DURATIONS, micros_sql
+from gateway.store.durations import micros_sql
 
 revision = '0004_kpi_durations'
 down_revision = '0004_duplicates'
 branch_labels = None
 depends_on = None
+
+#: this revision's columns (a later one adds reroute_us: gateway.store.durations)
+ASSIGNMENT_DURATIONS = {"ack_us": ("dispatched_at", "acknowledged_at"),
+                        "resolve_us": ("dispatched_at", "resolved_at")}
 
 
 def _columns(dialect: str) -> list[sa.Column]:

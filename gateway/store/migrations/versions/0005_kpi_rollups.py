@@ -2,11 +2,12 @@
 that mark changed days dirty, and the indexes the exact medians read.
 
 Tables: gateway/store/models_kpi.py; triggers: gateway/store/kpi_triggers.py.
-The rollups of the rows already there are built here for the default zone
-(Asia/Jakarta, SiteConfig's default; the migration has no site file): a
-site in another zone is rebuilt when the gateway starts
-(``kpi_rollup.refresh`` finds the zone differs) or by
-``siaga gateway rollups --rebuild``; until then the KPIs read raw rows.
+The rollups of the rows already there are built after the last migration
+(``gateway.store.db.upgrade`` calls ``kpi_rollup.build_after_migration``:
+the build reads columns later revisions add, e.g. ``reroute_us``) for the
+default zone (Asia/Jakarta, SiteConfig's default; a migration has no site
+file); a site in another zone runs ``siaga gateway rollups --rebuild``;
+until then the KPIs read raw rows.
 
 Revision ID: 0005_kpi_rollups
 Revises: 0005_province
@@ -14,14 +15,12 @@ Revises: 0005_province
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
 
 revision = '0005_kpi_rollups'
 down_revision = '0005_province'
 branch_labels = None
 depends_on = None
 
-DEFAULT_ZONE = "Asia/Jakarta"
 INT = sa.Integer
 
 
@@ -34,7 +33,6 @@ def _day_table(name: str, *cols: sa.Column) -> None:
 
 
 def upgrade() -> None:
-    from gateway.kpi_rollup import rebuild
     from gateway.store.kpi_triggers import create_sql
 
     op.create_table('kpi_meta', sa.Column('key', sa.String(32), primary_key=True),
@@ -75,7 +73,6 @@ def upgrade() -> None:
     bind = op.get_bind()
     for ddl in create_sql(bind.dialect.name):
         op.execute(ddl)
-    rebuild(Session(bind=bind), DEFAULT_ZONE)
 
 
 def downgrade() -> None:
