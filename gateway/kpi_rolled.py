@@ -132,14 +132,14 @@ def opds(ro: Rollups, cfg: Any, since: datetime, until: datetime, now: datetime)
         unknown.sort(key=lambda o: first[o])
     hist = ro.histograms(plan, (R.ACK, R.RESOLVE))
     order = known + unknown
-    vals = {opd: agg[opd] if opd in present else [0] * 11 for opd in order}
-    spreads = medians_p90(ro, [Spread(clock, opd, since, until, _bands(hist, clock, opd), vals[opd][col], 1e6)
+    per = {opd: agg[opd] if opd in present else [0] * 11 for opd in order}
+    spreads = medians_p90(ro, [Spread(clock, opd, since, until, _bands(hist, clock, opd), per[opd][col], 1e6)
                                for opd in order for clock, col in ((R.ACK, 3), (R.RESOLVE, 6))])
     if spreads is None:
         return None
     out = []
     for k, opd in enumerate(order):
-        count, open_, esc, n_ack, ack_dec, ack_ok, n_res, res_dec, res_ok = vals[opd][:9]
+        count, open_, esc, n_ack, ack_dec, ack_ok, n_res, res_dec, res_ok = per[opd][:9]
         ack_late, res_late = overdue.get(opd, (0, 0)) if opd in present else (0, 0)
         a, r = spreads[2 * k], spreads[2 * k + 1]
         conf = cfg.opd(opd)

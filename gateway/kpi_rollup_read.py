@@ -227,8 +227,9 @@ class Rollups:
                 pieces.append((i, b, lo_off, hi_off - lo_off + 1, select(sub.c.piece, sub.c.v)))
         got: dict[int, list[float]] = defaultdict(list)
         for k in range(0, len(pieces), CHUNK):
-            part = [q for *_x, q in pieces[k:k + CHUNK]]
-            for piece, v in self.s.execute(union_all(*part) if len(part) > 1 else part[0]):
+            part: list[Any] = [q for *_x, q in pieces[k:k + CHUNK]]
+            stmt: Any = union_all(*part) if len(part) > 1 else part[0]
+            for piece, v in self.s.execute(stmt):
                 got[piece].append(v)
         out: list[dict[int, float] | None] = [{} if w is not None else None for w in wants]
         for k, (i, b, lo_off, count, _q) in enumerate(pieces):

@@ -14,6 +14,8 @@ Migration: ``0005_kpi_rollups``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -137,7 +139,7 @@ def _month_twin(day_model: type[Base]) -> type[Base]:
     day rows (the ``*_olim_max`` columns their largest). Kept with its days
     in the same transaction (``gateway.kpi_rollup_months``); a year's sums
     read ~12 rows where they read ~365 (migration ``0007_kpi_months``)."""
-    table = day_model.__table__  # type: ignore[attr-defined]
+    table: Any = day_model.__table__
     attrs: dict[str, object] = {
         "__tablename__": table.name.replace("kpi_day_", "kpi_month_"), "__table_args__": NO_ROWID,
         "__doc__": f"Per month: the sums of {table.name} (gateway.kpi_rollup_months)."}

@@ -41,8 +41,9 @@ def _check(db: Database) -> None:
         for pk, opd, declined, back in ((1, "dinas_pu", datetime(2026, 11, 1, 10, 3, 0, 1),
                                          datetime(2026, 11, 1, 10, 5, 30, 0)),
                                         (2, "damkar", None, None)):
-            c.execute(text("INSERT INTO assignments (pk, incident_pk, opd, dispatched_at, status, declined_at, "
-                           "rerouted_at, decline_wrong) VALUES (:pk, 1, :opd, :d, 'declined', :x, :b, :f)"),
+            c.execute(text("INSERT INTO assignments (pk, incident_pk, opd, dispatched_at, status, "
+                           "declined_at, rerouted_at, decline_wrong) "
+                           "VALUES (:pk, 1, :opd, :d, 'declined', :x, :b, :f)"),
                       {"pk": pk, "opd": opd, "d": t0, "x": declined, "b": back, "f": False})
     db.migrate()
     assert _index_cols(db) == ["opd", "reroute_us", "declined_at"]
