@@ -188,6 +188,7 @@ def charts(ro: Rollups, since: datetime, until: datetime, starts: list[datetime]
            ) -> dict[str, Any] | None:
     """The chart series of kpi_charts.compute but the heat map: trend, call
     types, answer bands, end reasons, re-routes."""
+    from gateway.kpi import median_ranks
 
     nb = len(starts)
     plan = ro.plan(since, until, starts)
@@ -203,13 +204,18 @@ def charts(ro: Rollups, since: datetime, until: datetime, starts: list[datetime]
     hist = ro.histograms(plan, (R.ACK,))
     bounds = [*starts[1:], until]
     every = opds + sorted(set(count) - set(opds))
+    kept = ro.month_medians(plan, R.ACK)  # whole months of a year's trend: found when they were summed
+    medians: dict[tuple[str, int], float | None] = {}
+    for (opd, k), (n, lo, hi) in kept.items():
+        if n == acked.get((opd, k), 0):
+            medians[opd, k] = _mid([lo / 1e6] if len(median_ranks(n)) == 1 else [lo / 1e6, hi / 1e6])
+    live = [(opd, k) for opd in every for k in range(nb) if (opd, k) not in medians]
     meds = medians_p90(ro, [Spread(R.ACK, opd, starts[k], bounds[k], hist.get((k, R.ACK, opd), {}),
-                                   acked.get((opd, k), 0), 1e6, p90=False)
-                            for opd in every for k in range(nb)])
+                                   acked.get((opd, k), 0), 1e6, p90=False) for opd, k in live])
     if meds is None:
         return None
-    trend = [(opd, list(count.get(opd, [0] * nb)), [m for m, _ in meds[j * nb:(j + 1) * nb]])
-             for j, opd in enumerate(every)]
+    medians.update({key: m for key, (m, _) in zip(live, meds, strict=True)})
+    trend = [(opd, list(count.get(opd, [0] * nb)), [medians[opd, k] for k in range(nb)]) for opd in every]
     types: dict[str, list[int]] = defaultdict(lambda: [0] * nb)
     bands = [0] * 7
     reasons: Counter[str | None] = Counter()

@@ -282,7 +282,7 @@ def rebuild(session: Session, tz_name: str, progress: Progress | None = None) ->
             written += _write_day(session, tz, day, clear=False)
             if progress is not None and (i % 30 == 29 or day == last):
                 progress(i + 1, last - first + 1)
-    months.rebuild(session)
+    months.rebuild(session, tz)
     session.execute(insert(KpiMeta), [{"key": "built_for", "value": signature(tz_name)}])
     return written
 
@@ -303,7 +303,7 @@ def build_after_migration(engine: Any) -> int:
             return rebuild(session, MIGRATION_ZONE)
         if not months.built(session):  # migrated past 0007_kpi_months: sum the stored days
             _lock(session)
-            months.rebuild(session)
+            months.rebuild(session, ZoneInfo(str(built_for(session)).split("|")[0]))
         return 0
 
 
@@ -332,7 +332,7 @@ def refresh(session: Session, tz_name: str, *, max_days: int | None = None, wait
     days = sorted(local_days(utc_days, tz))
     for day in days:
         _write_day(session, tz, day)
-    months.rewrite(session, {months.first_day(d) for d in days})
+    months.rewrite(session, {months.first_day(d) for d in days}, tz)
     return len(days)
 
 
@@ -401,7 +401,7 @@ def counts(session: Session) -> dict[str, int]:
     out: Counter[str] = Counter()
     for name, (model, _, _) in TABLES.items():
         out[name] = session.scalar(select(func.count()).select_from(model)) or 0
-    for name, model in months.MONTHS.items():
+    for name, model in (*months.MONTHS.items(), ("medians", months.KpiMonthMedian)):
         out[f"month {name}"] = session.scalar(select(func.count()).select_from(model)) or 0
     out["dirty"] = session.scalar(select(func.count()).select_from(KpiDirty)) or 0
     return dict(out)

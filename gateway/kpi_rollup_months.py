@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, literal, select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from gateway.store.models_kpi import (
     KpiMonthHistogram,
     KpiMonthHour,
     KpiMonthIncident,
+    KpiMonthMedian,
 )
 
 META_KEY = "months"
@@ -53,8 +55,9 @@ def built(session: Session) -> bool:
     return session.scalar(select(KpiMeta.value).where(KpiMeta.key == META_KEY)) is not None
 
 
-def rewrite(session: Session, firsts: Iterable[int]) -> None:
-    """Sum the given months again from their day rows (in the caller's transaction)."""
+def rewrite(session: Session, firsts: Iterable[int], tz: ZoneInfo) -> None:
+    """Sum the given months again from their day rows, and find their ack
+    medians (in the caller's transaction)."""
     from gateway.kpi_rollup import TABLES
 
     for m in sorted(set(firsts)):
@@ -67,19 +70,51 @@ def rewrite(session: Session, firsts: Iterable[int]) -> None:
                 ["day", *keys, *cols],
                 select(literal(m), *[getattr(model, k) for k in keys], *aggs)
                 .where(model.day >= m, model.day <= end).group_by(*[getattr(model, k) for k in keys])))
+        _medians(session, m, tz)
 
 
-def rebuild(session: Session) -> int:
+def _medians(session: Session, first: int, tz: ZoneInfo) -> None:
+    """The month's exact ack median per OPD, from its band counts (just
+    summed) and one batch of band reads, as a reader would find it."""
+    from gateway.kpi import median_ranks
+    from gateway.kpi_rollup import ACK, midnight
+    from gateway.kpi_rollup_read import RankAsk, Rollups
+
+    session.execute(delete(KpiMonthMedian).where(KpiMonthMedian.day == first))
+    bands: dict[str, dict[int, int]] = {}
+    h: Any = KpiMonthHistogram
+    for opd, band, n in session.execute(select(h.opd, h.band, h.n).where(h.clock == ACK, h.day == first)):
+        if n:
+            bands.setdefault(opd, {})[band] = n
+    if not bands:
+        return
+    since, until = midnight(first, tz), midnight(last_day(first) + 1, tz)
+    opds = sorted(bands)
+    counts = {o: sum(bands[o].values()) for o in opds}
+    found = Rollups(session, str(tz), set()).at_ranks_many(
+        [RankAsk(ACK, o, since, until, bands[o], set(median_ranks(counts[o]))) for o in opds])
+    rows = []
+    for o, at in zip(opds, found, strict=True):
+        if at is None:  # the rows and the counts disagree: readers read this month live
+            continue
+        ranks = median_ranks(counts[o])
+        rows.append({"clock": ACK, "day": first, "opd": o, "n": counts[o], "lo": at[ranks[0]],
+                     "hi": at[ranks[-1]]})
+    if rows:
+        session.execute(insert(KpiMonthMedian), rows)
+
+
+def rebuild(session: Session, tz: ZoneInfo) -> int:
     """Every month again from the day rows; marks the months built. Returns the months."""
     from gateway.kpi_rollup import TABLES
 
-    for month in MONTHS.values():
+    for month in (*MONTHS.values(), KpiMonthMedian):
         session.execute(delete(month))
     days: set[int] = set()
     for model, _keys, _cols in TABLES.values():
         days |= set(session.scalars(select(model.day).distinct()))
     firsts = {first_day(d) for d in days}
-    rewrite(session, firsts)
+    rewrite(session, firsts, tz)
     session.execute(delete(KpiMeta).where(KpiMeta.key == META_KEY))
     session.execute(insert(KpiMeta), [{"key": META_KEY, "value": "1"}])
     return len(firsts)

@@ -29,7 +29,7 @@ from gateway import kpi_rollup as R
 from gateway import kpi_rollup_months as M
 from gateway.lifecycle import GONE
 from gateway.store.models import Assignment, Call
-from gateway.store.models_kpi import KpiDayAssignment, KpiDirty
+from gateway.store.models_kpi import KpiDayAssignment, KpiDirty, KpiMonthMedian
 
 INFO_KEY = "kpi_rollups"
 MAX_DIRTY = 7  # more dirty UTC days than this: read raw until refreshed (14 days per computation)
@@ -186,6 +186,25 @@ class Rollups:
             acc = out[(g0, *row[ng:ng + len(keys)])]
             for i, v in enumerate(row[ng + len(keys):]):
                 acc[i] += v or 0
+
+    def month_medians(self, plan: Plan, clock: int) -> dict[tuple[str, int], tuple[int, int, int]]:
+        """(opd, group) -> (n, lo, hi) of the stored month medians, for the
+        groups that are exactly one whole stored month (a year's trend)."""
+        if not self.months:
+            return {}
+        raw_groups = {g for *_x, g in plan.raw}
+        whole, _ = self._whole_months(plan.stored)
+        sizes: dict[int, int] = defaultdict(int)
+        for _d, g in plan.stored:
+            sizes[g] += 1
+        firsts = {first: g for first, g in whole
+                  if g not in raw_groups and sizes[g] == M.last_day(first) - first + 1}
+        if not firsts:
+            return {}
+        return {(opd, firsts[day]): (n, lo, hi) for day, opd, n, lo, hi in self.s.execute(
+            select(KpiMonthMedian.day, KpiMonthMedian.opd, KpiMonthMedian.n, KpiMonthMedian.lo,
+                   KpiMonthMedian.hi).where(KpiMonthMedian.clock == clock,
+                                            KpiMonthMedian.day.in_(sorted(firsts))))}
 
     def histograms(self, plan: Plan, clocks: tuple[int, ...]) -> dict[tuple[int, int, str], dict[int, int]]:
         """(group, clock, opd) -> band -> count."""

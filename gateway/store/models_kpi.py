@@ -154,3 +154,20 @@ KpiMonthIncident = _month_twin(KpiDayIncident)
 KpiMonthHour = _month_twin(KpiDayHour)
 KpiMonthCall = _month_twin(KpiDayCall)
 KpiMonthDecline = _month_twin(KpiDayDecline)
+
+
+class KpiMonthMedian(Base):
+    """Per (clock, month, OPD): the exact median of the month's durations,
+    as the middle one or two values (``lo``, ``hi``; equal for an odd ``n``)
+    so a reader computes it exactly as from the rows. The dashboard's trend
+    over a year reads its whole months here instead of one band read per
+    month and OPD (``gateway.kpi_rollup_months``; migration ``0007_kpi_months``)."""
+
+    __tablename__ = "kpi_month_medians"
+    __table_args__ = NO_ROWID
+    clock: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    opd: Mapped[str] = mapped_column(String(32), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    lo: Mapped[int] = mapped_column(BigInteger)
+    hi: Mapped[int] = mapped_column(BigInteger)

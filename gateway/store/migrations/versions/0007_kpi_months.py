@@ -4,7 +4,8 @@
 SQLite).
 
 Each ``kpi_month_*`` table has its ``kpi_day_*`` twin's columns; ``day``
-holds the ordinal of the month's first local day. The months of the day
+holds the ordinal of the month's first local day. ``kpi_month_medians``
+keeps each month's exact ack median per OPD (the year's trend chart). The months of the day
 rows already there are summed after the last migration
 (``kpi_rollup.build_after_migration``), not here: until then readers use
 the day rows (``kpi_meta`` says whether the months are built).
@@ -52,10 +53,13 @@ def upgrade() -> None:
            *_ints('n', 'answered', 'w15', 'w20', 'b0', 'b1', 'b2', 'b3', 'b4', 'b5', 'b6'))
     _table('kpi_month_declines', _day(), sa.Column('opd', sa.String(32), primary_key=True),
            sa.Column('reason', sa.String(16), primary_key=True), *_ints('n', 'wrong', 'rerouted'))
+    _table('kpi_month_medians', sa.Column('clock', INT(), primary_key=True), _day(),
+           sa.Column('opd', sa.String(32), primary_key=True), *_ints('n'),
+           sa.Column('lo', sa.BigInteger(), nullable=False), sa.Column('hi', sa.BigInteger(), nullable=False))
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM kpi_meta WHERE key = 'months'")
-    for t in ('kpi_month_declines', 'kpi_month_calls', 'kpi_month_hours', 'kpi_month_incidents',
-              'kpi_month_histograms', 'kpi_month_assignments'):
+    for t in ('kpi_month_medians', 'kpi_month_declines', 'kpi_month_calls', 'kpi_month_hours',
+              'kpi_month_incidents', 'kpi_month_histograms', 'kpi_month_assignments'):
         op.drop_table(t)
