@@ -28,7 +28,9 @@ in with a session cookie and run in a process of their own so their threads
 do not slow the unit's timing; the two phases alternate in ``--rounds``
 rounds, so load from elsewhere on the machine does not fall on one side only.
 Also printed: KPI and list request times, the gateway's CPU, one uncached
-KPI computation, and the load average. Done-when targets (issue 22, 20,000
+dashboard computation, and the load average. Issue 15's year of a
+province: ``--cases 1000000 --days 365 --period 12m`` (the dashboards
+show the last 12 months). Done-when targets (issue 22, 20,000
 cases): ack p99 with viewers <= 1.5 x quiet p99; KPI request p50 <= 500 ms.
 On a shared machine the p99s are noise: compare runs at a low load average.
 """
@@ -47,6 +49,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,7 +59,7 @@ from sqlalchemy import insert, text  # noqa: E402
 
 from central.broker.files import broker_tempdir  # noqa: E402
 from central.broker.process import MosquittoProcess, free_port  # noqa: E402
-from gateway import auth, kpi  # noqa: E402
+from gateway import auth, kpi_board  # noqa: E402
 from gateway.config import load_config  # noqa: E402
 from gateway.store import devices  # noqa: E402
 from gateway.store.db import Database  # noqa: E402
@@ -103,8 +106,8 @@ routing:
 """
 
 
-def seed(db: Database, n: int, rnd: random.Random) -> float:
-    """``n`` cases over the last 30 days (about 60 % given to an OPD) and
+def seed(db: Database, n: int, rnd: random.Random, days: int = 30) -> float:
+    """``n`` cases over the last ``days`` days (about 60 % given to an OPD) and
     n / 2 calls, in bulk; returns seconds taken."""
     t0 = time.perf_counter()
     now = datetime.now(UTC)
@@ -112,7 +115,7 @@ def seed(db: Database, n: int, rnd: random.Random) -> float:
     for start in range(0, n, chunk):
         incs, asgs, calls = [], [], []
         for pk in range(start + 1, min(n, start + chunk) + 1):
-            at = now - timedelta(seconds=rnd.uniform(60, 30 * 86400 - 60))
+            at = now - timedelta(seconds=rnd.uniform(60, days * 86400 - 60))
             cat = rnd.choice(CATS)
             junk = cat in ("prank", "test")
             incs.append({"pk": pk, "id": f"{pk:026d}", "case_no": f"BEB-2026-{pk:06d}", "category": cat,
@@ -159,6 +162,25 @@ def seed(db: Database, n: int, rnd: random.Random) -> float:
     with db.session() as s:
         kpi_rollup.refresh(s, SITE_TZ)
     return time.perf_counter() - t0
+
+
+def board_period(period: str, tz: str):
+    """The period of ``dashboard_path`` (for the one uncached computation printed)."""
+    from gateway.kpi_period import PeriodKind, resolve
+
+    now = datetime.now(UTC)
+    if period == "30d":
+        return resolve(PeriodKind.DAYS30, tz, now)
+    today = now.astimezone(ZoneInfo(tz)).date()
+    return resolve(PeriodKind.CUSTOM, tz, now, start=today - timedelta(days=364), end=today)
+
+
+def dashboard_path(period: str) -> str:
+    """What the dashboards poll: the page's default (30 days) or the last 12 months."""
+    if period == "30d":
+        return DASHBOARD
+    today = datetime.now(ZoneInfo(SITE_TZ)).date()
+    return f"/api/dashboard?period=custom&start={today - timedelta(days=364)}&end={today}"
 
 
 def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
@@ -269,11 +291,11 @@ def run_size(n: int, args: argparse.Namespace) -> None:
     with db.session() as s:
         devices.add(s, UNIT, profile="field", label="Kotak bench")
         auth.create_user(s, "walikota", PASSWORD, "supervisor")
-    took = seed(db, n, random.Random(n))
+    took = seed(db, n, random.Random(n), args.days)
     cfg = load_config(site)
     t0 = time.perf_counter()
     with db.read_session() as s:
-        kpi.compute(s, cfg)
+        kpi_board.compute(s, cfg, board_period(args.period, cfg.site.timezone))
     compute_ms = (time.perf_counter() - t0) * 1000
     db.dispose()
     url = f"http://127.0.0.1:{port}"
@@ -294,7 +316,8 @@ def run_size(n: int, args: argparse.Namespace) -> None:
             wait_ready(url, web, tmp / "gateway.log")
         unit = Unit(broker)
         ctx = mp.get_context("fork")
-        viewers = Viewers(ctx, url, args.dashboards, args.consoles, args.poll_s, args.consoles_mode)
+        viewers = Viewers(ctx, url, args.dashboards, args.consoles, args.poll_s, args.consoles_mode,
+                          dashboard=dashboard_path(args.period))
         viewers.start()
         active = viewers.active
         unit.run(2, args.gap_ms / 1000)  # warm-up
@@ -327,13 +350,14 @@ def run_size(n: int, args: argparse.Namespace) -> None:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     cpu_quiet, cpu_busy = cpu["quiet"], cpu["busy"]
-    kpis = [ms for p, ms, _ in views if p == DASHBOARD]
-    lists = [ms for p, ms, _ in views if p != DASHBOARD]
-    kinds = {p: [ms for p2, ms, _ in views if p2 == p] for p, _ms, _c in views if p != DASHBOARD}
+    dash = dashboard_path(args.period)
+    kpis = [ms for p, ms, _ in views if p == dash]
+    lists = [ms for p, ms, _ in views if p != dash]
+    kinds = {p: [ms for p2, ms, _ in views if p2 == p] for p, _ms, _c in views if p != dash}
     bad = sum(1 for *_x, code in views if code != 200)
     q99, b99 = pct(quiet, 99), pct(busy, 99)
-    print(f"{n:,} cases (seeded in {took:.1f} s; {db_url.split(':')[0]}); one uncached KPI "
-          f"computation {compute_ms:.0f} ms")
+    print(f"{n:,} cases over {args.days} days (seeded in {took:.1f} s; {db_url.split(':')[0]}); one "
+          f"uncached dashboard ({args.period}) computation {compute_ms:.0f} ms")
     print(f"  ack, no viewers      : p50 {med(quiet):7.1f} ms  p99 {q99:7.1f} ms  "
           f"({len(quiet)} incidents)  gateway CPU {cpu_quiet:.0%}")
     print(f"  ack, {args.dashboards} dash + {args.consoles} cons: p50 {med(busy):7.1f} ms  "
@@ -379,9 +403,14 @@ def main() -> None:
     ap.add_argument("--web-process", action="store_true",
                     help="viewers on a `siaga gateway --web-only` process beside the intake process "
                          "(docs/deploy-scale.md); default: one gateway process serves everything")
+    ap.add_argument("--days", type=int, default=30,
+                    help="the history's span in days (a year of a province: --cases 1000000 --days 365)")
+    ap.add_argument("--period", choices=("30d", "12m"), default="30d",
+                    help="what the dashboards show: the page's default 30 days, or the last 12 months")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (gateway.log, database)")
     args = ap.parse_args()
-    print(f"unit: one incident every {args.gap_ms:g} ms, {args.seconds:g} s without and "
+    print(f"history over {args.days} days; dashboards show {args.period}; "
+          f"unit: one incident every {args.gap_ms:g} ms, {args.seconds:g} s without and "
           f"{args.seconds:g} s with viewers in {args.rounds} alternating rounds; dashboards poll "
           f"every {args.poll_s:g} s, consoles {args.consoles_mode}; kpi_snapshot_s {args.snapshot_s:g}; "
           f"{'intake + web process' if args.web_process else 'one gateway process'}; "

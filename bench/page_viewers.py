@@ -100,14 +100,14 @@ def _console(url: str, _path: str, _poll_s: float, offset: float, active, halt, 
             done.wait(10)
 
 
-def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, mode: str,
+def _viewers_proc(url: str, dashboards: int, consoles: int, poll_s: float, mode: str, dashboard: str,
                   ready, active, stop, q) -> None:
     """Runs in its own process: the viewers' threads (``ready`` once all are
     logged in; they poll while ``active``), results to ``q`` at the end."""
     # the viewers stand for browsers on other machines: on this one, below the gateway
     os.nice(VIEWERS_NICE)
     console = _console if mode == "push" else _viewer
-    pages = [(_viewer, DASHBOARD)] * dashboards + [(console, "/api/incidents?limit=50")] * consoles
+    pages = [(_viewer, dashboard)] * dashboards + [(console, "/api/incidents?limit=50")] * consoles
     out: list[tuple[str, float, int]] = []
     logged: list[str] = []
     halt = threading.Event()
@@ -134,7 +134,7 @@ class Viewers:
     the same pace and pushed the intake's p99 up (1.9x against 1.0-1.3x)."""
 
     def __init__(self, ctx, url: str, dashboards: int, consoles: int, poll_s: float, mode: str,
-                 per_proc: int = 25) -> None:
+                 per_proc: int = 25, dashboard: str = DASHBOARD) -> None:
         self.active, self.stop, self.q = ctx.Event(), ctx.Event(), ctx.Queue()
         n = max(1, -(-(dashboards + consoles) // per_proc))
         self.procs = []
@@ -142,7 +142,7 @@ class Viewers:
             ready = ctx.Event()
             d, c = len(range(g, dashboards, n)), len(range(g, consoles, n))
             self.procs.append((ctx.Process(target=_viewers_proc, args=(
-                url, d, c, poll_s, mode, ready, self.active, self.stop, self.q)), ready))
+                url, d, c, poll_s, mode, dashboard, ready, self.active, self.stop, self.q)), ready))
 
     def start(self, timeout: float = 180) -> None:
         for p, _ready in self.procs:
