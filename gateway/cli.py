@@ -228,15 +228,23 @@ def rollups(
                     raise typer.Exit(1)
                 typer.echo(f"Diperbarui / refreshed: {n} hari / days")
         if verify:
+            from datetime import date
+
+            from gateway import kpi_rollup_months
+
             with db.read_session() as s:
                 bad = kpi_rollup.verify(s, tz, progress)
+                bad_months = kpi_rollup_months.verify(s)
             if bad:
-                from datetime import date
-
                 typer.echo("Berbeda / differ: " + ", ".join(date.fromordinal(d).isoformat() for d in bad),
                            err=True)
+            if bad_months:
+                typer.echo("Bulan berbeda dari jumlah harinya / months differ from the sum of their days: "
+                           + ", ".join(date.fromordinal(d).strftime("%Y-%m") for d in bad_months)
+                           + " (jalankan / run --rebuild)", err=True)
+            if bad or bad_months:
                 raise typer.Exit(1)
-            typer.echo("Cocok / verified: every stored day equals its raw rows")
+            typer.echo("Cocok / verified: every stored day equals its raw rows, every month its days")
         with db.read_session() as s:
             typer.echo("Baris / rows: " + ", ".join(f"{k} {v:,}" for k, v in kpi_rollup.counts(s).items()))
     except RuntimeError as exc:

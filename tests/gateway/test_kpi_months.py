@@ -112,3 +112,37 @@ def test_a_database_migrated_past_the_months_gets_them_summed(seeded):  # noqa: 
         assert kpi_rollup_months.verify(s) == []
         assert s.scalar(select(KpiMonthMedian.n).where(KpiMonthMedian.day == SEPTEMBER).limit(1))
     assert _board(db, cfg, p, raw=False) == _board(db, cfg, p, raw=True)
+
+
+def test_rollups_verify_names_a_month_that_differs_from_its_days(tmp_path):
+    """`siaga gateway rollups --verify` checks the months too, and says which."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from gateway.cli import app
+    from gateway.store.db import Database
+    from tests.gateway import report_seed
+    from tests.gateway.support import site_yaml
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    site = tmp_path / "site.yaml"
+    site.write_text(site_yaml(tmp_path, SimpleNamespace(host="127.0.0.1", port=1), db_url=url))
+    db = Database(url)
+    db.migrate()
+    report_seed.seed(db, n=300)
+    db.dispose()
+    runner = CliRunner()
+    ok = runner.invoke(app, ["--config", str(site), "rollups", "--verify"])
+    assert ok.exit_code == 0, ok.output
+    assert "every month its days" in ok.output
+    db = Database(url)
+    with db.session() as s:
+        h = KpiMonthHistogram
+        s.execute(update(h).where(h.day == SEPTEMBER).values(n=h.n + 1))
+    db.dispose()
+    bad = runner.invoke(app, ["--config", str(site), "rollups", "--verify"])
+    assert bad.exit_code == 1
+    assert "2026-09" in bad.output and "--rebuild" in bad.output, bad.output
+    fixed = runner.invoke(app, ["--config", str(site), "rollups", "--rebuild", "--verify"])
+    assert fixed.exit_code == 0, fixed.output
