@@ -285,3 +285,27 @@ def test_a_burst_of_cases_costs_a_console_about_one_list_read_a_second(gateway, 
     during = [t for t in reads if t >= t0]
     # one at the first event, then at most one per whole second, and one more at the end
     assert 1 <= len(during) <= took + 3, (len(during), took)
+
+
+def test_live_cases_fit_a_1280_px_screen_with_their_actions(gateway, browser):
+    """On a 1280 px console every column of the live cases shows, the
+    operator's buttons last among them (they were behind a sideways scroll:
+    OPD parts and SLA kept on one line made the table 1507 px wide)."""
+    register(gateway.db, "box-1", area="Kelurahan Sukamaju Kecamatan Lowokwaru")
+    from tests.gateway.support import incident
+
+    Intake(gateway.db, gateway.cfg, Metrics()).process(
+        [Message(device_topic("box-1", DeviceTopic.INCIDENT), encode(incident("box-1", i, c)))
+         for i, c in enumerate(["fire", "medical", "flood", "fallen_tree", "crime", "other"])])
+    make_user(gateway.db, "op1", "operator")
+    page = login(browser, gateway.url, "op1")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_url("**/console")
+    page.wait_for_selector("#incidents tr[data-id] td:last-child button")
+    table, card = page.evaluate("""() => { const t = document.querySelector('#incidents').closest('table');
+        return [t.scrollWidth, t.parentElement.clientWidth]; }""")
+    assert table <= card, f"table {table} px in a card of {card} px"
+    right = page.evaluate("""() => Math.max(...[...document.querySelectorAll('#incidents td:last-child button')]
+        .map(b => b.getBoundingClientRect().right))""")
+    assert right <= 1280
+    shot(page, "console-1280.png")
