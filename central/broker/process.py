@@ -58,6 +58,20 @@ class _PortTaken(Exception):
     """Mosquitto exited because its port was taken (internal: start() retries)."""
 
 
+def parent_death_signal() -> None:
+    """In a child before it runs (``preexec_fn``), Linux: SIGTERM it when the
+    thread that started it dies, however that dies (a SIGKILLed demo left its
+    units running). Start such children from a thread that lives as long as
+    the program (the main thread). Linux forgets it when the child changes its
+    user (Mosquitto started as root): for a broker see
+    :meth:`MosquittoProcess.stop_stale`. Elsewhere: nothing."""
+    import ctypes
+    import sys
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class MosquittoProcess:
     """One Mosquitto process with its config, password file and ACL in ``workdir``.
 
@@ -160,6 +174,25 @@ class MosquittoProcess:
                 self.port = free_port(self.host)
                 self.config = self.config.model_copy(update={"port": self.port})
                 write_conf(self.conf_path, self.config)
+
+    def stop_stale(self, timeout: float = 10.0) -> int | None:
+        """Stop a broker of this workdir that a program killed outright left
+        running (its pid file names it and its command line names this
+        config); returns its pid, or None when there was none."""
+        try:
+            pid = int(self.pid_path.read_text().split()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return None
+        if str(self.conf_path).encode() not in cmdline:
+            return None  # the pid is another process's now
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
+        return pid
 
     def _start_once(self, timeout: float) -> None:
         if self.running:

@@ -99,6 +99,9 @@ class Demo:
         self.broker = MosquittoProcess(self.state / "broker", port=broker_port, anonymous=False,
                                        password_file=site_dir / "passwd", acl_file=site_dir / "acl")
         self.broker.own_process_group = True  # Ctrl-C reaches the demo only; stop() orders the rest
+        stale = self.broker.stop_stale()  # left by a demo killed outright (SIGKILL)
+        if stale:
+            say(f"    broker lama dihentikan / stopped the broker a killed demo left (pid {stale})")
         self.broker.start()
 
         say("3/5 Gateway pusat / central gateway ...")

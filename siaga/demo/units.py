@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from central.broker.process import parent_death_signal
 from firmware.sim import ModemSimulator
 from siaga.errors import DemoUnitError
 
@@ -131,7 +132,9 @@ def start_unit(device_id: str, profile: str, state: Path, *, broker_port: int,
     log = (workdir / "agent.log").open("ab")
     env = os.environ | {"GPIOZERO_PIN_FACTORY": "mock"}
     # own process group: Ctrl-C in the terminal reaches the demo alone, which stops each unit
-    # cleanly (SIGTERM) while its broker link is still there (Demo.stop)
+    # cleanly (SIGTERM) while its broker link is still there (Demo.stop); a demo killed
+    # outright (SIGKILL) takes its units with it (started from the demo's main thread)
     proc = subprocess.Popen([sys.executable, "-m", "siaga", "unit", "--config", str(cfg_path)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, process_group=0)
+                            stdout=log, stderr=subprocess.STDOUT, env=env, process_group=0,
+                            preexec_fn=parent_death_signal)
     return SimUnit(device_id, profile, workdir, modem, proc, log)

@@ -305,7 +305,7 @@ def test_live_cases_fit_a_1280_px_screen_with_their_actions(gateway, browser):
     table, card = page.evaluate("""() => { const t = document.querySelector('#incidents').closest('table');
         return [t.scrollWidth, t.parentElement.clientWidth]; }""")
     assert table <= card, f"table {table} px in a card of {card} px"
-    right = page.evaluate("""() => Math.max(...[...document.querySelectorAll('#incidents td:last-child button')]
-        .map(b => b.getBoundingClientRect().right))""")
+    right = page.evaluate("""() => Math.max(...[...document.querySelectorAll(
+        '#incidents td:last-child button')].map(b => b.getBoundingClientRect().right))""")
     assert right <= 1280
     shot(page, "console-1280.png")
