@@ -64,19 +64,49 @@ def create_user(session: Session, username: str, password: str, role: Role | str
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with this password, or None. Only reads (argon2 is
-    slow on purpose: the login checks in a read-only session, never while
-    holding the write lock); ``upgrade_hash`` stores a rehash later."""
+#: password checks at once per process: argon2 takes 64 MiB and a core's
+#: tenth of a second each; 25 dashboards logging in together had taken the
+#: gateway to ~1.5 GB. The rest wait their turn, at most LOGIN_WAIT_S.
+HASH_SLOTS = threading.BoundedSemaphore(2)
+LOGIN_WAIT_S = 15.0
+
+
+class LoginBusy(AuthError):
+    """Too many password checks waiting: the client should retry shortly."""
+
+
+def find_login(session: Session, username: str) -> User | None:
+    """The active user of this name, or None (a read; no password checked)."""
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
-        _hasher.hash(password)  # same cost either way: no user enumeration by timing
-        return None
+    return user if user is not None and user.active else None
+
+
+def check_password(user: User | None, password: str) -> bool:
+    """Whether ``password`` is ``user``'s (False for no user, at the same cost:
+    no user enumeration by timing). Holds no database connection: it waits
+    for one of :data:`HASH_SLOTS` (raises :class:`LoginBusy` after
+    :data:`LOGIN_WAIT_S`) and hashes."""
+    if not HASH_SLOTS.acquire(timeout=LOGIN_WAIT_S):
+        raise LoginBusy("server sibuk memeriksa sandi / busy checking passwords: try again")
     try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    return user
+        if user is None:
+            _hasher.hash(password)
+            return False
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return True
+    finally:
+        HASH_SLOTS.release()
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this password, or None (:func:`find_login` and
+    :func:`check_password` in one; the login route calls them apart so no
+    connection is held while it hashes)."""
+    user = find_login(session, username)
+    return user if check_password(user, password) else None
 
 
 def upgrade_hash(session: Session, user: User, password: str) -> None:

@@ -111,6 +111,60 @@ def test_a_logged_out_cookie_and_a_disabled_user_are_refused(gw):
         wait_for(lambda: api.get("/api/auth/me").status_code == 401, timeout=5)
 
 
+def test_logins_at_once_hash_two_at_a_time_and_a_long_wait_says_busy(gw, monkeypatch):
+    """Argon2 takes 64 MiB a check: 25 pages logging in together peaked the
+    gateway at ~1.5 GB. Two checks run at once (gateway.auth.HASH_SLOTS), the
+    others wait their turn (and hold no database connection meanwhile); one
+    that waits past LOGIN_WAIT_S gets 503 with Retry-After, not a hang."""
+    import threading
+
+    from gateway import auth
+
+    make_user(gw.db, "operator1", "operator")
+    lock, now, most = threading.Lock(), [0], [0]
+    real = auth._hasher
+
+    class Counted:
+        def verify(self, h: str, p: str) -> bool:
+            with lock:
+                now[0] += 1
+                most[0] = max(most[0], now[0])
+            try:
+                return real.verify(h, p)
+            finally:
+                with lock:
+                    now[0] -= 1
+
+        def __getattr__(self, name: str):  # hash, check_needs_rehash
+            return getattr(real, name)
+
+    monkeypatch.setattr(auth, "_hasher", Counted())
+    codes: list[int] = []
+
+    def one() -> None:
+        with httpx.Client(base_url=gw.url, timeout=60) as api:
+            codes.append(api.post("/api/auth/login", json={"username": "operator1",
+                                                          "password": "password-operator1"}).status_code)
+
+    threads = [threading.Thread(target=one) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert codes == [200] * 8
+    assert most[0] == 2  # both slots used, never a third
+    monkeypatch.setattr(auth, "LOGIN_WAIT_S", 0.2)
+    assert auth.HASH_SLOTS.acquire(timeout=5) and auth.HASH_SLOTS.acquire(timeout=5)
+    try:  # both slots taken (a login storm): the next one is told to come back
+        with httpx.Client(base_url=gw.url) as api:
+            r = api.post("/api/auth/login", json={"username": "operator1", "password": "password-operator1"})
+        assert r.status_code == 503 and r.headers["Retry-After"] == "2"
+        assert "sibuk" in r.json()["detail"]
+    finally:
+        auth.HASH_SLOTS.release()
+        auth.HASH_SLOTS.release()
+
+
 def test_credential_cache_bounds():
     from types import SimpleNamespace
 

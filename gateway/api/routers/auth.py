@@ -12,7 +12,7 @@ from gateway.auth import AuthError
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
-@router.post("/auth/login", response_model=UserPublic, responses={401: {}, 429: {}},
+@router.post("/auth/login", response_model=UserPublic, responses={401: {}, 429: {}, 503: {}},
              summary="Masuk / log in: sets the session cookie")
 def login(body: LoginRequest, response: Response, gw: StateDep) -> UserPublic:
     wait = gw.throttle.retry_after(body.username)
@@ -20,10 +20,16 @@ def login(body: LoginRequest, response: Response, gw: StateDep) -> UserPublic:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             "Terlalu banyak percobaan / too many failed logins, try later",
                             headers={"Retry-After": str(int(wait) + 1)})
-    # the slow password check reads only; the write lock is taken just to store the session
+    # the slow password check holds no connection and no lock; the write lock is taken
+    # just to store the session
     with gw.db.read_session() as s:
-        user = auth.authenticate(s, body.username, body.password)
-    if user is None:
+        user = auth.find_login(s, body.username)
+    try:
+        ok = auth.check_password(user, body.password)
+    except auth.LoginBusy as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc),
+                            headers={"Retry-After": "2"}) from exc
+    if not ok or user is None:
         gw.throttle.failed(body.username)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Nama atau sandi salah / wrong credentials")
     gw.throttle.succeeded(body.username)
