@@ -70,7 +70,9 @@ def test_without_background_checkpoints_a_commit_does_checkpoint(tmp_path):
     db = make_db(tmp_path, background=False)
     try:
         ingest(tmp_path, db, CASES)
-        assert wal_pages(db) < 1000
+        # started over at SQLite's 1,000-page checkpoint (without it ~25 pages x 120 cases); the
+        # commit that checkpointed may leave a few pages past 1,000 until the next one writes
+        assert wal_pages(db) < 1100
     finally:
         db.dispose()
 
