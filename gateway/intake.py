@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -162,6 +163,7 @@ class Intake:
         if not decoded:
             t.apply(self.metrics)
             return res
+        started = time.perf_counter()
         with self.db.session(urgent=True) as s:  # a unit waits for its Ack
             devs = {d.id: d for d in s.execute(
                 select(*_DEVICE_COLS).where(Device.id.in_({d for d, _, _ in decoded})))}
@@ -255,6 +257,7 @@ class Intake:
                     merge_full_copies(s, merge, self.metrics)
                 if typed:  # junk calls may flag their number (gateway.flags)
                     res.flagged += len(flags.evaluate(s, self.cfg.flags, typed, now))
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
         t.apply(self.metrics)
         self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)
