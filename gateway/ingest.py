@@ -9,6 +9,11 @@ unacked in its persistent session, which it resumes when it restarts or a
 surviving instance takes over (gateway.failover); the unit's own retry
 covers the rest. The MQTT 5 receive maximum bounds how many unacked
 messages the broker hands us, which also bounds the queue.
+
+On PostgreSQL two workers by default (``ingest.workers``), each with its
+own queue: a device's messages always go to the same one, so they are
+stored in the order they came, and a batch waiting on a slow commit holds
+up only its own worker's units (SQLite's one writer at a time gains nothing).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import queue
 import socket
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -68,11 +74,14 @@ class MqttIngest:
         self.on_flagged: threading.Event | None = None  # gateway.flag_sync wakes on a new flag
         self.events: Any = None  # gateway.events.Broadcaster: new cases to the consoles
         self.client_id = self.settings.client_id or default_client_id(instance)
-        self.queue: queue.Queue[_Item] = queue.Queue(maxsize=self.settings.queue_max)
+        n = self.settings.workers or (2 if intake.db.engine.dialect.name == "postgresql" else 1)
+        # each holds queue_max: one busy device's messages may all land in one
+        self.queues: list[queue.Queue[_Item]] = [queue.Queue(maxsize=self.settings.queue_max)
+                                                 for _ in range(n)]
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
+        self.workers: list[threading.Thread] = []
         self.instance = instance
         # a province gateway takes its cities' bridged cases instead (gateway.province)
         self.filters: list[tuple[str, int]] = province.subscriptions() if cfg.province else [
@@ -121,7 +130,8 @@ class MqttIngest:
                 client.ack(msg.mid, msg.qos)
             return
         try:
-            self.queue.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.dup)))
+            q = self._queue_for(msg.topic)
+            q.put_nowait(_Item(msg.topic, msg.payload, msg.mid, msg.qos, bool(msg.dup)))
         except queue.Full:
             # only QoS 0 telemetry can get here: QoS 1 is bounded by the receive
             # maximum (< queue_max), and an unacked QoS 1 would be redelivered
@@ -137,12 +147,22 @@ class MqttIngest:
                                   keepalive=self.cfg.broker.keepalive_s, clean_start=False,
                                   properties=props)
         self.client.loop_start()
-        self._worker = threading.Thread(target=self._run, name="ingest", daemon=True)
-        self._worker.start()
+        for i, q in enumerate(self.queues):
+            name = "ingest" if len(self.queues) == 1 else f"ingest-{i}"
+            self.workers.append(threading.Thread(target=self._run, args=(q,), name=name, daemon=True))
+        for w in self.workers:
+            w.start()
+
+    def _queue_for(self, topic: str) -> queue.Queue[_Item]:
+        """The worker of the topic's device (a stable hash of the topic minus its kind)."""
+        if len(self.queues) == 1:
+            return self.queues[0]
+        return self.queues[zlib.crc32(topic.rpartition("/")[0].encode()) % len(self.queues)]
 
     def _enqueue_adopted(self, topic: str, payload: bytes, mid: int, qos: int, owner: Any,
                          dup: bool = False) -> None:
-        self.queue.put(_Item(topic, payload, mid, qos, dup, owner=owner))  # bounded by the receive maximum
+        # bounded by the receive maximum
+        self._queue_for(topic).put(_Item(topic, payload, mid, qos, dup, owner=owner))
 
     def stop(self) -> None:
         """Stop taking in; what is received but not committed stays unacked in
@@ -152,8 +172,8 @@ class MqttIngest:
 
         self.peers.stop()
         self._stop.set()
-        if self._worker:
-            self._worker.join(10)
+        for w in self.workers:
+            w.join(10)
         self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, identifier=4))
         self.client.loop_stop()
 
@@ -168,28 +188,28 @@ class MqttIngest:
             raise TimeoutError("no PUBACK from broker")
 
     # -- worker ------------------------------------------------------------
-    def _take_batch(self) -> list[_Item]:
+    def _take_batch(self, q: queue.Queue[_Item]) -> list[_Item]:
         try:
-            first = self.queue.get(timeout=0.2)
+            first = q.get(timeout=0.2)
         except queue.Empty:
             return []
         batch = [first]
         while len(batch) < self.settings.batch_max:
             try:
-                batch.append(self.queue.get_nowait())
+                batch.append(q.get_nowait())
             except queue.Empty:
                 break
         return batch
 
-    def _run(self) -> None:
+    def _run(self, q: queue.Queue[_Item]) -> None:
         """The worker. An exception escaping a batch is a bug: the worker
         stops (``alive`` turns false, ``/readyz`` answers 503, ``siaga
         gateway`` exits non-zero and systemd restarts it; the unfinished
         messages come back from the broker and the poison guard judges them)."""
         try:
             while not self._stop.is_set():
-                batch = self._take_batch()
-                self.metrics.queue_depth.set(self.queue.qsize())
+                batch = self._take_batch(q)
+                self.metrics.queue_depth.set(sum(x.qsize() for x in self.queues))
                 if batch:
                     self._handle(batch)
         except _Stopping:
@@ -200,7 +220,7 @@ class MqttIngest:
             return
 
     def alive(self) -> bool:
-        return self._worker is not None and self._worker.is_alive()
+        return bool(self.workers) and all(w.is_alive() for w in self.workers)
 
     def _handle(self, batch: list[_Item]) -> None:
         """Dead-letter the poison, process suspects alone and the rest as one

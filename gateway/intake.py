@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,7 @@ from gateway import flags, lifecycle, routing
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.metrics import Metrics, Tally
-from gateway.store.db import Database
+from gateway.store.db import Database, table
 from gateway.store.models import Call, Device, Incident
 from protocol.categories import CATALOGUE
 from protocol.codec import decode_device_message, peek
@@ -75,6 +76,34 @@ class BatchResult:
 def case_number(prefix: str, year: int, pk: int) -> str:
     """``MDN-2026-000123``: short enough to read aloud on the phone."""
     return f"{prefix}-{year}-{pk:06d}"
+
+
+#: what the intake reads of a device row
+_DEVICE_COLS = (Device.id, Device.enabled, Device.area, Device.label, Device.lat, Device.lon)
+
+
+def new_pks(s: Session, n: int) -> list[int]:
+    """``n`` keys for new incidents, taken before the insert so that the
+    case numbers go in with the rows (no INSERT ... RETURNING then UPDATE,
+    two round trips). PostgreSQL: from the column's sequence (a rolled-back
+    batch leaves a gap, as a failed INSERT always did). SQLite: after the
+    largest key, which no other writer can take meanwhile (``BEGIN
+    IMMEDIATE`` holds the write lock from the start of the transaction)."""
+    if s.get_bind().dialect.name == "postgresql":
+        return sorted(s.scalars(text("SELECT nextval(pg_get_serial_sequence('incidents', 'pk')) "
+                                     "FROM generate_series(1, :n)"), {"n": n}))
+    top = s.scalar(select(func.max(Incident.pk))) or 0
+    return list(range(top + 1, top + 1 + n))
+
+
+def update_devices(s: Session, changes: dict[str, dict[str, Any]]) -> None:
+    """The devices' rows: one executemany per set of changed columns."""
+    groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
+    for device, values in changes.items():
+        groups[frozenset(values)].append({"b_id": device, **values})
+    devices = table(Device)
+    for params in groups.values():
+        s.execute(update(devices).where(devices.c.id == bindparam("b_id")), params)
 
 
 def payload_id(payload: bytes) -> str | None:
@@ -134,9 +163,10 @@ class Intake:
         if not decoded:
             t.apply(self.metrics)
             return res
+        started = time.perf_counter()
         with self.db.session(urgent=True) as s:  # a unit waits for its Ack
-            devs = {d.id: d for d in s.scalars(
-                select(Device).where(Device.id.in_({d for d, _, _ in decoded})))}
+            devs = {d.id: d for d in s.execute(
+                select(*_DEVICE_COLS).where(Device.id.in_({d for d, _, _ in decoded})))}
             inc_ids = [m.id for _, _, m in decoded if isinstance(m, IncidentMsg)]
             call_ids = [m.id for _, _, m in decoded if isinstance(m, CallRecord)]
             known_inc: dict[str, tuple[str | None, str | None]] = {
@@ -150,6 +180,8 @@ class Intake:
             new: dict[str, IncidentMsg] = {}
             to_fill: list[AckItem] = []  # ack items whose case number the insert assigns
             merge: list[IncidentMsg] = []
+            calls: list[dict[str, Any]] = []  # new call rows
+            seen: dict[str, dict[str, Any]] = {}  # device id -> its row's new values
             for device, kind, msg in decoded:
                 dev = devs.get(device)
                 if dev is None or not dev.enabled:
@@ -158,9 +190,10 @@ class Intake:
                     reason = "unknown_device" if dev is None else "device_disabled"
                     t.reject(reason, device, f"{kind} from {reason.replace('_', ' ')}")
                     continue
-                dev.last_seen = now
+                up = seen.setdefault(device, {})
+                up["last_seen"] = now
                 if not isinstance(msg, Rejection | Status):
-                    dev.online = True  # any sign of life (gateway.fleet.health clears it)
+                    up["online"] = True  # any sign of life (gateway.fleet.health clears it)
                 if isinstance(msg, Rejection):
                     if kind in (DeviceTopic.INCIDENT, DeviceTopic.CALL):
                         acks[device].rejected.append(msg)
@@ -187,49 +220,55 @@ class Intake:
                         t.duplicates.append(kind.value)  # stored_total counts new records only
                         continue
                 elif isinstance(msg, CallRecord):
-                    item = self._call(s, msg, known_calls, now)
+                    item = self._call(s, msg, known_calls, now, calls)
                     acks[device].stored.append(item)
                     if item.duplicate:
                         t.duplicates.append(kind.value)
                         continue
                 elif isinstance(msg, Status):
-                    dev.last_status = msg.state
-                    dev.online = msg.state == "online"
-                    dev.status_reason = msg.reason
-                    dev.status_at = now
+                    up.update(last_status=msg.state, online=msg.state == "online",
+                              status_reason=msg.reason, status_at=now)
                     if msg.boot_id:
-                        dev.boot_id = msg.boot_id
+                        up["boot_id"] = msg.boot_id
                     if msg.firmware:
-                        dev.firmware = msg.firmware
+                        up["firmware"] = msg.firmware
                 elif isinstance(msg, DeskState):  # the console shows who is ringing now
-                    dev.desk = msg.model_dump(mode="json", exclude_none=True)
-                    dev.desk_at = now
+                    up.update(desk=msg.model_dump(mode="json", exclude_none=True), desk_at=now)
                 elif isinstance(msg, Telemetry):
-                    dev.last_telemetry = msg.model_dump(mode="json", exclude_none=True)
-                    dev.telemetry_at = now
+                    up.update(last_telemetry=msg.model_dump(mode="json", exclude_none=True),
+                              telemetry_at=now)
                 t.stored.append(kind.value)
-            if new:
-                cases = self._store_incidents(s, list(new.values()), devs, now, res)
-                for item in to_fill:
-                    item.case = cases[item.id]
-            if merge:
-                from gateway.sms.intake import merge_full_copies
-
-                merge_full_copies(s, merge, self.metrics)
+            pks = new_pks(s, len(new)) if new else []
             typed = [m.number for _, _, m in decoded if isinstance(m, CallRecord) and m.call_type] + \
                 [m.caller for m in new.values() if m.call_type]
-            if typed:  # junk calls may flag their number (gateway.flags)
-                res.flagged += len(flags.evaluate(s, self.cfg.flags, typed, now))
+            # from here on only writes (and the COMMIT): one round trip on PostgreSQL,
+            # unless an SMS merge or a flag check has to read what this batch wrote
+            with self.db.pipeline(s, enabled=not (merge or typed)):
+                if calls:
+                    s.execute(insert(table(Call)).inline(), calls)
+                if new:
+                    cases = self._store_incidents(s, list(new.values()), devs, now, res, pks)
+                    for item in to_fill:
+                        item.case = cases[item.id]
+                update_devices(s, seen)
+                if merge:
+                    from gateway.sms.intake import merge_full_copies
+
+                    merge_full_copies(s, merge, self.metrics)
+                if typed:  # junk calls may flag their number (gateway.flags)
+                    res.flagged += len(flags.evaluate(s, self.cfg.flags, typed, now))
+        self.metrics.commit_seconds.observe(time.perf_counter() - started)
         t.apply(self.metrics)
         self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)
         return res
 
-    def _store_incidents(self, s: Session, msgs: list[IncidentMsg], devs: dict[str, Device],
-                         now: datetime, res: BatchResult) -> dict[str, str]:
-        """Insert new incidents in bulk (one INSERT ... RETURNING for the keys
-        that make the case numbers), then hand them to the cases service's
-        bulk path: a per-row ORM flush cost ~5 ms an incident here."""
+    def _store_incidents(self, s: Session, msgs: list[IncidentMsg], devs: dict[str, Any],
+                         now: datetime, res: BatchResult, pks: list[int]) -> dict[str, str]:
+        """Insert new incidents in bulk with their keys (``pks``, taken
+        beforehand: the case numbers go in with the rows, and no statement
+        here waits for a result), then hand them to the cases service's bulk
+        path: a per-row ORM flush cost ~5 ms an incident here."""
         rows: list[dict[str, Any]] = []
         routes = []
         for msg in msgs:
@@ -255,12 +294,11 @@ class Intake:
             ))
             if status is S.REJECTED:  # its junk call type, else its category
                 rows[-1]["reject_reason"] = lifecycle.reject_reason(rows[-1])
-        pks = s.scalars(insert(Incident).returning(Incident.pk, sort_by_parameter_order=True), rows).all()
         prefix = self.cfg.site.case_prefix
         cases: dict[str, str] = {r["id"]: case_number(prefix, now.year, pk)
                                  for r, pk in zip(rows, pks, strict=True)}
-        s.execute(update(Incident), [{"pk": pk, "case_no": cases[r["id"]]}
-                                     for r, pk in zip(rows, pks, strict=True)])
+        s.execute(insert(table(Incident)).inline(), [{**r, "pk": pk, "case_no": cases[r["id"]]}
+                                               for r, pk in zip(rows, pks, strict=True)])
         # statuses, audit rows, assignments and outbox rows: the cases service's bulk path
         res.dispatches += lifecycle.open_cases(s, self.cfg, [
             lifecycle.NewCase(pk, cases[msg.id], row, route, f"device:{msg.device}", "mqtt")
@@ -268,14 +306,16 @@ class Intake:
         res.stored_incidents += len(msgs)
         typed = [(m.call_id, m.call_type.value) for m in msgs if m.call_id and m.call_type]
         for call_id, ctype in typed:  # the case's type is the call's (the later word wins)
-            s.execute(update(Call).where(Call.id == call_id).values(call_type=ctype))
+            s.execute(update(table(Call)).where(Call.id == call_id).values(call_type=ctype))
         res.new_cases += [m.id for m in msgs]
         return cases
 
-    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime) -> AckItem:
+    def _call(self, s: Session, msg: CallRecord, known: set[str], now: datetime,
+              rows: list[dict[str, Any]]) -> AckItem:
+        """A call record's ack; a new one's row joins ``rows`` (inserted with the batch)."""
         if msg.id in known:
             return AckItem(id=msg.id, seq=msg.seq, duplicate=True)
-        row = Call(id=msg.id, device_id=msg.device, seq=msg.seq, direction=msg.direction.value,
+        row = dict(id=msg.id, device_id=msg.device, seq=msg.seq, direction=msg.direction.value,
                    number=msg.number, ring_at=msg.ring_at, answered_at=msg.answered_at,
                    ended_at=msg.ended_at, answer_s=msg.answer_s, duration_s=msg.duration_s,
                    end_reason=msg.end_reason.value, operator=msg.operator, received_at=now,
@@ -284,7 +324,7 @@ class Intake:
         typed = s.scalar(select(Incident.call_type).where(Incident.call_id == msg.id,
                                                           Incident.call_type.is_not(None)).limit(1))
         if typed:
-            row.call_type = typed
-        s.add(row)
+            row["call_type"] = typed
+        rows.append(row)
         known.add(msg.id)
         return AckItem(id=msg.id, seq=msg.seq)

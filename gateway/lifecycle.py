@@ -28,6 +28,7 @@ from gateway.config.models import SiteConfig
 from gateway.dispatch.payloads import channels, dispatch_payload, escalation_payload, outbox_rows
 from gateway.errors import IllegalTransition
 from gateway.routing import Route
+from gateway.store.db import table
 from gateway.store.models import Assignment, Incident, Outbox, Transition
 from protocol.reports import JUNK_CALL_TYPES
 
@@ -262,11 +263,13 @@ def open_cases(session: Session, cfg: SiteConfig, cases: list[NewCase], now: dat
                 assigns.append(dict(incident_pk=c.pk, opd=opd, dispatched_at=now, status=A.DISPATCHED.value,
                                     sla_ack_min=c.route.sla_ack_min, sla_resolve_min=c.route.sla_resolve_min))
                 outbox += outbox_rows(cfg, inc, opd, now)
-    session.execute(insert(Transition), audits)
+    # Core, inline: no statement fetches generated keys back (the intake sends
+    # these in one pipeline with its COMMIT, gateway.store.db.Database.pipeline)
+    session.execute(insert(table(Transition)).inline(), audits)
     if assigns:
-        session.execute(insert(Assignment), assigns)
+        session.execute(insert(table(Assignment)).inline(), assigns)
     if outbox:
-        session.execute(insert(Outbox), outbox)
+        session.execute(insert(table(Outbox)).inline(), outbox)
     return len(outbox)
 
 

@@ -26,6 +26,11 @@ class Metrics:
                                   ["kind"], registry=r)
         self.batch_size = Histogram("siaga_gateway_commit_batch_size", "Messages per group commit",
                                     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000), registry=r)
+        self.commit_seconds = Histogram(
+            "siaga_gateway_commit_seconds",
+            "One group commit's transaction, from asking for it to its COMMIT done (the ack waits "
+            "for it; on PostgreSQL its writes and COMMIT are one round trip)",
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0), registry=r)
         self.deliveries = Counter("siaga_gateway_delivery_attempts_total",
                                   "Dispatch delivery attempts", ["channel", "result"], registry=r)
         self.dead_lettered = Counter(

@@ -281,13 +281,13 @@ class Gateway:
         """Every worker thread still runs (``/readyz``, the systemd watchdog,
         and :func:`run`, which exits when one has died)."""
         sla = self.roles is not None and "sla" in self.roles.held()
-        threads = [getattr(x, "_worker", None) for x in (self.ingest,)] + [
-            getattr(self.dispatcher, "_thread", None), getattr(self.sla, "_thread", None) if sla else None]
+        threads = [*getattr(self.ingest, "workers", []), getattr(self.dispatcher, "_thread", None),
+                   getattr(self.sla, "_thread", None) if sla else None]
         return all(t is None or t.is_alive() for t in threads)
 
     def started_workers(self) -> bool:
-        return any(t is not None for t in (getattr(self.ingest, "_worker", None),
-                                            getattr(self.dispatcher, "_thread", None)))
+        return (bool(getattr(self.ingest, "workers", None))
+                or getattr(self.dispatcher, "_thread", None) is not None)
 
     def stop(self) -> None:
         if self._server is not None:

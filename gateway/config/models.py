@@ -220,7 +220,11 @@ CLIENT_ID_DEFAULT = "gateway-<instance_id>-<host>-<pid>, or gateway-<host>-<pid>
 
 class IngestSettings(Strict):
     batch_max: int = Field(500, ge=1, le=1000, title="Most messages in one group commit")
-    queue_max: int = Field(20000, ge=100, title="In-process queue bound (messages)")
+    queue_max: int = Field(20000, ge=100, title="In-process queue bound (messages), per worker")
+    workers: int | None = Field(
+        None, ge=1, le=8, title="Ingest workers (default: 2 on PostgreSQL, 1 on SQLite)",
+        description="Threads that store batches side by side, each with its own connection; a "
+                    "unit's messages always go to the same one (docs/gateway.md, Ingest)")
     client_id: str | None = Field(
         None, title=f"MQTT client id (default: {CLIENT_ID_DEFAULT})",
         description="Unique per process by default, so two gateways on one host from one site "

@@ -23,9 +23,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,6 +89,11 @@ def make_engine(url: str | URL, *, readonly: bool = False, autocheckpoint: bool 
         _sqlite_setup(engine, readonly=readonly, autocheckpoint=autocheckpoint)
         return engine
     return create_engine(u, pool_pre_ping=True, pool_size=8, max_overflow=8)
+
+
+def table(model: Any) -> Table:
+    """A mapped class's table, for Core statements (typed as a Table)."""
+    return cast(Table, model.__table__)
 
 
 def _read_only(_session: Session, _transaction: Any, connection: Any) -> None:
@@ -199,6 +204,24 @@ class Database:
                 yield s
         finally:
             self._lock.release()
+
+    @contextmanager
+    def pipeline(self, s: Session, *, enabled: bool = True) -> Iterator[None]:
+        """On PostgreSQL, the statements run in it and the session's COMMIT
+        go to the server in one round trip (psycopg's pipeline mode): each
+        round trip is two context switches, which on a crowded machine cost
+        more than the statements (bench/surge.py). Nothing run in it may read
+        a result. An error surfaces at the commit (as the same SQLAlchemy
+        exception); the session then rolls back as usual. Elsewhere, or not
+        ``enabled``, it changes nothing: the session commits as it ends."""
+        if not enabled or self.engine.dialect.name != "postgresql":
+            yield
+            return
+        raw = s.connection().connection.driver_connection
+        assert raw is not None
+        with raw.pipeline():
+            yield
+            s.commit()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
