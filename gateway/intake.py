@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway import flags, lifecycle, routing
@@ -38,6 +38,7 @@ from protocol.reports import Incident as IncidentMsg
 from protocol.topics import DeviceTopic, parse_device_topic
 
 log = logging.getLogger("gateway.intake")
+RETRYABLE = ("40P01", "40001")  # PostgreSQL: deadlock detected, serialization failure
 S = lifecycle.Status
 _ulid = re.compile(ULID_PATTERN)
 
@@ -97,13 +98,14 @@ def new_pks(s: Session, n: int) -> list[int]:
 
 
 def update_devices(s: Session, changes: dict[str, dict[str, Any]]) -> None:
-    """The devices' rows: one executemany per set of changed columns."""
-    groups: dict[frozenset[str], list[dict[str, Any]]] = defaultdict(list)
-    for device, values in changes.items():
-        groups[frozenset(values)].append({"b_id": device, **values})
+    """The devices' rows, one UPDATE each in the order of their ids (as the
+    ORM's flush orders them): two transactions updating the same devices in
+    different orders deadlock on PostgreSQL (two ingest workers, two
+    instances, the fleet watch), and a deadlocked batch is retried, not lost,
+    but costs its acks a round. On PostgreSQL they go out in the pipeline."""
     devices = table(Device)
-    for params in groups.values():
-        s.execute(update(devices).where(devices.c.id == bindparam("b_id")), params)
+    for device in sorted(changes):
+        s.execute(update(devices).where(devices.c.id == device).values(**changes[device]))
 
 
 def payload_id(payload: bytes) -> str | None:
@@ -138,6 +140,13 @@ class Intake:
                 # another gateway instance stored one of these ids between our
                 # check and our commit: the retry sees it as a duplicate
                 log.info("commit conflict, retrying batch (attempt %d)", attempt + 1)
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) not in RETRYABLE:
+                    raise
+                # PostgreSQL chose this transaction to break a deadlock (or a
+                # serialization failure): nothing was stored, run it again
+                log.warning("Basis data membatalkan batch / database aborted the batch (%s), "
+                            "retrying (attempt %d)", exc.orig.sqlstate, attempt + 1)  # type: ignore[union-attr]
         return self._process_once(batch)
 
     def _process_once(self, batch: Sequence[Message]) -> BatchResult:
