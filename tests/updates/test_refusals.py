@@ -82,7 +82,9 @@ def test_bad_bundles_are_refused_before_anything_runs(tmp_path: Path, broker: An
         for version, reason in cases.items():
             error = _refused(centre, version)
             assert reason in error, (version, error)
-            assert state(upd).get("phase") in ("failed", None, "idle", "confirmed")
+            # the refusal may reach the centre a moment before the updater writes its phase
+            wait_for(lambda: state(upd).get("phase") in ("failed", None, "idle", "confirmed"), 15,
+                     what=f"{version}: the updater settled")
             assert not (upd / "slots" / "b").exists(), f"{version}: a slot was built"
         assert sup.starts == 1, "the agent restarted"
         assert centre.firmware(DEV) == "1.0.0"
