@@ -89,14 +89,16 @@ def _units_proc(host: str, port: int, ids: list[str], schedule: list[tuple[float
                 ready, go, out) -> None:
     """Runs in its own process: one MQTT session per unit, each subscribed
     to its ack topic; at ``go`` (a wall-clock start) it presses on schedule."""
-    acks: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    acks: dict[str, list[tuple[float, bool, float]]] = defaultdict(list)
     lock = threading.Lock()
 
     def on_ack(_c, _u, msg) -> None:
         t = time.time()
+        ack = decode(Ack, msg.payload)
+        g = ack.gateway_time.timestamp()  # when the gateway published it (same host's clock)
         with lock:
-            for item in decode(Ack, msg.payload).stored:
-                acks[item.id].append((t, item.duplicate))
+            for item in ack.stored:
+                acks[item.id].append((t, item.duplicate, g))
 
     clients = {}
     for d in ids:
@@ -191,15 +193,19 @@ def prepare_db(db_url: str, units: list[str], history: int) -> float:
     return took
 
 
-def start_gateways(tmp: Path, broker: MosquittoProcess, db_url: str, hook: str, k: int, web: bool):
+def start_gateways(tmp: Path, broker: MosquittoProcess, db_url: str, hook: str, k: int, web: bool,
+                   quick_checks: bool = False):
     """``k`` gateway processes, and with ``web`` a ``--web-only`` process
-    after them (niced as its systemd unit), which the pages then use."""
+    after them (niced as its systemd unit), which the pages then use. The
+    site's periods are the shipped ones (SLA timers every 15 s, roles every
+    2 s) unless ``quick_checks`` (the test suite's 0.2 s)."""
     procs, urls = [], []
     for i in range(k + web):
         port = free_port()
         site = tmp / f"site-{i}.yaml"
         site.write_text(site_yaml(tmp, broker, hooks={"damkar": hook}, db_url=db_url, port=port,
-                                  instance=f"surge-{i}", dispatch="poll_s: 1.0"))
+                                  instance=f"surge-{i}", dispatch="poll_s: 1.0",
+                                  quick_checks=quick_checks))
         log = (tmp / f"gateway-{i}.log").open("wb")
         if i < k:
             procs.append(subprocess.Popen([SIAGA, "gateway", "--config", str(site)],
@@ -213,6 +219,40 @@ def start_gateways(tmp: Path, broker: MosquittoProcess, db_url: str, hook: str, 
     for i, (url, p) in enumerate(zip(urls, procs, strict=True)):
         wait_ready(url, p, tmp / f"gateway-{i}.log", timeout=120)
     return procs, urls
+
+
+def stages(urls: list[str]) -> dict[str, list[tuple[float, float]]]:
+    """Each ingest stage's histogram (``siaga_gateway_ingest_seconds``, and the
+    commit's), summed over the gateways: stage -> [(upper bound s, count)]."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for url in urls:
+        body = httpx.get(url + "/metrics", timeout=30).text
+        for fam in text_string_to_metric_families(body):
+            if fam.name not in ("siaga_gateway_ingest_seconds", "siaga_gateway_commit_seconds"):
+                continue
+            for smp in fam.samples:
+                if smp.name.endswith("_bucket"):
+                    stage = smp.labels.get("stage", "commit")
+                    out[stage][float(smp.labels["le"])] += smp.value
+    return {k: sorted(v.items()) for k, v in out.items()}
+
+
+def bucket_pct(buckets: list[tuple[float, float]], q: float) -> float:
+    """The q-th percentile (ms) from cumulative buckets, linear within one."""
+    total = buckets[-1][1]
+    if not total:
+        return float("nan")
+    want, lo, below = total * q / 100, 0.0, 0.0
+    for le, n in buckets:
+        if n >= want:
+            if le == float("inf"):
+                return lo * 1000
+            return (lo + (le - lo) * (want - below) / max(n - below, 1e-9)) * 1000
+        lo, below = le, n
+    return lo * 1000
 
 
 def count_stored(db_url: str, ids: list[str]) -> tuple[int, int]:
@@ -238,7 +278,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
     units = unit_ids(args.units)
     db_url = (f"sqlite:///{tmp / 'gateway.db'}" if engine == "sqlite" else pg.url(pg.create_database()))
     took = prepare_db(db_url, units, args.history)
-    procs, urls = start_gateways(tmp, broker, db_url, opd.url, k, args.web_process)
+    procs, urls = start_gateways(tmp, broker, db_url, opd.url, k, args.web_process, args.quick_checks)
     ctx = mp.get_context("fork")
     rnd = random.Random(7)
     seqs: dict[str, int] = defaultdict(int)
@@ -276,7 +316,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
         probe.join()
         cpu = [(cpu_s(p.pid) - c) / wall for p, c in zip(procs, cpu0, strict=True)]
         sent: dict[str, float] = {}
-        acks: dict[str, list[tuple[float, bool]]] = {}
+        acks: dict[str, list[tuple[float, bool, float]]] = {}
         for s, a in results:
             sent |= s
             acks |= a
@@ -289,6 +329,7 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
         time.sleep(1.0)
         views = viewers.results()
         rss = [rss_mb(p.pid) for p in procs]
+        stage = stages(urls[:k])
         rtt.close()
     finally:
         for p in procs:
@@ -305,10 +346,14 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
     for h in opd.hits:
         hooks[json.loads(h.body)["incident_id"]].append((h.at, h.headers.get("X-Siaga-Delivery", "")))
     ack_ms = [(a[0][0] - sent[i]) * 1000 for i, a in acks.items() if i in sent and a]
+    # the ack's gateway_time splits it: press -> the gateway publishes the ack (broker in,
+    # queue, commit), then the ack's way back (broker out, the unit's process)
+    in_ms = [(a[0][2] - sent[i]) * 1000 for i, a in acks.items() if i in sent and a]
+    back_ms = [(a[0][0] - a[0][2]) * 1000 for i, a in acks.items() if i in sent and a]
     hook_ms = [(min(t for t, _ in hooks[i]) - sent[i]) * 1000 for i in sent if hooks.get(i)]
     no_ack = sum(1 for i in sent if i not in acks)
     no_hook = sum(1 for i in sent if i not in hooks)
-    new_acks = sum(1 for i in sent for _t, dup in acks.get(i, []) if not dup)
+    new_acks = sum(1 for i in sent for _t, dup, _g in acks.get(i, []) if not dup)
     doubled_dispatch = sum(1 for i in sent if len({d for _t, d in hooks.get(i, [])}) > 1)
     re_posts = sum(len(v) - len({d for _t, d in v}) for v in hooks.values())
     bad_views = sum(1 for *_x, code in views if code != 200)
@@ -327,6 +372,21 @@ def run(engine: str, k: int, args: argparse.Namespace, pg) -> None:
     print(line("raw broker RTT, before", rtt_quiet))
     print(line("raw broker RTT, in surge", rtt_surge))
     print(line("press -> ack", ack_ms))
+    print(line("  press -> ack published", in_ms))
+    print(line("  ack published -> unit", back_ms))
+    slow = sorted((sent[i] - t0, ms) for i, a in acks.items() if i in sent and a
+                  for ms in [(a[0][0] - sent[i]) * 1000] if ms > 50)
+    if slow:  # when they came: a stall shows as a cluster, a periodic job as a rhythm
+        secs: dict[int, list[float]] = defaultdict(list)
+        for at, ms in slow:
+            secs[int(at)].append(ms)
+        print("  acks over 50 ms, by second of the surge: " + ", ".join(
+            f"{sec}s:{len(v)}(max {max(v):.0f})" for sec, v in sorted(secs.items())))
+    for name in ("queued", "stored", "commit", "acked"):
+        if name in stage:
+            b = stage[name]
+            print(f"    in the gateway, {name:8} p50 {bucket_pct(b, 50):6.1f} ms  "
+                  f"p99 {bucket_pct(b, 99):6.1f} ms  (from histogram buckets, n={b[-1][1]:.0f})")
     print(line("press -> OPD webhook", hook_ms))
     print(f"  lost: {len(sent) - distinct} not stored, {no_ack} not acked, {no_hook} without webhook;"
           f"  doubled: {rows - distinct} stored twice, {new_acks - (len(sent) - no_ack)} acked as new twice, "
@@ -354,6 +414,9 @@ def main() -> None:
     ap.add_argument("--consoles-mode", choices=["push", "poll"], default="push",
                     help="push: consoles follow the event stream as the page does; poll: every poll-s")
     ap.add_argument("--rtt-n", type=int, default=200, help="raw broker round trips before the surge")
+    ap.add_argument("--quick-checks", action="store_true",
+                    help="SLA timers and roles checked every 0.2 s as in the test suite (default: the "
+                         "shipped 15 s and 2 s)")
     ap.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"],
                     choices=["sqlite", "postgresql"])
     ap.add_argument("--gateways", type=int, nargs="+", default=[1, 2])

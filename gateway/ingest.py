@@ -24,9 +24,10 @@ import os
 import queue
 import socket
 import threading
+import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from gateway import province
@@ -60,6 +61,7 @@ class _Item:
     qos: int
     dup: bool = False  # a re-delivery of a message we got and did not PUBACK
     owner: Any = None  # an Adoption when it came through a dead peer's session
+    at: float = field(default_factory=time.monotonic)  # when it reached us
 
 
 class MqttIngest:
@@ -211,6 +213,9 @@ class MqttIngest:
                 batch = self._take_batch(q)
                 self.metrics.queue_depth.set(sum(x.qsize() for x in self.queues))
                 if batch:
+                    now, queued = time.monotonic(), self.metrics.ingest_seconds.labels(stage="queued")
+                    for item in batch:
+                        queued.observe(now - item.at)
                     self._handle(batch)
         except _Stopping:
             pass
@@ -241,13 +246,18 @@ class MqttIngest:
             self._finish(tri.clean, self._stored(tri.clean))
 
     def _stored(self, items: list[Any]) -> BatchResult:
+        t0 = time.monotonic()
         result = self._store(items)
         if result is None:
             raise _Stopping
+        self.metrics.ingest_seconds.labels(stage="stored").observe(time.monotonic() - t0)
         return result
 
     def _finish(self, items: list[Any], result: BatchResult) -> None:
         self._send_acks(result)
+        now, acked = time.monotonic(), self.metrics.ingest_seconds.labels(stage="acked")
+        for i in items:
+            acked.observe(now - i.at)
         for i in items:
             if i.owner is not None:  # came through a dead peer's adopted session
                 i.owner.ack(i.mid, i.qos)

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from gateway import flags, lifecycle, routing
+from gateway import flags, intake_reads, lifecycle, routing
 from gateway.clock import utcnow
 from gateway.config.models import SiteConfig
 from gateway.metrics import Metrics, Tally
@@ -77,10 +77,6 @@ class BatchResult:
 def case_number(prefix: str, year: int, pk: int) -> str:
     """``MDN-2026-000123``: short enough to read aloud on the phone."""
     return f"{prefix}-{year}-{pk:06d}"
-
-
-#: what the intake reads of a device row
-_DEVICE_COLS = (Device.id, Device.enabled, Device.area, Device.label, Device.lat, Device.lon)
 
 
 def new_pks(s: Session, n: int) -> list[int]:
@@ -174,16 +170,11 @@ class Intake:
             return res
         started = time.perf_counter()
         with self.db.session(urgent=True) as s:  # a unit waits for its Ack
-            devs = {d.id: d for d in s.execute(
-                select(*_DEVICE_COLS).where(Device.id.in_({d for d, _, _ in decoded})))}
-            inc_ids = [m.id for _, _, m in decoded if isinstance(m, IncidentMsg)]
-            call_ids = [m.id for _, _, m in decoded if isinstance(m, CallRecord)]
-            known_inc: dict[str, tuple[str | None, str | None]] = {
-                r.id: (r.device_id, r.case_no)
-                for r in s.execute(select(Incident.id, Incident.device_id, Incident.case_no)
-                                   .where(Incident.id.in_(inc_ids)))} if inc_ids else {}
-            known_calls = set(s.scalars(select(Call.id).where(Call.id.in_(call_ids)))) \
-                if call_ids else set()
+            known = intake_reads.read(
+                s, {d for d, _, _ in decoded},
+                [(m.id, m.device) for _, _, m in decoded if isinstance(m, IncidentMsg)],
+                [m.id for _, _, m in decoded if isinstance(m, CallRecord)])
+            devs, known_inc, known_calls = known.devices, known.incidents, known.calls
             acks: dict[str, DeviceAck] = defaultdict(DeviceAck)
             now = utcnow()
             new: dict[str, IncidentMsg] = {}
@@ -209,7 +200,8 @@ class Intake:
                     continue
                 if isinstance(msg, IncidentMsg):
                     prior = known_inc.get(msg.id)
-                    if prior is not None and prior[0] != msg.device:
+                    owner = prior[0] if prior is not None else getattr(new.get(msg.id), "device", None)
+                    if owner is not None and owner != msg.device:  # stored, or earlier in this batch
                         t.reject("id_conflict", msg.device,
                                             f"incident id {msg.id} used by another device")
                         acks[device].rejected.append(Rejection(id=msg.id, reason="id_conflict"))
@@ -247,7 +239,7 @@ class Intake:
                     up.update(last_telemetry=msg.model_dump(mode="json", exclude_none=True),
                               telemetry_at=now)
                 t.stored.append(kind.value)
-            pks = new_pks(s, len(new)) if new else []
+            pks = self._keys(s, known, list(new))
             typed = [m.number for _, _, m in decoded if isinstance(m, CallRecord) and m.call_type] + \
                 [m.caller for m in new.values() if m.call_type]
             # from here on only writes (and the COMMIT): one round trip on PostgreSQL,
@@ -271,6 +263,19 @@ class Intake:
         self.metrics.batch_size.observe(len(batch))
         res.acks = dict(acks)
         return res
+
+    @staticmethod
+    def _keys(s: Session, known: intake_reads.Known, new: list[str]) -> list[int]:
+        """The new incidents' keys, in batch order (case numbers rise with it)."""
+        if not new:
+            return []
+        if not known.keyed:
+            return new_pks(s, len(new))
+        taken = sorted(known.keys[i] for i in new if i in known.keys)
+        if len(taken) < len(new):  # the read's idea of "new" differed: never expected
+            log.warning("intake: %d new incidents had no key from the read", len(new) - len(taken))
+            taken = sorted(taken + new_pks(s, len(new) - len(taken)))
+        return taken
 
     def _store_incidents(self, s: Session, msgs: list[IncidentMsg], devs: dict[str, Any],
                          now: datetime, res: BatchResult, pks: list[int]) -> dict[str, str]:

@@ -31,6 +31,14 @@ class Metrics:
             "One group commit's transaction, from asking for it to its COMMIT done (the ack waits "
             "for it; on PostgreSQL its writes and COMMIT are one round trip)",
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0), registry=r)
+        self.ingest_seconds = Histogram(
+            "siaga_gateway_ingest_seconds",
+            "Where a unit's message spends its time in the gateway, by stage: queued (received "
+            "-> taken into a batch), stored (the batch's decode, transaction and COMMIT), acked "
+            "(received -> its Ack handed to the MQTT client: the gateway's whole share of the "
+            "unit's wait)", ["stage"],
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
+                     1.0, 2.0, 5.0), registry=r)
         self.deliveries = Counter("siaga_gateway_delivery_attempts_total",
                                   "Dispatch delivery attempts", ["channel", "result"], registry=r)
         self.dead_lettered = Counter(

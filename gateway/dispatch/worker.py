@@ -114,16 +114,27 @@ class Dispatcher:
                 self.wake.clear()
 
     def _step(self) -> bool:
+        """Record what finished and claim what is due in one transaction:
+        one commit (one fsync, one turn of SQLite's write lock the intake
+        may be waiting for) instead of two. Should it fail, the results go
+        back to be recorded next time (their rows are still leased to us)."""
         results = []
         while True:
             try:
                 results.append(self._done.get_nowait())
             except queue.Empty:
                 break
-        if results:
-            self._inflight -= len(results)
-            self.record_many(results)
-        rows = self.claim(self.workers - self._inflight) if self._inflight < self.workers else []
+        free = self.workers - (self._inflight - len(results))
+        try:
+            with self.db.session() as s:
+                if results:
+                    self._record_in(s, results)
+                rows = self._claim_in(s, free) if free > 0 else []
+        except BaseException:
+            for r in results:
+                self._done.put(r)
+            raise
+        self._inflight -= len(results)
         for row in rows:
             self._inflight += 1
             self._pool.submit(self._deliver_async, row)
@@ -136,17 +147,21 @@ class Dispatcher:
     def claim(self, limit: int = 64) -> list[Outbox]:
         """Lease up to ``limit`` due rows to this instance (one UPDATE). The
         lease outlasts the longest webhook timeout, so no row is sent twice."""
+        with self.db.session() as s:
+            return self._claim_in(s, limit)
+
+    def _claim_in(self, s: Any, limit: int) -> list[Outbox]:
         now = utcnow()
         until = now + timedelta(seconds=self.lease_s)
         free = or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
-        with self.db.session() as s:
-            due = (select(Outbox.id).where(Outbox.status == "pending", Outbox.next_attempt_at <= now, free)
-                   .order_by(Outbox.next_attempt_at).limit(limit)).scalar_subquery()
-            s.execute(update(Outbox).where(Outbox.id.in_(due), Outbox.status == "pending", free)
-                      .values(lease_owner=self.instance, lease_until=until)
-                      .execution_options(synchronize_session=False))
-            return list(s.scalars(select(Outbox).where(Outbox.lease_owner == self.instance,
-                                                      Outbox.lease_until == until)))
+        due = (select(Outbox.id).where(Outbox.status == "pending", Outbox.next_attempt_at <= now, free)
+               .order_by(Outbox.next_attempt_at).limit(limit)).scalar_subquery()
+        # the leased rows come back from the UPDATE itself (a second SELECT by
+        # lease owner and time read the whole outbox: no index holds them)
+        rows = s.scalars(update(Outbox).where(Outbox.id.in_(due), Outbox.status == "pending", free)
+                         .values(lease_owner=self.instance, lease_until=until).returning(Outbox),
+                         execution_options={"synchronize_session": False})
+        return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
     def run_once(self) -> int:
         """Deliver every due row once, synchronously (tools and tests; the
@@ -256,17 +271,21 @@ class Dispatcher:
 
     def record_many(self, results: list[tuple[str, Outcome, float]]) -> None:
         """Record attempts and move rows on, all in one transaction (one fsync)."""
-        now = utcnow()
         with self.db.session() as s:
-            # one SELECT for the batch, not one per row: the loop records after every
-            # few POSTs, and per-row round trips capped a burst's dispatch rate
-            rows = {r.id: r for r in s.scalars(select(Outbox).where(
-                Outbox.id.in_([r[0] for r in results])))}
-            for outbox_id, outcome, ms in results:
-                row = rows.get(outbox_id)
-                if row is None:
-                    continue
-                self._apply(s, row, outcome, ms, now)
+            self._record_in(s, results)
+
+    def _record_in(self, s: Any, results: list[tuple[str, Outcome, float]]) -> None:
+        now = utcnow()
+        # one SELECT for the batch, not one per row: the loop records after every
+        # few POSTs, and per-row round trips capped a burst's dispatch rate
+        rows = {r.id: r for r in s.scalars(select(Outbox).where(
+            Outbox.id.in_([r[0] for r in results])))}
+        for outbox_id, outcome, ms in results:
+            row = rows.get(outbox_id)
+            if row is None:
+                continue
+            self._apply(s, row, outcome, ms, now)
+        s.flush()  # before a claim in the same transaction reads the rows
 
     def _apply(self, s, row: Outbox, outcome: Outcome, ms: float, now) -> None:
         s.add(DeliveryAttempt(outbox_id=row.id, at=now, ok=outcome.ok, http_status=outcome.http_status,

@@ -34,8 +34,13 @@ def _pg_day(ref: str) -> str:
     return f"floor(extract(epoch from {ref}) / 86400)::integer"
 
 
-def create_sql(dialect: str) -> list[str]:
-    """DDL creating the triggers (and on PostgreSQL their functions)."""
+def create_sql(dialect: str, *, pg_marks: str = "tx") -> list[str]:
+    """DDL creating the triggers (and on PostgreSQL their functions).
+    ``pg_marks="xmin"``: PostgreSQL's triggers as migration 0005 made them
+    (their own mark found by the row's ``xmin``, which no index holds), for
+    the migrations before 0008 and its downgrade."""
+    if pg_marks not in ("tx", "xmin"):
+        raise ValueError(f"pg_marks: 'tx' or 'xmin', not {pg_marks!r}")
     out = []
     for table, (keys, cols) in WATCHED.items():
         if dialect == "sqlite":
@@ -57,10 +62,18 @@ def create_sql(dialect: str) -> list[str]:
         else:
             # one mark per day and transaction (a bulk load's); another transaction's
             # mark may be deleted by a refresh that does not see this change yet
+            # (the transaction is a column of the mark: its lookup is one index probe,
+            # where the row's xmin was a filter over every mark of the day, which a
+            # surge of single-press commits made thousands: migration 0008)
             def pins(ref: str, cond: str = "") -> str:
-                return (f"INSERT INTO kpi_dirty(day) SELECT {_pg_day(ref)} "  # noqa: S608
+                if pg_marks == "xmin":
+                    return (f"INSERT INTO kpi_dirty(day) SELECT {_pg_day(ref)} "  # noqa: S608
+                            f"WHERE {ref} IS NOT NULL{cond} AND NOT EXISTS (SELECT 1 FROM kpi_dirty "
+                            f"WHERE day = {_pg_day(ref)} "
+                            f"AND xmin = (txid_current() % 4294967296)::text::xid);")
+                return (f"INSERT INTO kpi_dirty(day, tx) SELECT {_pg_day(ref)}, txid_current() "  # noqa: S608
                         f"WHERE {ref} IS NOT NULL{cond} AND NOT EXISTS (SELECT 1 FROM kpi_dirty "
-                        f"WHERE day = {_pg_day(ref)} AND xmin = (txid_current() % 4294967296)::text::xid);")
+                        f"WHERE day = {_pg_day(ref)} AND tx = txid_current());")
 
             new = " ".join(pins(f"NEW.{k}") for k in keys)
             old = " ".join(pins(f"OLD.{k}") for k in keys)

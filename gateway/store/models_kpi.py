@@ -33,11 +33,14 @@ class KpiMeta(Base):
 
 class KpiDirty(Base):
     __tablename__ = "kpi_dirty"
-    __table_args__ = (Index("ix_kpi_dirty_day", "day"),)
+    __table_args__ = (Index("ix_kpi_dirty_day_tx", "day", "tx"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
     #: UTC day (days since 1970-01-01) of a changed row's key timestamp
     day: Mapped[int] = mapped_column(Integer)
+    #: PostgreSQL: the marking transaction (``txid_current()``), so its trigger
+    #: finds its own mark through the index (migration 0008); SQLite: NULL
+    tx: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class KpiDayAssignment(Base):
