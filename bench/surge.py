@@ -457,6 +457,9 @@ def main() -> None:
     ap.add_argument("--quick-checks", action="store_true",
                     help="SLA timers and roles checked every 0.2 s as in the test suite (default: the "
                          "shipped 15 s and 2 s)")
+    ap.add_argument("--pg-set", action="append", metavar="NAME=VALUE",
+                    help="a setting of the private PostgreSQL cluster (e.g. wal_compression=on), "
+                         "repeatable")
     ap.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"],
                     choices=["sqlite", "postgresql"])
     ap.add_argument("--gateways", type=int, nargs="+", default=[1, 2])
@@ -474,6 +477,9 @@ def main() -> None:
         from testkit.postgres import PostgresCluster
 
         pg = PostgresCluster(durable=True).start()
+        if args.pg_set:
+            pg.configure(dict(kv.split("=", 1) for kv in args.pg_set))
+            print(f"PostgreSQL settings: {', '.join(args.pg_set)}", flush=True)
     try:
         for engine in args.engines:
             for k in args.gateways:

@@ -121,6 +121,15 @@ class PostgresCluster:
         user = f"{USER}:{quote(self.password, safe='')}" if password else LOCAL_USER
         return f"{driver}://{user}@/{database}?host={self.socket_dir}"
 
+    def configure(self, settings: dict[str, str]) -> None:
+        """``ALTER SYSTEM SET`` each setting and reload (settings a reload can
+        change, e.g. ``wal_compression``; benchmarks compare them)."""
+        for name, value in settings.items():
+            if not name.replace("_", "").replace(".", "").isalnum():
+                raise ValueError(f"not a setting name: {name!r}")
+            self._admin(f"ALTER SYSTEM SET {name} = '{value.replace(chr(39), chr(39) * 2)}'")
+        self._admin("SELECT pg_reload_conf()")
+
     def _admin(self, sql: str) -> None:
         import psycopg
 
