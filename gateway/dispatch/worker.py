@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 
 from gateway.clock import utcnow
 from gateway.config.models import DispatchSettings, SiteConfig, WebhookChannel
@@ -41,6 +41,21 @@ class Outcome:
     ok: bool
     http_status: int | None = None
     error: str | None = None
+
+
+def _bookkeeping(s: Any) -> None:
+    """On PostgreSQL the dispatcher's transactions (leases, attempt records)
+    commit without waiting for their WAL flush (``synchronous_commit`` off for
+    them alone): the intake's commits, whose Acks promise durability, no
+    longer queue behind the dispatcher's flushes. A crash may lose the last
+    fraction of a second of them, whole transactions only: a lost lease means
+    nothing (its sender died with it), a lost record means the delivery is
+    sent again after its lease, with the same ``webhook-id``, as after any
+    crash between a POST and its record (OPDs drop repeats; docs/opd-integration.md).
+    A case, its assignments and its outbox rows are written by the intake
+    and the cases service, always synchronously."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
 def backoff_s(settings: DispatchSettings, attempts: int) -> float:
@@ -127,6 +142,7 @@ class Dispatcher:
         free = self.workers - (self._inflight - len(results))
         try:
             with self.db.session() as s:
+                _bookkeeping(s)
                 if results:
                     self._record_in(s, results)
                 rows = self._claim_in(s, free) if free > 0 else []
@@ -148,6 +164,7 @@ class Dispatcher:
         """Lease up to ``limit`` due rows to this instance (one UPDATE). The
         lease outlasts the longest webhook timeout, so no row is sent twice."""
         with self.db.session() as s:
+            _bookkeeping(s)
             return self._claim_in(s, limit)
 
     def _claim_in(self, s: Any, limit: int) -> list[Outbox]:
@@ -272,6 +289,7 @@ class Dispatcher:
     def record_many(self, results: list[tuple[str, Outcome, float]]) -> None:
         """Record attempts and move rows on, all in one transaction (one fsync)."""
         with self.db.session() as s:
+            _bookkeeping(s)
             self._record_in(s, results)
 
     def _record_in(self, s: Any, results: list[tuple[str, Outcome, float]]) -> None:
