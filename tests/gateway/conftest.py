@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.runtime import Gateway
+from gateway.store.db import Database
 from tests.gateway.support import OpdServer
 
 
@@ -43,3 +44,12 @@ def start_gateway(pg_databases) -> Iterator:
     yield _start
     for gw in reversed(started):
         gw.stop()
+
+
+@pytest.fixture
+def migrated_db(db_url: str) -> Iterator[Database]:
+    """A fresh database on each engine, migrated to the head."""
+    d = Database(db_url)
+    d.migrate()
+    yield d
+    d.dispose()

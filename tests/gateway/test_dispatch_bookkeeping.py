@@ -4,22 +4,13 @@ Acks promise durability) stay synchronous. Both engines."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import text
 
 from gateway.dispatch import worker
-from gateway.store.db import Database
 
 
-@pytest.fixture
-def db(db_url):
-    d = Database(db_url)
-    d.migrate()
-    yield d
-    d.dispose()
-
-
-def test_only_the_dispatchers_transactions_skip_the_flush(db, monkeypatch):
+def test_only_the_dispatchers_transactions_skip_the_flush(migrated_db, monkeypatch):
+    db = migrated_db
     pg = db.engine.dialect.name == "postgresql"
     if pg:  # the test cluster runs without synchronous commits: this database with them, as in production
         with db.engine.begin() as c:

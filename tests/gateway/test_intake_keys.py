@@ -24,14 +24,11 @@ NO_BROKER = SimpleNamespace(host="127.0.0.1", port=1)
 
 
 @pytest.fixture
-def db(db_url):
-    d = Database(db_url)
-    d.migrate()
-    register(d, "box-01", "box-02", "box-03")
-    with d.session() as s:
+def db(migrated_db):
+    register(migrated_db, "box-01", "box-02", "box-03")
+    with migrated_db.session() as s:
         devices.set_enabled(s, "box-03", False)
-    yield d
-    d.dispose()
+    return migrated_db
 
 
 def msg(m) -> Message:
