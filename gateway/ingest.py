@@ -258,7 +258,6 @@ class MqttIngest:
         now, acked = time.monotonic(), self.metrics.ingest_seconds.labels(stage="acked")
         for i in items:
             acked.observe(now - i.at)
-        for i in items:
             if i.owner is not None:  # came through a dead peer's adopted session
                 i.owner.ack(i.mid, i.qos)
             elif i.qos:

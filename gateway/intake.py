@@ -269,7 +269,7 @@ class Intake:
         """The new incidents' keys, in batch order (case numbers rise with it)."""
         if not new:
             return []
-        if not known.keyed:
+        if known.keys is None:
             return new_pks(s, len(new))
         taken = sorted(known.keys[i] for i in new if i in known.keys)
         if len(taken) < len(new):  # the read's idea of "new" differed: never expected

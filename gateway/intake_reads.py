@@ -14,7 +14,7 @@ and the keys come after the largest one (``intake.new_pks``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -42,9 +42,9 @@ class Known:
     incidents: dict[str, tuple[str | None, str | None]]
     calls: set[str]
     #: PostgreSQL: a key for each incident id that is new (not stored, from an
-    #: enabled device), taken from the sequence in the same round trip
-    keys: dict[str, int] = field(default_factory=dict)
-    keyed: bool = False  # keys were taken here (else: intake.new_pks later)
+    #: enabled device), taken from the sequence in the same round trip; None
+    #: on SQLite (intake.new_pks takes them later)
+    keys: dict[str, int] | None = None
 
 
 def read(s: Session, devices: Iterable[str], incidents: list[tuple[str, str]],
@@ -86,4 +86,4 @@ def _read_pipelined(s: Session, devices: list[str], incidents: list[tuple[str, s
         known_inc = {r[0]: (r[1], r[2]) for r in cur_i.fetchall()} if cur_i else {}
         known_calls = {r[0] for r in cur_c.fetchall()} if cur_c else set()
         keys = {r[0]: r[1] for r in cur_k.fetchall()} if cur_k else {}
-    return Known(devs, known_inc, known_calls, keys, keyed=True)
+    return Known(devs, known_inc, known_calls, keys)
