@@ -13,6 +13,7 @@ and the keys come after the largest one (``intake.new_pks``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -63,11 +64,23 @@ def read(s: Session, devices: Iterable[str], incidents: list[tuple[str, str]],
 
 def _read_pipelined(s: Session, devices: list[str], incidents: list[tuple[str, str]],
                     calls: list[str]) -> Known:
-    raw = s.connection().connection.driver_connection
+    conn = s.connection()
+    raw = conn.connection.driver_connection
     assert raw is not None
     first: dict[str, str] = {}
     for i, d in incidents:  # each id once, with the device of its first copy
         first.setdefault(i, d)
+    try:
+        return _pipelined(raw, devices, first, calls)
+    except BaseException:
+        # an aborted pipeline can leave the connection unusable (INERROR): never
+        # hand it back to the pool, where the next transaction would inherit it
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+        raise
+
+
+def _pipelined(raw: Any, devices: list[str], first: dict[str, str], calls: list[str]) -> Known:
     with raw.pipeline():
         cur_d = raw.execute("SELECT id, enabled, area, label, lat, lon FROM devices "
                             "WHERE id = ANY(%s)", [devices])

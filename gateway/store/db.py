@@ -19,6 +19,7 @@ checkpoints out of its commits and lets the intake's transactions go first
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -217,11 +218,19 @@ class Database:
         if not enabled or self.engine.dialect.name != "postgresql":
             yield
             return
-        raw = s.connection().connection.driver_connection
+        conn = s.connection()
+        raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.pipeline():
-            yield
-            s.commit()
+        try:
+            with raw.pipeline():
+                yield
+                s.commit()
+        except BaseException:
+            # an aborted pipeline can leave the connection unusable (INERROR): never
+            # hand it back to the pool, where the next transaction would inherit it
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+            raise
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
