@@ -162,7 +162,9 @@ class Dispatcher:
 
     def claim(self, limit: int = 64) -> list[Outbox]:
         """Lease up to ``limit`` due rows to this instance (one UPDATE). The
-        lease outlasts the longest webhook timeout, so no row is sent twice."""
+        lease outlasts the longest webhook timeout, so no row is sent twice;
+        rows another instance is claiming at this moment are skipped, not
+        waited for."""
         with self.db.session() as s:
             _bookkeeping(s)
             return self._claim_in(s, limit)
@@ -172,10 +174,23 @@ class Dispatcher:
         until = now + timedelta(seconds=self.lease_s)
         free = or_(Outbox.lease_until.is_(None), Outbox.lease_until < now)
         due = (select(Outbox.id).where(Outbox.status == "pending", Outbox.next_attempt_at <= now, free)
-               .order_by(Outbox.next_attempt_at).limit(limit)).scalar_subquery()
+               .order_by(Outbox.next_attempt_at).limit(limit))
+        if s.get_bind().dialect.name == "postgresql":
+            # lock the due rows first, skipping those another instance's claim
+            # holds: waiting for it could deadlock (two claims locking rows in
+            # different orders), which shows only after deadlock_timeout (1 s)
+            # with every due webhook waiting. A separate statement: as a
+            # subquery of the UPDATE, PostgreSQL may run it again per row, each
+            # run skipping what the runs before locked: a claim of 2 took 5.
+            ids = list(s.scalars(due.with_for_update(skip_locked=True)))
+            if not ids:
+                return []
+            which = Outbox.id.in_(ids)
+        else:  # SQLite: one writer at a time, so this claim is alone
+            which = Outbox.id.in_(due.scalar_subquery())
         # the leased rows come back from the UPDATE itself (a second SELECT by
         # lease owner and time read the whole outbox: no index holds them)
-        rows = s.scalars(update(Outbox).where(Outbox.id.in_(due), Outbox.status == "pending", free)
+        rows = s.scalars(update(Outbox).where(which, Outbox.status == "pending", free)
                          .values(lease_owner=self.instance, lease_until=until).returning(Outbox),
                          execution_options={"synchronize_session": False})
         return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
