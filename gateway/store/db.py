@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.store.wal import Checkpointer, WriteLock
@@ -208,23 +209,37 @@ class Database:
 
     @contextmanager
     def pipeline(self, s: Session, *, enabled: bool = True) -> Iterator[None]:
-        """On PostgreSQL, the statements run in it and the session's COMMIT
-        go to the server in one round trip (psycopg's pipeline mode): each
-        round trip is two context switches, which on a crowded machine cost
-        more than the statements (bench/surge.py). Nothing run in it may read
-        a result. An error surfaces at the commit (as the same SQLAlchemy
+        """On PostgreSQL, the statements run in it and the transaction's
+        COMMIT go to the server in one round trip (psycopg's pipeline mode):
+        each round trip is two context switches, which on a crowded machine
+        cost more than the statements (bench/surge.py). Nothing run in it may
+        read a result. An error surfaces at the commit (as the same SQLAlchemy
         exception); the session then rolls back as usual. Elsewhere, or not
-        ``enabled``, it changes nothing: the session commits as it ends."""
+        ``enabled``, it changes nothing: the session commits as it ends.
+
+        The connection leaves pipeline mode before the session hands it back
+        to the pool: committing through the session inside the block handed
+        it back first, and another thread (the dispatcher) took it while this
+        one was still ending the pipeline on it ("connection not in pipeline
+        mode" at its checkout, seen in bench/surge.py)."""
         if not enabled or self.engine.dialect.name != "postgresql":
             yield
             return
+        import psycopg
+
         conn = s.connection()
         raw = conn.connection.driver_connection
         assert raw is not None
         try:
             with raw.pipeline():
                 yield
-                s.commit()
+                s.flush()  # the ORM's pending writes go in the same round trip
+                try:
+                    raw.commit()  # the server's COMMIT; the session's is then a no-op
+                except psycopg.Error as exc:
+                    raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error,
+                                              dialect=self.engine.dialect) from exc
+            s.commit()
         except BaseException:
             # an aborted pipeline can leave the connection unusable (INERROR): never
             # hand it back to the pool, where the next transaction would inherit it
