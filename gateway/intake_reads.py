@@ -13,7 +13,6 @@ and the keys come after the largest one (``intake.new_pks``).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.store.db import invalidated_on_error
 from gateway.store.models import Call, Device, Incident
 
 #: what the intake reads of a device row
@@ -70,14 +70,8 @@ def _read_pipelined(s: Session, devices: list[str], incidents: list[tuple[str, s
     first: dict[str, str] = {}
     for i, d in incidents:  # each id once, with the device of its first copy
         first.setdefault(i, d)
-    try:
+    with invalidated_on_error(conn):
         return _pipelined(raw, devices, first, calls)
-    except BaseException:
-        # an aborted pipeline can leave the connection unusable (INERROR): never
-        # hand it back to the pool, where the next transaction would inherit it
-        with contextlib.suppress(Exception):
-            conn.invalidate()
-        raise
 
 
 def _pipelined(raw: Any, devices: list[str], first: dict[str, str], calls: list[str]) -> Known:

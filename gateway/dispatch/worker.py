@@ -161,10 +161,10 @@ class Dispatcher:
         self.wake.set()
 
     def claim(self, limit: int = 64) -> list[Outbox]:
-        """Lease up to ``limit`` due rows to this instance (one UPDATE). The
-        lease outlasts the longest webhook timeout, so no row is sent twice;
-        rows another instance is claiming at this moment are skipped, not
-        waited for."""
+        """Lease up to ``limit`` due rows to this instance (one UPDATE; on
+        PostgreSQL a locking SELECT first). The lease outlasts the longest
+        webhook timeout, so no row is sent twice; rows another instance is
+        claiming at this moment are skipped, not waited for."""
         with self.db.session() as s:
             _bookkeeping(s)
             return self._claim_in(s, limit)

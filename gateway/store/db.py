@@ -125,6 +125,19 @@ def _on_begin(session: Session, _transaction: Any, connection: Any) -> None:
     session.info["siaga_conn"] = connection
 
 
+@contextmanager
+def invalidated_on_error(conn: Any) -> Iterator[None]:
+    """Close ``conn`` (a SQLAlchemy Connection) for good if the block raises:
+    a psycopg pipeline that aborted can leave it unusable (INERROR), and
+    handed back to the pool the next transaction would inherit it."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+        raise
+
+
 class Database:
     """An engine plus a session factory; ``db.session()`` is one writing
     transaction, ``db.read_session()`` one read-only transaction.
@@ -230,7 +243,7 @@ class Database:
         conn = s.connection()
         raw = conn.connection.driver_connection
         assert raw is not None
-        try:
+        with invalidated_on_error(conn):
             with raw.pipeline():
                 yield
                 s.flush()  # the ORM's pending writes go in the same round trip
@@ -240,12 +253,6 @@ class Database:
                     raise DBAPIError.instance("COMMIT", None, exc, psycopg.Error,
                                               dialect=self.engine.dialect) from exc
             s.commit()
-        except BaseException:
-            # an aborted pipeline can leave the connection unusable (INERROR): never
-            # hand it back to the pool, where the next transaction would inherit it
-            with contextlib.suppress(Exception):
-                conn.invalidate()
-            raise
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
